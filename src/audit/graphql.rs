@@ -1,0 +1,102 @@
+//! Reading the audit log: admins see everything, a secretariat (or the president) its
+//! intercommunality's entries.
+use async_graphql::{Context, Json, Object, ID};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::model::audit_entry;
+use crate::auth::actor::PlatformRole;
+use crate::auth::policy::Action;
+use crate::error::AppResult;
+use crate::graphql::{actor, allow, connection, state, window, Conn, PageArgs};
+use crate::ids::{self, Kind};
+
+/// One recorded change: who did what to which object, when.
+pub struct AuditEntry(pub audit_entry::Model);
+
+#[Object]
+impl AuditEntry {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::AuditEntry, self.0.id)
+    }
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+    /// The account's e-mail, "system:..." for the command line, or "anonymous".
+    async fn actor(&self) -> &str {
+        &self.0.actor_label
+    }
+    /// What was done (LOGIN, CREATE_MANDATE, IMPORT_TERRITORY...).
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn target_type(&self) -> &str {
+        &self.0.target_type
+    }
+    /// Global ID of the target, when it is a node.
+    async fn target_id(&self) -> Option<ID> {
+        let kind = match self.0.target_type.as_str() {
+            "Commune" => Kind::Commune,
+            "Intercommunality" => Kind::Intercommunality,
+            "Territory" => Kind::Territory,
+            "Person" => Kind::Person,
+            "Mandate" => Kind::Mandate,
+            _ => return None,
+        };
+        self.0.target_id.map(|n| ids::encode(kind, n))
+    }
+    /// Summary of the change (before/after where it applies).
+    async fn summary(&self) -> Json<serde_json::Value> {
+        Json(serde_json::from_str(&self.0.summary).unwrap_or(serde_json::Value::Null))
+    }
+    /// The request that made the change (also in the server's logs).
+    async fn request_id(&self) -> Option<&str> {
+        self.0.request_id.as_deref()
+    }
+}
+
+/// An audit entry, if the actor may read its scope.
+pub async fn find_visible(ctx: &Context<'_>, id: i32) -> AppResult<Option<AuditEntry>> {
+    let Some(e) = audit_entry::Entity::find_by_id(id).one(&state(ctx)?.db).await? else { return Ok(None) };
+    allow(ctx, Action::ReadAudit { scope: e.intercommunality_id }).await?;
+    Ok(Some(AuditEntry(e)))
+}
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// Audit entries, newest first. A secretariat reads its intercommunality's (the
+    /// default scope for it); an admin reads any scope, or everything without one.
+    async fn audit_entries(
+        &self,
+        ctx: &Context<'_>,
+        intercommunality_id: Option<ID>,
+        action: Option<String>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<Conn<AuditEntry>> {
+        let p = actor(ctx)?.require()?;
+        let scope = match &intercommunality_id {
+            Some(i) => Some(ids::decode("intercommunalityId", Kind::Intercommunality, i)?),
+            None if p.role == PlatformRole::Admin => None,
+            None => p.secretariat_of,
+        };
+        allow(ctx, Action::ReadAudit { scope }).await?;
+        let db = &state(ctx)?.db;
+        let mut q = audit_entry::Entity::find();
+        if let Some(e) = scope {
+            q = q.filter(audit_entry::Column::IntercommunalityId.eq(e));
+        }
+        if let Some(a) = action {
+            q = q.filter(audit_entry::Column::Action.eq(a));
+        }
+        let total = q.clone().count(db).await?;
+        let w = window(ctx, &PageArgs { after, before, first, last }, total)?;
+        let rows = q.order_by_desc(audit_entry::Column::Id).offset(w.start).limit(w.limit()).all(db).await?;
+        Ok(connection(w, rows.into_iter().map(AuditEntry).collect()))
+    }
+}

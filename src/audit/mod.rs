@@ -1,0 +1,4 @@
+//! The audit log.
+pub mod graphql;
+pub mod model;
+pub mod service;

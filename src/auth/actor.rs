@@ -1,0 +1,102 @@
+//! The request's Actor: who is asking (from the bearer token), and their current mandates.
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use tokio::sync::OnceCell;
+
+use crate::error::{AppError, AppResult};
+use crate::people::model::mandate;
+use crate::people::rules::Role;
+
+/// Platform role of an account. Powers beyond these follow the account's person's
+/// current mandates (mayor of X, DGS of X, president of Y).
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PlatformRole {
+    /// Runs the platform: every intercommunality.
+    Admin,
+    /// Secretariat of one intercommunality (e.g. the DGA Concertation territoriale of AMP).
+    Secretariat,
+    /// Elected official or staff: powers come from current mandates only.
+    Member,
+}
+
+impl PlatformRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformRole::Admin => "ADMIN",
+            PlatformRole::Secretariat => "SECRETARIAT",
+            PlatformRole::Member => "MEMBER",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [PlatformRole::Admin, PlatformRole::Secretariat, PlatformRole::Member].into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A signed-in account.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub account_id: i32,
+    pub person_id: i32,
+    pub email: String,
+    pub role: PlatformRole,
+    /// For SECRETARIAT: the intercommunality served.
+    pub secretariat_of: Option<i32>,
+    pub session_id: Option<i32>,
+}
+
+pub struct Actor {
+    pub request_id: String,
+    pub client_addr: Option<String>,
+    pub principal: Option<Principal>,
+    system: Option<&'static str>,
+    mandates: OnceCell<Vec<mandate::Model>>,
+}
+
+impl Actor {
+    pub fn anonymous(request_id: String, client_addr: Option<String>) -> Self {
+        Actor { request_id, client_addr, principal: None, system: None, mandates: OnceCell::new() }
+    }
+    pub fn signed_in(request_id: String, client_addr: Option<String>, principal: Principal) -> Self {
+        Actor { principal: Some(principal), ..Actor::anonymous(request_id, client_addr) }
+    }
+    /// The command line (import, demo, account create): trusted, audited under its name.
+    pub fn system(name: &'static str) -> Self {
+        Actor { system: Some(name), ..Actor::anonymous(uuid::Uuid::new_v4().to_string(), None) }
+    }
+    pub fn is_system(&self) -> bool {
+        self.system.is_some()
+    }
+    pub fn label(&self) -> String {
+        match (&self.principal, self.system) {
+            (Some(p), _) => p.email.clone(),
+            (None, Some(s)) => format!("system:{s}"),
+            (None, None) => "anonymous".into(),
+        }
+    }
+    pub fn require(&self) -> AppResult<&Principal> {
+        self.principal.as_ref().ok_or(AppError::Unauthenticated)
+    }
+    /// The person's mandates that run today (Europe/Paris), loaded once per request.
+    pub async fn current_mandates(&self, db: &DatabaseConnection) -> AppResult<&[mandate::Model]> {
+        let Some(p) = &self.principal else { return Ok(&[]) };
+        let person_id = p.person_id;
+        let list = self
+            .mandates
+            .get_or_try_init(|| async move {
+                let today = crate::time::today_paris();
+                let all = mandate::Entity::find().filter(mandate::Column::PersonId.eq(person_id)).all(db).await?;
+                Ok::<_, AppError>(all.into_iter().filter(|m| crate::people::service::runs_on(m, today)).collect())
+            })
+            .await?;
+        Ok(list)
+    }
+    /// Communes where the actor is currently mayor or DGS (acting for the mayor).
+    pub async fn officer_of_communes(&self, db: &DatabaseConnection) -> AppResult<Vec<i32>> {
+        Ok(self
+            .current_mandates(db)
+            .await?
+            .iter()
+            .filter(|m| matches!(Role::parse(&m.role), Some(Role::Mayor | Role::Dgs)))
+            .filter_map(|m| m.commune_id)
+            .collect())
+    }
+}

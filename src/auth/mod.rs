@@ -1,0 +1,10 @@
+//! Accounts, sign-in, the request's Actor and the authorization point.
+pub mod actor;
+pub mod graphql;
+pub mod model;
+pub mod password;
+pub mod policy;
+pub mod rules;
+pub mod service;
+
+pub use actor::{Actor, PlatformRole, Principal};

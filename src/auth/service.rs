@@ -1,0 +1,411 @@
+//! Sign-in use cases: login with throttling, sessions, invitations, password change.
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
+};
+use serde_json::json;
+
+use super::actor::{Actor, PlatformRole, Principal};
+use super::model::{account, invitation, login_throttle, session};
+use super::policy::{authorize, Action};
+use super::rules::{check_new_password, new_secret, secret_hash, slowdown, Email};
+use crate::audit::service::{record, Entry};
+use crate::error::{AppError, AppResult};
+use crate::people::model::person;
+use crate::AppState;
+
+pub struct SignedIn {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub account: account::Model,
+}
+
+fn principal_of(acc: &account::Model, session_id: Option<i32>) -> AppResult<Principal> {
+    Ok(Principal {
+        account_id: acc.id,
+        person_id: acc.person_id,
+        email: acc.email.clone(),
+        role: PlatformRole::parse(&acc.platform_role)
+            .ok_or_else(|| AppError::internal(format!("account {} has unknown role", acc.id)))?,
+        secretariat_of: acc.secretariat_intercommunality_id,
+        session_id,
+    })
+}
+
+/// Resolves the bearer token of a request. A missing, unknown, expired or revoked token
+/// gives an anonymous actor, who may only sign in or accept an invitation.
+pub async fn resolve_actor(state: &AppState, bearer: Option<&str>, request_id: String, client_addr: Option<String>) -> AppResult<Actor> {
+    let Some(token) = bearer.filter(|t| t.len() == 64) else {
+        return Ok(Actor::anonymous(request_id, client_addr));
+    };
+    let now = Utc::now();
+    let found = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(secret_hash(token)))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .one(&state.db)
+        .await?;
+    let Some(sess) = found else { return Ok(Actor::anonymous(request_id, client_addr)) };
+    match account::Entity::find_by_id(sess.account_id).one(&state.db).await? {
+        Some(acc) if acc.active => Ok(Actor::signed_in(request_id, client_addr, principal_of(&acc, Some(sess.id))?)),
+        _ => Ok(Actor::anonymous(request_id, client_addr)),
+    }
+}
+
+/// Counts one sign-in attempt under `key` and returns the attempts in the current window
+/// and when that window started. The increment is a single upsert, so concurrent
+/// attempts cannot slip past the limit.
+async fn bump<C: ConnectionTrait>(conn: &C, key: &str, window: std::time::Duration) -> AppResult<(i32, DateTime<Utc>)> {
+    let now = Utc::now();
+    let cutoff = now - chrono::Duration::from_std(window).map_err(AppError::internal)?;
+    login_throttle::Entity::update_many()
+        .col_expr(login_throttle::Column::Failures, Expr::value(0))
+        .col_expr(login_throttle::Column::WindowStartedAt, Expr::value(now))
+        .filter(login_throttle::Column::Key.eq(key))
+        .filter(login_throttle::Column::WindowStartedAt.lt(cutoff))
+        .exec(conn)
+        .await?;
+    login_throttle::Entity::insert(login_throttle::ActiveModel {
+        key: Set(key.to_string()),
+        failures: Set(1),
+        window_started_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(login_throttle::Column::Key)
+            .value(
+                login_throttle::Column::Failures,
+                Expr::col((login_throttle::Entity, login_throttle::Column::Failures)).add(1),
+            )
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    let row = login_throttle::Entity::find_by_id(key.to_string())
+        .one(conn)
+        .await?
+        .ok_or_else(|| AppError::internal("throttle row vanished"))?;
+    Ok((row.failures, row.window_started_at))
+}
+
+pub async fn login(state: &AppState, actor: &Actor, email: &str, password: &str) -> AppResult<SignedIn> {
+    let cfg = &state.config.auth;
+    let email = Email::parse(email).map_err(|m| AppError::validation("email", m))?;
+    let email_key = format!("email:{}", email.as_str());
+    let client_key = format!("client:{}", actor.client_addr.as_deref().unwrap_or("unknown"));
+
+    let txn = state.db.begin().await?;
+    let (by_email, email_since) = bump(&txn, &email_key, cfg.failure_window).await?;
+    let (by_client, client_since) = bump(&txn, &client_key, cfg.failure_window).await?;
+    txn.commit().await?;
+
+    let locked_since = if by_email > cfg.max_failures_per_email {
+        Some(email_since)
+    } else if by_client > cfg.max_failures_per_client {
+        Some(client_since)
+    } else {
+        None
+    };
+    if let Some(since) = locked_since {
+        let until = since + chrono::Duration::from_std(cfg.lock_duration.max(cfg.failure_window)).map_err(AppError::internal)?;
+        let retry_after_secs = Ord::max((until - Utc::now()).num_seconds(), 1) as u64;
+        return Err(AppError::RateLimited { retry_after_secs });
+    }
+    tokio::time::sleep(slowdown(by_email, cfg.slow_after, cfg.slow_base)).await;
+
+    let acc = account::Entity::find()
+        .filter(account::Column::Email.eq(email.as_str()))
+        .filter(account::Column::Active.eq(true))
+        .one(&state.db)
+        .await?;
+    let stored = acc.as_ref().and_then(|a| a.password_hash.as_deref());
+    let ok = state.hasher.verify(password, stored).await?;
+
+    let txn = state.db.begin().await?;
+    let Some(acc) = acc.filter(|_| ok) else {
+        record(&txn, actor, Entry {
+            action: "LOGIN_FAILED",
+            target_type: "Account",
+            target_id: None,
+            scope: None,
+            summary: json!({ "attempt": by_email }),
+        })
+        .await?;
+        txn.commit().await?;
+        return Err(AppError::BadCredentials);
+    };
+    login_throttle::Entity::delete_by_id(email_key).exec(&txn).await?;
+    login_throttle::Entity::update_many()
+        .col_expr(login_throttle::Column::Failures, Expr::col(login_throttle::Column::Failures).sub(1))
+        .filter(login_throttle::Column::Key.eq(client_key))
+        .filter(login_throttle::Column::Failures.gt(0))
+        .exec(&txn)
+        .await?;
+    let signed_in = open_session(&txn, state, actor, acc, "LOGIN").await?;
+    txn.commit().await?;
+    Ok(signed_in)
+}
+
+async fn open_session<C: ConnectionTrait>(conn: &C, state: &AppState, actor: &Actor, acc: account::Model, action: &str) -> AppResult<SignedIn> {
+    let token = new_secret();
+    let now = Utc::now();
+    let expires_at = now + chrono::Duration::from_std(state.config.auth.session_ttl).map_err(AppError::internal)?;
+    let sess = session::ActiveModel {
+        account_id: Set(acc.id),
+        token_hash: Set(secret_hash(&token)),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+        client_addr: Set(actor.client_addr.clone()),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    record(conn, actor, Entry {
+        action,
+        target_type: "Account",
+        target_id: Some(acc.id),
+        scope: acc.secretariat_intercommunality_id,
+        summary: json!({ "session": sess.id, "email": acc.email }),
+    })
+    .await?;
+    Ok(SignedIn { token, expires_at, account: acc })
+}
+
+pub async fn logout(state: &AppState, actor: &Actor) -> AppResult<bool> {
+    let p = actor.require()?;
+    let Some(session_id) = p.session_id else { return Ok(false) };
+    let txn = state.db.begin().await?;
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Some(Utc::now())))
+        .filter(session::Column::Id.eq(session_id))
+        .exec(&txn)
+        .await?;
+    record(&txn, actor, Entry {
+        action: "LOGOUT",
+        target_type: "Account",
+        target_id: Some(p.account_id),
+        scope: p.secretariat_of,
+        summary: json!({ "session": session_id }),
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Changes the signed-in account's password and revokes its other sessions.
+pub async fn change_password(state: &AppState, actor: &Actor, current: &str, new: &str) -> AppResult<bool> {
+    let p = actor.require()?;
+    check_new_password(new).map_err(|m| AppError::validation("newPassword", m))?;
+    let acc = account::Entity::find_by_id(p.account_id).one(&state.db).await?.ok_or(AppError::Unauthenticated)?;
+    if !state.hasher.verify(current, acc.password_hash.as_deref()).await? {
+        return Err(AppError::validation("currentPassword", "current password is wrong"));
+    }
+    let hash = state.hasher.hash(new).await?;
+    let txn = state.db.begin().await?;
+    let now = Utc::now();
+    let version = acc.version;
+    let mut am = acc.into_active_model();
+    am.password_hash = Set(Some(hash));
+    am.password_changed_at = Set(Some(now));
+    am.updated_at = Set(now);
+    am.version = Set(version + 1);
+    am.update(&txn).await?;
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
+        .filter(session::Column::AccountId.eq(p.account_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::Id.ne(p.session_id.unwrap_or(0)))
+        .exec(&txn)
+        .await?;
+    record(&txn, actor, Entry {
+        action: "CHANGE_PASSWORD",
+        target_type: "Account",
+        target_id: Some(p.account_id),
+        scope: p.secretariat_of,
+        summary: json!({ "otherSessionsRevoked": true }),
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+pub struct InviteInput {
+    pub person_id: i32,
+    pub email: String,
+    pub role: PlatformRole,
+    pub secretariat_of: Option<i32>,
+}
+
+/// Creates (or re-invites) the account of a person; returns the invitation and its
+/// one-time token, shown once to the inviter to pass on.
+pub async fn invite(state: &AppState, actor: &Actor, input: InviteInput) -> AppResult<(invitation::Model, account::Model, String)> {
+    let email = Email::parse(&input.email).map_err(|m| AppError::validation("email", m))?;
+    match (input.role, input.secretariat_of) {
+        (PlatformRole::Secretariat, None) => {
+            return Err(AppError::validation("intercommunalityId", "a secretariat account needs its intercommunality"))
+        }
+        (PlatformRole::Admin | PlatformRole::Member, Some(_)) => {
+            return Err(AppError::validation("intercommunalityId", "only a secretariat account has an intercommunality"))
+        }
+        _ => {}
+    }
+    let Some(_person) = person::Entity::find_by_id(input.person_id).one(&state.db).await? else {
+        return Err(AppError::not_found("person"));
+    };
+    authorize(&state.db, actor, Action::Invite { person: input.person_id, role: input.role, secretariat_of: input.secretariat_of }).await?;
+
+    let txn = state.db.begin().await?;
+    let by_email = account::Entity::find().filter(account::Column::Email.eq(email.as_str())).one(&txn).await?;
+    let by_person = account::Entity::find().filter(account::Column::PersonId.eq(input.person_id)).one(&txn).await?;
+    let now = Utc::now();
+    let acc = match (by_email, by_person) {
+        (_, Some(a)) if a.password_hash.is_some() => {
+            return Err(AppError::Conflict("this person already has an active account".into()))
+        }
+        (Some(e), _) if e.person_id != input.person_id => {
+            return Err(AppError::Conflict("this e-mail address belongs to another person's account".into()))
+        }
+        (_, Some(a)) => {
+            // Pending invitation: replace it.
+            invitation::Entity::delete_many()
+                .filter(invitation::Column::AccountId.eq(a.id))
+                .filter(invitation::Column::AcceptedAt.is_null())
+                .exec(&txn)
+                .await?;
+            let version = a.version;
+            let mut am = a.into_active_model();
+            am.email = Set(email.as_str().to_string());
+            am.platform_role = Set(input.role.as_str().to_string());
+            am.secretariat_intercommunality_id = Set(input.secretariat_of);
+            am.updated_at = Set(now);
+            am.version = Set(version + 1);
+            am.update(&txn).await?
+        }
+        (_, None) => account::ActiveModel {
+            person_id: Set(input.person_id),
+            email: Set(email.as_str().to_string()),
+            password_hash: Set(None),
+            platform_role: Set(input.role.as_str().to_string()),
+            secretariat_intercommunality_id: Set(input.secretariat_of),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            password_changed_at: Set(None),
+            version: Set(1),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?,
+    };
+    let token = new_secret();
+    let inv = invitation::ActiveModel {
+        account_id: Set(acc.id),
+        token_hash: Set(secret_hash(&token)),
+        created_by_account_id: Set(actor.principal.as_ref().map(|p| p.account_id)),
+        created_at: Set(now),
+        expires_at: Set(now + chrono::Duration::from_std(state.config.auth.invitation_ttl).map_err(AppError::internal)?),
+        accepted_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    record(&txn, actor, Entry {
+        action: "INVITE_ACCOUNT",
+        target_type: "Account",
+        target_id: Some(acc.id),
+        scope: input.secretariat_of.or(actor.principal.as_ref().and_then(|p| p.secretariat_of)),
+        summary: json!({ "person": input.person_id, "email": acc.email, "role": acc.platform_role }),
+    })
+    .await?;
+    txn.commit().await?;
+    Ok((inv, acc, token))
+}
+
+/// Sets the password of an invited account and signs it in. The token works once.
+pub async fn accept_invitation(state: &AppState, actor: &Actor, token: &str, password: &str) -> AppResult<SignedIn> {
+    check_new_password(password).map_err(|m| AppError::validation("password", m))?;
+    let invalid = || AppError::validation("token", "this invitation is unknown, used or expired");
+    let inv = invitation::Entity::find()
+        .filter(invitation::Column::TokenHash.eq(secret_hash(token.trim())))
+        .one(&state.db)
+        .await?
+        .ok_or_else(invalid)?;
+    let now = Utc::now();
+    if inv.accepted_at.is_some() || inv.expires_at <= now {
+        return Err(invalid());
+    }
+    let hash = state.hasher.hash(password).await?;
+    let txn = state.db.begin().await?;
+    // Claim the invitation atomically: a second concurrent acceptance updates nothing.
+    let claimed = invitation::Entity::update_many()
+        .col_expr(invitation::Column::AcceptedAt, Expr::value(Some(now)))
+        .filter(invitation::Column::Id.eq(inv.id))
+        .filter(invitation::Column::AcceptedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(invalid());
+    }
+    let acc = account::Entity::find_by_id(inv.account_id).one(&txn).await?.ok_or_else(invalid)?;
+    let version = acc.version;
+    let mut am = acc.into_active_model();
+    am.password_hash = Set(Some(hash));
+    am.password_changed_at = Set(Some(now));
+    am.updated_at = Set(now);
+    am.version = Set(version + 1);
+    let acc = am.update(&txn).await?;
+    let signed_in = open_session(&txn, state, actor, acc, "ACCEPT_INVITATION").await?;
+    txn.commit().await?;
+    Ok(signed_in)
+}
+
+/// `entente account create`: the first admin or secretariat account, with its person.
+pub async fn create_account(
+    state: &AppState,
+    email: &str,
+    given_name: &str,
+    family_name: &str,
+    role: PlatformRole,
+    secretariat_of: Option<i32>,
+    password: &str,
+) -> AppResult<account::Model> {
+    let actor = Actor::system("account-create");
+    let email = Email::parse(email).map_err(|m| AppError::validation("email", m))?;
+    check_new_password(password).map_err(|m| AppError::validation("password", m))?;
+    if (role == PlatformRole::Secretariat) != secretariat_of.is_some() {
+        return Err(AppError::validation("siren", "a secretariat account needs --siren, and only it"));
+    }
+    let hash = state.hasher.hash(password).await?;
+    let txn = state.db.begin().await?;
+    if account::Entity::find().filter(account::Column::Email.eq(email.as_str())).one(&txn).await?.is_some() {
+        return Err(AppError::Conflict(format!("an account for {} exists already", email.as_str())));
+    }
+    let now = Utc::now();
+    let p = crate::people::service::insert_person(&txn, given_name, family_name, Some(email.as_str()), secretariat_of).await?;
+    let acc = account::ActiveModel {
+        person_id: Set(p.id),
+        email: Set(email.as_str().to_string()),
+        password_hash: Set(Some(hash)),
+        platform_role: Set(role.as_str().to_string()),
+        secretariat_intercommunality_id: Set(secretariat_of),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        password_changed_at: Set(Some(now)),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    record(&txn, &actor, Entry {
+        action: "CREATE_ACCOUNT",
+        target_type: "Account",
+        target_id: Some(acc.id),
+        scope: secretariat_of,
+        summary: json!({ "email": acc.email, "role": acc.platform_role, "person": p.id }),
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(acc)
+}

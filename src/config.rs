@@ -1,0 +1,95 @@
+//! One typed configuration, built from flags and environment by the CLI (or by tests)
+//! and passed in; there is no global.
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    /// Production mode: introspection, field suggestions and GraphiQL are off.
+    pub production: bool,
+    pub graphiql: bool,
+    pub limits: Limits,
+    pub auth: AuthConfig,
+    /// Largest pool size; SQLite gets the same number of reader connections.
+    pub max_db_connections: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub body_bytes: usize,
+    pub request_timeout: Duration,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// Total field selections in one document, fragments expanded once per use.
+    pub max_fields: usize,
+    pub max_aliases: usize,
+    pub max_page_size: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub session_ttl: Duration,
+    pub invitation_ttl: Duration,
+    /// Argon2id memory cost in KiB (OWASP minimum: 19456), iterations and lanes.
+    pub argon2_m_kib: u32,
+    pub argon2_t: u32,
+    pub argon2_p: u32,
+    /// Failures per e-mail address before sign-in is locked for `lock_duration`.
+    pub max_failures_per_email: i32,
+    /// Failures per client address (within `failure_window`) before it is locked.
+    pub max_failures_per_client: i32,
+    pub failure_window: Duration,
+    pub lock_duration: Duration,
+    /// Delay added to a failed attempt once an e-mail has `slow_after` failures,
+    /// doubled at each further failure.
+    pub slow_after: i32,
+    pub slow_base: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: 1 << 20,
+            request_timeout: Duration::from_secs(30),
+            max_depth: 12,
+            max_complexity: 20_000,
+            max_fields: 500,
+            max_aliases: 30,
+            max_page_size: 500,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            session_ttl: Duration::from_secs(12 * 3600),
+            invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+            argon2_m_kib: 19_456,
+            argon2_t: 2,
+            argon2_p: 1,
+            max_failures_per_email: 5,
+            max_failures_per_client: 50,
+            failure_window: Duration::from_secs(15 * 60),
+            lock_duration: Duration::from_secs(15 * 60),
+            slow_after: 3,
+            slow_base: Duration::from_millis(500),
+        }
+    }
+}
+
+impl Config {
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Config {
+            database_url: database_url.into(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            production: false,
+            graphiql: true,
+            limits: Limits::default(),
+            auth: AuthConfig::default(),
+            max_db_connections: 16,
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The demo (`entente serve --demo`): the Métropole d'Aix-Marseille-Provence with its 92
+//! communes and populations from the official files (data/demo/amp.json), a fictional
+//! mayor per commune, the president, a few DGS and the demo accounts of the README.
+//! The names of persons are invented; the territory is real.
+use chrono::{NaiveDate, Utc};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, Set, TransactionTrait};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::audit::service::{record, Entry};
+use crate::auth::model::account;
+use crate::auth::{Actor, PlatformRole};
+use crate::error::{AppError, AppResult};
+use crate::people::model::{mandate, person};
+use crate::people::rules::Role;
+use crate::territory::model::{commune, commune_membership, intercommunality};
+use crate::territory::rules::{InseeCode, LegalForm, Siren};
+use crate::AppState;
+
+/// The password of every demo account (printed in the README).
+pub const DEMO_PASSWORD: &str = "entente-demo-2026";
+pub const AMP_SIREN: &str = "200054807";
+
+const DATA: &str = include_str!("../data/demo/amp.json");
+
+#[derive(Deserialize)]
+struct DemoFile {
+    source: String,
+    intercommunality: DemoEpci,
+    communes: Vec<DemoCommune>,
+}
+#[derive(Deserialize)]
+struct DemoEpci {
+    code: String,
+    nom: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(rename = "modeFinancement")]
+    financing: Option<String>,
+    #[serde(rename = "populationMunicipale")]
+    population: Option<i32>,
+}
+#[derive(Deserialize)]
+struct DemoCommune {
+    code: String,
+    nom: String,
+    departement: String,
+    region: Option<String>,
+    siren: Option<String>,
+    population: Option<i32>,
+    #[serde(rename = "populationMunicipaleEpci")]
+    population_epci: Option<i32>,
+}
+
+/// The demo's accounts: (e-mail, role, what they are).
+pub const ACCOUNTS: &[(&str, &str)] = &[
+    ("admin@demo.entente.fr", "platform administrator"),
+    ("secretariat@demo.entente.fr", "AMP secretariat (DGA Concertation territoriale)"),
+    ("president@demo.entente.fr", "president of AMP"),
+    ("dgs.metropole@demo.entente.fr", "DGS of AMP"),
+    ("maire.marseille@demo.entente.fr", "mayor of Marseille (13055)"),
+    ("maire.aix@demo.entente.fr", "mayor of Aix-en-Provence (13001)"),
+    ("maire.cassis@demo.entente.fr", "mayor of Cassis (13022)"),
+    ("dgs.marseille@demo.entente.fr", "DGS of Marseille"),
+];
+
+const GIVEN: [&str; 24] = [
+    "Camille", "Dominique", "Claude", "Sandrine", "Patrick", "Nathalie", "Jean-Marc", "Sophie", "Frédéric", "Isabelle",
+    "Olivier", "Martine", "Laurent", "Christine", "Éric", "Valérie", "Philippe", "Catherine", "Thierry", "Sylvie",
+    "Pascal", "Hélène", "Gilles", "Corinne",
+];
+const FAMILY: [&str; 31] = [
+    "Martin", "Bernard", "Roux", "Fabre", "Blanc", "Garcia", "Michel", "Giraud", "Arnaud", "Mercier", "Bonnet", "Girard",
+    "Rey", "Lambert", "Fontaine", "Chevalier", "Robin", "Masson", "Sanchez", "Gauthier", "Morel", "Faure", "André",
+    "Ricard", "Audibert", "Bremond", "Carle", "Daumas", "Estienne", "Granier", "Olivieri",
+];
+
+fn date(y: i32, m: u32, d: u32) -> AppResult<NaiveDate> {
+    NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| AppError::internal("bad demo date"))
+}
+
+pub struct DemoReport {
+    pub communes: usize,
+    pub persons: usize,
+    pub accounts: usize,
+}
+
+/// Loads the demo into an empty database; refuses (CONFLICT) otherwise.
+pub async fn load(state: &AppState) -> AppResult<DemoReport> {
+    let actor = Actor::system("demo");
+    let file: DemoFile = serde_json::from_str(DATA).map_err(AppError::internal)?;
+    if commune::Entity::find().count(&state.db).await? > 0 || account::Entity::find().count(&state.db).await? > 0 {
+        return Err(AppError::Conflict("--demo loads only into an empty database".into()));
+    }
+    let hash = state.hasher.hash(DEMO_PASSWORD).await?;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+
+    let e = &file.intercommunality;
+    let siren = Siren::parse(&e.code).map_err(AppError::internal)?;
+    let form = LegalForm::parse(&e.kind).map_err(AppError::internal)?;
+    let amp = intercommunality::ActiveModel {
+        siren: Set(siren.as_str().into()),
+        name: Set(e.nom.clone()),
+        legal_form: Set(form.as_str().into()),
+        financing_mode: Set(e.financing.clone()),
+        population: Set(e.population),
+        population_year: Set(e.population.map(|_| 2022)),
+        population_source: Set(Some(format!("INSEE population municipale ({})", file.source))),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+
+    let installed = date(2026, 3, 28)?;
+    let mut persons = 0;
+    let mut mayors = std::collections::HashMap::new();
+    for (i, c) in file.communes.iter().enumerate() {
+        let code = InseeCode::parse(&c.code).map_err(AppError::internal)?;
+        let row = commune::ActiveModel {
+            insee_code: Set(code.as_str().into()),
+            name: Set(c.nom.clone()),
+            departement: Set(c.departement.clone()),
+            region: Set(c.region.clone()),
+            siren: Set(c.siren.clone()),
+            population: Set(c.population),
+            population_year: Set(c.population.map(|_| 2023)),
+            population_source: Set(Some(format!("INSEE population municipale ({})", file.source))),
+            created_at: Set(now),
+            updated_at: Set(now),
+            version: Set(1),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        commune_membership::ActiveModel {
+            commune_id: Set(row.id),
+            intercommunality_id: Set(amp.id),
+            start_date: Set(Some(date(2016, 1, 1)?)),
+            end_date: Set(None),
+            population: Set(c.population_epci),
+            population_year: Set(c.population_epci.map(|_| 2022)),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let mayor = add_person(&txn, GIVEN[(i * 7) % GIVEN.len()], FAMILY[(i * 11 + i / FAMILY.len()) % FAMILY.len()], None, Some(amp.id)).await?;
+        persons += 1;
+        add_mandate(&txn, mayor.id, Some(row.id), None, Role::Mayor, None, installed, None).await?;
+        mayors.insert(c.code.clone(), (row.id, mayor.id));
+    }
+    let commune_of = |code: &str| mayors.get(code).copied().ok_or_else(|| AppError::internal(format!("demo commune {code} missing")));
+    let (marseille, marseille_mayor) = commune_of("13055")?;
+    let (_, aix_mayor) = commune_of("13001")?;
+    let (_, cassis_mayor) = commune_of("13022")?;
+
+    // Marseille's previous mayor, to show history.
+    let former = add_person(&txn, "Albert", "Ancien", None, Some(amp.id)).await?;
+    add_mandate(&txn, former.id, Some(marseille), None, Role::Mayor, None, date(2020, 7, 4)?, Some(installed)).await?;
+    let president = add_person(&txn, "Hélène", "Présidente", Some("president@demo.entente.fr"), Some(amp.id)).await?;
+    add_mandate(&txn, president.id, None, Some(amp.id), Role::President, None, date(2026, 4, 17)?, None).await?;
+    let secretariat = add_person(&txn, "Claire", "Durand", Some("secretariat@demo.entente.fr"), Some(amp.id)).await?;
+    add_mandate(&txn, secretariat.id, None, Some(amp.id), Role::SecretariatAgent, Some("DGA Concertation territoriale"), date(2024, 9, 1)?, None).await?;
+    let dgs_amp = add_person(&txn, "Marc", "Lefèvre", Some("dgs.metropole@demo.entente.fr"), Some(amp.id)).await?;
+    add_mandate(&txn, dgs_amp.id, None, Some(amp.id), Role::Dgs, None, date(2023, 1, 2)?, None).await?;
+    let dgs_marseille = add_person(&txn, "Nadia", "Benali", Some("dgs.marseille@demo.entente.fr"), Some(amp.id)).await?;
+    add_mandate(&txn, dgs_marseille.id, Some(marseille), None, Role::Dgs, None, date(2021, 5, 3)?, None).await?;
+    let admin = add_person(&txn, "Alex", "Admin", Some("admin@demo.entente.fr"), None).await?;
+    persons += 6;
+
+    let accounts = [
+        (admin.id, "admin@demo.entente.fr", PlatformRole::Admin, None),
+        (secretariat.id, "secretariat@demo.entente.fr", PlatformRole::Secretariat, Some(amp.id)),
+        (president.id, "president@demo.entente.fr", PlatformRole::Member, None),
+        (dgs_amp.id, "dgs.metropole@demo.entente.fr", PlatformRole::Member, None),
+        (marseille_mayor, "maire.marseille@demo.entente.fr", PlatformRole::Member, None),
+        (aix_mayor, "maire.aix@demo.entente.fr", PlatformRole::Member, None),
+        (cassis_mayor, "maire.cassis@demo.entente.fr", PlatformRole::Member, None),
+        (dgs_marseille.id, "dgs.marseille@demo.entente.fr", PlatformRole::Member, None),
+    ];
+    for (person_id, email, role, of) in accounts {
+        account::ActiveModel {
+            person_id: Set(person_id),
+            email: Set(email.into()),
+            password_hash: Set(Some(hash.clone())),
+            platform_role: Set(role.as_str().into()),
+            secretariat_intercommunality_id: Set(of),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            password_changed_at: Set(Some(now)),
+            version: Set(1),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    }
+    record(&txn, &actor, Entry {
+        action: "LOAD_DEMO",
+        target_type: "Intercommunality",
+        target_id: Some(amp.id),
+        scope: Some(amp.id),
+        summary: json!({ "communes": file.communes.len(), "persons": persons, "accounts": accounts.len() }),
+    })
+    .await?;
+    txn.commit().await?;
+    Ok(DemoReport { communes: file.communes.len(), persons, accounts: accounts.len() })
+}
+
+async fn add_person<C: ConnectionTrait>(conn: &C, given: &str, family: &str, email: Option<&str>, scope: Option<i32>) -> AppResult<person::Model> {
+    crate::people::service::insert_person(conn, given, family, email, scope).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn add_mandate<C: ConnectionTrait>(
+    conn: &C,
+    person_id: i32,
+    commune_id: Option<i32>,
+    intercommunality_id: Option<i32>,
+    role: Role,
+    delegation: Option<&str>,
+    start: NaiveDate,
+    end: Option<NaiveDate>,
+) -> AppResult<mandate::Model> {
+    let now = Utc::now();
+    Ok(mandate::ActiveModel {
+        person_id: Set(person_id),
+        commune_id: Set(commune_id),
+        intercommunality_id: Set(intercommunality_id),
+        role: Set(role.as_str().into()),
+        delegation: Set(delegation.map(str::to_string)),
+        start_date: Set(start),
+        end_date: Set(end),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?)
+}

@@ -1,0 +1,93 @@
+//! One error type with a stable code. Internal detail is logged with the request id and
+//! never reaches a client. async-graphql's blanket Display conversion is switched off
+//! (feature `custom-error-conversion`), so a bare `?` on a database error does not compile
+//! in a resolver: it must go through `AppError`.
+use async_graphql::ErrorExtensions;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("invalid email or password")]
+    BadCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{message}")]
+    Validation { field: String, message: String },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("internal error")]
+    Internal(String),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated | AppError::BadCredentials => "UNAUTHENTICATED",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::Validation { .. } => "VALIDATION",
+            AppError::Conflict(_) => "CONFLICT",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Internal(_) => "INTERNAL",
+        }
+    }
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        AppError::Validation { field: field.to_string(), message: message.into() }
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        AppError::Forbidden(message.into())
+    }
+    pub fn not_found(what: impl Into<String>) -> Self {
+        AppError::NotFound(what.into())
+    }
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        AppError::Internal(detail.to_string())
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        AppError::Internal(format!("database: {e}"))
+    }
+}
+
+impl<E: std::fmt::Display> From<sea_orm::TransactionError<E>> for AppError
+where
+    E: Into<AppError> + std::error::Error,
+{
+    fn from(e: sea_orm::TransactionError<E>) -> Self {
+        match e {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(app) => app.into(),
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(e: AppError) -> Self {
+        if let AppError::Internal(detail) = &e {
+            // The span of the HTTP request carries the request id.
+            tracing::error!(error = %detail, "internal error");
+        }
+        let code = e.code();
+        let err = async_graphql::Error::new(e.to_string());
+        match e {
+            AppError::Validation { field, .. } => err.extend_with(|_, ext| {
+                ext.set("code", code);
+                ext.set("field", field.clone());
+            }),
+            AppError::RateLimited { retry_after_secs } => err.extend_with(|_, ext| {
+                ext.set("code", code);
+                ext.set("retryAfterSeconds", retry_after_secs);
+            }),
+            _ => err.extend_with(|_, ext| ext.set("code", code)),
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Schema assembly: the merged Query and Mutation roots, the Node interface, limits on
+//! query shape, and the helpers every resolver uses (state, actor, loaders, pagination).
+use std::sync::Arc;
+
+use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{
+    Context, EmptySubscription, Interface, MergedObject, Object, OutputType, Schema, SchemaBuilder, ServerError,
+    ServerResult, SimpleObject, Variables, ID,
+};
+
+use crate::audit::graphql::{AuditEntry, AuditQuery};
+use crate::auth::graphql::{AuthMutation, AuthQuery};
+use crate::auth::policy::{authorize, Action};
+use crate::auth::Actor;
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::ids::{self, Kind};
+use crate::loaders::Loaders;
+use crate::people::graphql::{Mandate, PeopleMutation, PeopleQuery, Person};
+use crate::territory::graphql::{Commune, Intercommunality, Territory, TerritoryMutation, TerritoryQuery};
+use crate::AppState;
+
+#[derive(MergedObject, Default)]
+pub struct Query(NodeQuery, AuthQuery, TerritoryQuery, PeopleQuery, AuditQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(AuthMutation, TerritoryMutation, PeopleMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema as the server runs it. `state` is None only to print the SDL.
+pub fn build_schema(config: &Config, state: Option<AppState>) -> AppSchema {
+    let l = &config.limits;
+    let mut b: SchemaBuilder<Query, Mutation, EmptySubscription> =
+        Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+            .limit_depth(l.max_depth)
+            .limit_complexity(l.max_complexity)
+            .limit_recursive_depth(32)
+            .limit_directives(10)
+            .extension(ShapeLimits { max_fields: l.max_fields, max_aliases: l.max_aliases });
+    if config.production {
+        b = b.disable_introspection().disable_suggestions();
+    }
+    if let Some(s) = state {
+        b = b.data(s);
+    }
+    b.finish()
+}
+
+/// The SDL of the schema, as committed in schema.graphql.
+pub fn sdl() -> String {
+    build_schema(&Config::new("sqlite::memory:"), None).sdl()
+}
+
+// ---- helpers for resolvers -------------------------------------------------------------
+
+pub fn state<'a>(ctx: &Context<'a>) -> AppResult<&'a AppState> {
+    ctx.data::<AppState>().map_err(|_| AppError::internal("application state missing from schema"))
+}
+
+pub fn actor<'a>(ctx: &Context<'a>) -> AppResult<&'a Actor> {
+    ctx.data::<Actor>().map_err(|_| AppError::internal("actor missing from request"))
+}
+
+pub fn loaders<'a>(ctx: &Context<'a>) -> AppResult<&'a Loaders> {
+    ctx.data::<Loaders>().map_err(|_| AppError::internal("loaders missing from request"))
+}
+
+/// Asks the one authorization point whether the request's actor may do `action`.
+pub async fn allow(ctx: &Context<'_>, action: Action) -> AppResult<()> {
+    authorize(&state(ctx)?.db, actor(ctx)?, action).await.map(|_| ())
+}
+
+/// Extra fields of every connection.
+#[derive(SimpleObject)]
+pub struct ConnectionFields {
+    /// Number of items matching, over all pages.
+    pub total_count: u64,
+}
+
+pub type Conn<T> = Connection<usize, T, ConnectionFields, EmptyFields>;
+
+/// Offset window chosen by Relay arguments over `total` items.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub start: u64,
+    pub end: u64,
+    pub total: u64,
+}
+
+impl Window {
+    pub fn limit(&self) -> u64 {
+        self.end - self.start
+    }
+}
+
+pub struct PageArgs {
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub first: Option<i32>,
+    pub last: Option<i32>,
+}
+
+const DEFAULT_PAGE: u64 = 50;
+
+pub fn window(ctx: &Context<'_>, args: &PageArgs, total: u64) -> AppResult<Window> {
+    let max = state(ctx)?.config.limits.max_page_size as u64;
+    let cursor = |field: &str, c: &Option<String>| -> AppResult<Option<u64>> {
+        c.as_deref()
+            .map(|s| s.parse::<u64>().map_err(|_| AppError::validation(field, "not a cursor of this list")))
+            .transpose()
+    };
+    let count = |field: &str, n: Option<i32>| -> AppResult<Option<u64>> {
+        match n {
+            None => Ok(None),
+            Some(n) if n < 0 => Err(AppError::validation(field, format!("{field} must not be negative"))),
+            Some(n) if n as u64 > max => Err(AppError::validation(field, format!("{field} must be at most {max}"))),
+            Some(n) => Ok(Some(n as u64)),
+        }
+    };
+    let mut start = cursor("after", &args.after)?.map(|a| a + 1).unwrap_or(0).min(total);
+    let mut end = cursor("before", &args.before)?.unwrap_or(total).min(total).max(start);
+    let (first, last) = (count("first", args.first)?, count("last", args.last)?);
+    match (first, last) {
+        (Some(f), _) => end = end.min(start + f),
+        (None, None) => end = end.min(start + DEFAULT_PAGE),
+        _ => {}
+    }
+    if let Some(l) = last {
+        start = start.max(end.saturating_sub(l));
+    }
+    Ok(Window { start, end, total })
+}
+
+pub fn connection<T: OutputType>(w: Window, nodes: Vec<T>) -> Conn<T> {
+    let mut c = Connection::with_additional_fields(w.start > 0, w.end < w.total, ConnectionFields { total_count: w.total });
+    c.edges.extend(nodes.into_iter().enumerate().map(|(i, n)| Edge::new(w.start as usize + i, n)));
+    c
+}
+
+// ---- Node ------------------------------------------------------------------------------
+
+/// An object with a global ID (Relay "Node").
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "Global, opaque identifier."))]
+pub enum Node {
+    Commune(Commune),
+    Intercommunality(Intercommunality),
+    Territory(Territory),
+    Person(Person),
+    Mandate(Mandate),
+    AuditEntry(AuditEntry),
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Fetches any object by its global ID.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Node>> {
+        allow(ctx, Action::Read).await?;
+        let l = loaders(ctx)?;
+        Ok(match ids::decode_any("id", &id)? {
+            (Kind::Commune, n) => l.commune.load_one(n).await?.map(|m| Node::Commune(Commune(m))),
+            (Kind::Intercommunality, n) => l.intercommunality.load_one(n).await?.map(|m| Node::Intercommunality(Intercommunality(m))),
+            (Kind::Territory, n) => l.territory.load_one(n).await?.map(|m| Node::Territory(Territory(m))),
+            (Kind::Person, n) => l.person.load_one(n).await?.map(|m| Node::Person(Person(m))),
+            (Kind::Mandate, n) => l.mandate.load_one(n).await?.map(|m| Node::Mandate(Mandate(m))),
+            (Kind::AuditEntry, n) => crate::audit::graphql::find_visible(ctx, n).await?.map(Node::AuditEntry),
+            (Kind::Invitation, _) => None,
+        })
+    }
+}
+
+// ---- query shape limits ----------------------------------------------------------------
+
+/// Refuses documents with too many field selections or aliases (fragments counted at
+/// each use), before any resolver runs: the depth and complexity limits alone let a
+/// client ask for the same expensive field under hundreds of aliases.
+struct ShapeLimits {
+    max_fields: usize,
+    max_aliases: usize,
+}
+
+impl ExtensionFactory for ShapeLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ShapeLimitsExt { max_fields: self.max_fields, max_aliases: self.max_aliases })
+    }
+}
+
+struct ShapeLimitsExt {
+    max_fields: usize,
+    max_aliases: usize,
+}
+
+struct Tally {
+    fields: usize,
+    aliases: usize,
+    max_fields: usize,
+}
+
+fn tally(doc: &ExecutableDocument, set: &SelectionSet, t: &mut Tally, depth: usize) {
+    if depth > 64 || t.fields > t.max_fields {
+        return;
+    }
+    for sel in &set.items {
+        match &sel.node {
+            Selection::Field(f) => {
+                t.fields += 1;
+                if f.node.alias.is_some() {
+                    t.aliases += 1;
+                }
+                tally(doc, &f.node.selection_set.node, t, depth + 1);
+            }
+            Selection::InlineFragment(fr) => tally(doc, &fr.node.selection_set.node, t, depth + 1),
+            Selection::FragmentSpread(sp) => {
+                if let Some(fr) = doc.fragments.get(&sp.node.fragment_name.node) {
+                    tally(doc, &fr.node.selection_set.node, t, depth + 1);
+                }
+            }
+        }
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for ShapeLimitsExt {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let mut t = Tally { fields: 0, aliases: 0, max_fields: self.max_fields };
+        for (_, op) in doc.operations.iter() {
+            tally(&doc, &op.node.selection_set.node, &mut t, 0);
+        }
+        if t.fields > self.max_fields {
+            return Err(limit_error(format!("query selects more than {} fields", self.max_fields)));
+        }
+        if t.aliases > self.max_aliases {
+            return Err(limit_error(format!("query uses {} aliases, at most {} allowed", t.aliases, self.max_aliases)));
+        }
+        Ok(doc)
+    }
+}
+
+fn limit_error(message: String) -> ServerError {
+    let mut e = ServerError::new(message, None);
+    let mut ext = async_graphql::ErrorExtensionValues::default();
+    ext.set("code", "QUERY_LIMIT");
+    e.extensions = Some(ext);
+    e
+}
+
+/// Gives every error a stable `extensions.code`: resolvers set theirs through AppError;
+/// errors raised by the GraphQL engine itself get one here.
+pub fn add_error_codes(resp: &mut async_graphql::Response) {
+    for e in &mut resp.errors {
+        let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let m = e.message.as_str();
+        let code = if m.contains("too complex") || m.contains("nested too deep") || m.contains("too many directives") {
+            "QUERY_LIMIT"
+        } else if m.starts_with("Invalid value for argument") || m.starts_with("Failed to parse") {
+            "VALIDATION"
+        } else {
+            "GRAPHQL_VALIDATION"
+        };
+        e.extensions.get_or_insert_with(Default::default).set("code", code);
+    }
+}

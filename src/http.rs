@@ -1,0 +1,116 @@
+//! The axum router: POST /graphql, GET /graphql (GraphiQL), GET /health; with a body
+//! size limit, a request timeout, a request id on every request and in every log line.
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::rejection::GraphQLRejection;
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::graphql::{add_error_codes, AppSchema};
+use crate::loaders::Loaders;
+use crate::AppState;
+
+#[derive(Clone)]
+struct Http {
+    state: AppState,
+    schema: AppSchema,
+}
+
+pub fn router(state: AppState, schema: AppSchema) -> Router {
+    let limits = state.config.limits.clone();
+    let graphiql = state.config.graphiql && !state.config.production;
+    let mut graphql = axum::routing::post(graphql_handler);
+    if graphiql {
+        graphql = graphql.get(graphiql_page);
+    }
+    Router::new()
+        .route("/graphql", graphql)
+        .route("/health", get(health))
+        .with_state(Http { state, schema })
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(RequestBodyLimitLayer::new(limits.body_bytes))
+                .layer(CatchPanicLayer::custom(|_| {
+                    tracing::error!("handler panicked");
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+                }))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout)),
+        )
+}
+
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))).into_response()
+}
+
+async fn graphiql_page() -> impl IntoResponse {
+    Html(GraphiQLSource::build().endpoint("/graphql").title("entente").finish())
+}
+
+async fn health(State(h): State<Http>) -> Response {
+    let ping = tokio::time::timeout(Duration::from_secs(2), h.state.db.ping()).await;
+    match ping {
+        Ok(Ok(())) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "up" }))).into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "down" }))).into_response(),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+async fn graphql_handler(
+    State(h): State<Http>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    req: Result<GraphQLBatchRequest, GraphQLRejection>,
+) -> Response {
+    let req = match req {
+        Ok(r) => r.into_inner(),
+        Err(rej) => {
+            let status = rej.into_response().status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                return error_response(status, "PAYLOAD_TOO_LARGE", "request body too large");
+            }
+            return error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", "the body is not a GraphQL request");
+        }
+    };
+    let req = match req {
+        async_graphql::BatchRequest::Single(r) => r,
+        async_graphql::BatchRequest::Batch(_) => {
+            return error_response(StatusCode::BAD_REQUEST, "BATCH_NOT_SUPPORTED", "batched requests are not supported: send one operation per request")
+        }
+    };
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+    let actor = match crate::auth::service::resolve_actor(&h.state, bearer(&headers), request_id, Some(addr.ip().to_string())).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = ?e, "resolving the actor failed");
+            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
+        }
+    };
+    let req = req.data(actor).data(Loaders::new(&h.state.db));
+    let mut resp = h.schema.execute(req).await;
+    add_error_codes(&mut resp);
+    GraphQLResponse::from(resp).into_response()
+}

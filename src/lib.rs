@@ -1,0 +1,71 @@
+//! entente: a GraphQL collaboration backend for French multi-commune bodies (the
+//! conférence métropolitaine des maires, working groups, the DGS committee, saisines).
+//!
+//! `build` goes config -> database (migrated) -> schema -> router; `serve` runs it.
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod ids;
+pub mod loaders;
+pub mod people;
+pub mod territory;
+pub mod time;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+pub use config::Config;
+
+/// What every request handler and service shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub hasher: auth::password::Hasher,
+    /// SQL statements sent so far (for the N+1 test and the benchmark).
+    pub statements: db::StatementCounter,
+}
+
+/// Opens and migrates the database and prepares the shared state.
+pub async fn state(config: Config) -> anyhow::Result<AppState> {
+    let (db, statements) = db::connect(&config.database_url, config.max_db_connections).await?;
+    db::migrate(&db).await?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let hasher = auth::password::Hasher::new(&config.auth, cores.div_ceil(2)).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(AppState { db, config: Arc::new(config), hasher, statements })
+}
+
+/// The HTTP application for a prepared state.
+pub fn app(state: AppState) -> axum::Router {
+    let schema = graphql::build_schema(&state.config, Some(state.clone()));
+    http::router(state, schema)
+}
+
+/// Serves until ctrl-c (or SIGTERM), finishing requests in flight.
+pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

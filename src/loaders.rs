@@ -1,0 +1,194 @@
+//! DataLoaders: every relation reachable from a list goes through one of these, so a
+//! nested list query costs a constant number of SQL statements whatever its length.
+use std::collections::HashMap;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use chrono::NaiveDate;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::error::AppError;
+use crate::people::model::{mandate, person};
+use crate::people::rules::Role;
+use crate::people::service::runs_on;
+use crate::territory::model::{commune, commune_membership, intercommunality, territory, territory_commune};
+
+macro_rules! by_id_loader {
+    ($name:ident, $module:ident) => {
+        pub struct $name(DatabaseConnection);
+        impl Loader<i32> for $name {
+            type Value = $module::Model;
+            type Error = AppError;
+            async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+                Ok($module::Entity::find()
+                    .filter($module::Column::Id.is_in(keys.iter().copied()))
+                    .all(&self.0)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m.id, m))
+                    .collect())
+            }
+        }
+    };
+}
+
+by_id_loader!(CommuneById, commune);
+by_id_loader!(IntercommunalityById, intercommunality);
+by_id_loader!(PersonById, person);
+by_id_loader!(MandateById, mandate);
+by_id_loader!(TerritoryById, territory);
+
+fn group<T>(rows: impl IntoIterator<Item = (i32, T)>) -> HashMap<i32, Vec<T>> {
+    let mut out: HashMap<i32, Vec<T>> = HashMap::new();
+    for (k, v) in rows {
+        out.entry(k).or_default().push(v);
+    }
+    out
+}
+
+/// Mandates running today in a commune (its council and staff), by commune.
+pub struct CurrentCommuneMandates(DatabaseConnection, NaiveDate);
+impl Loader<i32> for CurrentCommuneMandates {
+    type Value = Vec<mandate::Model>;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = mandate::Entity::find()
+            .filter(mandate::Column::CommuneId.is_in(keys.iter().copied()))
+            .filter(mandate::Column::StartDate.lte(self.1))
+            .order_by_asc(mandate::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows.into_iter().filter(|m| runs_on(m, self.1)).filter_map(|m| m.commune_id.map(|c| (c, m)))))
+    }
+}
+
+/// The mayor in office today, by commune.
+pub struct CurrentMayor(DatabaseConnection, NaiveDate);
+impl Loader<i32> for CurrentMayor {
+    type Value = mandate::Model;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = mandate::Entity::find()
+            .filter(mandate::Column::CommuneId.is_in(keys.iter().copied()))
+            .filter(mandate::Column::Role.eq(Role::Mayor.as_str()))
+            .filter(mandate::Column::StartDate.lte(self.1))
+            .all(&self.0)
+            .await?;
+        Ok(rows.into_iter().filter(|m| runs_on(m, self.1)).filter_map(|m| m.commune_id.map(|c| (c, m))).collect())
+    }
+}
+
+/// Mandates running today in an intercommunality (president, vice-presidents, staff).
+pub struct CurrentEpciMandates(DatabaseConnection, NaiveDate);
+impl Loader<i32> for CurrentEpciMandates {
+    type Value = Vec<mandate::Model>;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = mandate::Entity::find()
+            .filter(mandate::Column::IntercommunalityId.is_in(keys.iter().copied()))
+            .filter(mandate::Column::StartDate.lte(self.1))
+            .order_by_asc(mandate::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows.into_iter().filter(|m| runs_on(m, self.1)).filter_map(|m| m.intercommunality_id.map(|e| (e, m)))))
+    }
+}
+
+/// Every mandate of a person, past and present, by person.
+pub struct MandatesByPerson(DatabaseConnection);
+impl Loader<i32> for MandatesByPerson {
+    type Value = Vec<mandate::Model>;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = mandate::Entity::find()
+            .filter(mandate::Column::PersonId.is_in(keys.iter().copied()))
+            .order_by_desc(mandate::Column::StartDate)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows.into_iter().map(|m| (m.person_id, m))))
+    }
+}
+
+/// Every membership of a commune in an intercommunality, past and present, by commune.
+pub struct MembershipsByCommune(DatabaseConnection);
+impl Loader<i32> for MembershipsByCommune {
+    type Value = Vec<commune_membership::Model>;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = commune_membership::Entity::find()
+            .filter(commune_membership::Column::CommuneId.is_in(keys.iter().copied()))
+            .order_by_asc(commune_membership::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows.into_iter().map(|m| (m.commune_id, m))))
+    }
+}
+
+/// Territories of an intercommunality.
+pub struct TerritoriesByEpci(DatabaseConnection);
+impl Loader<i32> for TerritoriesByEpci {
+    type Value = Vec<territory::Model>;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = territory::Entity::find()
+            .filter(territory::Column::IntercommunalityId.is_in(keys.iter().copied()))
+            .order_by_asc(territory::Column::Name)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows.into_iter().map(|t| (t.intercommunality_id, t))))
+    }
+}
+
+/// Commune ids of a territory.
+pub struct CommunesOfTerritory(DatabaseConnection);
+impl Loader<i32> for CommunesOfTerritory {
+    type Value = Vec<i32>;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = territory_commune::Entity::find()
+            .filter(territory_commune::Column::TerritoryId.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        Ok(group(rows.into_iter().map(|r| (r.territory_id, r.commune_id))))
+    }
+}
+
+/// The loaders of one request (their caches live as long as the request).
+pub struct Loaders {
+    pub today: NaiveDate,
+    pub commune: DataLoader<CommuneById>,
+    pub intercommunality: DataLoader<IntercommunalityById>,
+    pub person: DataLoader<PersonById>,
+    pub mandate: DataLoader<MandateById>,
+    pub territory: DataLoader<TerritoryById>,
+    pub commune_mandates: DataLoader<CurrentCommuneMandates>,
+    pub mayor: DataLoader<CurrentMayor>,
+    pub epci_mandates: DataLoader<CurrentEpciMandates>,
+    pub person_mandates: DataLoader<MandatesByPerson>,
+    pub memberships: DataLoader<MembershipsByCommune>,
+    pub territories: DataLoader<TerritoriesByEpci>,
+    pub territory_communes: DataLoader<CommunesOfTerritory>,
+}
+
+impl Loaders {
+    pub fn new(db: &DatabaseConnection) -> Self {
+        let today = crate::time::today_paris();
+        fn dl<L: Loader<i32>>(l: L) -> DataLoader<L> {
+            DataLoader::new(l, tokio::spawn)
+        }
+        Loaders {
+            today,
+            commune: dl(CommuneById(db.clone())),
+            intercommunality: dl(IntercommunalityById(db.clone())),
+            person: dl(PersonById(db.clone())),
+            mandate: dl(MandateById(db.clone())),
+            territory: dl(TerritoryById(db.clone())),
+            commune_mandates: dl(CurrentCommuneMandates(db.clone(), today)),
+            mayor: dl(CurrentMayor(db.clone(), today)),
+            epci_mandates: dl(CurrentEpciMandates(db.clone(), today)),
+            person_mandates: dl(MandatesByPerson(db.clone())),
+            memberships: dl(MembershipsByCommune(db.clone())),
+            territories: dl(TerritoriesByEpci(db.clone())),
+            territory_communes: dl(CommunesOfTerritory(db.clone())),
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The entente command line: serve, migrate, import, schema, account.
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use entente::auth::PlatformRole;
+use entente::territory::import::{self, ImportOptions};
+use entente::Config;
+
+#[derive(Parser)]
+#[command(name = "entente", version, about = "GraphQL backend for conferences of mayors and their communes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// sqlite://FILE (created on first run) or postgres://USER@HOST/DB
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://entente.db", global = true)]
+    database_url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (pending migrations are applied first).
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, env = "ENTENTE_BIND", default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// Load the AMP demo into an empty database (loopback addresses only).
+        #[arg(long)]
+        demo: bool,
+        /// Production mode: no introspection, no field suggestions, no GraphiQL.
+        #[arg(long, env = "ENTENTE_PRODUCTION")]
+        production: bool,
+        /// Log as JSON lines instead of text.
+        #[arg(long, env = "ENTENTE_LOG_JSON")]
+        log_json: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Import official data.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage accounts.
+    Account {
+        #[command(subcommand)]
+        what: AccountWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// Communes and intercommunalities from decoupage-administratif JSON files.
+    Territory {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        communes: PathBuf,
+        #[arg(long)]
+        epci: PathBuf,
+        /// The Grand Paris territories (établissements publics territoriaux).
+        #[arg(long)]
+        ept: Option<PathBuf>,
+        /// Census year of communes.json populations.
+        #[arg(long, default_value_t = 2023)]
+        communes_population_year: i32,
+        /// Census year of epci.json / ept.json populations.
+        #[arg(long, default_value_t = 2022)]
+        epci_population_year: i32,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum NewRole {
+    Admin,
+    Secretariat,
+}
+
+#[derive(Subcommand)]
+enum AccountWhat {
+    /// Create an admin or secretariat account with its person. The password is read
+    /// from standard input when it is not a terminal, else generated and printed once.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        given_name: String,
+        #[arg(long)]
+        family_name: String,
+        #[arg(long, value_enum)]
+        role: NewRole,
+        /// SIREN of the intercommunality a secretariat serves.
+        #[arg(long)]
+        siren: Option<String>,
+    },
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Schema => {
+            print!("{}", entente::graphql::sdl());
+        }
+        Command::Migrate { db } => {
+            init_logs(false);
+            entente::state(Config::new(db.database_url)).await?;
+            println!("migrations applied");
+        }
+        Command::Serve { db, bind, demo, production, log_json } => {
+            init_logs(log_json);
+            if demo && !bind.ip().is_loopback() {
+                anyhow::bail!("--demo serves well-known passwords: bind to a loopback address (127.0.0.1 or ::1), not {bind}");
+            }
+            let mut config = Config::new(db.database_url);
+            config.bind = bind;
+            config.production = production;
+            config.graphiql = !production;
+            let state = entente::state(config).await?;
+            if demo {
+                let r = entente::demo::load(&state).await.map_err(|e| anyhow::anyhow!("demo: {e}"))?;
+                tracing::info!(communes = r.communes, persons = r.persons, accounts = r.accounts, "demo loaded; password of every demo account: {}", entente::demo::DEMO_PASSWORD);
+            }
+            let listener = tokio::net::TcpListener::bind(bind).await?;
+            tracing::info!("listening on http://{}/graphql", listener.local_addr()?);
+            entente::serve(listener, entente::app(state)).await?;
+        }
+        Command::Import { what: ImportWhat::Territory { db, communes, epci, ept, communes_population_year, epci_population_year } } => {
+            init_logs(false);
+            let mut opts = ImportOptions::default();
+            opts.communes_population.year = communes_population_year;
+            opts.epci_population.year = epci_population_year;
+            let parsed = match import::parse_files(&communes, &epci, ept.as_deref()) {
+                Ok(p) => p,
+                Err(refused) => {
+                    eprint!("{refused}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let state = entente::state(Config::new(db.database_url)).await?;
+            let actor = entente::auth::Actor::system("import");
+            let started = std::time::Instant::now();
+            let report = import::apply(&state, &actor, parsed, &opts).await.map_err(|e| anyhow::anyhow!("import: {e:?}"))?;
+            println!("{report}");
+            println!("took {:.1} s", started.elapsed().as_secs_f64());
+        }
+        Command::Account { what: AccountWhat::Create { db, email, given_name, family_name, role, siren } } => {
+            init_logs(false);
+            let state = entente::state(Config::new(db.database_url)).await?;
+            let secretariat_of = match &siren {
+                None => None,
+                Some(s) => {
+                    let siren = entente::territory::rules::Siren::parse(s).map_err(|m| anyhow::anyhow!(m))?;
+                    Some(entente::territory::service::intercommunality_id_by_siren(&state, &siren).await.map_err(|e| anyhow::anyhow!("{e}"))?)
+                }
+            };
+            let (password, generated) = if std::io::stdin().is_terminal() {
+                (entente::auth::rules::generate_password(), true)
+            } else {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                (line.trim_end_matches(['\n', '\r']).to_string(), false)
+            };
+            let role = match role {
+                NewRole::Admin => PlatformRole::Admin,
+                NewRole::Secretariat => PlatformRole::Secretariat,
+            };
+            let acc = entente::auth::service::create_account(&state, &email, &given_name, &family_name, role, secretariat_of, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("account {} created ({})", acc.email, acc.platform_role);
+            if generated {
+                println!("password (shown once): {password}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,5 @@
+//! Persons and their mandates.
+pub mod graphql;
+pub mod model;
+pub mod rules;
+pub mod service;

@@ -1,0 +1,150 @@
+//! Mandate rules: roles, periods and the "one current holder" constraints.
+use chrono::NaiveDate;
+
+/// The role a person holds in an organisation (Popolo "post").
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Maire: one current mayor per commune.
+    Mayor,
+    /// Adjoint au maire, usually with a delegation label.
+    DeputyMayor,
+    /// Conseiller municipal.
+    MunicipalCouncillor,
+    /// Conseiller communautaire / métropolitain.
+    CommunityCouncillor,
+    /// Président of an intercommunality: one current president.
+    President,
+    /// Vice-président, with a delegation label.
+    VicePresident,
+    /// Member of a body.
+    Member,
+    /// Suppléant.
+    Substitute,
+    /// Directeur général des services of a commune or intercommunality.
+    Dgs,
+    /// Directeur général adjoint.
+    Dga,
+    /// Agent of the secretariat (e.g. DGA Concertation territoriale).
+    SecretariatAgent,
+}
+
+impl Role {
+    pub const ALL: [Role; 11] = [
+        Role::Mayor,
+        Role::DeputyMayor,
+        Role::MunicipalCouncillor,
+        Role::CommunityCouncillor,
+        Role::President,
+        Role::VicePresident,
+        Role::Member,
+        Role::Substitute,
+        Role::Dgs,
+        Role::Dga,
+        Role::SecretariatAgent,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Mayor => "MAYOR",
+            Role::DeputyMayor => "DEPUTY_MAYOR",
+            Role::MunicipalCouncillor => "MUNICIPAL_COUNCILLOR",
+            Role::CommunityCouncillor => "COMMUNITY_COUNCILLOR",
+            Role::President => "PRESIDENT",
+            Role::VicePresident => "VICE_PRESIDENT",
+            Role::Member => "MEMBER",
+            Role::Substitute => "SUBSTITUTE",
+            Role::Dgs => "DGS",
+            Role::Dga => "DGA",
+            Role::SecretariatAgent => "SECRETARIAT_AGENT",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+    /// Roles held in a commune's council or administration.
+    pub fn fits_commune(self) -> bool {
+        matches!(self, Role::Mayor | Role::DeputyMayor | Role::MunicipalCouncillor | Role::Dgs | Role::Dga)
+    }
+    /// Roles held in an intercommunality.
+    pub fn fits_intercommunality(self) -> bool {
+        matches!(
+            self,
+            Role::President
+                | Role::VicePresident
+                | Role::CommunityCouncillor
+                | Role::Member
+                | Role::Substitute
+                | Role::Dgs
+                | Role::Dga
+                | Role::SecretariatAgent
+        )
+    }
+    /// Roles of which an organisation has at most one current holder.
+    pub fn is_single_holder(self) -> bool {
+        matches!(self, Role::Mayor | Role::President)
+    }
+    /// Roles that a commune's mayor (or DGS acting for them) may record for their commune.
+    pub fn managed_by_commune(self) -> bool {
+        matches!(self, Role::DeputyMayor | Role::MunicipalCouncillor | Role::Dga)
+    }
+}
+
+/// A mandate's period: `start` inclusive, `end` exclusive (the day it ends the mandate
+/// no longer runs), open-ended when `end` is None.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Period {
+    pub start: NaiveDate,
+    pub end: Option<NaiveDate>,
+}
+
+impl Period {
+    pub fn new(start: NaiveDate, end: Option<NaiveDate>) -> Result<Self, String> {
+        match end {
+            Some(e) if e <= start => Err(format!("end date {e} must be after start date {start}")),
+            _ => Ok(Period { start, end }),
+        }
+    }
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        self.start <= day && self.end.is_none_or(|e| day < e)
+    }
+    pub fn overlaps(&self, other: &Period) -> bool {
+        let a_before_b_ends = other.end.is_none_or(|e| self.start < e);
+        let b_before_a_ends = self.end.is_none_or(|e| other.start < e);
+        a_before_b_ends && b_before_a_ends
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn period_end_is_exclusive() {
+        let p = Period::new(d("2020-07-04"), Some(d("2026-03-28"))).unwrap();
+        assert!(p.contains(d("2026-03-27")));
+        assert!(!p.contains(d("2026-03-28")));
+        assert!(!p.contains(d("2020-07-03")));
+        assert!(Period::new(d("2026-01-01"), Some(d("2026-01-01"))).is_err());
+    }
+
+    #[test]
+    fn successive_mandates_do_not_overlap() {
+        let outgoing = Period::new(d("2020-07-04"), Some(d("2026-03-28"))).unwrap();
+        let successor = Period::new(d("2026-03-28"), None).unwrap();
+        assert!(!outgoing.overlaps(&successor));
+        assert!(!successor.overlaps(&outgoing));
+        let early = Period::new(d("2026-03-27"), None).unwrap();
+        assert!(outgoing.overlaps(&early));
+        let open = Period::new(d("2014-01-01"), None).unwrap();
+        assert!(open.overlaps(&successor));
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+    }
+}

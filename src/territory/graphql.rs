@@ -1,0 +1,384 @@
+//! GraphQL types and resolvers of the territory. Resolvers stay short: they check the
+//! actor through `allow` and read through loaders or call the service.
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use chrono::NaiveDate;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select};
+
+use super::model::{commune, commune_membership, intercommunality, territory};
+use super::rules::{InseeCode, LegalForm, Siren};
+use super::service::{self, TerritoryInput};
+use crate::auth::policy::Action;
+use crate::error::{AppError, AppResult};
+use crate::graphql::{actor, allow, connection, loaders, state, window, Conn, PageArgs};
+use crate::ids::{self, Kind};
+use crate::people::graphql::Mandate;
+use crate::people::rules::Role;
+
+/// A population figure with the year it counts and where it comes from. Figures from
+/// different files are different millésimes (INSEE "populations légales").
+#[derive(SimpleObject, Clone)]
+pub struct PopulationFigure {
+    /// Inhabitants (population municipale).
+    pub value: i32,
+    /// Census year the figure describes.
+    pub year: Option<i32>,
+    /// Source of the figure.
+    pub source: Option<String>,
+}
+
+fn figure(value: Option<i32>, year: Option<i32>, source: &Option<String>) -> Option<PopulationFigure> {
+    value.map(|v| PopulationFigure { value: v, year, source: source.clone() })
+}
+
+/// A commune (municipality), identified by its INSEE code.
+pub struct Commune(pub commune::Model);
+
+#[Object]
+impl Commune {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Commune, self.0.id)
+    }
+    /// Code officiel géographique (5 characters; 2A/2B in Corsica).
+    async fn insee_code(&self) -> &str {
+        &self.0.insee_code
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Département code ("13", "2A", "974").
+    async fn departement(&self) -> &str {
+        &self.0.departement
+    }
+    /// Région code.
+    async fn region(&self) -> Option<&str> {
+        self.0.region.as_deref()
+    }
+    /// SIREN of the commune as a legal entity.
+    async fn siren(&self) -> Option<&str> {
+        self.0.siren.as_deref()
+    }
+    /// Population municipale, with its year and source.
+    async fn population(&self) -> Option<PopulationFigure> {
+        figure(self.0.population, self.0.population_year, &self.0.population_source)
+    }
+    /// The mayor (maire) in office today, Europe/Paris.
+    async fn current_mayor(&self, ctx: &Context<'_>) -> AppResult<Option<Mandate>> {
+        Ok(loaders(ctx)?.mayor.load_one(self.0.id).await?.map(Mandate))
+    }
+    /// The mandates running today in this commune: mayor, deputy mayors (adjoints),
+    /// councillors, DGS.
+    async fn council(&self, ctx: &Context<'_>) -> AppResult<Vec<Mandate>> {
+        Ok(loaders(ctx)?.commune_mandates.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(Mandate).collect())
+    }
+    /// Memberships in intercommunalities (EPCI, EPT); ended ones only with `includeEnded`.
+    async fn memberships(&self, ctx: &Context<'_>, #[graphql(default = false)] include_ended: bool) -> AppResult<Vec<Membership>> {
+        let l = loaders(ctx)?;
+        let all = l.memberships.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(all.into_iter().filter(|m| include_ended || membership_runs(m, l.today)).map(Membership).collect())
+    }
+    /// Version for optimistic concurrency.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+fn membership_runs(m: &commune_membership::Model, day: NaiveDate) -> bool {
+    m.start_date.is_none_or(|s| s <= day) && m.end_date.is_none_or(|e| day < e)
+}
+
+/// A commune's membership of an intercommunality, with its dates.
+pub struct Membership(pub commune_membership::Model);
+
+#[Object]
+impl Membership {
+    async fn commune(&self, ctx: &Context<'_>) -> AppResult<Commune> {
+        loaders(ctx)?.commune.load_one(self.0.commune_id).await?.map(Commune).ok_or_else(|| AppError::not_found("commune"))
+    }
+    async fn intercommunality(&self, ctx: &Context<'_>) -> AppResult<Intercommunality> {
+        loaders(ctx)?
+            .intercommunality
+            .load_one(self.0.intercommunality_id)
+            .await?
+            .map(Intercommunality)
+            .ok_or_else(|| AppError::not_found("intercommunality"))
+    }
+    /// First day of membership; null when it predates the first import.
+    async fn start_date(&self) -> Option<NaiveDate> {
+        self.0.start_date
+    }
+    /// Day the commune left (exclusive); null while it is a member.
+    async fn end_date(&self) -> Option<NaiveDate> {
+        self.0.end_date
+    }
+    /// The commune's population as the intercommunality's file states it.
+    async fn population(&self) -> Option<PopulationFigure> {
+        figure(self.0.population, self.0.population_year, &None)
+    }
+}
+
+/// An intercommunality (EPCI à fiscalité propre: métropole, communauté urbaine,
+/// d'agglomération, de communes; also the Métropole de Lyon and Grand Paris EPT).
+pub struct Intercommunality(pub intercommunality::Model);
+
+#[Object]
+impl Intercommunality {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Intercommunality, self.0.id)
+    }
+    /// SIREN (9 digits with a Luhn check digit).
+    async fn siren(&self) -> &str {
+        &self.0.siren
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Legal form (nature juridique).
+    async fn legal_form(&self) -> AppResult<LegalForm> {
+        LegalForm::parse(&self.0.legal_form).map_err(AppError::internal)
+    }
+    /// Mode de financement (FPU, FA...).
+    async fn financing_mode(&self) -> Option<&str> {
+        self.0.financing_mode.as_deref()
+    }
+    async fn population(&self) -> Option<PopulationFigure> {
+        figure(self.0.population, self.0.population_year, &self.0.population_source)
+    }
+    /// Member communes today, by name.
+    #[allow(clippy::too_many_arguments)]
+    async fn communes(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<Conn<Commune>> {
+        let today = loaders(ctx)?.today;
+        let q = commune::Entity::find()
+            .join(JoinType::InnerJoin, commune::Relation::Membership.def())
+            .filter(commune_membership::Column::IntercommunalityId.eq(self.0.id))
+            .filter(Condition::any().add(commune_membership::Column::StartDate.is_null()).add(commune_membership::Column::StartDate.lte(today)))
+            .filter(Condition::any().add(commune_membership::Column::EndDate.is_null()).add(commune_membership::Column::EndDate.gt(today)));
+        commune_page(ctx, q, search, PageArgs { after, before, first, last }).await
+    }
+    /// Membership history, ended ones included.
+    async fn memberships(&self, ctx: &Context<'_>, #[graphql(default = false)] include_ended: bool) -> AppResult<Vec<Membership>> {
+        let today = loaders(ctx)?.today;
+        let rows = commune_membership::Entity::find()
+            .filter(commune_membership::Column::IntercommunalityId.eq(self.0.id))
+            .order_by_asc(commune_membership::Column::Id)
+            .all(&state(ctx)?.db)
+            .await?;
+        Ok(rows.into_iter().filter(|m| include_ended || membership_runs(m, today)).map(Membership).collect())
+    }
+    /// The president (président) in office today.
+    async fn president(&self, ctx: &Context<'_>) -> AppResult<Option<Mandate>> {
+        let all = loaders(ctx)?.epci_mandates.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(all.into_iter().find(|m| m.role == Role::President.as_str()).map(Mandate))
+    }
+    /// Mandates running today in the intercommunality (president, vice-presidents, staff).
+    async fn officers(&self, ctx: &Context<'_>) -> AppResult<Vec<Mandate>> {
+        Ok(loaders(ctx)?.epci_mandates.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(Mandate).collect())
+    }
+    /// Territories: groupings of member communes (e.g. conférences territoriales des maires).
+    async fn territories(&self, ctx: &Context<'_>) -> AppResult<Vec<Territory>> {
+        Ok(loaders(ctx)?.territories.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(Territory).collect())
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+/// A grouping of member communes inside an intercommunality (AMP's six former
+/// "conseils de territoire", now conférences territoriales des maires).
+pub struct Territory(pub territory::Model);
+
+#[Object]
+impl Territory {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Territory, self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+    async fn intercommunality(&self, ctx: &Context<'_>) -> AppResult<Intercommunality> {
+        loaders(ctx)?
+            .intercommunality
+            .load_one(self.0.intercommunality_id)
+            .await?
+            .map(Intercommunality)
+            .ok_or_else(|| AppError::not_found("intercommunality"))
+    }
+    async fn communes(&self, ctx: &Context<'_>) -> AppResult<Vec<Commune>> {
+        let l = loaders(ctx)?;
+        let ids = l.territory_communes.load_one(self.0.id).await?.unwrap_or_default();
+        let mut rows: Vec<commune::Model> = l.commune.load_many(ids).await?.into_values().collect();
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(rows.into_iter().map(Commune).collect())
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+fn search_condition(search: &str) -> Condition {
+    let s = search.trim().to_lowercase().replace(['%', '_'], "");
+    Condition::any()
+        .add(Expr::expr(Func::lower(Expr::col((commune::Entity, commune::Column::Name)))).like(format!("%{s}%")))
+        .add(commune::Column::InseeCode.like(format!("{}%", s.to_uppercase())))
+}
+
+async fn commune_page(ctx: &Context<'_>, mut q: Select<commune::Entity>, search: Option<String>, args: PageArgs) -> AppResult<Conn<Commune>> {
+    allow(ctx, Action::Read).await?;
+    let db = &state(ctx)?.db;
+    if let Some(s) = search.as_deref().filter(|s| !s.trim().is_empty()) {
+        q = q.filter(search_condition(s));
+    }
+    let total = q.clone().count(db).await?;
+    let w = window(ctx, &args, total)?;
+    let rows = if w.limit() == 0 {
+        vec![]
+    } else {
+        q.order_by_asc(commune::Column::Name).order_by_asc(commune::Column::Id).offset(w.start).limit(w.limit()).all(db).await?
+    };
+    Ok(connection(w, rows.into_iter().map(Commune).collect()))
+}
+
+#[derive(Default)]
+pub struct TerritoryQuery;
+
+#[Object]
+impl TerritoryQuery {
+    /// Communes, by name; `search` matches a part of the name or the start of the INSEE code.
+    #[allow(clippy::too_many_arguments)]
+    async fn communes(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        departement: Option<String>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<Conn<Commune>> {
+        let mut q = commune::Entity::find();
+        if let Some(d) = departement {
+            q = q.filter(commune::Column::Departement.eq(d.trim().to_uppercase()));
+        }
+        commune_page(ctx, q, search, PageArgs { after, before, first, last }).await
+    }
+
+    /// A commune by its INSEE code.
+    async fn commune(&self, ctx: &Context<'_>, insee_code: String) -> AppResult<Option<Commune>> {
+        allow(ctx, Action::Read).await?;
+        let code = InseeCode::parse(&insee_code).map_err(|m| AppError::validation("inseeCode", m))?;
+        let found = commune::Entity::find().filter(commune::Column::InseeCode.eq(code.as_str())).one(&state(ctx)?.db).await?;
+        Ok(found.map(Commune))
+    }
+
+    /// Intercommunalities, by name; `search` matches a part of the name or the SIREN.
+    #[allow(clippy::too_many_arguments)]
+    async fn intercommunalities(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        legal_form: Option<LegalForm>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<Conn<Intercommunality>> {
+        allow(ctx, Action::Read).await?;
+        let db = &state(ctx)?.db;
+        let mut q = intercommunality::Entity::find();
+        if let Some(f) = legal_form {
+            q = q.filter(intercommunality::Column::LegalForm.eq(f.as_str()));
+        }
+        if let Some(s) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let s = s.to_lowercase().replace(['%', '_'], "");
+            q = q.filter(
+                Condition::any()
+                    .add(Expr::expr(Func::lower(Expr::col((intercommunality::Entity, intercommunality::Column::Name)))).like(format!("%{s}%")))
+                    .add(intercommunality::Column::Siren.like(format!("{s}%"))),
+            );
+        }
+        let total = q.clone().count(db).await?;
+        let w = window(ctx, &PageArgs { after, before, first, last }, total)?;
+        let rows = q
+            .order_by_asc(intercommunality::Column::Name)
+            .order_by_asc(intercommunality::Column::Id)
+            .offset(w.start)
+            .limit(w.limit())
+            .all(db)
+            .await?;
+        Ok(connection(w, rows.into_iter().map(Intercommunality).collect()))
+    }
+
+    /// An intercommunality by its SIREN.
+    async fn intercommunality(&self, ctx: &Context<'_>, siren: String) -> AppResult<Option<Intercommunality>> {
+        allow(ctx, Action::Read).await?;
+        let siren = Siren::parse(&siren).map_err(|m| AppError::validation("siren", m))?;
+        let found = intercommunality::Entity::find()
+            .filter(intercommunality::Column::Siren.eq(siren.as_str()))
+            .one(&state(ctx)?.db)
+            .await?;
+        Ok(found.map(Intercommunality))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateTerritoryInput {
+    pub intercommunality_id: ID,
+    pub name: String,
+    pub code: Option<String>,
+    /// Member communes of the intercommunality.
+    #[graphql(default)]
+    pub commune_ids: Vec<ID>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateTerritoryInput {
+    pub id: ID,
+    /// The version you read; a concurrent edit makes this fail with CONFLICT.
+    pub expected_version: i32,
+    pub name: String,
+    pub code: Option<String>,
+    /// The full list of communes after the change.
+    pub commune_ids: Vec<ID>,
+}
+
+fn commune_ids(ids_in: &[ID]) -> AppResult<Vec<i32>> {
+    ids_in.iter().map(|i| ids::decode("communeIds", Kind::Commune, i)).collect()
+}
+
+#[derive(Default)]
+pub struct TerritoryMutation;
+
+#[Object]
+impl TerritoryMutation {
+    /// Creates a territory in an intercommunality (its secretariat or an admin).
+    async fn create_territory(&self, ctx: &Context<'_>, input: CreateTerritoryInput) -> AppResult<Territory> {
+        let epci = ids::decode("intercommunalityId", Kind::Intercommunality, &input.intercommunality_id)?;
+        let communes = commune_ids(&input.commune_ids)?;
+        let t = service::create_territory(state(ctx)?, actor(ctx)?, epci, TerritoryInput { name: input.name, code: input.code, commune_ids: communes }).await?;
+        Ok(Territory(t))
+    }
+    /// Renames a territory and sets its communes.
+    async fn update_territory(&self, ctx: &Context<'_>, input: UpdateTerritoryInput) -> AppResult<Territory> {
+        let id = ids::decode("id", Kind::Territory, &input.id)?;
+        let communes = commune_ids(&input.commune_ids)?;
+        let t = service::update_territory(state(ctx)?, actor(ctx)?, id, input.expected_version, TerritoryInput { name: input.name, code: input.code, commune_ids: communes }).await?;
+        Ok(Territory(t))
+    }
+    /// Deletes a territory (the communes stay).
+    async fn delete_territory(&self, ctx: &Context<'_>, id: ID, expected_version: i32) -> AppResult<ID> {
+        let n = ids::decode("id", Kind::Territory, &id)?;
+        service::delete_territory(state(ctx)?, actor(ctx)?, n, expected_version).await?;
+        Ok(id)
+    }
+}
