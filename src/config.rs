@@ -14,6 +14,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Largest pool size; SQLite gets the same number of reader connections.
     pub max_db_connections: u32,
+    /// How long a DataLoader collects keys before it sends one batched query.
+    pub dataloader_delay: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -53,8 +55,8 @@ impl Default for Limits {
         Limits {
             body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
-            max_depth: 12,
-            max_complexity: 20_000,
+            max_depth: 10,
+            max_complexity: 10_000,
             max_fields: 500,
             max_aliases: 30,
             max_page_size: 500,
@@ -90,6 +92,7 @@ impl Config {
             limits: Limits::default(),
             auth: AuthConfig::default(),
             max_db_connections: 16,
+            dataloader_delay: Duration::from_millis(1),
         }
     }
 }

@@ -79,6 +79,7 @@ fn date(y: i32, m: u32, d: u32) -> AppResult<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| AppError::internal("bad demo date"))
 }
 
+#[derive(Debug)]
 pub struct DemoReport {
     pub communes: usize,
     pub persons: usize,

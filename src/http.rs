@@ -109,7 +109,7 @@ async fn graphql_handler(
             return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
         }
     };
-    let req = req.data(actor).data(Loaders::new(&h.state.db));
+    let req = req.data(actor).data(Loaders::new(&h.state.db, h.state.config.dataloader_delay));
     let mut resp = h.schema.execute(req).await;
     add_error_codes(&mut resp);
     GraphQLResponse::from(resp).into_response()

@@ -170,25 +170,25 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: &DatabaseConnection) -> Self {
+    pub fn new(db: &DatabaseConnection, delay: std::time::Duration) -> Self {
         let today = crate::time::today_paris();
-        fn dl<L: Loader<i32>>(l: L) -> DataLoader<L> {
-            DataLoader::new(l, tokio::spawn)
+        fn with<L: Loader<i32>>(l: L, delay: std::time::Duration) -> DataLoader<L> {
+            DataLoader::new(l, tokio::spawn).delay(delay)
         }
         Loaders {
             today,
-            commune: dl(CommuneById(db.clone())),
-            intercommunality: dl(IntercommunalityById(db.clone())),
-            person: dl(PersonById(db.clone())),
-            mandate: dl(MandateById(db.clone())),
-            territory: dl(TerritoryById(db.clone())),
-            commune_mandates: dl(CurrentCommuneMandates(db.clone(), today)),
-            mayor: dl(CurrentMayor(db.clone(), today)),
-            epci_mandates: dl(CurrentEpciMandates(db.clone(), today)),
-            person_mandates: dl(MandatesByPerson(db.clone())),
-            memberships: dl(MembershipsByCommune(db.clone())),
-            territories: dl(TerritoriesByEpci(db.clone())),
-            territory_communes: dl(CommunesOfTerritory(db.clone())),
+            commune: with(CommuneById(db.clone()), delay),
+            intercommunality: with(IntercommunalityById(db.clone()), delay),
+            person: with(PersonById(db.clone()), delay),
+            mandate: with(MandateById(db.clone()), delay),
+            territory: with(TerritoryById(db.clone()), delay),
+            commune_mandates: with(CurrentCommuneMandates(db.clone(), today), delay),
+            mayor: with(CurrentMayor(db.clone(), today), delay),
+            epci_mandates: with(CurrentEpciMandates(db.clone(), today), delay),
+            person_mandates: with(MandatesByPerson(db.clone()), delay),
+            memberships: with(MembershipsByCommune(db.clone()), delay),
+            territories: with(TerritoriesByEpci(db.clone()), delay),
+            territory_communes: with(CommunesOfTerritory(db.clone()), delay),
         }
     }
 }

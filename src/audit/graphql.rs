@@ -66,9 +66,11 @@ pub async fn find_visible(ctx: &Context<'_>, id: i32) -> AppResult<Option<AuditE
 pub struct AuditQuery;
 
 #[Object]
+#[allow(clippy::too_many_arguments)]
 impl AuditQuery {
     /// Audit entries, newest first. A secretariat reads its intercommunality's (the
     /// default scope for it); an admin reads any scope, or everything without one.
+    #[graphql(complexity = "first.or(last).unwrap_or(50).clamp(0, 10_000) as usize * child_complexity + 2")]
     async fn audit_entries(
         &self,
         ctx: &Context<'_>,

@@ -110,6 +110,7 @@ pub struct PeopleQuery;
 #[Object]
 impl PeopleQuery {
     /// Persons, by family name; `search` matches a part of the given or family name.
+    #[graphql(complexity = "first.or(last).unwrap_or(50).clamp(0, 10_000) as usize * child_complexity + 2")]
     async fn persons(
         &self,
         ctx: &Context<'_>,

@@ -146,6 +146,7 @@ impl Intercommunality {
     }
     /// Member communes today, by name.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "first.or(last).unwrap_or(50).clamp(0, 10_000) as usize * child_complexity + 2")]
     async fn communes(
         &self,
         ctx: &Context<'_>,
@@ -256,6 +257,7 @@ pub struct TerritoryQuery;
 impl TerritoryQuery {
     /// Communes, by name; `search` matches a part of the name or the start of the INSEE code.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "first.or(last).unwrap_or(50).clamp(0, 10_000) as usize * child_complexity + 2")]
     async fn communes(
         &self,
         ctx: &Context<'_>,
@@ -283,6 +285,7 @@ impl TerritoryQuery {
 
     /// Intercommunalities, by name; `search` matches a part of the name or the SIREN.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "first.or(last).unwrap_or(50).clamp(0, 10_000) as usize * child_complexity + 2")]
     async fn intercommunalities(
         &self,
         ctx: &Context<'_>,

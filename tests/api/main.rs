@@ -1,0 +1,15 @@
+//! Integration tests through the real HTTP server, one binary (links the crate once).
+//! Each test gets its own server and database; TEST_DATABASE_URL switches SQLite for
+//! PostgreSQL.
+mod helpers;
+
+mod auth;
+mod cli;
+mod errors;
+mod import;
+mod limits;
+mod mandates;
+mod n_plus_one;
+mod permissions;
+mod schema;
+mod territory;
