@@ -9,7 +9,7 @@ src = sys.argv[1] if len(sys.argv) > 1 else "../shared/data/decoupage-administra
 communes = {c["code"]: c for c in json.load(open(os.path.join(src, "communes.json"))) if c.get("type") == "commune-actuelle"}
 epci = next(e for e in json.load(open(os.path.join(src, "epci.json"))) if e["code"] == "200054807")
 out = {
-    "source": "decoupage-administratif (communes.json, epci.json), Etalab, Licence Ouverte 2.0",
+    "source": "@etalab/decoupage-administratif 6.0.0 (communes.json, epci.json); INSEE data, Licence Ouverte 2.0",
     "intercommunality": {k: epci[k] for k in ("code", "nom", "type", "modeFinancement", "populationMunicipale")},
     "communes": [],
 }

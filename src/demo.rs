@@ -11,7 +11,10 @@ use crate::audit::service::{record, Entry};
 use crate::auth::model::account;
 use crate::auth::{Actor, PlatformRole};
 use crate::error::{AppError, AppResult};
-use crate::people::model::{mandate, person};
+use crate::auth::policy::Org;
+use crate::people::model::person;
+use crate::people::rules::Period;
+use crate::people::service::insert_mandate;
 use crate::people::rules::Role;
 use crate::territory::model::{commune, commune_membership, intercommunality};
 use crate::territory::rules::{InseeCode, LegalForm, Siren};
@@ -151,7 +154,7 @@ pub async fn load(state: &AppState) -> AppResult<DemoReport> {
         .await?;
         let mayor = add_person(&txn, GIVEN[(i * 7) % GIVEN.len()], FAMILY[(i * 11 + i / FAMILY.len()) % FAMILY.len()], None, Some(amp.id)).await?;
         persons += 1;
-        add_mandate(&txn, mayor.id, Some(row.id), None, Role::Mayor, None, installed, None).await?;
+        add_mandate(&txn, mayor.id, Org::Commune(row.id), Role::Mayor, None, installed, None).await?;
         mayors.insert(c.code.clone(), (row.id, mayor.id));
     }
     let commune_of = |code: &str| mayors.get(code).copied().ok_or_else(|| AppError::internal(format!("demo commune {code} missing")));
@@ -161,15 +164,15 @@ pub async fn load(state: &AppState) -> AppResult<DemoReport> {
 
     // Marseille's previous mayor, to show history.
     let former = add_person(&txn, "Albert", "Ancien", None, Some(amp.id)).await?;
-    add_mandate(&txn, former.id, Some(marseille), None, Role::Mayor, None, date(2020, 7, 4)?, Some(installed)).await?;
+    add_mandate(&txn, former.id, Org::Commune(marseille), Role::Mayor, None, date(2020, 7, 4)?, Some(installed)).await?;
     let president = add_person(&txn, "Hélène", "Présidente", Some("president@demo.entente.fr"), Some(amp.id)).await?;
-    add_mandate(&txn, president.id, None, Some(amp.id), Role::President, None, date(2026, 4, 17)?, None).await?;
+    add_mandate(&txn, president.id, Org::Intercommunality(amp.id), Role::President, None, date(2026, 4, 17)?, None).await?;
     let secretariat = add_person(&txn, "Claire", "Durand", Some("secretariat@demo.entente.fr"), Some(amp.id)).await?;
-    add_mandate(&txn, secretariat.id, None, Some(amp.id), Role::SecretariatAgent, Some("DGA Concertation territoriale"), date(2024, 9, 1)?, None).await?;
+    add_mandate(&txn, secretariat.id, Org::Intercommunality(amp.id), Role::SecretariatAgent, Some("DGA Concertation territoriale"), date(2024, 9, 1)?, None).await?;
     let dgs_amp = add_person(&txn, "Marc", "Lefèvre", Some("dgs.metropole@demo.entente.fr"), Some(amp.id)).await?;
-    add_mandate(&txn, dgs_amp.id, None, Some(amp.id), Role::Dgs, None, date(2023, 1, 2)?, None).await?;
+    add_mandate(&txn, dgs_amp.id, Org::Intercommunality(amp.id), Role::Dgs, None, date(2023, 1, 2)?, None).await?;
     let dgs_marseille = add_person(&txn, "Nadia", "Benali", Some("dgs.marseille@demo.entente.fr"), Some(amp.id)).await?;
-    add_mandate(&txn, dgs_marseille.id, Some(marseille), None, Role::Dgs, None, date(2021, 5, 3)?, None).await?;
+    add_mandate(&txn, dgs_marseille.id, Org::Commune(marseille), Role::Dgs, None, date(2021, 5, 3)?, None).await?;
     let admin = add_person(&txn, "Alex", "Admin", Some("admin@demo.entente.fr"), None).await?;
     persons += 6;
 
@@ -184,21 +187,7 @@ pub async fn load(state: &AppState) -> AppResult<DemoReport> {
         (dgs_marseille.id, "dgs.marseille@demo.entente.fr", PlatformRole::Member, None),
     ];
     for (person_id, email, role, of) in accounts {
-        account::ActiveModel {
-            person_id: Set(person_id),
-            email: Set(email.into()),
-            password_hash: Set(Some(hash.clone())),
-            platform_role: Set(role.as_str().into()),
-            secretariat_intercommunality_id: Set(of),
-            active: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            password_changed_at: Set(Some(now)),
-            version: Set(1),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        crate::auth::service::new_account(person_id, email, Some(hash.clone()), role, of).insert(&txn).await?;
     }
     record(&txn, &actor, Entry {
         action: "LOAD_DEMO",
@@ -216,31 +205,16 @@ async fn add_person<C: ConnectionTrait>(conn: &C, given: &str, family: &str, ema
     crate::people::service::insert_person(conn, given, family, email, scope).await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn add_mandate<C: ConnectionTrait>(
     conn: &C,
     person_id: i32,
-    commune_id: Option<i32>,
-    intercommunality_id: Option<i32>,
+    org: Org,
     role: Role,
     delegation: Option<&str>,
     start: NaiveDate,
     end: Option<NaiveDate>,
-) -> AppResult<mandate::Model> {
-    let now = Utc::now();
-    Ok(mandate::ActiveModel {
-        person_id: Set(person_id),
-        commune_id: Set(commune_id),
-        intercommunality_id: Set(intercommunality_id),
-        role: Set(role.as_str().into()),
-        delegation: Set(delegation.map(str::to_string)),
-        start_date: Set(start),
-        end_date: Set(end),
-        created_at: Set(now),
-        updated_at: Set(now),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?)
+) -> AppResult<()> {
+    let period = Period::new(start, end).map_err(AppError::internal)?;
+    insert_mandate(conn, person_id, org, role, delegation.map(str::to_string), period).await?;
+    Ok(())
 }

@@ -47,6 +47,12 @@ impl AppError {
     pub fn not_found(what: impl Into<String>) -> Self {
         AppError::NotFound(what.into())
     }
+    /// An edit based on `expected`, refused because the record is now at `current`.
+    pub fn stale(what: &str, current: i32, expected: i32) -> Self {
+        AppError::Conflict(format!(
+            "{what} was changed by someone else (version {current} now, you edited {expected}); reload and retry"
+        ))
+    }
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         AppError::Internal(detail.to_string())
     }

@@ -21,6 +21,30 @@ pub struct SignedIn {
     pub account: account::Model,
 }
 
+/// A new account row (no password while an invitation is pending).
+pub(crate) fn new_account(
+    person_id: i32,
+    email: &str,
+    password_hash: Option<String>,
+    role: PlatformRole,
+    secretariat_of: Option<i32>,
+) -> account::ActiveModel {
+    let now = Utc::now();
+    account::ActiveModel {
+        person_id: Set(person_id),
+        email: Set(email.to_string()),
+        password_changed_at: Set(password_hash.as_ref().map(|_| now)),
+        password_hash: Set(password_hash),
+        platform_role: Set(role.as_str().to_string()),
+        secretariat_intercommunality_id: Set(secretariat_of),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+}
+
 fn principal_of(acc: &account::Model, session_id: Option<i32>) -> AppResult<Principal> {
     Ok(Principal {
         account_id: acc.id,
@@ -282,21 +306,7 @@ pub async fn invite(state: &AppState, actor: &Actor, input: InviteInput) -> AppR
             am.version = Set(version + 1);
             am.update(&txn).await?
         }
-        (_, None) => account::ActiveModel {
-            person_id: Set(input.person_id),
-            email: Set(email.as_str().to_string()),
-            password_hash: Set(None),
-            platform_role: Set(input.role.as_str().to_string()),
-            secretariat_intercommunality_id: Set(input.secretariat_of),
-            active: Set(true),
-            created_at: Set(now),
-            updated_at: Set(now),
-            password_changed_at: Set(None),
-            version: Set(1),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?,
+        (_, None) => new_account(input.person_id, email.as_str(), None, input.role, input.secretariat_of).insert(&txn).await?,
     };
     let token = new_secret();
     let inv = invitation::ActiveModel {
@@ -381,23 +391,8 @@ pub async fn create_account(
     if account::Entity::find().filter(account::Column::Email.eq(email.as_str())).one(&txn).await?.is_some() {
         return Err(AppError::Conflict(format!("an account for {} exists already", email.as_str())));
     }
-    let now = Utc::now();
     let p = crate::people::service::insert_person(&txn, given_name, family_name, Some(email.as_str()), secretariat_of).await?;
-    let acc = account::ActiveModel {
-        person_id: Set(p.id),
-        email: Set(email.as_str().to_string()),
-        password_hash: Set(Some(hash)),
-        platform_role: Set(role.as_str().to_string()),
-        secretariat_intercommunality_id: Set(secretariat_of),
-        active: Set(true),
-        created_at: Set(now),
-        updated_at: Set(now),
-        password_changed_at: Set(Some(now)),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    let acc = new_account(p.id, email.as_str(), Some(hash), role, secretariat_of).insert(&txn).await?;
     record(&txn, &actor, Entry {
         action: "CREATE_ACCOUNT",
         target_type: "Account",

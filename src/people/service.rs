@@ -130,10 +130,7 @@ pub async fn update_person(state: &AppState, actor: &Actor, id: i32, expected_ve
         .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
-        return Err(AppError::Conflict(format!(
-            "person was changed by someone else (version {} now, you edited {expected_version}); reload and retry",
-            current.version
-        )));
+        return Err(AppError::stale("person", current.version, expected_version));
     }
     record(&txn, actor, Entry {
         action: "UPDATE_PERSON",
@@ -149,6 +146,37 @@ pub async fn update_person(state: &AppState, actor: &Actor, id: i32, expected_ve
     let updated = person::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("person"))?;
     txn.commit().await?;
     Ok(updated)
+}
+
+/// Writes a mandate row (callers have checked the period and the single-holder rule).
+pub async fn insert_mandate<C: ConnectionTrait>(
+    conn: &C,
+    person_id: i32,
+    org: Org,
+    role: Role,
+    delegation: Option<String>,
+    period: Period,
+) -> AppResult<mandate::Model> {
+    let (commune_id, intercommunality_id) = match org {
+        Org::Commune(c) => (Some(c), None),
+        Org::Intercommunality(e) => (None, Some(e)),
+    };
+    let now = Utc::now();
+    Ok(mandate::ActiveModel {
+        person_id: Set(person_id),
+        commune_id: Set(commune_id),
+        intercommunality_id: Set(intercommunality_id),
+        role: Set(role.as_str().to_string()),
+        delegation: Set(delegation),
+        start_date: Set(period.start),
+        end_date: Set(period.end),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?)
 }
 
 pub struct MandateInput {
@@ -204,10 +232,6 @@ pub async fn create_mandate(state: &AppState, actor: &Actor, input: MandateInput
 
     let txn = state.db.begin().await?;
     lock_org(&txn, input.org).await?;
-    let (commune_id, epci_id) = match input.org {
-        Org::Commune(c) => (Some(c), None),
-        Org::Intercommunality(e) => (None, Some(e)),
-    };
     if input.role.is_single_holder() {
         let holders = mandate::Entity::find()
             .filter(mandate::Column::Role.eq(input.role.as_str()))
@@ -226,22 +250,7 @@ pub async fn create_mandate(state: &AppState, actor: &Actor, input: MandateInput
             )));
         }
     }
-    let now = Utc::now();
-    let m = mandate::ActiveModel {
-        person_id: Set(input.person_id),
-        commune_id: Set(commune_id),
-        intercommunality_id: Set(epci_id),
-        role: Set(input.role.as_str().to_string()),
-        delegation: Set(delegation),
-        start_date: Set(period.start),
-        end_date: Set(period.end),
-        created_at: Set(now),
-        updated_at: Set(now),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    let m = insert_mandate(&txn, input.person_id, input.org, input.role, delegation, period).await?;
     record(&txn, actor, Entry {
         action: "CREATE_MANDATE",
         target_type: "Mandate",
@@ -277,10 +286,7 @@ pub async fn end_mandate(state: &AppState, actor: &Actor, id: i32, end_date: Nai
         .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
-        return Err(AppError::Conflict(format!(
-            "mandate was changed by someone else (version {} now, you edited {expected_version}); reload and retry",
-            m.version
-        )));
+        return Err(AppError::stale("mandate", m.version, expected_version));
     }
     record(&txn, actor, Entry {
         action: "END_MANDATE",

@@ -275,12 +275,21 @@ impl TerritoryQuery {
         commune_page(ctx, q, search, PageArgs { after, before, first, last }).await
     }
 
-    /// A commune by its INSEE code.
-    async fn commune(&self, ctx: &Context<'_>, insee_code: String) -> AppResult<Option<Commune>> {
+    /// A commune by its INSEE code or by its SIREN (give one of them).
+    async fn commune(&self, ctx: &Context<'_>, insee_code: Option<String>, siren: Option<String>) -> AppResult<Option<Commune>> {
         allow(ctx, Action::Read).await?;
-        let code = InseeCode::parse(&insee_code).map_err(|m| AppError::validation("inseeCode", m))?;
-        let found = commune::Entity::find().filter(commune::Column::InseeCode.eq(code.as_str())).one(&state(ctx)?.db).await?;
-        Ok(found.map(Commune))
+        let filter = match (insee_code, siren) {
+            (Some(code), None) => {
+                let code = InseeCode::parse(&code).map_err(|m| AppError::validation("inseeCode", m))?;
+                commune::Column::InseeCode.eq(code.as_str())
+            }
+            (None, Some(siren)) => {
+                let siren = Siren::parse(&siren).map_err(|m| AppError::validation("siren", m))?;
+                commune::Column::Siren.eq(siren.as_str())
+            }
+            _ => return Err(AppError::validation("inseeCode", "give either inseeCode or siren")),
+        };
+        Ok(commune::Entity::find().filter(filter).one(&state(ctx)?.db).await?.map(Commune))
     }
 
     /// Intercommunalities, by name; `search` matches a part of the name or the SIREN.

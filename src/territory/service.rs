@@ -126,10 +126,7 @@ pub async fn update_territory(state: &AppState, actor: &Actor, id: i32, expected
         .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
-        return Err(AppError::Conflict(format!(
-            "territory was changed by someone else (version {} now, you edited {expected_version}); reload and retry",
-            old.version
-        )));
+        return Err(AppError::stale("territory", old.version, expected_version));
     }
     set_communes(&txn, id, &communes).await?;
     record(&txn, actor, Entry {
@@ -156,7 +153,7 @@ pub async fn delete_territory(state: &AppState, actor: &Actor, id: i32, expected
         .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
-        return Err(AppError::Conflict("territory was changed by someone else; reload and retry".into()));
+        return Err(AppError::stale("territory", old.version, expected_version));
     }
     record(&txn, actor, Entry {
         action: "DELETE_TERRITORY",

@@ -89,6 +89,10 @@ async fn search_by_name_or_code_and_lookups() {
     assert_eq!(m["departement"], "13");
     let roles: Vec<_> = m["council"].as_array().unwrap().iter().map(|x| x["role"].as_str().unwrap()).collect();
     assert!(roles.contains(&"MAYOR") && roles.contains(&"DGS"), "{roles:?}");
+    let r = app.gql(Some(&t), "{commune(siren:\"211300553\"){inseeCode}}", json!({})).await;
+    assert_eq!(ok(&r)["commune"]["inseeCode"], "13055");
+    let r = app.gql(Some(&t), "{commune(siren:\"211300553\", inseeCode:\"13055\"){inseeCode}}", json!({})).await;
+    assert_eq!(code(&r), "VALIDATION");
     // Unknown but valid codes give null; malformed ones a VALIDATION error with the field.
     let r = app.gql(Some(&t), "{commune(inseeCode:\"2A004\"){name}}", json!({})).await;
     assert!(ok(&r)["commune"].is_null());

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Reproducible benchmark of issue #2's figures, on this machine, against a release build.
+#   bash bench/run.sh [sqlite|postgres|both]   (default both)
+# Needs wrk (installed from Debian's packages if missing) and, for postgres, a server at
+# $BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/test). Writes the raw
+# figures to bench/out/ and prints a summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+which="${1:-both}"
+DUR="${BENCH_DURATION:-20}"
+PORT=18181
+DATA="${ENTENTE_DATA_DIR:-../shared/data/decoupage-administratif}"
+PG_ADMIN="${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}"
+OUT=bench/out
+mkdir -p "$OUT"
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release -q
+BIN=target/release/entente
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+
+fresh_db() { # backend -> url
+  if [ "$1" = sqlite ]; then
+    rm -f "$OUT"/bench.db*; echo "sqlite://$OUT/bench.db"
+  else
+    psql "$PG_ADMIN" -qAtc 'DROP DATABASE IF EXISTS entente_bench WITH (FORCE)' >/dev/null
+    psql "$PG_ADMIN" -qAtc 'CREATE DATABASE entente_bench' >/dev/null
+    echo "${PG_ADMIN%/*}/entente_bench"
+  fi
+}
+
+login_token() {
+  curl -s "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' \
+    -d '{"query":"mutation{login(email:\"secretariat@demo.entente.fr\",password:\"entente-demo-2026\"){token}}"}' |
+    sed -E 's/.*"token":"([0-9a-f]+)".*/\1/'
+}
+
+bench_backend() {
+  local b=$1 url pid token
+  url=$(fresh_db "$b")
+  echo "== $b: server"
+  RUST_LOG=warn "$BIN" serve --demo --database-url "$url" --bind "127.0.0.1:$PORT" >"$OUT/server-$b.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+  token=$(login_token)
+  TOKEN=$token wrk -t2 -c8 -d3s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" >/dev/null  # warm-up
+  sleep 2
+  echo "$b idle_rss_mib=$(( $(rss_kib $pid) / 1024 ))" | tee "$OUT/$b-idle.txt"
+  echo "-- AMP query, 64 connections, ${DUR}s"
+  TOKEN=$token wrk -t2 -c64 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$b-amp.txt" | grep BENCH
+  echo "$b rss_after_load_mib=$(( $(rss_kib $pid) / 1024 )) peak_rss_mib=$(( $(hwm_kib $pid) / 1024 ))" | tee "$OUT/$b-rss.txt"
+  echo "-- login, 8 clients in a loop, with the AMP query at 32 connections alongside, ${DUR}s"
+  wrk -t1 -c8 -d"${DUR}s" --latency -s bench/login.lua "http://127.0.0.1:$PORT/graphql" > "$OUT/$b-login.txt" &
+  local lp=$!
+  TOKEN=$token wrk -t1 -c32 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" > "$OUT/$b-amp-during-login.txt"
+  wait $lp
+  echo "login: $(grep BENCH "$OUT/$b-login.txt")"
+  echo "AMP during login: $(grep BENCH "$OUT/$b-amp-during-login.txt")"
+  echo "$b peak_rss_mib=$(( $(hwm_kib $pid) / 1024 ))" | tee -a "$OUT/$b-rss.txt"
+  kill $pid; wait $pid 2>/dev/null || true
+
+  if [ -f "$DATA/communes.json" ]; then
+    for run in first second; do
+      [ $run = first ] && url=$(fresh_db "$b")
+      echo "-- import of all of France ($run run)"
+      /usr/bin/time -f "$b import_$run elapsed_s=%e max_rss_mib=%M(KiB)" "$BIN" import territory --database-url "$url" \
+        --communes "$DATA/communes.json" --epci "$DATA/epci.json" --ept "$DATA/ept.json" 2>&1 | tee "$OUT/$b-import-$run.txt" | tail -3
+    done
+  else
+    echo "-- import skipped: $DATA not found"
+  fi
+}
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+case "$which" in
+  sqlite) bench_backend sqlite ;;
+  postgres) bench_backend postgres ;;
+  *) bench_backend sqlite; bench_backend postgres ;;
+esac
