@@ -12,7 +12,8 @@ pub struct Config {
     pub graphiql: bool,
     pub limits: Limits,
     pub auth: AuthConfig,
-    /// Largest pool size; SQLite gets the same number of reader connections.
+    /// Database pool size. Each SQLite connection is an OS thread: more connections than
+    /// cores measured slower, on PostgreSQL too (BENCHMARKS.md).
     pub max_db_connections: u32,
     /// How long a DataLoader collects keys before it sends one batched query.
     pub dataloader_delay: Duration,
@@ -91,7 +92,7 @@ impl Config {
             graphiql: true,
             limits: Limits::default(),
             auth: AuthConfig::default(),
-            max_db_connections: 16,
+            max_db_connections: std::thread::available_parallelism().map_or(2, |n| n.get() as u32).max(2),
             dataloader_delay: Duration::from_millis(1),
         }
     }

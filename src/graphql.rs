@@ -1,13 +1,10 @@
 //! Schema assembly: the merged Query and Mutation roots, the Node interface, limits on
 //! query shape, and the helpers every resolver uses (state, actor, loaders, pagination).
-use std::sync::Arc;
-
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{
     Context, EmptySubscription, Interface, MergedObject, Object, OutputType, Schema, SchemaBuilder, ServerError,
-    ServerResult, SimpleObject, Variables, ID,
+    SimpleObject, ID,
 };
 
 use crate::audit::graphql::{AuditEntry, AuditQuery};
@@ -38,8 +35,7 @@ pub fn build_schema(config: &Config, state: Option<AppState>) -> AppSchema {
             .limit_depth(l.max_depth)
             .limit_complexity(l.max_complexity)
             .limit_recursive_depth(32)
-            .limit_directives(10)
-            .extension(ShapeLimits { max_fields: l.max_fields, max_aliases: l.max_aliases });
+            .limit_directives(10);
     if config.production {
         b = b.disable_introspection().disable_suggestions();
     }
@@ -179,21 +175,25 @@ impl NodeQuery {
 
 /// Refuses documents with too many field selections or aliases (fragments counted at
 /// each use), before any resolver runs: the depth and complexity limits alone let a
-/// client ask for the same expensive field under hundreds of aliases.
-struct ShapeLimits {
-    max_fields: usize,
-    max_aliases: usize,
-}
-
-impl ExtensionFactory for ShapeLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ShapeLimitsExt { max_fields: self.max_fields, max_aliases: self.max_aliases })
+/// client ask for the same expensive field under hundreds of aliases. Runs on the
+/// request's parsed document (kept for execution, so the query is parsed once), not as a
+/// schema extension: any extension makes async-graphql wrap every field's resolution.
+pub fn check_shape(req: &mut async_graphql::Request, max_fields: usize, max_aliases: usize) -> Result<(), ServerError> {
+    let Ok(doc) = req.parsed_query() else {
+        // Syntax errors are reported by execution, with their position.
+        return Ok(());
+    };
+    let mut t = Tally { fields: 0, aliases: 0, max_fields };
+    for (_, op) in doc.operations.iter() {
+        tally(doc, &op.node.selection_set.node, &mut t, 0);
     }
-}
-
-struct ShapeLimitsExt {
-    max_fields: usize,
-    max_aliases: usize,
+    if t.fields > max_fields {
+        return Err(limit_error(format!("query selects more than {max_fields} fields")));
+    }
+    if t.aliases > max_aliases {
+        return Err(limit_error(format!("query uses {} aliases, at most {max_aliases} allowed", t.aliases)));
+    }
+    Ok(())
 }
 
 struct Tally {
@@ -222,30 +222,6 @@ fn tally(doc: &ExecutableDocument, set: &SelectionSet, t: &mut Tally, depth: usi
                 }
             }
         }
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for ShapeLimitsExt {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let mut t = Tally { fields: 0, aliases: 0, max_fields: self.max_fields };
-        for (_, op) in doc.operations.iter() {
-            tally(&doc, &op.node.selection_set.node, &mut t, 0);
-        }
-        if t.fields > self.max_fields {
-            return Err(limit_error(format!("query selects more than {} fields", self.max_fields)));
-        }
-        if t.aliases > self.max_aliases {
-            return Err(limit_error(format!("query uses {} aliases, at most {} allowed", t.aliases, self.max_aliases)));
-        }
-        Ok(doc)
     }
 }
 

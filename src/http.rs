@@ -19,7 +19,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::graphql::{add_error_codes, AppSchema};
+use crate::graphql::{add_error_codes, check_shape, AppSchema};
 use crate::loaders::Loaders;
 use crate::AppState;
 
@@ -109,8 +109,12 @@ async fn graphql_handler(
             return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
         }
     };
-    let req = req.data(actor).data(Loaders::new(&h.state.db, h.state.config.dataloader_delay));
-    let mut resp = h.schema.execute(req).await;
+    let limits = &h.state.config.limits;
+    let mut req = req.data(actor).data(Loaders::new(&h.state.db, h.state.config.dataloader_delay));
+    let mut resp = match check_shape(&mut req, limits.max_fields, limits.max_aliases) {
+        Ok(()) => h.schema.execute(req).await,
+        Err(e) => async_graphql::Response::from_errors(vec![e]),
+    };
     add_error_codes(&mut resp);
     GraphQLResponse::from(resp).into_response()
 }

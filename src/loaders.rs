@@ -2,7 +2,7 @@
 //! nested list query costs a constant number of SQL statements whatever its length.
 use std::collections::HashMap;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -61,19 +61,24 @@ impl Loader<i32> for CurrentCommuneMandates {
     }
 }
 
-/// The mayor in office today, by commune.
+/// The mayor in office today with their person (one joined query), by commune.
 pub struct CurrentMayor(DatabaseConnection, NaiveDate);
 impl Loader<i32> for CurrentMayor {
-    type Value = mandate::Model;
+    type Value = (mandate::Model, Option<person::Model>);
     type Error = AppError;
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
         let rows = mandate::Entity::find()
+            .find_also_related(person::Entity)
             .filter(mandate::Column::CommuneId.is_in(keys.iter().copied()))
             .filter(mandate::Column::Role.eq(Role::Mayor.as_str()))
             .filter(mandate::Column::StartDate.lte(self.1))
             .all(&self.0)
             .await?;
-        Ok(rows.into_iter().filter(|m| runs_on(m, self.1)).filter_map(|m| m.commune_id.map(|c| (c, m))).collect())
+        Ok(rows
+            .into_iter()
+            .filter(|(m, _)| runs_on(m, self.1))
+            .filter_map(|(m, p)| m.commune_id.map(|c| (c, (m, p))))
+            .collect())
     }
 }
 
@@ -152,28 +157,32 @@ impl Loader<i32> for CommunesOfTerritory {
     }
 }
 
-/// The loaders of one request (their caches live as long as the request).
+/// A DataLoader whose cache lives as long as the request: a key asked twice in one
+/// request is loaded once.
+pub type Cached<L> = DataLoader<L, HashMapCache>;
+
+/// The loaders of one request.
 pub struct Loaders {
     pub today: NaiveDate,
-    pub commune: DataLoader<CommuneById>,
-    pub intercommunality: DataLoader<IntercommunalityById>,
-    pub person: DataLoader<PersonById>,
-    pub mandate: DataLoader<MandateById>,
-    pub territory: DataLoader<TerritoryById>,
-    pub commune_mandates: DataLoader<CurrentCommuneMandates>,
-    pub mayor: DataLoader<CurrentMayor>,
-    pub epci_mandates: DataLoader<CurrentEpciMandates>,
-    pub person_mandates: DataLoader<MandatesByPerson>,
-    pub memberships: DataLoader<MembershipsByCommune>,
-    pub territories: DataLoader<TerritoriesByEpci>,
-    pub territory_communes: DataLoader<CommunesOfTerritory>,
+    pub commune: Cached<CommuneById>,
+    pub intercommunality: Cached<IntercommunalityById>,
+    pub person: Cached<PersonById>,
+    pub mandate: Cached<MandateById>,
+    pub territory: Cached<TerritoryById>,
+    pub commune_mandates: Cached<CurrentCommuneMandates>,
+    pub mayor: Cached<CurrentMayor>,
+    pub epci_mandates: Cached<CurrentEpciMandates>,
+    pub person_mandates: Cached<MandatesByPerson>,
+    pub memberships: Cached<MembershipsByCommune>,
+    pub territories: Cached<TerritoriesByEpci>,
+    pub territory_communes: Cached<CommunesOfTerritory>,
 }
 
 impl Loaders {
     pub fn new(db: &DatabaseConnection, delay: std::time::Duration) -> Self {
         let today = crate::time::today_paris();
-        fn with<L: Loader<i32>>(l: L, delay: std::time::Duration) -> DataLoader<L> {
-            DataLoader::new(l, tokio::spawn).delay(delay)
+        fn with<L: Loader<i32>>(l: L, delay: std::time::Duration) -> Cached<L> {
+            DataLoader::with_cache(l, tokio::spawn, HashMapCache::default()).delay(delay)
         }
         Loaders {
             today,

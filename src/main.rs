@@ -9,6 +9,11 @@ use entente::auth::PlatformRole;
 use entente::territory::import::{self, ImportOptions};
 use entente::Config;
 
+/// mimalloc instead of glibc's allocator: under load, rows allocated on the database
+/// threads and freed on the runtime threads made glibc's arena locks a hot spot.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "entente", version, about = "GraphQL backend for conferences of mayors and their communes")]
 struct Cli {
@@ -40,6 +45,10 @@ enum Command {
         /// Log as JSON lines instead of text.
         #[arg(long, env = "ENTENTE_LOG_JSON")]
         log_json: bool,
+        /// Size of the database connection pool (default: the number of cores, which
+        /// measured best on SQLite and PostgreSQL; see BENCHMARKS.md).
+        #[arg(long, env = "ENTENTE_DB_MAX_CONNECTIONS")]
+        db_max_connections: Option<u32>,
     },
     /// Apply pending migrations and exit.
     Migrate {
@@ -142,7 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             entente::state(Config::new(db.database_url)).await?;
             println!("migrations applied");
         }
-        Command::Serve { db, bind, demo, production, log_json } => {
+        Command::Serve { db, bind, demo, production, log_json, db_max_connections } => {
             init_logs(log_json);
             if demo && !bind.ip().is_loopback() {
                 anyhow::bail!("--demo serves well-known passwords: bind to a loopback address (127.0.0.1 or ::1), not {bind}");
@@ -151,6 +160,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.bind = bind;
             config.production = production;
             config.graphiql = !production;
+            if let Some(n) = db_max_connections {
+                config.max_db_connections = n.max(1);
+            }
             let state = entente::state(config).await?;
             if demo {
                 let r = entente::demo::load(&state).await.map_err(|e| anyhow::anyhow!("demo: {e}"))?;

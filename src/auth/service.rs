@@ -65,14 +65,16 @@ pub async fn resolve_actor(state: &AppState, bearer: Option<&str>, request_id: S
     };
     let now = Utc::now();
     let found = session::Entity::find()
+        .find_also_related(account::Entity)
         .filter(session::Column::TokenHash.eq(secret_hash(token)))
         .filter(session::Column::RevokedAt.is_null())
         .filter(session::Column::ExpiresAt.gt(now))
         .one(&state.db)
         .await?;
-    let Some(sess) = found else { return Ok(Actor::anonymous(request_id, client_addr)) };
-    match account::Entity::find_by_id(sess.account_id).one(&state.db).await? {
-        Some(acc) if acc.active => Ok(Actor::signed_in(request_id, client_addr, principal_of(&acc, Some(sess.id))?)),
+    match found {
+        Some((sess, Some(acc))) if acc.active => {
+            Ok(Actor::signed_in(request_id, client_addr, principal_of(&acc, Some(sess.id))?))
+        }
         _ => Ok(Actor::anonymous(request_id, client_addr)),
     }
 }

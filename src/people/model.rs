@@ -39,6 +39,14 @@ pub mod mandate {
         pub version: i32,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(belongs_to = "super::person::Entity", from = "Column::PersonId", to = "super::person::Column::Id")]
+        Person,
+    }
+    impl Related<super::person::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Person.def()
+        }
+    }
     impl ActiveModelBehavior for ActiveModel {}
 }

@@ -64,7 +64,13 @@ impl Commune {
     }
     /// The mayor (maire) in office today, Europe/Paris.
     async fn current_mayor(&self, ctx: &Context<'_>) -> AppResult<Option<Mandate>> {
-        Ok(loaders(ctx)?.mayor.load_one(self.0.id).await?.map(Mandate))
+        let l = loaders(ctx)?;
+        let Some((mandate, person)) = l.mayor.load_one(self.0.id).await? else { return Ok(None) };
+        if let Some(p) = person {
+            // Loaded by the same query: spare Mandate.person a second one.
+            l.person.feed_one(p.id, p).await;
+        }
+        Ok(Some(Mandate(mandate)))
     }
     /// The mandates running today in this commune: mayor, deputy mayors (adjoints),
     /// councillors, DGS.
