@@ -44,7 +44,9 @@ bench_backend() {
   pid=$!
   for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
   token=$(login_token)
-  TOKEN=$token wrk -t2 -c8 -d3s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" >/dev/null  # warm-up
+  # Warm-up, checking that every response is a correct answer.
+  CHECK=1 TOKEN=$token wrk -t2 -c8 -d3s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | grep BENCH | sed 's/^/check: /'
+  CHECK=1 wrk -t1 -c2 -d2s -s bench/login.lua "http://127.0.0.1:$PORT/graphql" | grep BENCH | sed 's/^/check: /' 
   sleep 2
   echo "$b idle_rss_mib=$(( $(rss_kib $pid) / 1024 ))" | tee "$OUT/$b-idle.txt"
   echo "-- AMP query, 64 connections, ${DUR}s"
@@ -64,7 +66,7 @@ bench_backend() {
     for run in first second; do
       [ $run = first ] && url=$(fresh_db "$b")
       echo "-- import of all of France ($run run)"
-      /usr/bin/time -f "$b import_$run elapsed_s=%e max_rss_mib=%M(KiB)" "$BIN" import territory --database-url "$url" \
+      /usr/bin/time -f "$b import_$run elapsed_s=%e max_rss_kib=%M" "$BIN" import territory --database-url "$url" \
         --communes "$DATA/communes.json" --epci "$DATA/epci.json" --ept "$DATA/ept.json" 2>&1 | tee "$OUT/$b-import-$run.txt" | tail -3
     done
   else
