@@ -60,6 +60,10 @@ impl AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(e: sea_orm::DbErr) -> Self {
+        // Two writers racing past a uniqueness check: the loser is told, not given INTERNAL.
+        if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
+            return AppError::Conflict("this record was created concurrently by someone else; reload and retry".into());
+        }
         AppError::Internal(format!("database: {e}"))
     }
 }

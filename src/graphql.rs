@@ -116,12 +116,12 @@ pub fn window(ctx: &Context<'_>, args: &PageArgs, total: u64) -> AppResult<Windo
             Some(n) => Ok(Some(n as u64)),
         }
     };
-    let mut start = cursor("after", &args.after)?.map(|a| a + 1).unwrap_or(0).min(total);
+    let mut start = cursor("after", &args.after)?.map(|a| a.saturating_add(1)).unwrap_or(0).min(total);
     let mut end = cursor("before", &args.before)?.unwrap_or(total).min(total).max(start);
     let (first, last) = (count("first", args.first)?, count("last", args.last)?);
     match (first, last) {
-        (Some(f), _) => end = end.min(start + f),
-        (None, None) => end = end.min(start + DEFAULT_PAGE),
+        (Some(f), _) => end = end.min(start.saturating_add(f)),
+        (None, None) => end = end.min(start.saturating_add(DEFAULT_PAGE)),
         _ => {}
     }
     if let Some(l) = last {
@@ -188,7 +188,7 @@ pub fn check_shape(req: &mut async_graphql::Request, max_fields: usize, max_alia
         tally(doc, &op.node.selection_set.node, &mut t, 0);
     }
     if t.fields > max_fields {
-        return Err(limit_error(format!("query selects more than {max_fields} fields")));
+        return Err(limit_error(format!("query selects more than {max_fields} fields and fragments")));
     }
     if t.aliases > max_aliases {
         return Err(limit_error(format!("query uses {} aliases, at most {max_aliases} allowed", t.aliases)));
@@ -203,10 +203,10 @@ struct Tally {
 }
 
 fn tally(doc: &ExecutableDocument, set: &SelectionSet, t: &mut Tally, depth: usize) {
-    if depth > 64 || t.fields > t.max_fields {
-        return;
-    }
     for sel in &set.items {
+        if depth > 64 || t.fields > t.max_fields {
+            return;
+        }
         match &sel.node {
             Selection::Field(f) => {
                 t.fields += 1;
@@ -215,8 +215,15 @@ fn tally(doc: &ExecutableDocument, set: &SelectionSet, t: &mut Tally, depth: usi
                 }
                 tally(doc, &f.node.selection_set.node, t, depth + 1);
             }
-            Selection::InlineFragment(fr) => tally(doc, &fr.node.selection_set.node, t, depth + 1),
+            // Spreads and inline fragments count against the budget too, so expansion stops
+            // after `max_fields` steps even for a document of fragments spreading each
+            // other (a cycle is rejected by validation afterwards; this must not hang first).
+            Selection::InlineFragment(fr) => {
+                t.fields += 1;
+                tally(doc, &fr.node.selection_set.node, t, depth + 1);
+            }
             Selection::FragmentSpread(sp) => {
+                t.fields += 1;
                 if let Some(fr) = doc.fragments.get(&sp.node.fragment_name.node) {
                     tally(doc, &fr.node.selection_set.node, t, depth + 1);
                 }

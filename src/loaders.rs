@@ -128,6 +128,21 @@ impl Loader<i32> for MembershipsByCommune {
     }
 }
 
+/// Every membership in an intercommunality, past and present, by intercommunality.
+pub struct MembershipsByEpci(DatabaseConnection);
+impl Loader<i32> for MembershipsByEpci {
+    type Value = Vec<commune_membership::Model>;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = commune_membership::Entity::find()
+            .filter(commune_membership::Column::IntercommunalityId.is_in(keys.iter().copied()))
+            .order_by_asc(commune_membership::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows.into_iter().map(|m| (m.intercommunality_id, m))))
+    }
+}
+
 /// Territories of an intercommunality.
 pub struct TerritoriesByEpci(DatabaseConnection);
 impl Loader<i32> for TerritoriesByEpci {
@@ -174,6 +189,7 @@ pub struct Loaders {
     pub epci_mandates: Cached<CurrentEpciMandates>,
     pub person_mandates: Cached<MandatesByPerson>,
     pub memberships: Cached<MembershipsByCommune>,
+    pub epci_memberships: Cached<MembershipsByEpci>,
     pub territories: Cached<TerritoriesByEpci>,
     pub territory_communes: Cached<CommunesOfTerritory>,
 }
@@ -196,6 +212,7 @@ impl Loaders {
             epci_mandates: with(CurrentEpciMandates(db.clone(), today), delay),
             person_mandates: with(MandatesByPerson(db.clone()), delay),
             memberships: with(MembershipsByCommune(db.clone()), delay),
+            epci_memberships: with(MembershipsByEpci(db.clone()), delay),
             territories: with(TerritoriesByEpci(db.clone()), delay),
             territory_communes: with(CommunesOfTerritory(db.clone()), delay),
         }

@@ -1,8 +1,11 @@
 //! The one authorization point. Every service asks `authorize` before it reads or writes;
 //! the answer follows the account's platform role and its person's current mandates.
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use std::collections::HashSet;
+
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::actor::{Actor, PlatformRole, Principal};
+use super::model::account;
 use crate::error::{AppError, AppResult};
 use crate::people::model::{mandate, person};
 use crate::people::rules::Role;
@@ -20,14 +23,12 @@ pub enum Action {
     Read,
     /// Create, edit or delete the territories of an intercommunality.
     ManageTerritories { intercommunality: i32 },
-    /// Record or end a mandate of `role` in `org`.
-    ManageMandate { org: Org, role: Role },
+    /// Record or end `person`'s mandate of `role` in `org`.
+    ManageMandate { org: Org, role: Role, person: i32 },
     /// Create a person, who will belong to `scope`'s secretariat.
     CreatePerson,
     /// Edit a person's name or e-mail.
     ManagePerson { person: i32 },
-    /// See a person's e-mail address.
-    SeeContact { person: i32 },
     /// Invite a person to an account with `role`.
     Invite { person: i32, role: PlatformRole, secretariat_of: Option<i32> },
     /// Read the audit log of one intercommunality, or of all (None).
@@ -44,7 +45,6 @@ impl Action {
             Action::ManageMandate { .. } => "record mandates of this role in this organisation",
             Action::CreatePerson => "create persons",
             Action::ManagePerson { .. } => "edit this person",
-            Action::SeeContact { .. } => "see this person's contact details",
             Action::Invite { .. } => "invite this person with this role",
             Action::ReadAudit { .. } => "read this audit log",
             Action::ImportTerritory => "import official data",
@@ -69,27 +69,29 @@ pub async fn authorize<'a>(db: &DatabaseConnection, actor: &'a Actor, action: Ac
         Action::CreatePerson => {
             p.role == PlatformRole::Secretariat || !actor.officer_of_communes(db).await?.is_empty()
         }
-        Action::ManageMandate { org, role } => match org {
-            Org::Intercommunality(e) => is_secretariat_of(p, e),
-            Org::Commune(c) => {
-                secretariat_covers_commune(db, p, c).await?
-                    || (role.managed_by_commune() && actor.officer_of_communes(db).await?.contains(&c))
+        Action::ManageMandate { org, role, person } => match (p.role, p.secretariat_of, org) {
+            (PlatformRole::Secretariat, Some(x), Org::Intercommunality(e)) => {
+                e == x && within_intercommunality(db, x, person).await?
             }
+            (PlatformRole::Secretariat, Some(x), Org::Commune(c)) => {
+                current_intercommunalities_of(db, c).await?.contains(&x) && within_intercommunality(db, x, person).await?
+            }
+            (_, _, Org::Commune(c)) => {
+                role.managed_by_commune()
+                    && actor.officer_of_communes(db).await?.contains(&c)
+                    && within_commune(db, c, person).await?
+            }
+            _ => false,
         },
         Action::ManagePerson { person } => {
-            p.person_id == person
-                || secretariat_covers_person(db, p, person).await?
-                || officer_covers_person(db, actor, person).await?
+            p.person_id == person || secretariat_covers(db, p, person).await? || officer_covers(db, actor, person).await?
         }
-        Action::SeeContact { person } => p.person_id == person || secretariat_covers_person(db, p, person).await?,
         Action::Invite { person, role, secretariat_of } => match role {
             PlatformRole::Admin => false,
             PlatformRole::Secretariat => {
-                secretariat_of.is_some_and(|e| is_secretariat_of(p, e)) && secretariat_covers_person(db, p, person).await?
+                secretariat_of.is_some_and(|e| is_secretariat_of(p, e)) && secretariat_covers(db, p, person).await?
             }
-            PlatformRole::Member => {
-                secretariat_covers_person(db, p, person).await? || officer_covers_person(db, actor, person).await?
-            }
+            PlatformRole::Member => secretariat_covers(db, p, person).await? || officer_covers(db, actor, person).await?,
         },
         Action::ReadAudit { scope: None } => false,
         Action::ReadAudit { scope: Some(e) } => {
@@ -124,53 +126,93 @@ pub async fn current_intercommunalities_of(db: &DatabaseConnection, commune: i32
         .collect())
 }
 
-async fn secretariat_covers_commune(db: &DatabaseConnection, p: &Principal, commune: i32) -> AppResult<bool> {
-    match (p.role, p.secretariat_of) {
-        (PlatformRole::Secretariat, Some(e)) => Ok(current_intercommunalities_of(db, commune).await?.contains(&e)),
-        _ => Ok(false),
-    }
+/// The person and their mandates running today.
+async fn current_holdings(db: &DatabaseConnection, person_id: i32) -> AppResult<Option<(person::Model, Vec<mandate::Model>)>> {
+    let Some(person) = person::Entity::find_by_id(person_id).one(db).await? else { return Ok(None) };
+    let today = crate::time::today_paris();
+    let held = mandate::Entity::find().filter(mandate::Column::PersonId.eq(person_id)).all(db).await?;
+    Ok(Some((person, held.into_iter().filter(|m| crate::people::service::runs_on(m, today)).collect())))
 }
 
-/// A secretariat covers the persons it created and those holding (or having held) a
-/// mandate in its intercommunality or in one of its member communes.
-async fn secretariat_covers_person(db: &DatabaseConnection, p: &Principal, person_id: i32) -> AppResult<bool> {
-    let (PlatformRole::Secretariat, Some(e)) = (p.role, p.secretariat_of) else { return Ok(false) };
-    let Some(person) = person::Entity::find_by_id(person_id).one(db).await? else { return Ok(false) };
-    if person.scope_intercommunality_id == Some(e) {
-        return Ok(true);
-    }
-    let member_communes = commune_membership::Entity::find()
+/// Communes that belong to intercommunality `e` today.
+async fn member_communes(db: &DatabaseConnection, e: i32) -> AppResult<HashSet<i32>> {
+    let today = crate::time::today_paris();
+    Ok(commune_membership::Entity::find()
         .filter(commune_membership::Column::IntercommunalityId.eq(e))
         .all(db)
         .await?
         .into_iter()
-        .map(|m| m.commune_id);
-    let n = mandate::Entity::find()
-        .filter(mandate::Column::PersonId.eq(person_id))
-        .filter(
-            Condition::any()
-                .add(mandate::Column::IntercommunalityId.eq(e))
-                .add(mandate::Column::CommuneId.is_in(member_communes)),
-        )
-        .count(db)
-        .await?;
-    Ok(n > 0)
+        .filter(|m| m.start_date.is_none_or(|s| s <= today) && m.end_date.is_none_or(|d| today < d))
+        .map(|m| m.commune_id)
+        .collect())
 }
 
-/// A mayor (or their DGS) covers persons holding a current council or staff mandate in
-/// their commune.
-async fn officer_covers_person(db: &DatabaseConnection, actor: &Actor, person_id: i32) -> AppResult<bool> {
-    let communes = actor.officer_of_communes(db).await?;
-    if communes.is_empty() {
-        return Ok(false);
+/// The person is in intercommunality `e`'s circle: every mandate they hold today is in
+/// `e` or one of its member communes (and they hold one), or `e`'s side created them and
+/// they hold none. A secretariat cannot reach an official who also serves elsewhere.
+async fn within_intercommunality(db: &DatabaseConnection, e: i32, person_id: i32) -> AppResult<bool> {
+    let Some((person, current)) = current_holdings(db, person_id).await? else { return Ok(false) };
+    if current.is_empty() {
+        return Ok(person.scope_intercommunality_id == Some(e));
     }
-    let today = crate::time::today_paris();
-    let held = mandate::Entity::find()
-        .filter(mandate::Column::PersonId.eq(person_id))
-        .filter(mandate::Column::CommuneId.is_in(communes))
-        .all(db)
-        .await?;
-    Ok(held.iter().any(|m| {
-        crate::people::service::runs_on(m, today) && Role::parse(&m.role).is_some_and(Role::managed_by_commune)
-    }))
+    let members = member_communes(db, e).await?;
+    Ok(current
+        .iter()
+        .all(|m| m.intercommunality_id == Some(e) || m.commune_id.is_some_and(|c| members.contains(&c))))
+}
+
+/// The person is in commune `c`'s council or staff: every mandate they hold today is a
+/// deputy mayor, councillor or DGA mandate in `c` (and they hold one); or they hold none,
+/// were created on `c`'s side and have no account yet.
+async fn within_commune(db: &DatabaseConnection, c: i32, person_id: i32) -> AppResult<bool> {
+    let Some((person, current)) = current_holdings(db, person_id).await? else { return Ok(false) };
+    if current.is_empty() {
+        let has_account = account::Entity::find().filter(account::Column::PersonId.eq(person_id)).count(db).await? > 0;
+        let created_here = match person.scope_intercommunality_id {
+            Some(scope) => current_intercommunalities_of(db, c).await?.contains(&scope),
+            None => false,
+        };
+        return Ok(created_here && !has_account);
+    }
+    Ok(current
+        .iter()
+        .all(|m| m.commune_id == Some(c) && Role::parse(&m.role).is_some_and(Role::managed_by_commune)))
+}
+
+async fn secretariat_covers(db: &DatabaseConnection, p: &Principal, person_id: i32) -> AppResult<bool> {
+    match (p.role, p.secretariat_of) {
+        (PlatformRole::Secretariat, Some(e)) => within_intercommunality(db, e, person_id).await,
+        _ => Ok(false),
+    }
+}
+
+async fn officer_covers(db: &DatabaseConnection, actor: &Actor, person_id: i32) -> AppResult<bool> {
+    for c in actor.officer_of_communes(db).await? {
+        if within_commune(db, c, person_id).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether `p` may see the contact details of a person who holds `current` mandates, in
+/// communes belonging today to `epcis_of` (commune -> intercommunalities). Pure, so list
+/// resolvers can feed it from their loaders.
+pub fn contact_visible(
+    p: &Principal,
+    person: &person::Model,
+    current: &[mandate::Model],
+    epcis_of: &dyn Fn(i32) -> Vec<i32>,
+) -> bool {
+    match (p.role, p.secretariat_of) {
+        (PlatformRole::Admin, _) => true,
+        _ if p.person_id == person.id => true,
+        (PlatformRole::Secretariat, Some(e)) => {
+            person.scope_intercommunality_id == Some(e)
+                || current.iter().any(|m| {
+                    m.intercommunality_id == Some(e) || m.commune_id.is_some_and(|c| epcis_of(c).contains(&e))
+                })
+        }
+        _ => false,
+    }
 }

@@ -2,7 +2,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 use serde_json::json;
 
@@ -223,6 +223,14 @@ pub async fn logout(state: &AppState, actor: &Actor) -> AppResult<bool> {
 pub async fn change_password(state: &AppState, actor: &Actor, current: &str, new: &str) -> AppResult<bool> {
     let p = actor.require()?;
     check_new_password(new).map_err(|m| AppError::validation("newPassword", m))?;
+    let cfg = &state.config.auth;
+    // Guesses of the current password through a stolen session are throttled like sign-in.
+    let key = format!("password:{}", p.account_id);
+    let (attempts, since) = bump(&state.db, &key, cfg.failure_window).await?;
+    if attempts > cfg.max_failures_per_email {
+        let until = since + chrono::Duration::from_std(cfg.lock_duration.max(cfg.failure_window)).map_err(AppError::internal)?;
+        return Err(AppError::RateLimited { retry_after_secs: Ord::max((until - Utc::now()).num_seconds(), 1) as u64 });
+    }
     let acc = account::Entity::find_by_id(p.account_id).one(&state.db).await?.ok_or(AppError::Unauthenticated)?;
     if !state.hasher.verify(current, acc.password_hash.as_deref()).await? {
         return Err(AppError::validation("currentPassword", "current password is wrong"));
@@ -230,13 +238,19 @@ pub async fn change_password(state: &AppState, actor: &Actor, current: &str, new
     let hash = state.hasher.hash(new).await?;
     let txn = state.db.begin().await?;
     let now = Utc::now();
-    let version = acc.version;
-    let mut am = acc.into_active_model();
-    am.password_hash = Set(Some(hash));
-    am.password_changed_at = Set(Some(now));
-    am.updated_at = Set(now);
-    am.version = Set(version + 1);
-    am.update(&txn).await?;
+    let changed = account::Entity::update_many()
+        .col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
+        .col_expr(account::Column::PasswordChangedAt, Expr::value(Some(now)))
+        .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        .col_expr(account::Column::Version, Expr::value(acc.version + 1))
+        .filter(account::Column::Id.eq(acc.id))
+        .filter(account::Column::Version.eq(acc.version))
+        .exec(&txn)
+        .await?;
+    if changed.rows_affected != 1 {
+        return Err(AppError::Conflict("the password was changed meanwhile; sign in again".into()));
+    }
+    login_throttle::Entity::delete_by_id(key).exec(&txn).await?;
     session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
         .filter(session::Column::AccountId.eq(p.account_id))
@@ -276,10 +290,17 @@ pub async fn invite(state: &AppState, actor: &Actor, input: InviteInput) -> AppR
         }
         _ => {}
     }
-    let Some(_person) = person::Entity::find_by_id(input.person_id).one(&state.db).await? else {
+    let Some(person) = person::Entity::find_by_id(input.person_id).one(&state.db).await? else {
         return Err(AppError::not_found("person"));
     };
     authorize(&state.db, actor, Action::Invite { person: input.person_id, role: input.role, secretariat_of: input.secretariat_of }).await?;
+    // Replacing a pending invitation needs the right to have issued it too: a mayor
+    // cannot turn someone else's pending secretariat invitation into theirs.
+    let pending = account::Entity::find().filter(account::Column::PersonId.eq(input.person_id)).one(&state.db).await?;
+    if let Some(a) = pending.as_ref().filter(|a| a.password_hash.is_none()) {
+        let role = PlatformRole::parse(&a.platform_role).ok_or_else(|| AppError::internal("unknown platform role"))?;
+        authorize(&state.db, actor, Action::Invite { person: input.person_id, role, secretariat_of: a.secretariat_intercommunality_id }).await?;
+    }
 
     let txn = state.db.begin().await?;
     let by_email = account::Entity::find().filter(account::Column::Email.eq(email.as_str())).one(&txn).await?;
@@ -293,20 +314,26 @@ pub async fn invite(state: &AppState, actor: &Actor, input: InviteInput) -> AppR
             return Err(AppError::Conflict("this e-mail address belongs to another person's account".into()))
         }
         (_, Some(a)) => {
-            // Pending invitation: replace it.
+            // Pending invitation: replace it, unless the account was activated meanwhile.
+            let replaced = account::Entity::update_many()
+                .col_expr(account::Column::Email, Expr::value(email.as_str()))
+                .col_expr(account::Column::PlatformRole, Expr::value(input.role.as_str()))
+                .col_expr(account::Column::SecretariatIntercommunalityId, Expr::value(input.secretariat_of))
+                .col_expr(account::Column::UpdatedAt, Expr::value(now))
+                .col_expr(account::Column::Version, Expr::col(account::Column::Version).add(1))
+                .filter(account::Column::Id.eq(a.id))
+                .filter(account::Column::PasswordHash.is_null())
+                .exec(&txn)
+                .await?;
+            if replaced.rows_affected != 1 {
+                return Err(AppError::Conflict("this person already has an active account".into()));
+            }
             invitation::Entity::delete_many()
                 .filter(invitation::Column::AccountId.eq(a.id))
                 .filter(invitation::Column::AcceptedAt.is_null())
                 .exec(&txn)
                 .await?;
-            let version = a.version;
-            let mut am = a.into_active_model();
-            am.email = Set(email.as_str().to_string());
-            am.platform_role = Set(input.role.as_str().to_string());
-            am.secretariat_intercommunality_id = Set(input.secretariat_of);
-            am.updated_at = Set(now);
-            am.version = Set(version + 1);
-            am.update(&txn).await?
+            account::Entity::find_by_id(a.id).one(&txn).await?.ok_or_else(|| AppError::not_found("account"))?
         }
         (_, None) => new_account(input.person_id, email.as_str(), None, input.role, input.secretariat_of).insert(&txn).await?,
     };
@@ -326,7 +353,7 @@ pub async fn invite(state: &AppState, actor: &Actor, input: InviteInput) -> AppR
         action: "INVITE_ACCOUNT",
         target_type: "Account",
         target_id: Some(acc.id),
-        scope: input.secretariat_of.or(actor.principal.as_ref().and_then(|p| p.secretariat_of)),
+        scope: input.secretariat_of.or(person.scope_intercommunality_id).or(actor.principal.as_ref().and_then(|p| p.secretariat_of)),
         summary: json!({ "person": input.person_id, "email": acc.email, "role": acc.platform_role }),
     })
     .await?;
@@ -359,14 +386,19 @@ pub async fn accept_invitation(state: &AppState, actor: &Actor, token: &str, pas
     if claimed.rows_affected != 1 {
         return Err(invalid());
     }
+    let set = account::Entity::update_many()
+        .col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
+        .col_expr(account::Column::PasswordChangedAt, Expr::value(Some(now)))
+        .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        .col_expr(account::Column::Version, Expr::col(account::Column::Version).add(1))
+        .filter(account::Column::Id.eq(inv.account_id))
+        .filter(account::Column::PasswordHash.is_null())
+        .exec(&txn)
+        .await?;
+    if set.rows_affected != 1 {
+        return Err(invalid());
+    }
     let acc = account::Entity::find_by_id(inv.account_id).one(&txn).await?.ok_or_else(invalid)?;
-    let version = acc.version;
-    let mut am = acc.into_active_model();
-    am.password_hash = Set(Some(hash));
-    am.password_changed_at = Set(Some(now));
-    am.updated_at = Set(now);
-    am.version = Set(version + 1);
-    let acc = am.update(&txn).await?;
     let signed_in = open_session(&txn, state, actor, acc, "ACCEPT_INVITATION").await?;
     txn.commit().await?;
     Ok(signed_in)

@@ -8,7 +8,7 @@ use super::model::{mandate, person};
 use super::rules::Role;
 use super::service::{self, runs_on, MandateInput, PersonInput, PersonPatch};
 use crate::auth::actor::PlatformRole;
-use crate::auth::policy::{Action, Org};
+use crate::auth::policy::{contact_visible, Action, Org};
 use crate::error::{AppError, AppResult};
 use crate::graphql::{actor, allow, connection, loaders, state, window, Conn, PageArgs};
 use crate::ids::{self, Kind};
@@ -34,10 +34,33 @@ impl Person {
     async fn full_name(&self) -> String {
         format!("{} {}", self.0.given_name, self.0.family_name)
     }
-    /// Contact address; visible to admins, secretariats and the person only (else null).
+    /// Contact address; visible to admins, to the person, and to the secretariat of an
+    /// intercommunality where they serve (else null).
     async fn email(&self, ctx: &Context<'_>) -> AppResult<Option<&str>> {
         let p = actor(ctx)?.require()?;
-        let visible = matches!(p.role, PlatformRole::Admin | PlatformRole::Secretariat) || p.person_id == self.0.id;
+        let quick = match p.role {
+            PlatformRole::Admin => Some(true),
+            _ if p.person_id == self.0.id => Some(true),
+            PlatformRole::Secretariat => None,
+            PlatformRole::Member => Some(false),
+        };
+        let visible = match quick {
+            Some(v) => v,
+            None => {
+                let l = loaders(ctx)?;
+                let all = l.person_mandates.load_one(self.0.id).await?.unwrap_or_default();
+                let current: Vec<_> = all.into_iter().filter(|m| runs_on(m, l.today)).collect();
+                let communes: Vec<i32> = current.iter().filter_map(|m| m.commune_id).collect();
+                let memberships = l.memberships.load_many(communes).await?;
+                let epcis_of = |c: i32| -> Vec<i32> {
+                    memberships
+                        .get(&c)
+                        .map(|ms| ms.iter().filter(|m| m.end_date.is_none_or(|e| l.today < e)).map(|m| m.intercommunality_id).collect())
+                        .unwrap_or_default()
+                };
+                contact_visible(p, &self.0, &current, &epcis_of)
+            }
+        };
         Ok(if visible { self.0.email.as_deref() } else { None })
     }
     /// Mandates: those running today, or all of them (history) with `includeEnded`.

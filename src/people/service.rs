@@ -17,6 +17,11 @@ use crate::error::{AppError, AppResult};
 use crate::territory::model::{commune, intercommunality};
 use crate::AppState;
 
+/// The version after `expected` (a client-supplied number: refused, not overflowed).
+pub fn next_version(expected: i32) -> AppResult<i32> {
+    expected.checked_add(1).ok_or_else(|| AppError::validation("expectedVersion", "not a version of this record"))
+}
+
 pub fn runs_on(m: &mandate::Model, day: NaiveDate) -> bool {
     Period { start: m.start_date, end: m.end_date }.contains(day)
 }
@@ -81,7 +86,15 @@ pub struct PersonInput {
 
 pub async fn create_person(state: &AppState, actor: &Actor, input: PersonInput) -> AppResult<person::Model> {
     authorize(&state.db, actor, Action::CreatePerson).await?;
-    let scope = actor.principal.as_ref().and_then(|p| p.secretariat_of);
+    // The person belongs to the creator's intercommunality: the secretariat's, or that of
+    // the commune whose mayor (or DGS) creates them.
+    let scope = match actor.principal.as_ref().and_then(|p| p.secretariat_of) {
+        Some(e) => Some(e),
+        None => match actor.officer_of_communes(&state.db).await?.first() {
+            Some(c) => current_intercommunalities_of(&state.db, *c).await?.into_iter().next(),
+            None => None,
+        },
+    };
     let txn = state.db.begin().await?;
     let p = insert_person(&txn, &input.given_name, &input.family_name, input.email.as_deref(), scope).await?;
     record(&txn, actor, Entry {
@@ -111,9 +124,10 @@ pub async fn update_person(state: &AppState, actor: &Actor, id: i32, expected_ve
     let given = patch.given_name.as_deref().map(|s| check_name("givenName", s)).transpose()?;
     let family = patch.family_name.as_deref().map(|s| check_name("familyName", s)).transpose()?;
     let email = patch.email.as_ref().map(|e| check_email(e.as_deref())).transpose()?;
+    let next = next_version(expected_version)?;
     let txn = state.db.begin().await?;
     let mut q = person::Entity::update_many()
-        .col_expr(person::Column::Version, Expr::value(expected_version + 1))
+        .col_expr(person::Column::Version, Expr::value(next))
         .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()));
     if let Some(g) = &given {
         q = q.col_expr(person::Column::GivenName, Expr::value(g.clone()));
@@ -227,7 +241,7 @@ pub async fn create_mandate(state: &AppState, actor: &Actor, input: MandateInput
         Org::Intercommunality(e) => intercommunality::Entity::find_by_id(e).one(&state.db).await?.map(|_| ()),
     }
     .ok_or_else(|| AppError::not_found("organisation"))?;
-    authorize(&state.db, actor, Action::ManageMandate { org: input.org, role: input.role }).await?;
+    authorize(&state.db, actor, Action::ManageMandate { org: input.org, role: input.role, person: input.person_id }).await?;
     let scope = scope_of(&state.db, input.org).await?;
 
     let txn = state.db.begin().await?;
@@ -271,15 +285,38 @@ pub async fn end_mandate(state: &AppState, actor: &Actor, id: i32, end_date: Nai
     let m = mandate::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("mandate"))?;
     let org = org_of(&m)?;
     let role = Role::parse(&m.role).ok_or_else(|| AppError::internal(format!("mandate {id} has unknown role")))?;
-    authorize(&state.db, actor, Action::ManageMandate { org, role }).await?;
+    authorize(&state.db, actor, Action::ManageMandate { org, role, person: m.person_id }).await?;
     if end_date <= m.start_date {
         return Err(AppError::validation("endDate", format!("end date must be after the start date {}", m.start_date)));
     }
+    let next_version = next_version(expected_version)?;
     let scope = scope_of(&state.db, org).await?;
     let txn = state.db.begin().await?;
+    lock_org(&txn, org).await?;
+    if role.is_single_holder() {
+        // Moving an end date later must not make two holders overlap (a mayor's mandate
+        // reopened over their successor's).
+        let period = Period { start: m.start_date, end: Some(end_date) };
+        let others = mandate::Entity::find()
+            .filter(mandate::Column::Role.eq(role.as_str()))
+            .filter(mandate::Column::Id.ne(id))
+            .filter(match org {
+                Org::Commune(c) => mandate::Column::CommuneId.eq(c),
+                Org::Intercommunality(e) => mandate::Column::IntercommunalityId.eq(e),
+            })
+            .all(&txn)
+            .await?;
+        if let Some(clash) = others.iter().find(|o| Period { start: o.start_date, end: o.end_date }.overlaps(&period)) {
+            return Err(AppError::Conflict(format!(
+                "this end date would overlap the {} mandate starting {}",
+                role.as_str(),
+                clash.start_date
+            )));
+        }
+    }
     let res = mandate::Entity::update_many()
         .col_expr(mandate::Column::EndDate, Expr::value(Some(end_date)))
-        .col_expr(mandate::Column::Version, Expr::value(expected_version + 1))
+        .col_expr(mandate::Column::Version, Expr::value(next_version))
         .col_expr(mandate::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(mandate::Column::Id.eq(id))
         .filter(mandate::Column::Version.eq(expected_version))

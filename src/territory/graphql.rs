@@ -172,13 +172,9 @@ impl Intercommunality {
     }
     /// Membership history, ended ones included.
     async fn memberships(&self, ctx: &Context<'_>, #[graphql(default = false)] include_ended: bool) -> AppResult<Vec<Membership>> {
-        let today = loaders(ctx)?.today;
-        let rows = commune_membership::Entity::find()
-            .filter(commune_membership::Column::IntercommunalityId.eq(self.0.id))
-            .order_by_asc(commune_membership::Column::Id)
-            .all(&state(ctx)?.db)
-            .await?;
-        Ok(rows.into_iter().filter(|m| include_ended || membership_runs(m, today)).map(Membership).collect())
+        let l = loaders(ctx)?;
+        let rows = l.epci_memberships.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(rows.into_iter().filter(|m| include_ended || membership_runs(m, l.today)).map(Membership).collect())
     }
     /// The president (président) in office today.
     async fn president(&self, ctx: &Context<'_>) -> AppResult<Option<Mandate>> {

@@ -363,15 +363,16 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
     // Intercommunalities, by SIREN.
     let existing: HashMap<String, intercommunality::Model> =
         intercommunality::Entity::find().all(&txn).await?.into_iter().map(|e| (e.siren.clone(), e)).collect();
+    // Memberships get no start date only on the first import of these legal forms (when
+    // they began is unknown); afterwards a new membership starts on the import day.
+    let first_import = !existing.values().any(|e| LegalForm::parse(&e.legal_form).is_ok_and(|f| parsed.managed_forms.contains(&f)));
     let ep = &opts.epci_population;
     let mut fresh = Vec::new();
-    let mut new_sirens = HashSet::new();
     for e in &parsed.epcis {
         let pop_year = e.population.map(|_| ep.year);
         let pop_source = e.population.map(|_| ep.label.clone());
         match existing.get(e.siren.as_str()) {
             None => {
-                new_sirens.insert(e.siren.as_str().to_string());
                 fresh.push(intercommunality::ActiveModel {
                     siren: Set(e.siren.as_str().to_string()),
                     name: Set(e.name.clone()),
@@ -435,7 +436,7 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
     let mut fresh = Vec::new();
     for e in &parsed.epcis {
         let epci_id = *epci_ids.get(e.siren.as_str()).ok_or_else(|| AppError::internal("intercommunality vanished"))?;
-        let start = if new_sirens.contains(e.siren.as_str()) { None } else { Some(today) };
+        let start = if first_import { None } else { Some(today) };
         for (code, pop) in &e.members {
             let commune_id = *commune_ids.get(code).ok_or_else(|| AppError::internal("commune vanished"))?;
             match current.remove(&(commune_id, epci_id)) {

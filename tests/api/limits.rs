@@ -44,6 +44,24 @@ async fn too_many_aliases_or_fields_are_refused_before_running() {
 }
 
 #[tokio::test]
+async fn self_spreading_fragments_are_refused_without_hanging() {
+    let app = TestApp::demo().await;
+    // Anonymous: the shape check runs before anything else.
+    for q in [
+        "query{...A} fragment A on Query{...A ...A}",
+        "query{...A} fragment A on Query{...B ...B} fragment B on Query{...A ...A}",
+        "query{...A} fragment A on Query{... on Query{...A ...A}}",
+    ] {
+        let r = tokio::time::timeout(std::time::Duration::from_secs(10), app.gql(None, q, json!({})))
+            .await
+            .expect("the server answered");
+        assert!(["QUERY_LIMIT", "GRAPHQL_VALIDATION"].contains(&code(&r).as_str()), "{q}: {r}");
+    }
+    let health = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
 async fn batches_and_oversized_bodies_are_refused() {
     let app = TestApp::demo().await;
     let t = app.login_as("secretariat@demo.entente.fr").await;

@@ -176,3 +176,34 @@ async fn two_simultaneous_appointments_of_a_mayor_yield_one() {
     let loser = if ra.get("errors").is_some_and(|e| !e.is_null()) { &ra } else { &rb };
     assert_eq!(code(loser), "CONFLICT");
 }
+
+#[tokio::test]
+async fn an_ended_mayor_mandate_cannot_be_reopened_over_the_successor() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let cassis = app.commune_id(&sec, "13022").await;
+    let r = app.gql(Some(&sec), "{commune(inseeCode:\"13022\"){currentMayor{id version}}}", json!({})).await;
+    let sitting = ok(&r)["commune"]["currentMayor"].clone();
+    let ended = app
+        .gql(Some(&sec), END_MANDATE, json!({"i": {"id": sitting["id"], "expectedVersion": sitting["version"], "endDate": today().to_string()}}))
+        .await;
+    let v = ok(&ended)["endMandate"]["version"].clone();
+    let successor = person(&app, &sec, "Successeure", "Cassidaine").await;
+    ok(&app.gql(Some(&sec), CREATE_MANDATE, json!({"i": {"personId": successor, "organisationId": cassis, "role": "MAYOR", "startDate": today().to_string()}})).await);
+    let later = (today() + Duration::days(365)).to_string();
+    let r = app.gql(Some(&sec), END_MANDATE, json!({"i": {"id": sitting["id"], "expectedVersion": v, "endDate": later}})).await;
+    assert_eq!(code(&r), "CONFLICT", "{r}");
+}
+
+#[tokio::test]
+async fn absurd_versions_and_cursors_are_refused_not_panicked_on() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let p = person(&app, &sec, "Grand", "Nombre").await;
+    let r = app
+        .gql(Some(&sec), "mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}", json!({"i": {"id": p, "expectedVersion": i32::MAX, "givenName": "X"}}))
+        .await;
+    assert_eq!(code(&r), "VALIDATION");
+    let r = app.gql(Some(&sec), "{communes(after:\"18446744073709551615\",first:5){totalCount edges{cursor}}}", json!({})).await;
+    assert_eq!(ok(&r)["communes"]["edges"].as_array().unwrap().len(), 0);
+}

@@ -25,8 +25,13 @@ async fn nested_list_queries_use_a_constant_number_of_statements() {
     let app = TestApp::spawn_with(|c| c.dataloader_delay = std::time::Duration::from_millis(25)).await;
     entente::demo::load(&app.state).await.unwrap();
     let t = app.login_as("secretariat@demo.entente.fr").await;
-    let small = statements_for(&app, &t, 5).await;
+    // 60 and 92 communes both include Marseille, whose council has a DGS who is not a
+    // mayor, so both need every loader; a shorter list may need fewer (a person already
+    // loaded with a mayor is served from the request's cache).
+    let medium = statements_for(&app, &t, 60).await;
     let large = statements_for(&app, &t, 92).await;
-    assert_eq!(small, large, "statements grew with the list: {small} for 5 communes, {large} for 92");
+    assert_eq!(medium, large, "statements grew with the list: {medium} for 60 communes, {large} for 92");
+    let small = statements_for(&app, &t, 5).await;
+    assert!(small <= large, "{small} statements for 5 communes, {large} for 92");
     assert!(large <= 16, "{large} statements for one nested query");
 }

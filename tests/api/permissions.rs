@@ -38,6 +38,7 @@ fn email(r: Role) -> Option<&'static str> {
 struct World {
     app: TestApp,
     admin: String,
+    sec_amp: String,
     marseille: String,
     amp: String,
     martigues: String,
@@ -76,7 +77,8 @@ async fn attempt(w: &World, mutation: &str) -> (String, Value) {
             (q("mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}"), json!({"i": {"id": p, "expectedVersion": 1, "givenName": "Renommée"}}))
         }
         "createMandate" => {
-            let p = person(&w.app, &w.admin, "Futur", &format!("Conseiller {}", w.next())).await;
+            // A person the AMP secretariat recorded, who holds no mandate yet.
+            let p = person(&w.app, &w.sec_amp, "Futur", &format!("Conseiller {}", w.next())).await;
             (q(CREATE_MANDATE), json!({"i": {"personId": p, "organisationId": w.marseille, "role": "MUNICIPAL_COUNCILLOR", "startDate": "2026-04-01"}}))
         }
         "endMandate" => {
@@ -150,7 +152,8 @@ async fn every_mutation_as_every_role() {
             Some(e) => Some(app.login_as(e).await),
         });
     }
-    let w = World { app, admin, marseille, amp, martigues, seq: Default::default() };
+    let sec_amp = tokens[2].clone().unwrap();
+    let w = World { app, admin, sec_amp, marseille, amp, martigues, seq: Default::default() };
 
     // Every mutation of the schema is in the matrix or self-service.
     let intro = w.app.gql(Some(&w.admin), "{__type(name:\"Mutation\"){fields{name}}}", json!({})).await;
@@ -217,4 +220,68 @@ async fn emails_are_visible_to_secretariats_and_the_person_only() {
     assert_eq!(dgs_email(&app.gql(Some(&dgs), q, json!({})).await), "dgs.marseille@demo.entente.fr");
     let cassis = app.login_as("maire.cassis@demo.entente.fr").await;
     assert!(dgs_email(&app.gql(Some(&cassis), q, json!({})).await).is_null());
+}
+
+/// The demo plus a second intercommunality (CC Faucigny - Glières) with its secretariat;
+/// returns the app and that secretariat's token.
+async fn with_second_secretariat() -> (TestApp, String) {
+    let app = TestApp::demo().await;
+    let parsed = entente::territory::import::parse_files(&fixture("communes.json"), &fixture("epci.json"), None).unwrap();
+    entente::territory::import::apply(&app.state, &entente::auth::Actor::system("test"), parsed, &Default::default()).await.unwrap();
+    let other = entente::territory::service::intercommunality_id_by_siren(&app.state, &entente::territory::rules::Siren::parse("200000172").unwrap())
+        .await
+        .unwrap();
+    entente::auth::service::create_account(&app.state, "sg@faucigny-glieres.fr", "Gaëlle", "Glières", entente::auth::PlatformRole::Secretariat, Some(other), "a long enough passphrase")
+        .await
+        .unwrap();
+    let t = app.login("sg@faucigny-glieres.fr", "a long enough passphrase").await.unwrap();
+    (app, t)
+}
+
+const INVITE: &str = "mutation($i:InviteAccountInput!){inviteAccount(input:$i){token}}";
+
+#[tokio::test]
+async fn a_mayor_cannot_take_over_another_commune_s_official() {
+    let (app, other_sec) = with_second_secretariat().await;
+    let cassis_mayor = app.login_as("maire.cassis@demo.entente.fr").await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let cassis = app.commune_id(&sec, "13022").await;
+    let r = app.gql(Some(&sec), "{commune(inseeCode:\"13005\"){currentMayor{person{id}}}}", json!({})).await;
+    let aubagne_mayor = ok(&r)["commune"]["currentMayor"]["person"]["id"].clone();
+    let before = app.audit_count().await;
+    // Recording a councillor mandate in Cassis for Aubagne's mayor, to gain cover of them.
+    let r = app
+        .gql(Some(&cassis_mayor), CREATE_MANDATE, json!({"i": {"personId": aubagne_mayor, "organisationId": cassis, "role": "MUNICIPAL_COUNCILLOR", "startDate": "2026-04-01"}}))
+        .await;
+    assert_eq!(crate::helpers::code(&r), "FORBIDDEN", "{r}");
+    // Inviting them to an account the attacker controls.
+    let r = app.gql(Some(&cassis_mayor), INVITE, json!({"i": {"personId": aubagne_mayor, "email": "attacker@example.fr", "role": "MEMBER"}})).await;
+    assert_eq!(crate::helpers::code(&r), "FORBIDDEN", "{r}");
+    // Another intercommunality's secretariat cannot either.
+    let r = app.gql(Some(&other_sec), INVITE, json!({"i": {"personId": aubagne_mayor, "email": "attacker@example.fr", "role": "MEMBER"}})).await;
+    assert_eq!(crate::helpers::code(&r), "FORBIDDEN", "{r}");
+    assert_eq!(app.audit_count().await, before);
+}
+
+#[tokio::test]
+async fn a_pending_secretariat_invitation_cannot_be_hijacked() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let marseille_mayor = app.login_as("maire.marseille@demo.entente.fr").await;
+    let marseille = app.commune_id(&sec, "13055").await;
+    let amp = app.epci_id(&sec, "200054807").await;
+    let p = person(&app, &sec, "Agente", "Concertation").await;
+    ok(&app.gql(Some(&sec), CREATE_MANDATE, json!({"i": {"personId": p, "organisationId": marseille, "role": "MUNICIPAL_COUNCILLOR", "startDate": "2026-04-01"}})).await);
+    ok(&app.gql(Some(&sec), INVITE, json!({"i": {"personId": p, "email": "agente@amp.fr", "role": "SECRETARIAT", "intercommunalityId": amp}})).await);
+    let r = app.gql(Some(&marseille_mayor), INVITE, json!({"i": {"personId": p, "email": "mine@example.fr", "role": "MEMBER"}})).await;
+    assert_eq!(crate::helpers::code(&r), "FORBIDDEN", "{r}");
+}
+
+#[tokio::test]
+async fn emails_stay_within_the_intercommunality() {
+    let (app, other_sec) = with_second_secretariat().await;
+    let q = "{commune(inseeCode:\"13055\"){council{role person{email}}}}";
+    let r = app.gql(Some(&other_sec), q, json!({})).await;
+    let council = ok(&r)["commune"]["council"].as_array().unwrap().clone();
+    assert!(council.iter().all(|m| m["person"]["email"].is_null()), "{r}");
 }
