@@ -222,6 +222,32 @@ async fn lock_org<C: ConnectionTrait>(conn: &C, org: Org) -> AppResult<()> {
     if n == 1 { Ok(()) } else { Err(AppError::not_found("organisation")) }
 }
 
+/// For a single-holder role (mayor, president), refuses a period that overlaps another
+/// holder's mandate in the organisation (`except`: the mandate being edited). Call it
+/// after `lock_org`, in the writing transaction.
+async fn check_single_holder<C: ConnectionTrait>(conn: &C, org: Org, role: Role, period: Period, except: Option<i32>) -> AppResult<()> {
+    if !role.is_single_holder() {
+        return Ok(());
+    }
+    let mut q = mandate::Entity::find().filter(mandate::Column::Role.eq(role.as_str())).filter(match org {
+        Org::Commune(c) => mandate::Column::CommuneId.eq(c),
+        Org::Intercommunality(e) => mandate::Column::IntercommunalityId.eq(e),
+    });
+    if let Some(id) = except {
+        q = q.filter(mandate::Column::Id.ne(id));
+    }
+    let holders = q.all(conn).await?;
+    match holders.iter().find(|m| Period { start: m.start_date, end: m.end_date }.overlaps(&period)) {
+        None => Ok(()),
+        Some(clash) => Err(AppError::Conflict(format!(
+            "this organisation has a {} from {} to {}: the periods would overlap",
+            role.as_str(),
+            clash.start_date,
+            clash.end_date.map(|d| d.to_string()).unwrap_or_else(|| "(open)".into())
+        ))),
+    }
+}
+
 pub async fn create_mandate(state: &AppState, actor: &Actor, input: MandateInput) -> AppResult<mandate::Model> {
     let fits = match input.org {
         Org::Commune(_) => input.role.fits_commune(),
@@ -246,24 +272,7 @@ pub async fn create_mandate(state: &AppState, actor: &Actor, input: MandateInput
 
     let txn = state.db.begin().await?;
     lock_org(&txn, input.org).await?;
-    if input.role.is_single_holder() {
-        let holders = mandate::Entity::find()
-            .filter(mandate::Column::Role.eq(input.role.as_str()))
-            .filter(match input.org {
-                Org::Commune(c) => mandate::Column::CommuneId.eq(c),
-                Org::Intercommunality(e) => mandate::Column::IntercommunalityId.eq(e),
-            })
-            .all(&txn)
-            .await?;
-        if let Some(clash) = holders.iter().find(|m| Period { start: m.start_date, end: m.end_date }.overlaps(&period)) {
-            return Err(AppError::Conflict(format!(
-                "this organisation already has a {} from {} to {}; end that mandate first",
-                input.role.as_str(),
-                clash.start_date,
-                clash.end_date.map(|d| d.to_string()).unwrap_or_else(|| "(open)".into())
-            )));
-        }
-    }
+    check_single_holder(&txn, input.org, input.role, period, None).await?;
     let m = insert_mandate(&txn, input.person_id, input.org, input.role, delegation, period).await?;
     record(&txn, actor, Entry {
         action: "CREATE_MANDATE",
@@ -293,27 +302,9 @@ pub async fn end_mandate(state: &AppState, actor: &Actor, id: i32, end_date: Nai
     let scope = scope_of(&state.db, org).await?;
     let txn = state.db.begin().await?;
     lock_org(&txn, org).await?;
-    if role.is_single_holder() {
-        // Moving an end date later must not make two holders overlap (a mayor's mandate
-        // reopened over their successor's).
-        let period = Period { start: m.start_date, end: Some(end_date) };
-        let others = mandate::Entity::find()
-            .filter(mandate::Column::Role.eq(role.as_str()))
-            .filter(mandate::Column::Id.ne(id))
-            .filter(match org {
-                Org::Commune(c) => mandate::Column::CommuneId.eq(c),
-                Org::Intercommunality(e) => mandate::Column::IntercommunalityId.eq(e),
-            })
-            .all(&txn)
-            .await?;
-        if let Some(clash) = others.iter().find(|o| Period { start: o.start_date, end: o.end_date }.overlaps(&period)) {
-            return Err(AppError::Conflict(format!(
-                "this end date would overlap the {} mandate starting {}",
-                role.as_str(),
-                clash.start_date
-            )));
-        }
-    }
+    // Moving an end date later must not make two holders overlap (a mayor's mandate
+    // reopened over their successor's).
+    check_single_holder(&txn, org, role, Period { start: m.start_date, end: Some(end_date) }, Some(id)).await?;
     let res = mandate::Entity::update_many()
         .col_expr(mandate::Column::EndDate, Expr::value(Some(end_date)))
         .col_expr(mandate::Column::Version, Expr::value(next_version))

@@ -129,16 +129,8 @@ const MATRIX: [&str; 10] = [
 
 #[tokio::test]
 async fn every_mutation_as_every_role() {
-    let app = TestApp::demo().await;
     // A second intercommunality with its own secretariat.
-    let parsed = entente::territory::import::parse_files(&fixture("communes.json"), &fixture("epci.json"), None).unwrap();
-    entente::territory::import::apply(&app.state, &entente::auth::Actor::system("test"), parsed, &Default::default()).await.unwrap();
-    let other = entente::territory::service::intercommunality_id_by_siren(&app.state, &entente::territory::rules::Siren::parse("200000172").unwrap())
-        .await
-        .unwrap();
-    entente::auth::service::create_account(&app.state, "sg@faucigny-glieres.fr", "Gaëlle", "Glières", entente::auth::PlatformRole::Secretariat, Some(other), "a long enough passphrase")
-        .await
-        .unwrap();
+    let (app, other_secretariat) = with_second_secretariat().await;
 
     let admin = app.login_as("admin@demo.entente.fr").await;
     let marseille = app.commune_id(&admin, "13055").await;
@@ -148,7 +140,7 @@ async fn every_mutation_as_every_role() {
     for r in ROLES {
         tokens.push(match email(r) {
             None => None,
-            Some(e) if r == SecretariatOther => Some(app.login(e, "a long enough passphrase").await.unwrap()),
+            Some(_) if r == SecretariatOther => Some(other_secretariat.clone()),
             Some(e) => Some(app.login_as(e).await),
         });
     }
