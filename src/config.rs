@@ -17,6 +17,8 @@ pub struct Config {
     pub max_db_connections: u32,
     /// How long a DataLoader collects keys before it sends one batched query.
     pub dataloader_delay: Duration,
+    /// Entries of the per-account query response cache (0 turns it off).
+    pub response_cache_entries: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +96,7 @@ impl Config {
             auth: AuthConfig::default(),
             max_db_connections: std::thread::available_parallelism().map_or(2, |n| n.get() as u32).max(2),
             dataloader_delay: Duration::from_millis(1),
+            response_cache_entries: 2_000,
         }
     }
 }

@@ -19,6 +19,11 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+
+use crate::auth::Actor;
+use crate::cache::Key;
+use crate::error::{AppError, AppResult};
 use crate::graphql::{add_error_codes, check_shape, AppSchema};
 use crate::loaders::Loaders;
 use crate::AppState;
@@ -110,11 +115,68 @@ async fn graphql_handler(
         }
     };
     let limits = &h.state.config.limits;
-    let mut req = req.data(actor).data(Loaders::new(&h.state.db, h.state.config.dataloader_delay));
-    let mut resp = match check_shape(&mut req, limits.max_fields, limits.max_aliases) {
-        Ok(()) => h.schema.execute(req).await,
-        Err(e) => async_graphql::Response::from_errors(vec![e]),
+    let mut req = req;
+    if let Err(e) = check_shape(&mut req, limits.max_fields, limits.max_aliases) {
+        let mut resp = async_graphql::Response::from_errors(vec![e]);
+        add_error_codes(&mut resp);
+        return GraphQLResponse::from(resp).into_response();
+    }
+    let key = match cache_key(&h.state, &actor, &mut req).await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(error = ?e, "reading the data version failed");
+            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
+        }
     };
+    if let (Some(cache), Some(k)) = (&h.state.responses, &key) {
+        if let Some(body) = cache.get(k) {
+            return json_body(body);
+        }
+    }
+    let req = req.data(actor).data(Loaders::new(&h.state.db, h.state.config.dataloader_delay));
+    let mut resp = h.schema.execute(req).await;
     add_error_codes(&mut resp);
-    GraphQLResponse::from(resp).into_response()
+    match (&h.state.responses, key) {
+        (Some(cache), Some(k)) if resp.errors.is_empty() => match serde_json::to_vec(&resp) {
+            Ok(bytes) => {
+                let body = bytes::Bytes::from(bytes);
+                cache.insert(k, body.clone());
+                json_body(body)
+            }
+            Err(_) => GraphQLResponse::from(resp).into_response(),
+        },
+        _ => GraphQLResponse::from(resp).into_response(),
+    }
+}
+
+fn json_body(body: bytes::Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The cache key of a signed-in actor's query operation (None for anonymous requests,
+/// mutations, or when the cache is off).
+async fn cache_key(state: &AppState, actor: &Actor, req: &mut async_graphql::Request) -> AppResult<Option<Key>> {
+    let (Some(_), Some(p)) = (&state.responses, &actor.principal) else { return Ok(None) };
+    let operation = req.operation_name.clone();
+    let is_query = match req.parsed_query() {
+        Ok(doc) => match (&doc.operations, operation.as_deref()) {
+            (DocumentOperations::Single(op), _) => op.node.ty == OperationType::Query,
+            (DocumentOperations::Multiple(ops), Some(name)) => {
+                ops.get(name).is_some_and(|op| op.node.ty == OperationType::Query)
+            }
+            (DocumentOperations::Multiple(_), None) => false,
+        },
+        Err(_) => false,
+    };
+    if !is_query {
+        return Ok(None);
+    }
+    Ok(Some(Key {
+        account: p.account_id,
+        version: crate::audit::service::data_version(&state.db).await?,
+        day: crate::time::today_paris(),
+        query: req.query.clone(),
+        variables: serde_json::to_string(&req.variables).map_err(AppError::internal)?,
+        operation,
+    }))
 }

@@ -4,6 +4,7 @@
 //! `build` goes config -> database (migrated) -> schema -> router; `serve` runs it.
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub hasher: auth::password::Hasher,
     /// SQL statements sent so far (for the N+1 test and the benchmark).
     pub statements: db::StatementCounter,
+    /// Query responses per account (None when `response_cache_entries` is 0).
+    pub responses: Option<Arc<cache::ResponseCache>>,
 }
 
 /// Opens and migrates the database and prepares the shared state.
@@ -39,7 +42,8 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     db::migrate(&db).await?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let hasher = auth::password::Hasher::new(&config.auth, cores.div_ceil(2)).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Ok(AppState { db, config: Arc::new(config), hasher, statements })
+    let responses = (config.response_cache_entries > 0).then(|| Arc::new(cache::ResponseCache::new(config.response_cache_entries)));
+    Ok(AppState { db, config: Arc::new(config), hasher, statements, responses })
 }
 
 /// The HTTP application for a prepared state.

@@ -1,9 +1,10 @@
 //! Writing and reading the audit log. `record` takes the transaction of the change it
 //! records, so the entry commits or rolls back with it.
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 
-use super::model::audit_entry;
+use super::model::{audit_entry, data_version};
 use crate::auth::Actor;
 use crate::error::AppResult;
 
@@ -16,7 +17,20 @@ pub struct Entry<'a> {
     pub summary: Value,
 }
 
+/// Audit actions that change nothing a query can show: they do not invalidate caches.
+const INVISIBLE: [&str; 4] = ["LOGIN", "LOGIN_FAILED", "LOGOUT", "CHANGE_PASSWORD"];
+
+/// Records the entry and, unless the action is invisible to queries, bumps the data
+/// version in the same transaction: a mutation cannot change data without invalidating
+/// the response caches of every server process.
 pub async fn record<C: ConnectionTrait>(conn: &C, actor: &Actor, entry: Entry<'_>) -> AppResult<()> {
+    if !INVISIBLE.contains(&entry.action) {
+        data_version::Entity::update_many()
+            .col_expr(data_version::Column::Version, Expr::col(data_version::Column::Version).add(1))
+            .filter(data_version::Column::Id.eq(1))
+            .exec(conn)
+            .await?;
+    }
     audit_entry::ActiveModel {
         at: Set(chrono::Utc::now()),
         actor_account_id: Set(actor.principal.as_ref().map(|p| p.account_id)),
@@ -32,4 +46,9 @@ pub async fn record<C: ConnectionTrait>(conn: &C, actor: &Actor, entry: Entry<'_
     .insert(conn)
     .await?;
     Ok(())
+}
+
+/// The current data version (0 if the row is missing).
+pub async fn data_version(db: &DatabaseConnection) -> AppResult<i64> {
+    Ok(data_version::Entity::find_by_id(1).one(db).await?.map_or(0, |v| v.version))
 }

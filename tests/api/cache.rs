@@ -1,0 +1,57 @@
+//! The per-account response cache: repeats cost no query SQL, any mutation (by anyone)
+//! makes entries stale, errors are never cached.
+use serde_json::json;
+
+use crate::helpers::{code, ok, TestApp};
+
+const AMP: &str = "{intercommunality(siren:\"200054807\"){communes(first:100){totalCount edges{node{name currentMayor{person{fullName}}}}}}}";
+
+#[tokio::test]
+async fn a_repeated_query_is_served_from_the_cache() {
+    let app = TestApp::demo().await;
+    let t = app.login_as("maire.cassis@demo.entente.fr").await;
+    let first = app.gql(Some(&t), AMP, json!({})).await;
+    let before = app.state.statements.get();
+    let second = app.gql(Some(&t), AMP, json!({})).await;
+    let spent = app.state.statements.get() - before;
+    assert_eq!(first, second);
+    assert!(spent <= 2, "{spent} statements: only the session and the data version should be read");
+    // A sign-in elsewhere changes nothing a query shows: still cached.
+    app.login_as("maire.aix@demo.entente.fr").await;
+    let before = app.state.statements.get();
+    app.gql(Some(&t), AMP, json!({})).await;
+    assert!(app.state.statements.get() - before <= 2);
+}
+
+#[tokio::test]
+async fn a_mutation_by_anyone_makes_cached_answers_stale() {
+    let app = TestApp::demo().await;
+    let mayor = app.login_as("maire.cassis@demo.entente.fr").await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let q = "{commune(inseeCode:\"13022\"){council{role person{fullName}}}}";
+    let before = app.gql(Some(&mayor), q, json!({})).await;
+    assert_eq!(ok(&before)["commune"]["council"].as_array().unwrap().len(), 1);
+    let cassis = app.commune_id(&sec, "13022").await;
+    let p = crate::mandates::person(&app, &sec, "Nouvelle", "Adjointe").await;
+    ok(&app
+        .gql(Some(&sec), crate::mandates::CREATE_MANDATE, json!({"i": {"personId": p, "organisationId": cassis, "role": "DEPUTY_MAYOR", "startDate": "2026-04-01"}}))
+        .await);
+    let after = app.gql(Some(&mayor), q, json!({})).await;
+    assert_eq!(ok(&after)["commune"]["council"].as_array().unwrap().len(), 2, "{after}");
+}
+
+#[tokio::test]
+async fn errors_are_not_cached_and_accounts_do_not_share_entries() {
+    let app = TestApp::demo().await;
+    let mayor = app.login_as("maire.cassis@demo.entente.fr").await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let q = "{auditEntries{totalCount}}";
+    assert_eq!(code(&app.gql(Some(&mayor), q, json!({})).await), "FORBIDDEN");
+    ok(&app.gql(Some(&sec), q, json!({})).await);
+    assert_eq!(code(&app.gql(Some(&mayor), q, json!({})).await), "FORBIDDEN");
+    let amp_id = app.epci_id(&sec, "200054807").await;
+    let vars = json!({"e": amp_id});
+    let q = "query($e:ID){auditEntries(intercommunalityId:$e){totalCount}}";
+    ok(&app.gql(Some(&sec), q, vars.clone()).await);
+    assert_eq!(code(&app.gql(Some(&mayor), q, vars).await), "FORBIDDEN");
+}
