@@ -49,7 +49,7 @@ bench_backend() {
   CHECK=1 wrk -t1 -c2 -d2s -s bench/login.lua "http://127.0.0.1:$PORT/graphql" | grep BENCH | sed 's/^/check: /' 
   sleep 2
   echo "$b idle_rss_mib=$(( $(rss_kib $pid) / 1024 ))" | tee "$OUT/$b-idle.txt"
-  echo "-- AMP query, 64 connections, ${DUR}s"
+  echo "-- AMP query, 64 connections, ${DUR}s (response cache on: the same account repeats the query)"
   TOKEN=$token wrk -t2 -c64 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$b-amp.txt" | grep BENCH
   echo "$b rss_after_load_mib=$(( $(rss_kib $pid) / 1024 )) peak_rss_mib=$(( $(hwm_kib $pid) / 1024 ))" | tee "$OUT/$b-rss.txt"
   echo "-- login, 8 clients in a loop, with the AMP query at 32 connections alongside, ${DUR}s"
@@ -60,6 +60,15 @@ bench_backend() {
   echo "login: $(grep BENCH "$OUT/$b-login.txt")"
   echo "AMP during login: $(grep BENCH "$OUT/$b-amp-during-login.txt")"
   echo "$b peak_rss_mib=$(( $(hwm_kib $pid) / 1024 ))" | tee -a "$OUT/$b-rss.txt"
+  kill $pid; wait $pid 2>/dev/null || true
+
+  echo "-- AMP query, 64 connections, ${DUR}s, response cache off (every answer recomputed)"
+  RUST_LOG=warn "$BIN" serve --database-url "$url" --bind "127.0.0.1:$PORT" --response-cache-entries 0 >>"$OUT/server-$b.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+  token=$(login_token)
+  CHECK=1 TOKEN=$token wrk -t2 -c8 -d3s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | grep BENCH | sed 's/^/check: /'
+  TOKEN=$token wrk -t2 -c64 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$b-amp-uncached.txt" | grep BENCH
   kill $pid; wait $pid 2>/dev/null || true
 
   if [ -f "$DATA/communes.json" ]; then

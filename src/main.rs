@@ -49,6 +49,9 @@ enum Command {
         /// measured best on SQLite and PostgreSQL; see BENCHMARKS.md).
         #[arg(long, env = "ENTENTE_DB_MAX_CONNECTIONS")]
         db_max_connections: Option<u32>,
+        /// Entries of the per-account query response cache; 0 turns it off.
+        #[arg(long, env = "ENTENTE_RESPONSE_CACHE_ENTRIES", default_value_t = 2_000)]
+        response_cache_entries: usize,
     },
     /// Apply pending migrations and exit.
     Migrate {
@@ -151,7 +154,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             entente::state(Config::new(db.database_url)).await?;
             println!("migrations applied");
         }
-        Command::Serve { db, bind, demo, production, log_json, db_max_connections } => {
+        Command::Serve { db, bind, demo, production, log_json, db_max_connections, response_cache_entries } => {
             init_logs(log_json);
             if demo && !bind.ip().is_loopback() {
                 anyhow::bail!("--demo serves well-known passwords: bind to a loopback address (127.0.0.1 or ::1), not {bind}");
@@ -160,6 +163,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.bind = bind;
             config.production = production;
             config.graphiql = !production;
+            config.response_cache_entries = response_cache_entries;
             if let Some(n) = db_max_connections {
                 config.max_db_connections = n.max(1);
             }
