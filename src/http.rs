@@ -107,8 +107,8 @@ async fn graphql_handler(
         }
     };
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-    let actor = match crate::auth::service::resolve_actor(&h.state, bearer(&headers), request_id, Some(addr.ip().to_string())).await {
-        Ok(a) => a,
+    let (actor, version) = match crate::auth::service::resolve_actor(&h.state, bearer(&headers), request_id, Some(addr.ip().to_string())).await {
+        Ok(found) => found,
         Err(e) => {
             tracing::error!(error = ?e, "resolving the actor failed");
             return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
@@ -121,10 +121,10 @@ async fn graphql_handler(
         add_error_codes(&mut resp);
         return GraphQLResponse::from(resp).into_response();
     }
-    let key = match cache_key(&h.state, &actor, &mut req).await {
+    let key = match cache_key(&h.state, &actor, version, &mut req) {
         Ok(k) => k,
         Err(e) => {
-            tracing::error!(error = ?e, "reading the data version failed");
+            tracing::error!(error = ?e, "building the cache key failed");
             return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
         }
     };
@@ -154,9 +154,10 @@ fn json_body(body: bytes::Bytes) -> Response {
 }
 
 /// The cache key of a signed-in actor's query operation (None for anonymous requests,
-/// mutations, or when the cache is off).
-async fn cache_key(state: &AppState, actor: &Actor, req: &mut async_graphql::Request) -> AppResult<Option<Key>> {
-    let (Some(_), Some(p)) = (&state.responses, &actor.principal) else { return Ok(None) };
+/// mutations, or when the cache is off). `version` is the data version read with the
+/// session, before the query runs.
+fn cache_key(state: &AppState, actor: &Actor, version: Option<i64>, req: &mut async_graphql::Request) -> AppResult<Option<Key>> {
+    let (Some(_), Some(p), Some(version)) = (&state.responses, &actor.principal, version) else { return Ok(None) };
     let operation = req.operation_name.clone();
     let is_query = match req.parsed_query() {
         Ok(doc) => match (&doc.operations, operation.as_deref()) {
@@ -173,7 +174,7 @@ async fn cache_key(state: &AppState, actor: &Actor, req: &mut async_graphql::Req
     }
     Ok(Some(Key {
         account: p.account_id,
-        version: crate::audit::service::data_version(&state.db).await?,
+        version,
         day: crate::time::today_paris(),
         query: req.query.clone(),
         variables: serde_json::to_string(&req.variables).map_err(AppError::internal)?,

@@ -1,7 +1,7 @@
 //! Writing and reading the audit log. `record` takes the transaction of the change it
 //! records, so the entry commits or rolls back with it.
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 
 use super::model::{audit_entry, data_version};
@@ -48,7 +48,3 @@ pub async fn record<C: ConnectionTrait>(conn: &C, actor: &Actor, entry: Entry<'_
     Ok(())
 }
 
-/// The current data version (0 if the row is missing).
-pub async fn data_version(db: &DatabaseConnection) -> AppResult<i64> {
-    Ok(data_version::Entity::find_by_id(1).one(db).await?.map_or(0, |v| v.version))
-}

@@ -2,7 +2,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect,
+    RelationTrait, Set, TransactionTrait,
 };
 use serde_json::json;
 
@@ -45,37 +46,64 @@ pub(crate) fn new_account(
     }
 }
 
-fn principal_of(acc: &account::Model, session_id: Option<i32>) -> AppResult<Principal> {
-    Ok(Principal {
-        account_id: acc.id,
-        person_id: acc.person_id,
-        email: acc.email.clone(),
-        role: PlatformRole::parse(&acc.platform_role)
-            .ok_or_else(|| AppError::internal(format!("account {} has unknown role", acc.id)))?,
-        secretariat_of: acc.secretariat_intercommunality_id,
-        session_id,
-    })
+/// A live session with its account and the data version, read in one statement.
+#[derive(Debug, FromQueryResult)]
+struct SessionRow {
+    session_id: i32,
+    account_id: i32,
+    person_id: i32,
+    email: String,
+    platform_role: String,
+    secretariat_intercommunality_id: Option<i32>,
+    active: bool,
+    data_version: Option<i64>,
 }
 
 /// Resolves the bearer token of a request. A missing, unknown, expired or revoked token
-/// gives an anonymous actor, who may only sign in or accept an invitation.
-pub async fn resolve_actor(state: &AppState, bearer: Option<&str>, request_id: String, client_addr: Option<String>) -> AppResult<Actor> {
+/// gives an anonymous actor, who may only sign in or accept an invitation. For a signed-in
+/// actor, also returns the data version read by the same statement (the response cache's
+/// key), so a cached answer costs one statement.
+pub async fn resolve_actor(
+    state: &AppState,
+    bearer: Option<&str>,
+    request_id: String,
+    client_addr: Option<String>,
+) -> AppResult<(Actor, Option<i64>)> {
     let Some(token) = bearer.filter(|t| t.len() == 64) else {
-        return Ok(Actor::anonymous(request_id, client_addr));
+        return Ok((Actor::anonymous(request_id, client_addr), None));
     };
     let now = Utc::now();
-    let found = session::Entity::find()
-        .find_also_related(account::Entity)
+    let row = session::Entity::find()
+        .select_only()
+        .column_as(session::Column::Id, "session_id")
+        .column_as(account::Column::Id, "account_id")
+        .column_as(account::Column::PersonId, "person_id")
+        .column_as(account::Column::Email, "email")
+        .column_as(account::Column::PlatformRole, "platform_role")
+        .column_as(account::Column::SecretariatIntercommunalityId, "secretariat_intercommunality_id")
+        .column_as(account::Column::Active, "active")
+        .column_as(Expr::cust("(SELECT version FROM data_version WHERE id = 1)"), "data_version")
+        .join(JoinType::InnerJoin, session::Relation::Account.def())
         .filter(session::Column::TokenHash.eq(secret_hash(token)))
         .filter(session::Column::RevokedAt.is_null())
         .filter(session::Column::ExpiresAt.gt(now))
+        .into_model::<SessionRow>()
         .one(&state.db)
         .await?;
-    match found {
-        Some((sess, Some(acc))) if acc.active => {
-            Ok(Actor::signed_in(request_id, client_addr, principal_of(&acc, Some(sess.id))?))
+    match row {
+        Some(r) if r.active => {
+            let principal = Principal {
+                account_id: r.account_id,
+                person_id: r.person_id,
+                email: r.email,
+                role: PlatformRole::parse(&r.platform_role)
+                    .ok_or_else(|| AppError::internal(format!("account {} has unknown role", r.account_id)))?,
+                secretariat_of: r.secretariat_intercommunality_id,
+                session_id: Some(r.session_id),
+            };
+            Ok((Actor::signed_in(request_id, client_addr, principal), Some(r.data_version.unwrap_or(0))))
         }
-        _ => Ok(Actor::anonymous(request_id, client_addr)),
+        _ => Ok((Actor::anonymous(request_id, client_addr), None)),
     }
 }
 
