@@ -31,9 +31,20 @@ fresh_db() { # backend -> url
 }
 
 login_token() {
-  curl -s "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' \
+  local t
+  t=$(curl -s "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' \
     -d '{"query":"mutation{login(email:\"secretariat@demo.entente.fr\",password:\"entente-demo-2026\"){token}}"}' |
-    sed -E 's/.*"token":"([0-9a-f]+)".*/\1/'
+    sed -E 's/.*"token":"([0-9a-f]+)".*/\1/')
+  [[ "$t" =~ ^[0-9a-f]{64}$ ]] || { echo "bench: sign-in failed: $t" >&2; exit 1; }
+  echo "$t"
+}
+
+# Runs wrk with CHECK=1 and stops the benchmark if any answer was wrong.
+checked() {
+  local line
+  line=$(CHECK=1 wrk "$@" | grep BENCH)
+  echo "check: $line"
+  [[ "$line" == *"non2xx_or_bad_bodies=0"* ]] || { echo "bench: wrong answers, figures not valid" >&2; exit 1; }
 }
 
 bench_backend() {
@@ -43,32 +54,33 @@ bench_backend() {
   RUST_LOG=warn "$BIN" serve --demo --database-url "$url" --bind "127.0.0.1:$PORT" >"$OUT/server-$b.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
-  token=$(login_token)
+  token=$(login_token); export TOKEN=$token
   # Warm-up, checking that every response is a correct answer.
-  CHECK=1 TOKEN=$token wrk -t2 -c8 -d3s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | grep BENCH | sed 's/^/check: /'
-  CHECK=1 wrk -t1 -c2 -d2s -s bench/login.lua "http://127.0.0.1:$PORT/graphql" | grep BENCH | sed 's/^/check: /' 
+  checked -t2 -c8 -d3s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql"
+  checked -t1 -c2 -d2s -s bench/login.lua "http://127.0.0.1:$PORT/graphql"
   sleep 2
   echo "$b idle_rss_mib=$(( $(rss_kib $pid) / 1024 ))" | tee "$OUT/$b-idle.txt"
   echo "-- AMP query, 64 connections, ${DUR}s (response cache on: the same account repeats the query)"
-  TOKEN=$token wrk -t2 -c64 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$b-amp.txt" | grep BENCH
+  wrk -t2 -c64 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$b-amp.txt" | grep BENCH
   echo "$b rss_after_load_mib=$(( $(rss_kib $pid) / 1024 )) peak_rss_mib=$(( $(hwm_kib $pid) / 1024 ))" | tee "$OUT/$b-rss.txt"
   echo "-- login, 8 clients in a loop, with the AMP query at 32 connections alongside, ${DUR}s"
-  wrk -t1 -c8 -d"${DUR}s" --latency -s bench/login.lua "http://127.0.0.1:$PORT/graphql" > "$OUT/$b-login.txt" &
+  CHECK=1 wrk -t1 -c8 -d"${DUR}s" --latency -s bench/login.lua "http://127.0.0.1:$PORT/graphql" > "$OUT/$b-login.txt" &
   local lp=$!
-  TOKEN=$token wrk -t1 -c32 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" > "$OUT/$b-amp-during-login.txt"
+  wrk -t1 -c32 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" > "$OUT/$b-amp-during-login.txt"
   wait $lp
   echo "login: $(grep BENCH "$OUT/$b-login.txt")"
   echo "AMP during login: $(grep BENCH "$OUT/$b-amp-during-login.txt")"
   echo "$b peak_rss_mib=$(( $(hwm_kib $pid) / 1024 ))" | tee -a "$OUT/$b-rss.txt"
+  checked -t1 -c2 -d1s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql"  # still signed in
   kill $pid; wait $pid 2>/dev/null || true
 
   echo "-- AMP query, 64 connections, ${DUR}s, response cache off (every answer recomputed)"
   RUST_LOG=warn "$BIN" serve --database-url "$url" --bind "127.0.0.1:$PORT" --response-cache-entries 0 >>"$OUT/server-$b.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
-  token=$(login_token)
-  CHECK=1 TOKEN=$token wrk -t2 -c8 -d3s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | grep BENCH | sed 's/^/check: /'
-  TOKEN=$token wrk -t2 -c64 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$b-amp-uncached.txt" | grep BENCH
+  token=$(login_token); export TOKEN=$token
+  checked -t2 -c8 -d3s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql"
+  wrk -t2 -c64 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$b-amp-uncached.txt" | grep BENCH
   kill $pid; wait $pid 2>/dev/null || true
 
   if [ -f "$DATA/communes.json" ]; then

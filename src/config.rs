@@ -51,6 +51,9 @@ pub struct AuthConfig {
     /// doubled at each further failure.
     pub slow_after: i32,
     pub slow_base: Duration,
+    /// Password hashes computed at once (half the cores, at least one), so that queries
+    /// keep a core while people sign in.
+    pub hash_slots: usize,
 }
 
 impl Default for Limits {
@@ -81,6 +84,7 @@ impl Default for AuthConfig {
             lock_duration: Duration::from_secs(15 * 60),
             slow_after: 3,
             slow_base: Duration::from_millis(500),
+            hash_slots: std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2)),
         }
     }
 }

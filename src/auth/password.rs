@@ -31,10 +31,15 @@ impl Hasher {
         tokio::task::spawn_blocking(move || hash_with(&params, &pw)).await.map_err(AppError::internal)?
     }
 
+    /// A hashing slot. Sign-in holds one while it reads its failure counters, verifies and
+    /// records the outcome, so that guesses in parallel are counted exactly.
+    pub async fn permit(&self) -> AppResult<HashPermit> {
+        Ok(HashPermit(self.permits.clone().acquire_owned().await.map_err(AppError::internal)?))
+    }
+
     /// Verifies `password` against `stored`, or against the dummy hash when there is none
-    /// (and then answers false).
-    pub async fn verify(&self, password: &str, stored: Option<&str>) -> AppResult<bool> {
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+    /// (and then answers false). Needs a slot from `permit`.
+    pub async fn verify(&self, _slot: &HashPermit, password: &str, stored: Option<&str>) -> AppResult<bool> {
         let real = stored.is_some();
         let hash = stored.map(str::to_owned).unwrap_or_else(|| (*self.dummy).clone());
         let pw = password.to_owned();
@@ -48,6 +53,9 @@ impl Hasher {
         Ok(ok && real)
     }
 }
+
+/// A held hashing slot (see `Hasher::permit`).
+pub struct HashPermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
 fn hash_with(params: &Params, password: &str) -> AppResult<String> {
     let salt = SaltString::generate(&mut OsRng);
@@ -66,9 +74,10 @@ mod tests {
         let h = Hasher::new(&AuthConfig::default(), 1).unwrap();
         let stored = h.hash("correct horse battery").await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
-        assert!(h.verify("correct horse battery", Some(&stored)).await.unwrap());
-        assert!(!h.verify("wrong horse battery", Some(&stored)).await.unwrap());
-        assert!(!h.verify("anything", None).await.unwrap());
-        assert!(!h.verify("x", Some("not a hash")).await.unwrap());
+        let slot = h.permit().await.unwrap();
+        assert!(h.verify(&slot, "correct horse battery", Some(&stored)).await.unwrap());
+        assert!(!h.verify(&slot, "wrong horse battery", Some(&stored)).await.unwrap());
+        assert!(!h.verify(&slot, "anything", None).await.unwrap());
+        assert!(!h.verify(&slot, "x", Some("not a hash")).await.unwrap());
     }
 }

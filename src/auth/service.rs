@@ -107,9 +107,8 @@ pub async fn resolve_actor(
     }
 }
 
-/// Counts one sign-in attempt under `key` and returns the attempts in the current window
-/// and when that window started. The increment is a single upsert, so concurrent
-/// attempts cannot slip past the limit.
+/// Counts one failure under `key` (a fresh window when the last one is over) and returns
+/// the failures in the window and when it started. The increment is a single upsert.
 async fn bump<C: ConnectionTrait>(conn: &C, key: &str, window: std::time::Duration) -> AppResult<(i32, DateTime<Utc>)> {
     let now = Utc::now();
     let cutoff = now - chrono::Duration::from_std(window).map_err(AppError::internal)?;
@@ -142,59 +141,77 @@ async fn bump<C: ConnectionTrait>(conn: &C, key: &str, window: std::time::Durati
     Ok((row.failures, row.window_started_at))
 }
 
+/// Failures counted under `key` in the current window, and when the window started.
+async fn failures<C: ConnectionTrait>(conn: &C, key: &str, window: std::time::Duration) -> AppResult<(i32, DateTime<Utc>)> {
+    let now = Utc::now();
+    let cutoff = now - chrono::Duration::from_std(window).map_err(AppError::internal)?;
+    Ok(match login_throttle::Entity::find_by_id(key.to_string()).one(conn).await? {
+        Some(row) if row.window_started_at >= cutoff => (row.failures, row.window_started_at),
+        _ => (0, now),
+    })
+}
+
+/// RATE_LIMITED until the window that started at `since` is over.
+fn locked(cfg: &crate::config::AuthConfig, since: DateTime<Utc>) -> AppResult<AppError> {
+    let until = since + chrono::Duration::from_std(cfg.lock_duration.max(cfg.failure_window)).map_err(AppError::internal)?;
+    Ok(AppError::RateLimited { retry_after_secs: Ord::max((until - Utc::now()).num_seconds(), 1) as u64 })
+}
+
+/// The per-e-mail and per-client failure counts, refused when either is at its limit.
+async fn check_failures(state: &AppState, email_key: &str, client_key: &str) -> AppResult<i32> {
+    let cfg = &state.config.auth;
+    let (by_email, email_since) = failures(&state.db, email_key, cfg.failure_window).await?;
+    if by_email >= cfg.max_failures_per_email {
+        return Err(locked(cfg, email_since)?);
+    }
+    let (by_client, client_since) = failures(&state.db, client_key, cfg.failure_window).await?;
+    if by_client >= cfg.max_failures_per_client {
+        return Err(locked(cfg, client_since)?);
+    }
+    Ok(by_email)
+}
+
+/// Signs in. Failures (not attempts) are counted per e-mail address, whether or not it
+/// has an account, and per client address. The counters are checked again and updated
+/// while holding a hashing slot, so parallel guesses are counted exactly within a
+/// process (with k processes, at most k-1 guesses past a limit).
 pub async fn login(state: &AppState, actor: &Actor, email: &str, password: &str) -> AppResult<SignedIn> {
     let cfg = &state.config.auth;
     let email = Email::parse(email).map_err(|m| AppError::validation("email", m))?;
     let email_key = format!("email:{}", email.as_str());
     let client_key = format!("client:{}", actor.client_addr.as_deref().unwrap_or("unknown"));
 
-    let txn = state.db.begin().await?;
-    let (by_email, email_since) = bump(&txn, &email_key, cfg.failure_window).await?;
-    let (by_client, client_since) = bump(&txn, &client_key, cfg.failure_window).await?;
-    txn.commit().await?;
+    // Slowed before taking a slot, so that a slowed guesser holds nobody else up.
+    let before = check_failures(state, &email_key, &client_key).await?;
+    tokio::time::sleep(slowdown(before + 1, cfg.slow_after, cfg.slow_base)).await;
 
-    let locked_since = if by_email > cfg.max_failures_per_email {
-        Some(email_since)
-    } else if by_client > cfg.max_failures_per_client {
-        Some(client_since)
-    } else {
-        None
-    };
-    if let Some(since) = locked_since {
-        let until = since + chrono::Duration::from_std(cfg.lock_duration.max(cfg.failure_window)).map_err(AppError::internal)?;
-        let retry_after_secs = Ord::max((until - Utc::now()).num_seconds(), 1) as u64;
-        return Err(AppError::RateLimited { retry_after_secs });
-    }
-    tokio::time::sleep(slowdown(by_email, cfg.slow_after, cfg.slow_base)).await;
-
+    let slot = state.hasher.permit().await?;
+    let attempt = check_failures(state, &email_key, &client_key).await? + 1;
     let acc = account::Entity::find()
         .filter(account::Column::Email.eq(email.as_str()))
         .filter(account::Column::Active.eq(true))
         .one(&state.db)
         .await?;
     let stored = acc.as_ref().and_then(|a| a.password_hash.as_deref());
-    let ok = state.hasher.verify(password, stored).await?;
+    let ok = state.hasher.verify(&slot, password, stored).await?;
 
     let txn = state.db.begin().await?;
     let Some(acc) = acc.filter(|_| ok) else {
+        bump(&txn, &email_key, cfg.failure_window).await?;
+        bump(&txn, &client_key, cfg.failure_window).await?;
         record(&txn, actor, Entry {
             action: "LOGIN_FAILED",
             target_type: "Account",
             target_id: None,
             scope: None,
-            summary: json!({ "attempt": by_email }),
+            summary: json!({ "attempt": attempt }),
         })
         .await?;
         txn.commit().await?;
         return Err(AppError::BadCredentials);
     };
+    drop(slot);
     login_throttle::Entity::delete_by_id(email_key).exec(&txn).await?;
-    login_throttle::Entity::update_many()
-        .col_expr(login_throttle::Column::Failures, Expr::col(login_throttle::Column::Failures).sub(1))
-        .filter(login_throttle::Column::Key.eq(client_key))
-        .filter(login_throttle::Column::Failures.gt(0))
-        .exec(&txn)
-        .await?;
     let signed_in = open_session(&txn, state, actor, acc, "LOGIN").await?;
     txn.commit().await?;
     Ok(signed_in)
@@ -254,15 +271,17 @@ pub async fn change_password(state: &AppState, actor: &Actor, current: &str, new
     let cfg = &state.config.auth;
     // Guesses of the current password through a stolen session are throttled like sign-in.
     let key = format!("password:{}", p.account_id);
-    let (attempts, since) = bump(&state.db, &key, cfg.failure_window).await?;
-    if attempts > cfg.max_failures_per_email {
-        let until = since + chrono::Duration::from_std(cfg.lock_duration.max(cfg.failure_window)).map_err(AppError::internal)?;
-        return Err(AppError::RateLimited { retry_after_secs: Ord::max((until - Utc::now()).num_seconds(), 1) as u64 });
+    let slot = state.hasher.permit().await?;
+    let (failed, since) = failures(&state.db, &key, cfg.failure_window).await?;
+    if failed >= cfg.max_failures_per_email {
+        return Err(locked(cfg, since)?);
     }
     let acc = account::Entity::find_by_id(p.account_id).one(&state.db).await?.ok_or(AppError::Unauthenticated)?;
-    if !state.hasher.verify(current, acc.password_hash.as_deref()).await? {
+    if !state.hasher.verify(&slot, current, acc.password_hash.as_deref()).await? {
+        bump(&state.db, &key, cfg.failure_window).await?;
         return Err(AppError::validation("currentPassword", "current password is wrong"));
     }
+    drop(slot);
     let hash = state.hasher.hash(new).await?;
     let txn = state.db.begin().await?;
     let now = Utc::now();
