@@ -164,7 +164,7 @@ impl NodeQuery {
             (Kind::Intercommunality, n) => l.intercommunality.load_one(n).await?.map(|m| Node::Intercommunality(Intercommunality(m))),
             (Kind::Territory, n) => l.territory.load_one(n).await?.map(|m| Node::Territory(Territory(m))),
             (Kind::Person, n) => l.person.load_one(n).await?.map(|m| Node::Person(Person(m))),
-            (Kind::Mandate, n) => l.mandate.load_one(n).await?.map(|m| Node::Mandate(Mandate(m))),
+            (Kind::Mandate, n) => l.mandate.load_one(n).await?.map(|m| Node::Mandate(Mandate::of(m))),
             (Kind::AuditEntry, n) => crate::audit::graphql::find_visible(ctx, n).await?.map(Node::AuditEntry),
             (Kind::Invitation, _) => None,
         })

@@ -54,7 +54,7 @@ impl Me {
     async fn current_mandates(&self, ctx: &Context<'_>) -> AppResult<Vec<Mandate>> {
         let l = loaders(ctx)?;
         let all = l.person_mandates.load_one(self.0.person_id).await?.unwrap_or_default();
-        Ok(all.into_iter().filter(|m| runs_on(m, l.today)).map(Mandate).collect())
+        Ok(all.into_iter().filter(|m| runs_on(m, l.today)).map(Mandate::of).collect())
     }
 }
 

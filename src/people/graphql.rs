@@ -67,7 +67,7 @@ impl Person {
     async fn mandates(&self, ctx: &Context<'_>, #[graphql(default = false)] include_ended: bool) -> AppResult<Vec<Mandate>> {
         let l = loaders(ctx)?;
         let all = l.person_mandates.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(all.into_iter().filter(|m| include_ended || runs_on(m, l.today)).map(Mandate).collect())
+        Ok(all.into_iter().filter(|m| include_ended || runs_on(m, l.today)).map(Mandate::of).collect())
     }
     async fn version(&self) -> i32 {
         self.0.version
@@ -84,7 +84,13 @@ pub enum Organisation {
 /// A mandate (Popolo "membership"): a person holds a role in an organisation from a
 /// start date to an optional end date. The end date is exclusive: from that day the
 /// mandate no longer runs, and neither do the powers it gave.
-pub struct Mandate(pub mandate::Model);
+pub struct Mandate(pub mandate::Model, pub Option<person::Model>);
+
+impl Mandate {
+    pub fn of(m: mandate::Model) -> Self {
+        Mandate(m, None)
+    }
+}
 
 #[Object]
 impl Mandate {
@@ -92,6 +98,10 @@ impl Mandate {
         ids::encode(Kind::Mandate, self.0.id)
     }
     async fn person(&self, ctx: &Context<'_>) -> AppResult<Person> {
+        if let Some(p) = &self.1 {
+            // Loaded with the mandate (the current mayor's query joins the person).
+            return Ok(Person(p.clone()));
+        }
         loaders(ctx)?.person.load_one(self.0.person_id).await?.map(Person).ok_or_else(|| AppError::not_found("person"))
     }
     async fn role(&self) -> AppResult<Role> {
@@ -250,11 +260,11 @@ impl PeopleMutation {
             end: input.end_date,
         })
         .await?;
-        Ok(Mandate(m))
+        Ok(Mandate::of(m))
     }
     /// Ends a mandate: from `endDate` on, the person no longer holds it (nor its powers).
     async fn end_mandate(&self, ctx: &Context<'_>, input: EndMandateInput) -> AppResult<Mandate> {
         let id = ids::decode("id", Kind::Mandate, &input.id)?;
-        Ok(Mandate(service::end_mandate(state(ctx)?, actor(ctx)?, id, input.end_date, input.expected_version).await?))
+        Ok(Mandate::of(service::end_mandate(state(ctx)?, actor(ctx)?, id, input.end_date, input.expected_version).await?))
     }
 }

@@ -64,18 +64,12 @@ impl Commune {
     }
     /// The mayor (maire) in office today, Europe/Paris.
     async fn current_mayor(&self, ctx: &Context<'_>) -> AppResult<Option<Mandate>> {
-        let l = loaders(ctx)?;
-        let Some((mandate, person)) = l.mayor.load_one(self.0.id).await? else { return Ok(None) };
-        if let Some(p) = person {
-            // Loaded by the same query: spare Mandate.person a second one.
-            l.person.feed_one(p.id, p).await;
-        }
-        Ok(Some(Mandate(mandate)))
+        Ok(loaders(ctx)?.mayor.load_one(self.0.id).await?.map(|(mandate, person)| Mandate(mandate, person)))
     }
     /// The mandates running today in this commune: mayor, deputy mayors (adjoints),
     /// councillors, DGS.
     async fn council(&self, ctx: &Context<'_>) -> AppResult<Vec<Mandate>> {
-        Ok(loaders(ctx)?.commune_mandates.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(Mandate).collect())
+        Ok(loaders(ctx)?.commune_mandates.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(Mandate::of).collect())
     }
     /// Memberships in intercommunalities (EPCI, EPT); ended ones only with `includeEnded`.
     async fn memberships(&self, ctx: &Context<'_>, #[graphql(default = false)] include_ended: bool) -> AppResult<Vec<Membership>> {
@@ -179,11 +173,11 @@ impl Intercommunality {
     /// The president (président) in office today.
     async fn president(&self, ctx: &Context<'_>) -> AppResult<Option<Mandate>> {
         let all = loaders(ctx)?.epci_mandates.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(all.into_iter().find(|m| m.role == Role::President.as_str()).map(Mandate))
+        Ok(all.into_iter().find(|m| m.role == Role::President.as_str()).map(Mandate::of))
     }
     /// Mandates running today in the intercommunality (president, vice-presidents, staff).
     async fn officers(&self, ctx: &Context<'_>) -> AppResult<Vec<Mandate>> {
-        Ok(loaders(ctx)?.epci_mandates.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(Mandate).collect())
+        Ok(loaders(ctx)?.epci_mandates.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(Mandate::of).collect())
     }
     /// Territories: groupings of member communes (e.g. conférences territoriales des maires).
     async fn territories(&self, ctx: &Context<'_>) -> AppResult<Vec<Territory>> {

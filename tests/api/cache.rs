@@ -55,3 +55,14 @@ async fn errors_are_not_cached_and_accounts_do_not_share_entries() {
     ok(&app.gql(Some(&sec), q, vars.clone()).await);
     assert_eq!(code(&app.gql(Some(&mayor), q, vars).await), "FORBIDDEN");
 }
+
+#[tokio::test]
+async fn the_audit_log_is_never_served_stale() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let q = "{auditEntries(action:\"LOGIN\"){totalCount}}";
+    let before = ok(&app.gql(Some(&sec), q, json!({})).await)["auditEntries"]["totalCount"].as_u64().unwrap();
+    app.login_as("secretariat@demo.entente.fr").await;
+    let after = ok(&app.gql(Some(&sec), q, json!({})).await)["auditEntries"]["totalCount"].as_u64().unwrap();
+    assert_eq!(after, before + 1);
+}
