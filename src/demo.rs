@@ -17,7 +17,7 @@ use crate::people::rules::Period;
 use crate::people::service::insert_mandate;
 use crate::people::rules::Role;
 use crate::territory::model::{commune, commune_membership, intercommunality};
-use crate::territory::rules::{InseeCode, LegalForm, Siren};
+use crate::territory::rules::{search_key, InseeCode, LegalForm, Siren};
 use crate::AppState;
 
 /// The password of every demo account (printed in the README).
@@ -106,6 +106,7 @@ pub async fn load(state: &AppState) -> AppResult<DemoReport> {
     let amp = intercommunality::ActiveModel {
         siren: Set(siren.as_str().into()),
         name: Set(e.nom.clone()),
+        search_key: Set(search_key(&e.nom)),
         legal_form: Set(form.as_str().into()),
         financing_mode: Set(e.financing.clone()),
         population: Set(e.population),
@@ -127,6 +128,7 @@ pub async fn load(state: &AppState) -> AppResult<DemoReport> {
         let row = commune::ActiveModel {
             insee_code: Set(code.as_str().into()),
             name: Set(c.nom.clone()),
+            search_key: Set(search_key(&c.nom)),
             departement: Set(c.departement.clone()),
             region: Set(c.region.clone()),
             siren: Set(c.siren.clone()),

@@ -44,6 +44,7 @@ impl MigrationTrait for Migration {
                 .col(pk(Intercommunality::Id))
                 .col(ColumnDef::new(Intercommunality::Siren).string_len(9).not_null().unique_key())
                 .col(text(Intercommunality::Name))
+                .col(text(Intercommunality::SearchKey))
                 .col(text(Intercommunality::LegalForm))
                 .col(text_null(Intercommunality::FinancingMode))
                 .col(int_null(Intercommunality::Population))
@@ -63,6 +64,7 @@ impl MigrationTrait for Migration {
                 .col(pk(Commune::Id))
                 .col(ColumnDef::new(Commune::InseeCode).string_len(5).not_null().unique_key())
                 .col(text(Commune::Name))
+                .col(text(Commune::SearchKey))
                 .col(text(Commune::Departement))
                 .col(text_null(Commune::Region))
                 .col(ColumnDef::new(Commune::Siren).string_len(9).null())
@@ -132,6 +134,7 @@ impl MigrationTrait for Migration {
                 .col(pk(Person::Id))
                 .col(text(Person::GivenName))
                 .col(text(Person::FamilyName))
+                .col(text(Person::SearchKey))
                 .col(text_null(Person::Email))
                 .col(int_null(Person::ScopeIntercommunalityId))
                 .col(ts(Person::CreatedAt))
@@ -271,9 +274,9 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
-enum Intercommunality { Table, Id, Siren, Name, LegalForm, FinancingMode, Population, PopulationYear, PopulationSource, CreatedAt, UpdatedAt, Version }
+enum Intercommunality { Table, Id, Siren, Name, SearchKey, LegalForm, FinancingMode, Population, PopulationYear, PopulationSource, CreatedAt, UpdatedAt, Version }
 #[derive(DeriveIden)]
-enum Commune { Table, Id, InseeCode, Name, Departement, Region, Siren, Population, PopulationYear, PopulationSource, CreatedAt, UpdatedAt, Version }
+enum Commune { Table, Id, InseeCode, Name, SearchKey, Departement, Region, Siren, Population, PopulationYear, PopulationSource, CreatedAt, UpdatedAt, Version }
 #[derive(DeriveIden)]
 enum CommuneMembership { Table, Id, CommuneId, IntercommunalityId, StartDate, EndDate, Population, PopulationYear, CreatedAt }
 #[derive(DeriveIden)]
@@ -281,7 +284,7 @@ enum Territory { Table, Id, IntercommunalityId, Name, Code, CreatedAt, UpdatedAt
 #[derive(DeriveIden)]
 enum TerritoryCommune { Table, TerritoryId, CommuneId }
 #[derive(DeriveIden)]
-enum Person { Table, Id, GivenName, FamilyName, Email, ScopeIntercommunalityId, CreatedAt, UpdatedAt, Version }
+enum Person { Table, Id, GivenName, FamilyName, SearchKey, Email, ScopeIntercommunalityId, CreatedAt, UpdatedAt, Version }
 #[derive(DeriveIden)]
 enum Mandate { Table, Id, PersonId, CommuneId, IntercommunalityId, Role, Delegation, StartDate, EndDate, CreatedAt, UpdatedAt, Version }
 #[derive(DeriveIden)]

@@ -1,8 +1,7 @@
 //! GraphQL types and resolvers of persons and mandates.
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, Union, ID};
 use chrono::NaiveDate;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::model::{mandate, person};
 use super::rules::Role;
@@ -142,7 +141,8 @@ pub struct PeopleQuery;
 
 #[Object]
 impl PeopleQuery {
-    /// Persons, by family name; `search` matches a part of the given or family name.
+    /// Persons, by family name; `search` matches a part of "given family" name (accents,
+    /// case and punctuation ignored).
     #[graphql(complexity = "first.or(last).unwrap_or(50).clamp(0, 10_000) as usize * child_complexity + 2")]
     async fn persons(
         &self,
@@ -157,12 +157,7 @@ impl PeopleQuery {
         let db = &state(ctx)?.db;
         let mut q = person::Entity::find();
         if let Some(s) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let s = format!("%{}%", s.to_lowercase().replace(['%', '_'], ""));
-            q = q.filter(
-                Condition::any()
-                    .add(Expr::expr(Func::lower(Expr::col((person::Entity, person::Column::FamilyName)))).like(s.clone()))
-                    .add(Expr::expr(Func::lower(Expr::col((person::Entity, person::Column::GivenName)))).like(s)),
-            );
+            q = q.filter(person::Column::SearchKey.like(format!("%{}%", crate::territory::rules::search_key(s))));
         }
         let total = q.clone().count(db).await?;
         let w = window(ctx, &PageArgs { after, before, first, last }, total)?;

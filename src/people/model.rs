@@ -8,6 +8,8 @@ pub mod person {
         pub id: i32,
         pub given_name: String,
         pub family_name: String,
+        /// `search_key("given family")`.
+        pub search_key: String,
         pub email: Option<String>,
         pub scope_intercommunality_id: Option<i32>,
         pub created_at: DateTimeUtc,

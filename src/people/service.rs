@@ -64,9 +64,11 @@ pub async fn insert_person<C: ConnectionTrait>(
     scope: Option<i32>,
 ) -> AppResult<person::Model> {
     let now = Utc::now();
+    let (given, family) = (check_name("givenName", given_name)?, check_name("familyName", family_name)?);
     Ok(person::ActiveModel {
-        given_name: Set(check_name("givenName", given_name)?),
-        family_name: Set(check_name("familyName", family_name)?),
+        search_key: Set(person_key(&given, &family)),
+        given_name: Set(given),
+        family_name: Set(family),
         email: Set(check_email(email)?),
         scope_intercommunality_id: Set(scope),
         created_at: Set(now),
@@ -76,6 +78,11 @@ pub async fn insert_person<C: ConnectionTrait>(
     }
     .insert(conn)
     .await?)
+}
+
+/// What person searches compare: "given family", folded by `search_key`.
+fn person_key(given: &str, family: &str) -> String {
+    crate::territory::rules::search_key(&format!("{given} {family}"))
 }
 
 pub struct PersonInput {
@@ -138,6 +145,8 @@ pub async fn update_person(state: &AppState, actor: &Actor, id: i32, expected_ve
     if let Some(e) = &email {
         q = q.col_expr(person::Column::Email, Expr::value(e.clone()));
     }
+    let key = person_key(given.as_deref().unwrap_or(&current.given_name), family.as_deref().unwrap_or(&current.family_name));
+    q = q.col_expr(person::Column::SearchKey, Expr::value(key));
     let res = q
         .filter(person::Column::Id.eq(id))
         .filter(person::Column::Version.eq(expected_version))

@@ -2,11 +2,10 @@
 //! actor through `allow` and read through loaders or call the service.
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::NaiveDate;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select};
 
 use super::model::{commune, commune_membership, intercommunality, territory};
-use super::rules::{InseeCode, LegalForm, Siren};
+use super::rules::{search_key, InseeCode, LegalForm, Siren};
 use super::service::{self, TerritoryInput};
 use crate::auth::policy::Action;
 use crate::error::{AppError, AppResult};
@@ -223,11 +222,15 @@ impl Territory {
     }
 }
 
+/// Part of the name (accents, case and punctuation ignored) or the start of the INSEE code.
 fn search_condition(search: &str) -> Condition {
-    let s = search.trim().to_lowercase().replace(['%', '_'], "");
-    Condition::any()
-        .add(Expr::expr(Func::lower(Expr::col((commune::Entity, commune::Column::Name)))).like(format!("%{s}%")))
-        .add(commune::Column::InseeCode.like(format!("{}%", s.to_uppercase())))
+    let key = search_key(search);
+    let code: String = search.trim().to_uppercase().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let mut c = Condition::any().add(commune::Column::SearchKey.like(format!("%{key}%")));
+    if !code.is_empty() {
+        c = c.add(commune::Column::InseeCode.like(format!("{code}%")));
+    }
+    c
 }
 
 async fn commune_page(ctx: &Context<'_>, mut q: Select<commune::Entity>, search: Option<String>, args: PageArgs) -> AppResult<Conn<Commune>> {
@@ -251,7 +254,8 @@ pub struct TerritoryQuery;
 
 #[Object]
 impl TerritoryQuery {
-    /// Communes, by name; `search` matches a part of the name or the start of the INSEE code.
+    /// Communes, by name; `search` matches a part of the name (accents, case and
+    /// punctuation ignored: "etang" finds "Berre-l'Étang") or the start of the INSEE code.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "first.or(last).unwrap_or(50).clamp(0, 10_000) as usize * child_complexity + 2")]
     async fn communes(
@@ -288,7 +292,8 @@ impl TerritoryQuery {
         Ok(commune::Entity::find().filter(filter).one(&state(ctx)?.db).await?.map(Commune))
     }
 
-    /// Intercommunalities, by name; `search` matches a part of the name or the SIREN.
+    /// Intercommunalities, by name; `search` matches a part of the name (accents, case and
+    /// punctuation ignored) or the start of the SIREN.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "first.or(last).unwrap_or(50).clamp(0, 10_000) as usize * child_complexity + 2")]
     async fn intercommunalities(
@@ -308,12 +313,12 @@ impl TerritoryQuery {
             q = q.filter(intercommunality::Column::LegalForm.eq(f.as_str()));
         }
         if let Some(s) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let s = s.to_lowercase().replace(['%', '_'], "");
-            q = q.filter(
-                Condition::any()
-                    .add(Expr::expr(Func::lower(Expr::col((intercommunality::Entity, intercommunality::Column::Name)))).like(format!("%{s}%")))
-                    .add(intercommunality::Column::Siren.like(format!("{s}%"))),
-            );
+            let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+            let mut c = Condition::any().add(intercommunality::Column::SearchKey.like(format!("%{}%", search_key(s))));
+            if !digits.is_empty() {
+                c = c.add(intercommunality::Column::Siren.like(format!("{digits}%")));
+            }
+            q = q.filter(c);
         }
         let total = q.clone().count(db).await?;
         let w = window(ctx, &PageArgs { after, before, first, last }, total)?;

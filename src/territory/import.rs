@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::model::{commune, commune_membership, intercommunality};
-use super::rules::{InseeCode, LegalForm, Siren};
+use super::rules::{search_key, InseeCode, LegalForm, Siren};
 use crate::audit::service::{record, Entry};
 use crate::auth::policy::{authorize, Action};
 use crate::auth::Actor;
@@ -313,6 +313,7 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
             None => fresh.push(commune::ActiveModel {
                 insee_code: Set(c.code.as_str().to_string()),
                 name: Set(c.name.clone()),
+                search_key: Set(search_key(&c.name)),
                 departement: Set(c.departement.clone()),
                 region: Set(c.region.clone()),
                 siren: Set(c.siren.clone()),
@@ -326,6 +327,7 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
             }),
             Some(old)
                 if old.name == c.name
+                    && old.search_key == search_key(&c.name)
                     && old.departement == c.departement
                     && old.region == c.region
                     && old.siren == c.siren
@@ -337,6 +339,7 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
             Some(old) => {
                 commune::Entity::update_many()
                     .col_expr(commune::Column::Name, Expr::value(c.name.clone()))
+                    .col_expr(commune::Column::SearchKey, Expr::value(search_key(&c.name)))
                     .col_expr(commune::Column::Departement, Expr::value(c.departement.clone()))
                     .col_expr(commune::Column::Region, Expr::value(c.region.clone()))
                     .col_expr(commune::Column::Siren, Expr::value(c.siren.clone()))
@@ -376,6 +379,7 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
                 fresh.push(intercommunality::ActiveModel {
                     siren: Set(e.siren.as_str().to_string()),
                     name: Set(e.name.clone()),
+                    search_key: Set(search_key(&e.name)),
                     legal_form: Set(e.form.as_str().to_string()),
                     financing_mode: Set(e.financing.clone()),
                     population: Set(e.population),
@@ -389,6 +393,7 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
             }
             Some(old)
                 if old.name == e.name
+                    && old.search_key == search_key(&e.name)
                     && old.legal_form == e.form.as_str()
                     && old.financing_mode == e.financing
                     && old.population == e.population
@@ -399,6 +404,7 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
             Some(old) => {
                 intercommunality::Entity::update_many()
                     .col_expr(intercommunality::Column::Name, Expr::value(e.name.clone()))
+                    .col_expr(intercommunality::Column::SearchKey, Expr::value(search_key(&e.name)))
                     .col_expr(intercommunality::Column::LegalForm, Expr::value(e.form.as_str()))
                     .col_expr(intercommunality::Column::FinancingMode, Expr::value(e.financing.clone()))
                     .col_expr(intercommunality::Column::Population, Expr::value(e.population))

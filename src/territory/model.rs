@@ -8,6 +8,8 @@ pub mod intercommunality {
         pub id: i32,
         pub siren: String,
         pub name: String,
+        /// `search_key(name)`: what searches compare, the same on every database.
+        pub search_key: String,
         pub legal_form: String,
         pub financing_mode: Option<String>,
         pub population: Option<i32>,
@@ -31,6 +33,8 @@ pub mod commune {
         pub id: i32,
         pub insee_code: String,
         pub name: String,
+        /// `search_key(name)`: what searches compare, the same on every database.
+        pub search_key: String,
         pub departement: String,
         pub region: Option<String>,
         pub siren: Option<String>,

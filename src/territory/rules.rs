@@ -88,6 +88,16 @@ fn luhn_valid(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// What name searches compare: lower case, accents removed (deunicode), apostrophes and
+/// hyphens as spaces, spaces folded. Computed in Rust and stored, so SQLite (whose
+/// lower() folds ASCII only) and PostgreSQL answer the same: "etang" finds
+/// "Berre-l'Étang", "saint etienne" finds "Saint-Étienne".
+pub fn search_key(text: &str) -> String {
+    let ascii = deunicode::deunicode(text).to_lowercase();
+    let spaced: String = ascii.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' }).collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Legal form of an intercommunality, as the official files name it.
 #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
 pub enum LegalForm {
@@ -142,6 +152,15 @@ mod tests {
         for bad in ["1305", "130555", "2C004", "20004", "1305A", "00001", "", "AB123"] {
             assert!(InseeCode::parse(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn search_keys_fold_case_accents_and_punctuation() {
+        assert_eq!(search_key("Berre-l'Étang"), "berre l etang");
+        assert_eq!(search_key("  SAINT-ÉTIENNE "), "saint etienne");
+        assert_eq!(search_key("Châteauneuf-les-Martigues"), "chateauneuf les martigues");
+        assert_eq!(search_key("Œuilly"), "oeuilly");
+        assert_eq!(search_key("%_"), "");
     }
 
     #[test]

@@ -156,3 +156,26 @@ async fn territories_are_created_edited_and_deleted_with_versions() {
     let n = app.gql(Some(&t), "query($id:ID!){node(id:$id){id}}", json!({"id": terr["id"]})).await;
     assert!(ok(&n)["node"].is_null());
 }
+
+#[tokio::test]
+async fn searches_ignore_accents_case_and_punctuation_on_every_database() {
+    let app = TestApp::demo().await;
+    let t = app.login_as("secretariat@demo.entente.fr").await;
+    let q = "query($s:String){communes(search:$s){edges{node{name}}}}";
+    for s in ["etang", "BERRE L ETANG", "berre-l'étang", "Berre l’Étang"] {
+        let r = app.gql(Some(&t), q, json!({"s": s})).await;
+        let names: Vec<_> = ok(&r)["communes"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["name"].as_str().unwrap().to_string()).collect();
+        assert_eq!(names, ["Berre-l'Étang"], "search {s:?}");
+    }
+    let r = app.gql(Some(&t), "{intercommunalities(search:\"aix marseille provence\"){edges{node{siren}}}}", json!({})).await;
+    assert_eq!(ok(&r)["intercommunalities"]["edges"][0]["node"]["siren"], AMP);
+    let r = app.gql(Some(&t), "{persons(search:\"helene presidente\"){edges{node{fullName}}}}", json!({})).await;
+    assert_eq!(ok(&r)["persons"]["edges"][0]["node"]["fullName"], "Hélène Présidente");
+    // Renaming a person updates what searches find.
+    let id = ok(&app.gql(Some(&t), "{persons(search:\"helene\"){edges{node{id version}}}}", json!({})).await)["persons"]["edges"][0]["node"].clone();
+    ok(&app
+        .gql(Some(&t), "mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}", json!({"i": {"id": id["id"], "expectedVersion": id["version"], "familyName": "Élue"}}))
+        .await);
+    let r = app.gql(Some(&t), "{persons(search:\"helene elue\"){totalCount}}", json!({})).await;
+    assert_eq!(ok(&r)["persons"]["totalCount"], 1);
+}
