@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use chrono::NaiveDate;
 use quick_cache::sync::Cache;
+use quick_cache::Weighter;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Key {
@@ -17,16 +18,57 @@ pub struct Key {
     pub operation: Option<String>,
 }
 
-pub struct ResponseCache(Cache<Key, Bytes>);
+/// An entry weighs its key's text and its answer's bytes, so the cache is bounded in
+/// memory, not only in entries.
+#[derive(Clone)]
+struct BySize;
+
+impl Weighter<Key, Bytes> for BySize {
+    fn weight(&self, key: &Key, body: &Bytes) -> u64 {
+        (body.len() + key.query.len() + key.variables.len() + 64) as u64
+    }
+}
+
+pub struct ResponseCache(Cache<Key, Bytes, BySize>);
 
 impl ResponseCache {
-    pub fn new(entries: usize) -> Self {
-        ResponseCache(Cache::new(entries.max(1)))
+    /// At most about `entries` answers and `max_bytes` bytes.
+    pub fn new(entries: usize, max_bytes: u64) -> Self {
+        ResponseCache(Cache::with_weighter(entries.max(1), max_bytes.max(1), BySize))
     }
     pub fn get(&self, key: &Key) -> Option<Bytes> {
         self.0.get(key)
     }
     pub fn insert(&self, key: Key, body: Bytes) {
         self.0.insert(key, body);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: usize) -> Key {
+        Key {
+            account: 1,
+            version: 1,
+            day: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default(),
+            query: format!("{{q{i}}}"),
+            variables: "{}".into(),
+            operation: None,
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bytes() {
+        let cache = ResponseCache::new(1_000, 1 << 20);
+        for i in 0..200 {
+            cache.insert(key(i), Bytes::from(vec![b'x'; 64 << 10]));
+        }
+        assert!(cache.0.weight() <= 1 << 20, "{} bytes held", cache.0.weight());
+        assert!(!cache.0.is_empty(), "eviction kept nothing");
+        let small = ResponseCache::new(10, 1 << 20);
+        small.insert(key(1), Bytes::from_static(b"{}"));
+        assert_eq!(small.get(&key(1)).as_deref(), Some(&b"{}"[..]));
     }
 }

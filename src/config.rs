@@ -19,6 +19,8 @@ pub struct Config {
     pub dataloader_delay: Duration,
     /// Entries of the per-account query response cache (0 turns it off).
     pub response_cache_entries: usize,
+    /// Bytes the response cache may hold (answers and keys).
+    pub response_cache_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +103,7 @@ impl Config {
             max_db_connections: std::thread::available_parallelism().map_or(2, |n| n.get() as u32).max(2),
             dataloader_delay: Duration::from_millis(1),
             response_cache_entries: 2_000,
+            response_cache_bytes: 32 << 20,
         }
     }
 }
