@@ -21,6 +21,8 @@ pub struct Config {
     pub response_cache_entries: usize,
     /// Bytes the response cache may hold (answers and keys).
     pub response_cache_bytes: u64,
+    /// Reverse proxies whose X-Forwarded-For is believed (empty: the header is ignored).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -104,6 +106,7 @@ impl Config {
             dataloader_delay: Duration::from_millis(1),
             response_cache_entries: 2_000,
             response_cache_bytes: 32 << 20,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The axum router: POST /graphql, GET /graphql (GraphiQL), GET /health; with a body
 //! size limit, a request timeout, a request id on every request and in every log line.
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
@@ -107,7 +107,9 @@ async fn graphql_handler(
         }
     };
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-    let (actor, version) = match crate::auth::service::resolve_actor(&h.state, bearer(&headers), request_id, Some(addr.ip().to_string())).await {
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let client = client_address(addr.ip(), forwarded, &h.state.config.trusted_proxies);
+    let (actor, version) = match crate::auth::service::resolve_actor(&h.state, bearer(&headers), request_id, Some(client.to_string())).await {
         Ok(found) => found,
         Err(e) => {
             tracing::error!(error = ?e, "resolving the actor failed");
@@ -149,6 +151,22 @@ async fn graphql_handler(
     }
 }
 
+/// The client's address: the peer's, unless the peer is a trusted reverse proxy; then the
+/// rightmost X-Forwarded-For address that is not itself a trusted proxy. Without trusted
+/// proxies the header is ignored, so a client cannot choose its own address (and escape
+/// the per-address sign-in limit).
+pub fn client_address(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    forwarded_for
+        .into_iter()
+        .flat_map(|h| h.rsplit(','))
+        .map_while(|a| a.trim().parse::<IpAddr>().ok())
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
+}
+
 fn json_body(body: bytes::Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
@@ -181,4 +199,30 @@ fn cache_key(state: &AppState, actor: &Actor, version: Option<i64>, req: &mut as
         variables: serde_json::to_string(&req.variables).map_err(AppError::internal)?,
         operation,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let proxy = ip("10.0.0.2");
+        let trusted = [proxy];
+        // No trusted proxy: the header is ignored.
+        assert_eq!(client_address(ip("203.0.113.9"), Some("198.51.100.1"), &[]), ip("203.0.113.9"));
+        // From an untrusted peer: ignored too.
+        assert_eq!(client_address(ip("203.0.113.9"), Some("198.51.100.1"), &trusted), ip("203.0.113.9"));
+        // From the proxy: the rightmost address it did not add itself.
+        assert_eq!(client_address(proxy, Some("198.51.100.1, 203.0.113.7"), &trusted), ip("203.0.113.7"));
+        assert_eq!(client_address(proxy, Some("198.51.100.1, 10.0.0.2"), &trusted), ip("198.51.100.1"));
+        // A garbled header falls back to the peer.
+        assert_eq!(client_address(proxy, Some("not an address"), &trusted), proxy);
+        assert_eq!(client_address(proxy, None, &trusted), proxy);
+    }
 }

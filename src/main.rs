@@ -52,6 +52,10 @@ enum Command {
         /// Entries of the per-account query response cache; 0 turns it off.
         #[arg(long, env = "ENTENTE_RESPONSE_CACHE_ENTRIES", default_value_t = 2_000)]
         response_cache_entries: usize,
+        /// A reverse proxy whose X-Forwarded-For header is believed (repeat, or comma-separate
+        /// in the environment variable).
+        #[arg(long = "trusted-proxy", env = "ENTENTE_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Apply pending migrations and exit.
     Migrate {
@@ -154,7 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             entente::state(Config::new(db.database_url)).await?;
             println!("migrations applied");
         }
-        Command::Serve { db, bind, demo, production, log_json, db_max_connections, response_cache_entries } => {
+        Command::Serve { db, bind, demo, production, log_json, db_max_connections, response_cache_entries, trusted_proxies } => {
             init_logs(log_json);
             if demo && !bind.ip().is_loopback() {
                 anyhow::bail!("--demo serves well-known passwords: bind to a loopback address (127.0.0.1 or ::1), not {bind}");
@@ -164,6 +168,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.production = production;
             config.graphiql = !production;
             config.response_cache_entries = response_cache_entries;
+            config.trusted_proxies = trusted_proxies;
             if let Some(n) = db_max_connections {
                 config.max_db_connections = n.max(1);
             }

@@ -211,3 +211,47 @@ async fn password_change_revokes_other_sessions() {
     assert!(app.login("maire.aix@demo.entente.fr", DEMO_PASSWORD).await.is_err());
     assert!(app.login("maire.aix@demo.entente.fr", "a brand new passphrase").await.is_ok());
 }
+
+async fn login_from(app: &TestApp, forwarded: &str, email: &str, password: &str) -> serde_json::Value {
+    app.client
+        .post(app.url("/graphql"))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({"query": "mutation($e:String!,$p:String!){login(email:$e,password:$p){token}}", "variables": {"e": email, "p": password}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_address_is_limited_apart() {
+    let app = TestApp::spawn_with(|c| {
+        c.auth.max_failures_per_client = 3;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    entente::demo::load(&app.state).await.unwrap();
+    for i in 0..3 {
+        let r = login_from(&app, "203.0.113.7", &format!("guess{i}@demo.entente.fr"), "wrong password!").await;
+        assert_eq!(code(&r), "UNAUTHENTICATED");
+    }
+    let r = login_from(&app, "203.0.113.7", "maire.aix@demo.entente.fr", DEMO_PASSWORD).await;
+    assert_eq!(code(&r), "RATE_LIMITED");
+    let r = login_from(&app, "203.0.113.8", "maire.aix@demo.entente.fr", DEMO_PASSWORD).await;
+    ok(&r);
+}
+
+#[tokio::test]
+async fn without_a_trusted_proxy_forwarded_addresses_are_ignored() {
+    let app = TestApp::spawn_with(|c| c.auth.max_failures_per_client = 3).await;
+    entente::demo::load(&app.state).await.unwrap();
+    // A client rotating made-up X-Forwarded-For values is still one address.
+    for i in 0..3 {
+        let r = login_from(&app, &format!("198.51.100.{i}"), &format!("guess{i}@demo.entente.fr"), "wrong password!").await;
+        assert_eq!(code(&r), "UNAUTHENTICATED");
+    }
+    let r = login_from(&app, "198.51.100.99", "maire.aix@demo.entente.fr", DEMO_PASSWORD).await;
+    assert_eq!(code(&r), "RATE_LIMITED");
+}
