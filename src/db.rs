@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 /// Counts SQL statements sent on a connection; read by the N+1 test and the benchmark.
 #[derive(Clone, Default, Debug)]
@@ -52,8 +52,4 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<(DatabaseConnect
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
-}
-
-pub fn is_sqlite(db: &DatabaseConnection) -> bool {
-    db.get_database_backend() == DbBackend::Sqlite
 }

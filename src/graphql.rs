@@ -166,7 +166,6 @@ impl NodeQuery {
             (Kind::Person, n) => l.person.load_one(n).await?.map(|m| Node::Person(Person(m))),
             (Kind::Mandate, n) => l.mandate.load_one(n).await?.map(|m| Node::Mandate(Mandate::of(m))),
             (Kind::AuditEntry, n) => crate::audit::graphql::find_visible(ctx, n).await?.map(Node::AuditEntry),
-            (Kind::Invitation, _) => None,
         })
     }
 }

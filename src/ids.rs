@@ -13,7 +13,6 @@ pub enum Kind {
     Person,
     Mandate,
     AuditEntry,
-    Invitation,
 }
 
 impl Kind {
@@ -25,18 +24,14 @@ impl Kind {
             Kind::Person => "Person",
             Kind::Mandate => "Mandate",
             Kind::AuditEntry => "AuditEntry",
-            Kind::Invitation => "Invitation",
         }
     }
-    const ALL: [Kind; 7] = [
-        Kind::Commune,
-        Kind::Intercommunality,
-        Kind::Territory,
-        Kind::Person,
-        Kind::Mandate,
-        Kind::AuditEntry,
-        Kind::Invitation,
-    ];
+    const ALL: [Kind; 6] = [Kind::Commune, Kind::Intercommunality, Kind::Territory, Kind::Person, Kind::Mandate, Kind::AuditEntry];
+
+    /// The kind a type name stands for ("Commune" -> Kind::Commune).
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
 }
 
 pub fn encode(kind: Kind, id: i32) -> ID {
@@ -49,7 +44,7 @@ pub fn decode_any(field: &str, id: &ID) -> Result<(Kind, i32), AppError> {
     let raw = URL_SAFE_NO_PAD.decode(id.as_bytes()).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (name, num) = text.split_once(':').ok_or_else(bad)?;
-    let kind = Kind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(bad)?;
+    let kind = Kind::parse(name).ok_or_else(bad)?;
     let n: i32 = num.parse().map_err(|_| bad())?;
     if n <= 0 {
         return Err(bad());

@@ -98,83 +98,50 @@ impl Loader<i32> for CurrentEpciMandates {
     }
 }
 
-/// Every mandate of a person, past and present, by person.
-pub struct MandatesByPerson(DatabaseConnection);
-impl Loader<i32> for MandatesByPerson {
-    type Value = Vec<mandate::Model>;
-    type Error = AppError;
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        let rows = mandate::Entity::find()
-            .filter(mandate::Column::PersonId.is_in(keys.iter().copied()))
-            .order_by_desc(mandate::Column::StartDate)
-            .all(&self.0)
-            .await?;
-        Ok(group(rows.into_iter().map(|m| (m.person_id, m))))
-    }
-}
-
-/// Every membership of a commune in an intercommunality, past and present, by commune.
-pub struct MembershipsByCommune(DatabaseConnection);
-impl Loader<i32> for MembershipsByCommune {
-    type Value = Vec<commune_membership::Model>;
-    type Error = AppError;
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        let rows = commune_membership::Entity::find()
-            .filter(commune_membership::Column::CommuneId.is_in(keys.iter().copied()))
-            .order_by_asc(commune_membership::Column::Id)
-            .all(&self.0)
-            .await?;
-        Ok(group(rows.into_iter().map(|m| (m.commune_id, m))))
-    }
-}
-
-/// Every membership in an intercommunality, past and present, by intercommunality.
-pub struct MembershipsByEpci(DatabaseConnection);
-impl Loader<i32> for MembershipsByEpci {
-    type Value = Vec<commune_membership::Model>;
-    type Error = AppError;
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        let rows = commune_membership::Entity::find()
-            .filter(commune_membership::Column::IntercommunalityId.is_in(keys.iter().copied()))
-            .order_by_asc(commune_membership::Column::Id)
-            .all(&self.0)
-            .await?;
-        Ok(group(rows.into_iter().map(|m| (m.intercommunality_id, m))))
-    }
-}
-
-/// Territories of an intercommunality.
-pub struct TerritoriesByEpci(DatabaseConnection);
-impl Loader<i32> for TerritoriesByEpci {
-    type Value = Vec<territory::Model>;
-    type Error = AppError;
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        let rows = territory::Entity::find()
-            .filter(territory::Column::IntercommunalityId.is_in(keys.iter().copied()))
-            .order_by_asc(territory::Column::Name)
-            .all(&self.0)
-            .await?;
-        Ok(group(rows.into_iter().map(|t| (t.intercommunality_id, t))))
-    }
-}
-
-/// Commune ids of a territory.
-pub struct CommunesOfTerritory(DatabaseConnection);
-impl Loader<i32> for CommunesOfTerritory {
-    type Value = Vec<i32>;
-    type Error = AppError;
-    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        let rows = territory_commune::Entity::find()
-            .filter(territory_commune::Column::TerritoryId.is_in(keys.iter().copied()))
-            .all(&self.0)
-            .await?;
-        Ok(group(rows.into_iter().map(|r| (r.territory_id, r.commune_id))))
-    }
-}
-
 /// A DataLoader whose cache lives as long as the request: a key asked twice in one
 /// request is loaded once.
 pub type Cached<L> = DataLoader<L, HashMapCache>;
+
+/// A loader of every row whose `$column` is one of the keys, grouped by it, in `$order`.
+macro_rules! grouped_loader {
+    ($(#[$doc:meta])* $name:ident, $module:ident, $column:ident, $key:ident, $order:ident($ordcol:ident)) => {
+        $(#[$doc])*
+        pub struct $name(DatabaseConnection);
+        impl Loader<i32> for $name {
+            type Value = Vec<$module::Model>;
+            type Error = AppError;
+            async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+                let rows = $module::Entity::find()
+                    .filter($module::Column::$column.is_in(keys.iter().copied()))
+                    .$order($module::Column::$ordcol)
+                    .all(&self.0)
+                    .await?;
+                Ok(group(rows.into_iter().map(|r| (r.$key, r))))
+            }
+        }
+    };
+}
+
+grouped_loader!(
+    /// Every mandate of a person, past and present, newest first, by person.
+    MandatesByPerson, mandate, PersonId, person_id, order_by_desc(StartDate)
+);
+grouped_loader!(
+    /// Every membership of a commune, past and present, by commune.
+    MembershipsByCommune, commune_membership, CommuneId, commune_id, order_by_asc(Id)
+);
+grouped_loader!(
+    /// Every membership in an intercommunality, past and present, by intercommunality.
+    MembershipsByEpci, commune_membership, IntercommunalityId, intercommunality_id, order_by_asc(Id)
+);
+grouped_loader!(
+    /// Territories of an intercommunality, by name.
+    TerritoriesByEpci, territory, IntercommunalityId, intercommunality_id, order_by_asc(Name)
+);
+grouped_loader!(
+    /// The commune links of a territory.
+    CommunesOfTerritory, territory_commune, TerritoryId, territory_id, order_by_asc(CommuneId)
+);
 
 /// The loaders of one request.
 pub struct Loaders {

@@ -35,14 +35,7 @@ impl AuditEntry {
     }
     /// Global ID of the target, when it is a node.
     async fn target_id(&self) -> Option<ID> {
-        let kind = match self.0.target_type.as_str() {
-            "Commune" => Kind::Commune,
-            "Intercommunality" => Kind::Intercommunality,
-            "Territory" => Kind::Territory,
-            "Person" => Kind::Person,
-            "Mandate" => Kind::Mandate,
-            _ => return None,
-        };
+        let kind = Kind::parse(&self.0.target_type)?;
         self.0.target_id.map(|n| ids::encode(kind, n))
     }
     /// Summary of the change (before/after where it applies).

@@ -19,10 +19,10 @@ pub struct Hasher {
 }
 
 impl Hasher {
-    pub fn new(cfg: &AuthConfig, concurrency: usize) -> AppResult<Self> {
+    pub fn new(cfg: &AuthConfig) -> AppResult<Self> {
         let params = Params::new(cfg.argon2_m_kib, cfg.argon2_t, cfg.argon2_p, None).map_err(AppError::internal)?;
         let dummy = hash_with(&params, &super::rules::new_secret())?;
-        Ok(Hasher { params, dummy: Arc::new(dummy), permits: Arc::new(Semaphore::new(concurrency.max(1))) })
+        Ok(Hasher { params, dummy: Arc::new(dummy), permits: Arc::new(Semaphore::new(cfg.hash_slots.max(1))) })
     }
 
     pub async fn hash(&self, password: &str) -> AppResult<String> {
@@ -71,7 +71,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_at_owasp_minimum_and_verify() {
-        let h = Hasher::new(&AuthConfig::default(), 1).unwrap();
+        let h = Hasher::new(&AuthConfig { hash_slots: 1, ..AuthConfig::default() }).unwrap();
         let stored = h.hash("correct horse battery").await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
         let slot = h.permit().await.unwrap();

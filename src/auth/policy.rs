@@ -2,7 +2,7 @@
 //! the answer follows the account's platform role and its person's current mandates.
 use std::collections::HashSet;
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::actor::{Actor, PlatformRole, Principal};
 use super::model::account;
@@ -10,6 +10,7 @@ use crate::error::{AppError, AppResult};
 use crate::people::model::{mandate, person};
 use crate::people::rules::Role;
 use crate::territory::model::commune_membership;
+use crate::territory::rules::membership_runs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Org {
@@ -121,7 +122,7 @@ pub async fn current_intercommunalities_of(db: &DatabaseConnection, commune: i32
         .await?;
     Ok(rows
         .into_iter()
-        .filter(|m| m.start_date.is_none_or(|s| s <= today) && m.end_date.is_none_or(|e| today < e))
+        .filter(|m| membership_runs(m.start_date, m.end_date, today))
         .map(|m| m.intercommunality_id)
         .collect())
 }
@@ -135,14 +136,14 @@ async fn current_holdings(db: &DatabaseConnection, person_id: i32) -> AppResult<
 }
 
 /// Communes that belong to intercommunality `e` today.
-async fn member_communes(db: &DatabaseConnection, e: i32) -> AppResult<HashSet<i32>> {
+pub async fn member_communes<C: ConnectionTrait>(db: &C, e: i32) -> AppResult<HashSet<i32>> {
     let today = crate::time::today_paris();
     Ok(commune_membership::Entity::find()
         .filter(commune_membership::Column::IntercommunalityId.eq(e))
         .all(db)
         .await?
         .into_iter()
-        .filter(|m| m.start_date.is_none_or(|s| s <= today) && m.end_date.is_none_or(|d| today < d))
+        .filter(|m| membership_runs(m.start_date, m.end_date, today))
         .map(|m| m.commune_id)
         .collect())
 }

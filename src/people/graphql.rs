@@ -12,6 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::{actor, allow, connection, loaders, state, window, Conn, PageArgs};
 use crate::ids::{self, Kind};
 use crate::territory::graphql::{Commune, Intercommunality};
+use crate::territory::rules::membership_runs;
 
 /// A natural person: an elected official, or staff acting for one.
 pub struct Person(pub person::Model);
@@ -54,7 +55,12 @@ impl Person {
                 let epcis_of = |c: i32| -> Vec<i32> {
                     memberships
                         .get(&c)
-                        .map(|ms| ms.iter().filter(|m| m.end_date.is_none_or(|e| l.today < e)).map(|m| m.intercommunality_id).collect())
+                        .map(|ms| {
+                            ms.iter()
+                                .filter(|m| membership_runs(m.start_date, m.end_date, l.today))
+                                .map(|m| m.intercommunality_id)
+                                .collect()
+                        })
                         .unwrap_or_default()
                 };
                 contact_visible(p, &self.0, &current, &epcis_of)

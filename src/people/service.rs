@@ -98,7 +98,7 @@ pub async fn create_person(state: &AppState, actor: &Actor, input: PersonInput) 
     let scope = match actor.principal.as_ref().and_then(|p| p.secretariat_of) {
         Some(e) => Some(e),
         None => match actor.officer_of_communes(&state.db).await?.first() {
-            Some(c) => current_intercommunalities_of(&state.db, *c).await?.into_iter().next(),
+            Some(c) => scope_of(&state.db, Org::Commune(*c)).await?,
             None => None,
         },
     };

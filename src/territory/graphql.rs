@@ -83,7 +83,7 @@ impl Commune {
 }
 
 fn membership_runs(m: &commune_membership::Model, day: NaiveDate) -> bool {
-    m.start_date.is_none_or(|s| s <= day) && m.end_date.is_none_or(|e| day < e)
+    super::rules::membership_runs(m.start_date, m.end_date, day)
 }
 
 /// A commune's membership of an intercommunality, with its dates.
@@ -212,7 +212,8 @@ impl Territory {
     }
     async fn communes(&self, ctx: &Context<'_>) -> AppResult<Vec<Commune>> {
         let l = loaders(ctx)?;
-        let ids = l.territory_communes.load_one(self.0.id).await?.unwrap_or_default();
+        let ids: Vec<i32> =
+            l.territory_communes.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(|r| r.commune_id).collect();
         let mut rows: Vec<commune::Model> = l.commune.load_many(ids).await?.into_values().collect();
         rows.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(rows.into_iter().map(Commune).collect())

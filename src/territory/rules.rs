@@ -1,6 +1,8 @@
 //! Parsed territory identifiers: an `InseeCode` or a `Siren` that exists has been checked.
 use std::fmt;
 
+use chrono::NaiveDate;
+
 /// A commune's INSEE code (code officiel géographique): five characters, the first two
 /// the département: two digits, "2A"/"2B" for Corsica, or "97" + a digit overseas.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,6 +88,12 @@ fn luhn_valid(digits: &str) -> bool {
         })
         .sum();
     sum.is_multiple_of(10)
+}
+
+/// Whether a membership with these dates runs on `day`: from `start` (unknown: always
+/// was) to `end` exclusive.
+pub fn membership_runs(start: Option<NaiveDate>, end: Option<NaiveDate>, day: NaiveDate) -> bool {
+    start.is_none_or(|s| s <= day) && end.is_none_or(|e| day < e)
 }
 
 /// What name searches compare: lower case, accents removed (deunicode), apostrophes and

@@ -7,9 +7,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use serde_json::json;
 
-use super::model::{commune_membership, intercommunality, territory, territory_commune};
+use super::model::{intercommunality, territory, territory_commune};
 use crate::audit::service::{record, Entry};
-use crate::auth::policy::{authorize, Action};
+use crate::auth::policy::{authorize, member_communes, Action};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::AppState;
@@ -30,15 +30,7 @@ fn check_name(raw: &str) -> AppResult<String> {
 
 /// Every commune must currently belong to the intercommunality.
 async fn check_members<C: ConnectionTrait>(conn: &C, epci: i32, ids: &[i32]) -> AppResult<Vec<i32>> {
-    let today = crate::time::today_paris();
-    let members: HashSet<i32> = commune_membership::Entity::find()
-        .filter(commune_membership::Column::IntercommunalityId.eq(epci))
-        .all(conn)
-        .await?
-        .into_iter()
-        .filter(|m| m.start_date.is_none_or(|s| s <= today) && m.end_date.is_none_or(|e| today < e))
-        .map(|m| m.commune_id)
-        .collect();
+    let members = member_communes(conn, epci).await?;
     let mut unique: Vec<i32> = ids.iter().copied().collect::<HashSet<_>>().into_iter().collect();
     unique.sort_unstable();
     if let Some(bad) = unique.iter().find(|c| !members.contains(c)) {

@@ -12,6 +12,18 @@ fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("cli.db").display())
 }
 
+/// `entente import territory` of the fixture files into the database in `dir`.
+fn import_fixture(dir: &tempfile::TempDir) -> std::process::Output {
+    entente()
+        .args(["import", "territory", "--communes"])
+        .arg(fixture("communes.json"))
+        .arg("--epci")
+        .arg(fixture("epci.json"))
+        .env("DATABASE_URL", sqlite_url(dir))
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn schema_command_prints_the_sdl() {
     let out = entente().arg("schema").output().unwrap();
@@ -22,21 +34,11 @@ fn schema_command_prints_the_sdl() {
 #[test]
 fn import_reports_counts_then_nothing_changed() {
     let dir = tempfile::tempdir().unwrap();
-    let run = || {
-        entente()
-            .args(["import", "territory", "--communes"])
-            .arg(fixture("communes.json"))
-            .arg("--epci")
-            .arg(fixture("epci.json"))
-            .env("DATABASE_URL", sqlite_url(&dir))
-            .output()
-            .unwrap()
-    };
-    let first = run();
+    let first = import_fixture(&dir);
     let text = String::from_utf8_lossy(&first.stdout);
     assert!(first.status.success(), "{text} {}", String::from_utf8_lossy(&first.stderr));
     assert!(text.contains("communes: 99 created"), "{text}");
-    let second = run();
+    let second = import_fixture(&dir);
     let text = String::from_utf8_lossy(&second.stdout);
     assert!(text.contains("nothing changed"), "{text}");
 }
@@ -62,15 +64,7 @@ fn a_malformed_file_is_refused_with_exit_code_2() {
 #[test]
 fn account_create_reads_the_password_from_stdin() {
     let dir = tempfile::tempdir().unwrap();
-    let import = entente()
-        .args(["import", "territory", "--communes"])
-        .arg(fixture("communes.json"))
-        .arg("--epci")
-        .arg(fixture("epci.json"))
-        .env("DATABASE_URL", sqlite_url(&dir))
-        .output()
-        .unwrap();
-    assert!(import.status.success());
+    assert!(import_fixture(&dir).status.success());
     let mut child = entente()
         .args(["account", "create", "--email", "sg@amp.fr", "--given-name", "Sam", "--family-name", "Greffe", "--role", "secretariat", "--siren", "200054807"])
         .env("DATABASE_URL", sqlite_url(&dir))
