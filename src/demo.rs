@@ -9,13 +9,13 @@ use serde_json::json;
 
 use crate::audit::service::{record, Entry};
 use crate::auth::model::account;
+use crate::auth::policy::Org;
 use crate::auth::{Actor, PlatformRole};
 use crate::error::{AppError, AppResult};
-use crate::auth::policy::Org;
 use crate::people::model::person;
 use crate::people::rules::Period;
-use crate::people::service::insert_mandate;
 use crate::people::rules::Role;
+use crate::people::service::insert_mandate;
 use crate::territory::model::{commune, commune_membership, intercommunality};
 use crate::territory::rules::{search_key, InseeCode, LegalForm, Siren};
 use crate::AppState;
@@ -68,14 +68,63 @@ pub const ACCOUNTS: &[(&str, &str)] = &[
 ];
 
 const GIVEN: [&str; 24] = [
-    "Camille", "Dominique", "Claude", "Sandrine", "Patrick", "Nathalie", "Jean-Marc", "Sophie", "Frédéric", "Isabelle",
-    "Olivier", "Martine", "Laurent", "Christine", "Éric", "Valérie", "Philippe", "Catherine", "Thierry", "Sylvie",
-    "Pascal", "Hélène", "Gilles", "Corinne",
+    "Camille",
+    "Dominique",
+    "Claude",
+    "Sandrine",
+    "Patrick",
+    "Nathalie",
+    "Jean-Marc",
+    "Sophie",
+    "Frédéric",
+    "Isabelle",
+    "Olivier",
+    "Martine",
+    "Laurent",
+    "Christine",
+    "Éric",
+    "Valérie",
+    "Philippe",
+    "Catherine",
+    "Thierry",
+    "Sylvie",
+    "Pascal",
+    "Hélène",
+    "Gilles",
+    "Corinne",
 ];
 const FAMILY: [&str; 31] = [
-    "Martin", "Bernard", "Roux", "Fabre", "Blanc", "Garcia", "Michel", "Giraud", "Arnaud", "Mercier", "Bonnet", "Girard",
-    "Rey", "Lambert", "Fontaine", "Chevalier", "Robin", "Masson", "Sanchez", "Gauthier", "Morel", "Faure", "André",
-    "Ricard", "Audibert", "Bremond", "Carle", "Daumas", "Estienne", "Granier", "Olivieri",
+    "Martin",
+    "Bernard",
+    "Roux",
+    "Fabre",
+    "Blanc",
+    "Garcia",
+    "Michel",
+    "Giraud",
+    "Arnaud",
+    "Mercier",
+    "Bonnet",
+    "Girard",
+    "Rey",
+    "Lambert",
+    "Fontaine",
+    "Chevalier",
+    "Robin",
+    "Masson",
+    "Sanchez",
+    "Gauthier",
+    "Morel",
+    "Faure",
+    "André",
+    "Ricard",
+    "Audibert",
+    "Bremond",
+    "Carle",
+    "Daumas",
+    "Estienne",
+    "Granier",
+    "Olivieri",
 ];
 
 fn date(y: i32, m: u32, d: u32) -> AppResult<NaiveDate> {
@@ -154,26 +203,47 @@ pub async fn load(state: &AppState) -> AppResult<DemoReport> {
         }
         .insert(&txn)
         .await?;
-        let mayor = add_person(&txn, GIVEN[(i * 7) % GIVEN.len()], FAMILY[(i * 11 + i / FAMILY.len()) % FAMILY.len()], None, Some(amp.id)).await?;
+        let mayor = add_person(
+            &txn,
+            GIVEN[(i * 7) % GIVEN.len()],
+            FAMILY[(i * 11 + i / FAMILY.len()) % FAMILY.len()],
+            None,
+            Some(amp.id),
+        )
+        .await?;
         persons += 1;
         add_mandate(&txn, mayor.id, Org::Commune(row.id), Role::Mayor, None, installed, None).await?;
         mayors.insert(c.code.clone(), (row.id, mayor.id));
     }
-    let commune_of = |code: &str| mayors.get(code).copied().ok_or_else(|| AppError::internal(format!("demo commune {code} missing")));
+    let commune_of = |code: &str| {
+        mayors.get(code).copied().ok_or_else(|| AppError::internal(format!("demo commune {code} missing")))
+    };
     let (marseille, marseille_mayor) = commune_of("13055")?;
     let (_, aix_mayor) = commune_of("13001")?;
     let (_, cassis_mayor) = commune_of("13022")?;
 
     // Marseille's previous mayor, to show history.
     let former = add_person(&txn, "Albert", "Ancien", None, Some(amp.id)).await?;
-    add_mandate(&txn, former.id, Org::Commune(marseille), Role::Mayor, None, date(2020, 7, 4)?, Some(installed)).await?;
+    add_mandate(&txn, former.id, Org::Commune(marseille), Role::Mayor, None, date(2020, 7, 4)?, Some(installed))
+        .await?;
     let president = add_person(&txn, "Hélène", "Présidente", Some("president@demo.entente.fr"), Some(amp.id)).await?;
-    add_mandate(&txn, president.id, Org::Intercommunality(amp.id), Role::President, None, date(2026, 4, 17)?, None).await?;
+    add_mandate(&txn, president.id, Org::Intercommunality(amp.id), Role::President, None, date(2026, 4, 17)?, None)
+        .await?;
     let secretariat = add_person(&txn, "Claire", "Durand", Some("secretariat@demo.entente.fr"), Some(amp.id)).await?;
-    add_mandate(&txn, secretariat.id, Org::Intercommunality(amp.id), Role::SecretariatAgent, Some("DGA Concertation territoriale"), date(2024, 9, 1)?, None).await?;
+    add_mandate(
+        &txn,
+        secretariat.id,
+        Org::Intercommunality(amp.id),
+        Role::SecretariatAgent,
+        Some("DGA Concertation territoriale"),
+        date(2024, 9, 1)?,
+        None,
+    )
+    .await?;
     let dgs_amp = add_person(&txn, "Marc", "Lefèvre", Some("dgs.metropole@demo.entente.fr"), Some(amp.id)).await?;
     add_mandate(&txn, dgs_amp.id, Org::Intercommunality(amp.id), Role::Dgs, None, date(2023, 1, 2)?, None).await?;
-    let dgs_marseille = add_person(&txn, "Nadia", "Benali", Some("dgs.marseille@demo.entente.fr"), Some(amp.id)).await?;
+    let dgs_marseille =
+        add_person(&txn, "Nadia", "Benali", Some("dgs.marseille@demo.entente.fr"), Some(amp.id)).await?;
     add_mandate(&txn, dgs_marseille.id, Org::Commune(marseille), Role::Dgs, None, date(2021, 5, 3)?, None).await?;
     let admin = add_person(&txn, "Alex", "Admin", Some("admin@demo.entente.fr"), None).await?;
     persons += 6;
@@ -191,19 +261,29 @@ pub async fn load(state: &AppState) -> AppResult<DemoReport> {
     for (person_id, email, role, of) in accounts {
         crate::auth::service::new_account(person_id, email, Some(hash.clone()), role, of).insert(&txn).await?;
     }
-    record(&txn, &actor, Entry {
-        action: "LOAD_DEMO",
-        target_type: "Intercommunality",
-        target_id: Some(amp.id),
-        scope: Some(amp.id),
-        summary: json!({ "communes": file.communes.len(), "persons": persons, "accounts": accounts.len() }),
-    })
+    record(
+        &txn,
+        &actor,
+        Entry {
+            action: "LOAD_DEMO",
+            target_type: "Intercommunality",
+            target_id: Some(amp.id),
+            scope: Some(amp.id),
+            summary: json!({ "communes": file.communes.len(), "persons": persons, "accounts": accounts.len() }),
+        },
+    )
     .await?;
     txn.commit().await?;
     Ok(DemoReport { communes: file.communes.len(), persons, accounts: accounts.len() })
 }
 
-async fn add_person<C: ConnectionTrait>(conn: &C, given: &str, family: &str, email: Option<&str>, scope: Option<i32>) -> AppResult<person::Model> {
+async fn add_person<C: ConnectionTrait>(
+    conn: &C,
+    given: &str,
+    family: &str,
+    email: Option<&str>,
+    scope: Option<i32>,
+) -> AppResult<person::Model> {
     crate::people::service::insert_person(conn, given, family, email, scope).await
 }
 

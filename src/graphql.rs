@@ -131,7 +131,8 @@ pub fn window(ctx: &Context<'_>, args: &PageArgs, total: u64) -> AppResult<Windo
 }
 
 pub fn connection<T: OutputType>(w: Window, nodes: Vec<T>) -> Conn<T> {
-    let mut c = Connection::with_additional_fields(w.start > 0, w.end < w.total, ConnectionFields { total_count: w.total });
+    let mut c =
+        Connection::with_additional_fields(w.start > 0, w.end < w.total, ConnectionFields { total_count: w.total });
     c.edges.extend(nodes.into_iter().enumerate().map(|(i, n)| Edge::new(w.start as usize + i, n)));
     c
 }
@@ -161,7 +162,9 @@ impl NodeQuery {
         let l = loaders(ctx)?;
         Ok(match ids::decode_any("id", &id)? {
             (Kind::Commune, n) => l.commune.load_one(n).await?.map(|m| Node::Commune(Commune(m))),
-            (Kind::Intercommunality, n) => l.intercommunality.load_one(n).await?.map(|m| Node::Intercommunality(Intercommunality(m))),
+            (Kind::Intercommunality, n) => {
+                l.intercommunality.load_one(n).await?.map(|m| Node::Intercommunality(Intercommunality(m)))
+            }
             (Kind::Territory, n) => l.territory.load_one(n).await?.map(|m| Node::Territory(Territory(m))),
             (Kind::Person, n) => l.person.load_one(n).await?.map(|m| Node::Person(Person(m))),
             (Kind::Mandate, n) => l.mandate.load_one(n).await?.map(|m| Node::Mandate(Mandate::of(m))),

@@ -41,25 +41,21 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
     if graphiql {
         graphql = graphql.get(graphiql_page);
     }
-    Router::new()
-        .route("/graphql", graphql)
-        .route("/health", get(health))
-        .with_state(Http { state, schema })
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-                }))
-                .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(RequestBodyLimitLayer::new(limits.body_bytes))
-                .layer(CatchPanicLayer::custom(|_| {
-                    tracing::error!("handler panicked");
-                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
-                }))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout)),
-        )
+    Router::new().route("/graphql", graphql).route("/health", get(health)).with_state(Http { state, schema }).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(RequestBodyLimitLayer::new(limits.body_bytes))
+            .layer(CatchPanicLayer::custom(|_| {
+                tracing::error!("handler panicked");
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+            }))
+            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout)),
+    )
 }
 
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
@@ -74,7 +70,8 @@ async fn health(State(h): State<Http>) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(2), h.state.db.ping()).await;
     match ping {
         Ok(Ok(())) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "up" }))).into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "down" }))).into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "down" })))
+            .into_response(),
     }
 }
 
@@ -103,19 +100,26 @@ async fn graphql_handler(
     let req = match req {
         async_graphql::BatchRequest::Single(r) => r,
         async_graphql::BatchRequest::Batch(_) => {
-            return error_response(StatusCode::BAD_REQUEST, "BATCH_NOT_SUPPORTED", "batched requests are not supported: send one operation per request")
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BATCH_NOT_SUPPORTED",
+                "batched requests are not supported: send one operation per request",
+            )
         }
     };
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let client = client_address(addr.ip(), forwarded, &h.state.config.trusted_proxies);
-    let (actor, version) = match crate::auth::service::resolve_actor(&h.state, bearer(&headers), request_id, Some(client.to_string())).await {
-        Ok(found) => found,
-        Err(e) => {
-            tracing::error!(error = ?e, "resolving the actor failed");
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
-        }
-    };
+    let (actor, version) =
+        match crate::auth::service::resolve_actor(&h.state, bearer(&headers), request_id, Some(client.to_string()))
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = ?e, "resolving the actor failed");
+                return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
+            }
+        };
     let limits = &h.state.config.limits;
     let mut req = req;
     if let Err(e) = check_shape(&mut req, limits.max_fields, limits.max_aliases) {
@@ -174,7 +178,12 @@ fn json_body(body: bytes::Bytes) -> Response {
 /// The cache key of a signed-in actor's query operation (None for anonymous requests,
 /// mutations, or when the cache is off). `version` is the data version read with the
 /// session, before the query runs.
-fn cache_key(state: &AppState, actor: &Actor, version: Option<i64>, req: &mut async_graphql::Request) -> AppResult<Option<Key>> {
+fn cache_key(
+    state: &AppState,
+    actor: &Actor,
+    version: Option<i64>,
+    req: &mut async_graphql::Request,
+) -> AppResult<Option<Key>> {
     let (Some(_), Some(p), Some(version)) = (&state.responses, &actor.principal, version) else { return Ok(None) };
     let operation = req.operation_name.clone();
     let is_query = match req.parsed_query() {

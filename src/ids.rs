@@ -26,7 +26,8 @@ impl Kind {
             Kind::AuditEntry => "AuditEntry",
         }
     }
-    const ALL: [Kind; 6] = [Kind::Commune, Kind::Intercommunality, Kind::Territory, Kind::Person, Kind::Mandate, Kind::AuditEntry];
+    const ALL: [Kind; 6] =
+        [Kind::Commune, Kind::Intercommunality, Kind::Territory, Kind::Person, Kind::Mandate, Kind::AuditEntry];
 
     /// The kind a type name stands for ("Commune" -> Kind::Commune).
     pub fn parse(name: &str) -> Option<Kind> {

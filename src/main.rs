@@ -158,10 +158,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             entente::state(Config::new(db.database_url)).await?;
             println!("migrations applied");
         }
-        Command::Serve { db, bind, demo, production, log_json, db_max_connections, response_cache_entries, trusted_proxies } => {
+        Command::Serve {
+            db,
+            bind,
+            demo,
+            production,
+            log_json,
+            db_max_connections,
+            response_cache_entries,
+            trusted_proxies,
+        } => {
             init_logs(log_json);
             if demo && !bind.ip().is_loopback() {
-                anyhow::bail!("--demo serves well-known passwords: bind to a loopback address (127.0.0.1 or ::1), not {bind}");
+                anyhow::bail!(
+                    "--demo serves well-known passwords: bind to a loopback address (127.0.0.1 or ::1), not {bind}"
+                );
             }
             let mut config = Config::new(db.database_url);
             config.bind = bind;
@@ -175,13 +186,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let state = entente::state(config).await?;
             if demo {
                 let r = entente::demo::load(&state).await.map_err(|e| anyhow::anyhow!("demo: {e}"))?;
-                tracing::info!(communes = r.communes, persons = r.persons, accounts = r.accounts, "demo loaded; password of every demo account: {}", entente::demo::DEMO_PASSWORD);
+                tracing::info!(
+                    communes = r.communes,
+                    persons = r.persons,
+                    accounts = r.accounts,
+                    "demo loaded; password of every demo account: {}",
+                    entente::demo::DEMO_PASSWORD
+                );
             }
             let listener = tokio::net::TcpListener::bind(bind).await?;
             tracing::info!("listening on http://{}/graphql", listener.local_addr()?);
             entente::serve(listener, entente::app(state)).await?;
         }
-        Command::Import { what: ImportWhat::Territory { db, communes, epci, ept, communes_population_year, epci_population_year } } => {
+        Command::Import {
+            what: ImportWhat::Territory { db, communes, epci, ept, communes_population_year, epci_population_year },
+        } => {
             init_logs(false);
             let mut opts = ImportOptions::default();
             opts.communes_population.year = communes_population_year;
@@ -196,7 +215,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let state = entente::state(Config::new(db.database_url)).await?;
             let actor = entente::auth::Actor::system("import");
             let started = std::time::Instant::now();
-            let report = import::apply(&state, &actor, parsed, &opts).await.map_err(|e| anyhow::anyhow!("import: {e:?}"))?;
+            let report =
+                import::apply(&state, &actor, parsed, &opts).await.map_err(|e| anyhow::anyhow!("import: {e:?}"))?;
             println!("{report}");
             println!("took {:.1} s", started.elapsed().as_secs_f64());
         }
@@ -207,7 +227,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => None,
                 Some(s) => {
                     let siren = entente::territory::rules::Siren::parse(s).map_err(|m| anyhow::anyhow!(m))?;
-                    Some(entente::territory::service::intercommunality_id_by_siren(&state, &siren).await.map_err(|e| anyhow::anyhow!("{e}"))?)
+                    Some(
+                        entente::territory::service::intercommunality_id_by_siren(&state, &siren)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("{e}"))?,
+                    )
                 }
             };
             let (password, generated) = if std::io::stdin().is_terminal() {
@@ -221,9 +245,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 NewRole::Admin => PlatformRole::Admin,
                 NewRole::Secretariat => PlatformRole::Secretariat,
             };
-            let acc = entente::auth::service::create_account(&state, &email, &given_name, &family_name, role, secretariat_of, &password)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let acc = entente::auth::service::create_account(
+                &state,
+                &email,
+                &given_name,
+                &family_name,
+                role,
+                secretariat_of,
+                &password,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("account {} created ({})", acc.email, acc.platform_role);
             if generated {
                 println!("password (shown once): {password}");

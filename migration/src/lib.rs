@@ -10,9 +10,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20261123_000001_foundation::Migration),
-            Box::new(m20261123_000002_data_version::Migration),
-        ]
+        vec![Box::new(m20261123_000001_foundation::Migration), Box::new(m20261123_000002_data_version::Migration)]
     }
 }

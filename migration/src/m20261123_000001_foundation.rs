@@ -27,12 +27,13 @@ fn int_null(name: impl IntoIden) -> ColumnDef {
 fn version(name: impl IntoIden) -> ColumnDef {
     ColumnDef::new(name).integer().not_null().default(1).take()
 }
-fn fk(from_tbl: impl IntoIden, from_col: impl IntoIden, to_tbl: impl IntoIden, to_col: impl IntoIden) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from_tbl, from_col)
-        .to(to_tbl, to_col)
-        .on_delete(ForeignKeyAction::Restrict)
-        .take()
+fn fk(
+    from_tbl: impl IntoIden,
+    from_col: impl IntoIden,
+    to_tbl: impl IntoIden,
+    to_col: impl IntoIden,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create().from(from_tbl, from_col).to(to_tbl, to_col).on_delete(ForeignKeyAction::Restrict).take()
 }
 
 #[async_trait::async_trait]
@@ -56,7 +57,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_intercommunality_name").table(Intercommunality::Table).col(Intercommunality::Name).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_intercommunality_name")
+                .table(Intercommunality::Table)
+                .col(Intercommunality::Name)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -77,8 +85,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_commune_name").table(Commune::Table).col(Commune::Name).to_owned()).await?;
-        m.create_index(Index::create().name("ix_commune_siren").table(Commune::Table).col(Commune::Siren).to_owned()).await?;
+        m.create_index(Index::create().name("ix_commune_name").table(Commune::Table).col(Commune::Name).to_owned())
+            .await?;
+        m.create_index(Index::create().name("ix_commune_siren").table(Commune::Table).col(Commune::Siren).to_owned())
+            .await?;
 
         m.create_table(
             Table::create()
@@ -91,13 +101,38 @@ impl MigrationTrait for Migration {
                 .col(int_null(CommuneMembership::Population))
                 .col(int_null(CommuneMembership::PopulationYear))
                 .col(ts(CommuneMembership::CreatedAt))
-                .foreign_key(&mut fk(CommuneMembership::Table, CommuneMembership::CommuneId, Commune::Table, Commune::Id))
-                .foreign_key(&mut fk(CommuneMembership::Table, CommuneMembership::IntercommunalityId, Intercommunality::Table, Intercommunality::Id))
+                .foreign_key(&mut fk(
+                    CommuneMembership::Table,
+                    CommuneMembership::CommuneId,
+                    Commune::Table,
+                    Commune::Id,
+                ))
+                .foreign_key(&mut fk(
+                    CommuneMembership::Table,
+                    CommuneMembership::IntercommunalityId,
+                    Intercommunality::Table,
+                    Intercommunality::Id,
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_membership_epci").table(CommuneMembership::Table).col(CommuneMembership::IntercommunalityId).col(CommuneMembership::EndDate).to_owned()).await?;
-        m.create_index(Index::create().name("ix_membership_commune").table(CommuneMembership::Table).col(CommuneMembership::CommuneId).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_membership_epci")
+                .table(CommuneMembership::Table)
+                .col(CommuneMembership::IntercommunalityId)
+                .col(CommuneMembership::EndDate)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_membership_commune")
+                .table(CommuneMembership::Table)
+                .col(CommuneMembership::CommuneId)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -109,11 +144,25 @@ impl MigrationTrait for Migration {
                 .col(ts(Territory::CreatedAt))
                 .col(ts(Territory::UpdatedAt))
                 .col(version(Territory::Version))
-                .foreign_key(&mut fk(Territory::Table, Territory::IntercommunalityId, Intercommunality::Table, Intercommunality::Id))
+                .foreign_key(&mut fk(
+                    Territory::Table,
+                    Territory::IntercommunalityId,
+                    Intercommunality::Table,
+                    Intercommunality::Id,
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ux_territory_name").table(Territory::Table).col(Territory::IntercommunalityId).col(Territory::Name).unique().to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ux_territory_name")
+                .table(Territory::Table)
+                .col(Territory::IntercommunalityId)
+                .col(Territory::Name)
+                .unique()
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -121,12 +170,23 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(TerritoryCommune::TerritoryId).integer().not_null())
                 .col(ColumnDef::new(TerritoryCommune::CommuneId).integer().not_null())
                 .primary_key(Index::create().col(TerritoryCommune::TerritoryId).col(TerritoryCommune::CommuneId))
-                .foreign_key(&mut fk(TerritoryCommune::Table, TerritoryCommune::TerritoryId, Territory::Table, Territory::Id).on_delete(ForeignKeyAction::Cascade).take())
+                .foreign_key(
+                    &mut fk(TerritoryCommune::Table, TerritoryCommune::TerritoryId, Territory::Table, Territory::Id)
+                        .on_delete(ForeignKeyAction::Cascade)
+                        .take(),
+                )
                 .foreign_key(&mut fk(TerritoryCommune::Table, TerritoryCommune::CommuneId, Commune::Table, Commune::Id))
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_territory_commune_commune").table(TerritoryCommune::Table).col(TerritoryCommune::CommuneId).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_territory_commune_commune")
+                .table(TerritoryCommune::Table)
+                .col(TerritoryCommune::CommuneId)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -140,11 +200,19 @@ impl MigrationTrait for Migration {
                 .col(ts(Person::CreatedAt))
                 .col(ts(Person::UpdatedAt))
                 .col(version(Person::Version))
-                .foreign_key(&mut fk(Person::Table, Person::ScopeIntercommunalityId, Intercommunality::Table, Intercommunality::Id))
+                .foreign_key(&mut fk(
+                    Person::Table,
+                    Person::ScopeIntercommunalityId,
+                    Intercommunality::Table,
+                    Intercommunality::Id,
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_person_family_name").table(Person::Table).col(Person::FamilyName).to_owned()).await?;
+        m.create_index(
+            Index::create().name("ix_person_family_name").table(Person::Table).col(Person::FamilyName).to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -162,13 +230,37 @@ impl MigrationTrait for Migration {
                 .col(version(Mandate::Version))
                 .foreign_key(&mut fk(Mandate::Table, Mandate::PersonId, Person::Table, Person::Id))
                 .foreign_key(&mut fk(Mandate::Table, Mandate::CommuneId, Commune::Table, Commune::Id))
-                .foreign_key(&mut fk(Mandate::Table, Mandate::IntercommunalityId, Intercommunality::Table, Intercommunality::Id))
+                .foreign_key(&mut fk(
+                    Mandate::Table,
+                    Mandate::IntercommunalityId,
+                    Intercommunality::Table,
+                    Intercommunality::Id,
+                ))
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_mandate_person").table(Mandate::Table).col(Mandate::PersonId).to_owned()).await?;
-        m.create_index(Index::create().name("ix_mandate_commune_role").table(Mandate::Table).col(Mandate::CommuneId).col(Mandate::Role).to_owned()).await?;
-        m.create_index(Index::create().name("ix_mandate_epci_role").table(Mandate::Table).col(Mandate::IntercommunalityId).col(Mandate::Role).to_owned()).await?;
+        m.create_index(
+            Index::create().name("ix_mandate_person").table(Mandate::Table).col(Mandate::PersonId).to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_mandate_commune_role")
+                .table(Mandate::Table)
+                .col(Mandate::CommuneId)
+                .col(Mandate::Role)
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("ix_mandate_epci_role")
+                .table(Mandate::Table)
+                .col(Mandate::IntercommunalityId)
+                .col(Mandate::Role)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -185,7 +277,12 @@ impl MigrationTrait for Migration {
                 .col(ts_null(Account::PasswordChangedAt))
                 .col(version(Account::Version))
                 .foreign_key(&mut fk(Account::Table, Account::PersonId, Person::Table, Person::Id))
-                .foreign_key(&mut fk(Account::Table, Account::SecretariatIntercommunalityId, Intercommunality::Table, Intercommunality::Id))
+                .foreign_key(&mut fk(
+                    Account::Table,
+                    Account::SecretariatIntercommunalityId,
+                    Intercommunality::Table,
+                    Intercommunality::Id,
+                ))
                 .to_owned(),
         )
         .await?;
@@ -204,7 +301,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_session_account").table(Session::Table).col(Session::AccountId).to_owned()).await?;
+        m.create_index(
+            Index::create().name("ix_session_account").table(Session::Table).col(Session::AccountId).to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -220,7 +320,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_invitation_account").table(Invitation::Table).col(Invitation::AccountId).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_invitation_account")
+                .table(Invitation::Table)
+                .col(Invitation::AccountId)
+                .to_owned(),
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -248,7 +355,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_audit_scope_at").table(AuditEntry::Table).col(AuditEntry::IntercommunalityId).col(AuditEntry::Id).to_owned()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_audit_scope_at")
+                .table(AuditEntry::Table)
+                .col(AuditEntry::IntercommunalityId)
+                .col(AuditEntry::Id)
+                .to_owned(),
+        )
+        .await?;
         Ok(())
     }
 
@@ -274,26 +389,150 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
-enum Intercommunality { Table, Id, Siren, Name, SearchKey, LegalForm, FinancingMode, Population, PopulationYear, PopulationSource, CreatedAt, UpdatedAt, Version }
+enum Intercommunality {
+    Table,
+    Id,
+    Siren,
+    Name,
+    SearchKey,
+    LegalForm,
+    FinancingMode,
+    Population,
+    PopulationYear,
+    PopulationSource,
+    CreatedAt,
+    UpdatedAt,
+    Version,
+}
 #[derive(DeriveIden)]
-enum Commune { Table, Id, InseeCode, Name, SearchKey, Departement, Region, Siren, Population, PopulationYear, PopulationSource, CreatedAt, UpdatedAt, Version }
+enum Commune {
+    Table,
+    Id,
+    InseeCode,
+    Name,
+    SearchKey,
+    Departement,
+    Region,
+    Siren,
+    Population,
+    PopulationYear,
+    PopulationSource,
+    CreatedAt,
+    UpdatedAt,
+    Version,
+}
 #[derive(DeriveIden)]
-enum CommuneMembership { Table, Id, CommuneId, IntercommunalityId, StartDate, EndDate, Population, PopulationYear, CreatedAt }
+enum CommuneMembership {
+    Table,
+    Id,
+    CommuneId,
+    IntercommunalityId,
+    StartDate,
+    EndDate,
+    Population,
+    PopulationYear,
+    CreatedAt,
+}
 #[derive(DeriveIden)]
-enum Territory { Table, Id, IntercommunalityId, Name, Code, CreatedAt, UpdatedAt, Version }
+enum Territory {
+    Table,
+    Id,
+    IntercommunalityId,
+    Name,
+    Code,
+    CreatedAt,
+    UpdatedAt,
+    Version,
+}
 #[derive(DeriveIden)]
-enum TerritoryCommune { Table, TerritoryId, CommuneId }
+enum TerritoryCommune {
+    Table,
+    TerritoryId,
+    CommuneId,
+}
 #[derive(DeriveIden)]
-enum Person { Table, Id, GivenName, FamilyName, SearchKey, Email, ScopeIntercommunalityId, CreatedAt, UpdatedAt, Version }
+enum Person {
+    Table,
+    Id,
+    GivenName,
+    FamilyName,
+    SearchKey,
+    Email,
+    ScopeIntercommunalityId,
+    CreatedAt,
+    UpdatedAt,
+    Version,
+}
 #[derive(DeriveIden)]
-enum Mandate { Table, Id, PersonId, CommuneId, IntercommunalityId, Role, Delegation, StartDate, EndDate, CreatedAt, UpdatedAt, Version }
+enum Mandate {
+    Table,
+    Id,
+    PersonId,
+    CommuneId,
+    IntercommunalityId,
+    Role,
+    Delegation,
+    StartDate,
+    EndDate,
+    CreatedAt,
+    UpdatedAt,
+    Version,
+}
 #[derive(DeriveIden)]
-enum Account { Table, Id, PersonId, Email, PasswordHash, PlatformRole, SecretariatIntercommunalityId, Active, CreatedAt, UpdatedAt, PasswordChangedAt, Version }
+enum Account {
+    Table,
+    Id,
+    PersonId,
+    Email,
+    PasswordHash,
+    PlatformRole,
+    SecretariatIntercommunalityId,
+    Active,
+    CreatedAt,
+    UpdatedAt,
+    PasswordChangedAt,
+    Version,
+}
 #[derive(DeriveIden)]
-enum Session { Table, Id, AccountId, TokenHash, CreatedAt, ExpiresAt, RevokedAt, ClientAddr }
+enum Session {
+    Table,
+    Id,
+    AccountId,
+    TokenHash,
+    CreatedAt,
+    ExpiresAt,
+    RevokedAt,
+    ClientAddr,
+}
 #[derive(DeriveIden)]
-enum Invitation { Table, Id, AccountId, TokenHash, CreatedByAccountId, CreatedAt, ExpiresAt, AcceptedAt }
+enum Invitation {
+    Table,
+    Id,
+    AccountId,
+    TokenHash,
+    CreatedByAccountId,
+    CreatedAt,
+    ExpiresAt,
+    AcceptedAt,
+}
 #[derive(DeriveIden)]
-enum LoginThrottle { Table, Key, Failures, WindowStartedAt }
+enum LoginThrottle {
+    Table,
+    Key,
+    Failures,
+    WindowStartedAt,
+}
 #[derive(DeriveIden)]
-enum AuditEntry { Table, Id, At, ActorAccountId, ActorLabel, Action, TargetType, TargetId, IntercommunalityId, Summary, RequestId }
+enum AuditEntry {
+    Table,
+    Id,
+    At,
+    ActorAccountId,
+    ActorLabel,
+    Action,
+    TargetType,
+    TargetId,
+    IntercommunalityId,
+    Summary,
+    RequestId,
+}

@@ -17,8 +17,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.exec_stmt(Query::insert().into_table(DataVersion::Table).columns([DataVersion::Id, DataVersion::Version]).values_panic([1.into(), 0.into()]).to_owned())
-            .await
+        m.exec_stmt(
+            Query::insert()
+                .into_table(DataVersion::Table)
+                .columns([DataVersion::Id, DataVersion::Version])
+                .values_panic([1.into(), 0.into()])
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

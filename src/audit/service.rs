@@ -47,4 +47,3 @@ pub async fn record<C: ConnectionTrait>(conn: &C, actor: &Actor, entry: Entry<'_
     .await?;
     Ok(())
 }
-

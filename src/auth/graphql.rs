@@ -99,10 +99,8 @@ impl AuthQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> AppResult<Me> {
         let p = actor(ctx)?.require()?;
-        let acc = account::Entity::find_by_id(p.account_id)
-            .one(&state(ctx)?.db)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
+        let acc =
+            account::Entity::find_by_id(p.account_id).one(&state(ctx)?.db).await?.ok_or(AppError::Unauthenticated)?;
         Ok(Me(acc))
     }
 }
@@ -128,7 +126,12 @@ impl AuthMutation {
         Ok(service::accept_invitation(state(ctx)?, actor(ctx)?, &token, &password).await?.into())
     }
     /// Changes the password; the account's other sessions are revoked.
-    async fn change_password(&self, ctx: &Context<'_>, current_password: String, new_password: String) -> AppResult<bool> {
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> AppResult<bool> {
         service::change_password(state(ctx)?, actor(ctx)?, &current_password, &new_password).await
     }
     /// Invites a person to an account (the secretariat for its intercommunality's people,
@@ -140,12 +143,11 @@ impl AuthMutation {
             .as_ref()
             .map(|i| ids::decode("intercommunalityId", Kind::Intercommunality, i))
             .transpose()?;
-        let (inv, acc, token) = service::invite(state(ctx)?, actor(ctx)?, InviteInput {
-            person_id,
-            email: input.email,
-            role: input.role,
-            secretariat_of,
-        })
+        let (inv, acc, token) = service::invite(
+            state(ctx)?,
+            actor(ctx)?,
+            InviteInput { person_id, email: input.email, role: input.role, secretariat_of },
+        )
         .await?;
         Ok(InvitationPayload { account: Account(acc), expires_at: inv.expires_at, token })
     }

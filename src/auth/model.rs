@@ -38,7 +38,11 @@ pub mod session {
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {
-        #[sea_orm(belongs_to = "super::account::Entity", from = "Column::AccountId", to = "super::account::Column::Id")]
+        #[sea_orm(
+            belongs_to = "super::account::Entity",
+            from = "Column::AccountId",
+            to = "super::account::Column::Id"
+        )]
         Account,
     }
     impl Related<super::account::Entity> for Entity {

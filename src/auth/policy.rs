@@ -55,7 +55,11 @@ impl Action {
 
 /// Allows or refuses `action` for `actor`. Anonymous actors are refused with
 /// UNAUTHENTICATED, signed-in ones without the right with FORBIDDEN.
-pub async fn authorize<'a>(db: &DatabaseConnection, actor: &'a Actor, action: Action) -> AppResult<Option<&'a Principal>> {
+pub async fn authorize<'a>(
+    db: &DatabaseConnection,
+    actor: &'a Actor,
+    action: Action,
+) -> AppResult<Option<&'a Principal>> {
     if actor.is_system() {
         return Ok(None);
     }
@@ -67,15 +71,14 @@ pub async fn authorize<'a>(db: &DatabaseConnection, actor: &'a Actor, action: Ac
         Action::Read => true,
         Action::ImportTerritory => false,
         Action::ManageTerritories { intercommunality } => is_secretariat_of(p, intercommunality),
-        Action::CreatePerson => {
-            p.role == PlatformRole::Secretariat || !actor.officer_of_communes(db).await?.is_empty()
-        }
+        Action::CreatePerson => p.role == PlatformRole::Secretariat || !actor.officer_of_communes(db).await?.is_empty(),
         Action::ManageMandate { org, role, person } => match (p.role, p.secretariat_of, org) {
             (PlatformRole::Secretariat, Some(x), Org::Intercommunality(e)) => {
                 e == x && within_intercommunality(db, x, person).await?
             }
             (PlatformRole::Secretariat, Some(x), Org::Commune(c)) => {
-                current_intercommunalities_of(db, c).await?.contains(&x) && within_intercommunality(db, x, person).await?
+                current_intercommunalities_of(db, c).await?.contains(&x)
+                    && within_intercommunality(db, x, person).await?
             }
             (_, _, Org::Commune(c)) => {
                 role.managed_by_commune()
@@ -85,21 +88,27 @@ pub async fn authorize<'a>(db: &DatabaseConnection, actor: &'a Actor, action: Ac
             _ => false,
         },
         Action::ManagePerson { person } => {
-            p.person_id == person || secretariat_covers(db, p, person).await? || officer_covers(db, actor, person).await?
+            p.person_id == person
+                || secretariat_covers(db, p, person).await?
+                || officer_covers(db, actor, person).await?
         }
         Action::Invite { person, role, secretariat_of } => match role {
             PlatformRole::Admin => false,
             PlatformRole::Secretariat => {
                 secretariat_of.is_some_and(|e| is_secretariat_of(p, e)) && secretariat_covers(db, p, person).await?
             }
-            PlatformRole::Member => secretariat_covers(db, p, person).await? || officer_covers(db, actor, person).await?,
+            PlatformRole::Member => {
+                secretariat_covers(db, p, person).await? || officer_covers(db, actor, person).await?
+            }
         },
         Action::ReadAudit { scope: None } => false,
         Action::ReadAudit { scope: Some(e) } => {
             is_secretariat_of(p, e)
-                || actor.current_mandates(db).await?.iter().any(|m| {
-                    m.intercommunality_id == Some(e) && Role::parse(&m.role) == Some(Role::President)
-                })
+                || actor
+                    .current_mandates(db)
+                    .await?
+                    .iter()
+                    .any(|m| m.intercommunality_id == Some(e) && Role::parse(&m.role) == Some(Role::President))
         }
     };
     if allowed {
@@ -116,10 +125,8 @@ fn is_secretariat_of(p: &Principal, intercommunality: i32) -> bool {
 /// Intercommunalities the commune belongs to today.
 pub async fn current_intercommunalities_of(db: &DatabaseConnection, commune: i32) -> AppResult<Vec<i32>> {
     let today = crate::time::today_paris();
-    let rows = commune_membership::Entity::find()
-        .filter(commune_membership::Column::CommuneId.eq(commune))
-        .all(db)
-        .await?;
+    let rows =
+        commune_membership::Entity::find().filter(commune_membership::Column::CommuneId.eq(commune)).all(db).await?;
     Ok(rows
         .into_iter()
         .filter(|m| membership_runs(m.start_date, m.end_date, today))
@@ -128,7 +135,10 @@ pub async fn current_intercommunalities_of(db: &DatabaseConnection, commune: i32
 }
 
 /// The person and their mandates running today.
-async fn current_holdings(db: &DatabaseConnection, person_id: i32) -> AppResult<Option<(person::Model, Vec<mandate::Model>)>> {
+async fn current_holdings(
+    db: &DatabaseConnection,
+    person_id: i32,
+) -> AppResult<Option<(person::Model, Vec<mandate::Model>)>> {
     let Some(person) = person::Entity::find_by_id(person_id).one(db).await? else { return Ok(None) };
     let today = crate::time::today_paris();
     let held = mandate::Entity::find().filter(mandate::Column::PersonId.eq(person_id)).all(db).await?;
@@ -157,9 +167,7 @@ async fn within_intercommunality(db: &DatabaseConnection, e: i32, person_id: i32
         return Ok(person.scope_intercommunality_id == Some(e));
     }
     let members = member_communes(db, e).await?;
-    Ok(current
-        .iter()
-        .all(|m| m.intercommunality_id == Some(e) || m.commune_id.is_some_and(|c| members.contains(&c))))
+    Ok(current.iter().all(|m| m.intercommunality_id == Some(e) || m.commune_id.is_some_and(|c| members.contains(&c))))
 }
 
 /// The person is in commune `c`'s council or staff: every mandate they hold today is a
@@ -175,9 +183,7 @@ async fn within_commune(db: &DatabaseConnection, c: i32, person_id: i32) -> AppR
         };
         return Ok(created_here && !has_account);
     }
-    Ok(current
-        .iter()
-        .all(|m| m.commune_id == Some(c) && Role::parse(&m.role).is_some_and(Role::managed_by_commune)))
+    Ok(current.iter().all(|m| m.commune_id == Some(c) && Role::parse(&m.role).is_some_and(Role::managed_by_commune)))
 }
 
 async fn secretariat_covers(db: &DatabaseConnection, p: &Principal, person_id: i32) -> AppResult<bool> {
@@ -210,9 +216,9 @@ pub fn contact_visible(
         _ if p.person_id == person.id => true,
         (PlatformRole::Secretariat, Some(e)) => {
             person.scope_intercommunality_id == Some(e)
-                || current.iter().any(|m| {
-                    m.intercommunality_id == Some(e) || m.commune_id.is_some_and(|c| epcis_of(c).contains(&e))
-                })
+                || current
+                    .iter()
+                    .any(|m| m.intercommunality_id == Some(e) || m.commune_id.is_some_and(|c| epcis_of(c).contains(&e)))
         }
         _ => false,
     }

@@ -65,9 +65,7 @@ pub fn secret_hash(secret: &str) -> String {
 pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    (0..20)
-        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
-        .collect()
+    (0..20).map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char).collect()
 }
 
 /// Delay imposed before checking the attempt numbered `attempt` (1-based) for one e-mail:

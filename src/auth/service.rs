@@ -142,7 +142,11 @@ async fn bump<C: ConnectionTrait>(conn: &C, key: &str, window: std::time::Durati
 }
 
 /// Failures counted under `key` in the current window, and when the window started.
-async fn failures<C: ConnectionTrait>(conn: &C, key: &str, window: std::time::Duration) -> AppResult<(i32, DateTime<Utc>)> {
+async fn failures<C: ConnectionTrait>(
+    conn: &C,
+    key: &str,
+    window: std::time::Duration,
+) -> AppResult<(i32, DateTime<Utc>)> {
     let now = Utc::now();
     let cutoff = now - chrono::Duration::from_std(window).map_err(AppError::internal)?;
     Ok(match login_throttle::Entity::find_by_id(key.to_string()).one(conn).await? {
@@ -153,7 +157,8 @@ async fn failures<C: ConnectionTrait>(conn: &C, key: &str, window: std::time::Du
 
 /// RATE_LIMITED until the window that started at `since` is over.
 fn locked(cfg: &crate::config::AuthConfig, since: DateTime<Utc>) -> AppResult<AppError> {
-    let until = since + chrono::Duration::from_std(cfg.lock_duration.max(cfg.failure_window)).map_err(AppError::internal)?;
+    let until =
+        since + chrono::Duration::from_std(cfg.lock_duration.max(cfg.failure_window)).map_err(AppError::internal)?;
     Ok(AppError::RateLimited { retry_after_secs: Ord::max((until - Utc::now()).num_seconds(), 1) as u64 })
 }
 
@@ -199,13 +204,17 @@ pub async fn login(state: &AppState, actor: &Actor, email: &str, password: &str)
     let Some(acc) = acc.filter(|_| ok) else {
         bump(&txn, &email_key, cfg.failure_window).await?;
         bump(&txn, &client_key, cfg.failure_window).await?;
-        record(&txn, actor, Entry {
-            action: "LOGIN_FAILED",
-            target_type: "Account",
-            target_id: None,
-            scope: None,
-            summary: json!({ "attempt": attempt }),
-        })
+        record(
+            &txn,
+            actor,
+            Entry {
+                action: "LOGIN_FAILED",
+                target_type: "Account",
+                target_id: None,
+                scope: None,
+                summary: json!({ "attempt": attempt }),
+            },
+        )
         .await?;
         txn.commit().await?;
         return Err(AppError::BadCredentials);
@@ -217,7 +226,13 @@ pub async fn login(state: &AppState, actor: &Actor, email: &str, password: &str)
     Ok(signed_in)
 }
 
-async fn open_session<C: ConnectionTrait>(conn: &C, state: &AppState, actor: &Actor, acc: account::Model, action: &str) -> AppResult<SignedIn> {
+async fn open_session<C: ConnectionTrait>(
+    conn: &C,
+    state: &AppState,
+    actor: &Actor,
+    acc: account::Model,
+    action: &str,
+) -> AppResult<SignedIn> {
     let token = new_secret();
     let now = Utc::now();
     let expires_at = now + chrono::Duration::from_std(state.config.auth.session_ttl).map_err(AppError::internal)?;
@@ -232,13 +247,17 @@ async fn open_session<C: ConnectionTrait>(conn: &C, state: &AppState, actor: &Ac
     }
     .insert(conn)
     .await?;
-    record(conn, actor, Entry {
-        action,
-        target_type: "Account",
-        target_id: Some(acc.id),
-        scope: acc.secretariat_intercommunality_id,
-        summary: json!({ "session": sess.id, "email": acc.email }),
-    })
+    record(
+        conn,
+        actor,
+        Entry {
+            action,
+            target_type: "Account",
+            target_id: Some(acc.id),
+            scope: acc.secretariat_intercommunality_id,
+            summary: json!({ "session": sess.id, "email": acc.email }),
+        },
+    )
     .await?;
     Ok(SignedIn { token, expires_at, account: acc })
 }
@@ -252,13 +271,17 @@ pub async fn logout(state: &AppState, actor: &Actor) -> AppResult<bool> {
         .filter(session::Column::Id.eq(session_id))
         .exec(&txn)
         .await?;
-    record(&txn, actor, Entry {
-        action: "LOGOUT",
-        target_type: "Account",
-        target_id: Some(p.account_id),
-        scope: p.secretariat_of,
-        summary: json!({ "session": session_id }),
-    })
+    record(
+        &txn,
+        actor,
+        Entry {
+            action: "LOGOUT",
+            target_type: "Account",
+            target_id: Some(p.account_id),
+            scope: p.secretariat_of,
+            summary: json!({ "session": session_id }),
+        },
+    )
     .await?;
     txn.commit().await?;
     Ok(true)
@@ -305,13 +328,17 @@ pub async fn change_password(state: &AppState, actor: &Actor, current: &str, new
         .filter(session::Column::Id.ne(p.session_id.unwrap_or(0)))
         .exec(&txn)
         .await?;
-    record(&txn, actor, Entry {
-        action: "CHANGE_PASSWORD",
-        target_type: "Account",
-        target_id: Some(p.account_id),
-        scope: p.secretariat_of,
-        summary: json!({ "otherSessionsRevoked": true }),
-    })
+    record(
+        &txn,
+        actor,
+        Entry {
+            action: "CHANGE_PASSWORD",
+            target_type: "Account",
+            target_id: Some(p.account_id),
+            scope: p.secretariat_of,
+            summary: json!({ "otherSessionsRevoked": true }),
+        },
+    )
     .await?;
     txn.commit().await?;
     Ok(true)
@@ -326,27 +353,44 @@ pub struct InviteInput {
 
 /// Creates (or re-invites) the account of a person; returns the invitation and its
 /// one-time token, shown once to the inviter to pass on.
-pub async fn invite(state: &AppState, actor: &Actor, input: InviteInput) -> AppResult<(invitation::Model, account::Model, String)> {
+pub async fn invite(
+    state: &AppState,
+    actor: &Actor,
+    input: InviteInput,
+) -> AppResult<(invitation::Model, account::Model, String)> {
     let email = Email::parse(&input.email).map_err(|m| AppError::validation("email", m))?;
     match (input.role, input.secretariat_of) {
         (PlatformRole::Secretariat, None) => {
             return Err(AppError::validation("intercommunalityId", "a secretariat account needs its intercommunality"))
         }
         (PlatformRole::Admin | PlatformRole::Member, Some(_)) => {
-            return Err(AppError::validation("intercommunalityId", "only a secretariat account has an intercommunality"))
+            return Err(AppError::validation(
+                "intercommunalityId",
+                "only a secretariat account has an intercommunality",
+            ))
         }
         _ => {}
     }
     let Some(person) = person::Entity::find_by_id(input.person_id).one(&state.db).await? else {
         return Err(AppError::not_found("person"));
     };
-    authorize(&state.db, actor, Action::Invite { person: input.person_id, role: input.role, secretariat_of: input.secretariat_of }).await?;
+    authorize(
+        &state.db,
+        actor,
+        Action::Invite { person: input.person_id, role: input.role, secretariat_of: input.secretariat_of },
+    )
+    .await?;
     // Replacing a pending invitation needs the right to have issued it too: a mayor
     // cannot turn someone else's pending secretariat invitation into theirs.
     let pending = account::Entity::find().filter(account::Column::PersonId.eq(input.person_id)).one(&state.db).await?;
     if let Some(a) = pending.as_ref().filter(|a| a.password_hash.is_none()) {
         let role = PlatformRole::parse(&a.platform_role).ok_or_else(|| AppError::internal("unknown platform role"))?;
-        authorize(&state.db, actor, Action::Invite { person: input.person_id, role, secretariat_of: a.secretariat_intercommunality_id }).await?;
+        authorize(
+            &state.db,
+            actor,
+            Action::Invite { person: input.person_id, role, secretariat_of: a.secretariat_intercommunality_id },
+        )
+        .await?;
     }
 
     let txn = state.db.begin().await?;
@@ -382,27 +426,39 @@ pub async fn invite(state: &AppState, actor: &Actor, input: InviteInput) -> AppR
                 .await?;
             account::Entity::find_by_id(a.id).one(&txn).await?.ok_or_else(|| AppError::not_found("account"))?
         }
-        (_, None) => new_account(input.person_id, email.as_str(), None, input.role, input.secretariat_of).insert(&txn).await?,
+        (_, None) => {
+            new_account(input.person_id, email.as_str(), None, input.role, input.secretariat_of).insert(&txn).await?
+        }
     };
     let token = new_secret();
-    let inv = invitation::ActiveModel {
-        account_id: Set(acc.id),
-        token_hash: Set(secret_hash(&token)),
-        created_by_account_id: Set(actor.principal.as_ref().map(|p| p.account_id)),
-        created_at: Set(now),
-        expires_at: Set(now + chrono::Duration::from_std(state.config.auth.invitation_ttl).map_err(AppError::internal)?),
-        accepted_at: Set(None),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    record(&txn, actor, Entry {
-        action: "INVITE_ACCOUNT",
-        target_type: "Account",
-        target_id: Some(acc.id),
-        scope: input.secretariat_of.or(person.scope_intercommunality_id).or(actor.principal.as_ref().and_then(|p| p.secretariat_of)),
-        summary: json!({ "person": input.person_id, "email": acc.email, "role": acc.platform_role }),
-    })
+    let inv =
+        invitation::ActiveModel {
+            account_id: Set(acc.id),
+            token_hash: Set(secret_hash(&token)),
+            created_by_account_id: Set(actor.principal.as_ref().map(|p| p.account_id)),
+            created_at: Set(now),
+            expires_at: Set(
+                now + chrono::Duration::from_std(state.config.auth.invitation_ttl).map_err(AppError::internal)?
+            ),
+            accepted_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    record(
+        &txn,
+        actor,
+        Entry {
+            action: "INVITE_ACCOUNT",
+            target_type: "Account",
+            target_id: Some(acc.id),
+            scope: input
+                .secretariat_of
+                .or(person.scope_intercommunality_id)
+                .or(actor.principal.as_ref().and_then(|p| p.secretariat_of)),
+            summary: json!({ "person": input.person_id, "email": acc.email, "role": acc.platform_role }),
+        },
+    )
     .await?;
     txn.commit().await?;
     Ok((inv, acc, token))
@@ -472,15 +528,20 @@ pub async fn create_account(
     if account::Entity::find().filter(account::Column::Email.eq(email.as_str())).one(&txn).await?.is_some() {
         return Err(AppError::Conflict(format!("an account for {} exists already", email.as_str())));
     }
-    let p = crate::people::service::insert_person(&txn, given_name, family_name, Some(email.as_str()), secretariat_of).await?;
+    let p = crate::people::service::insert_person(&txn, given_name, family_name, Some(email.as_str()), secretariat_of)
+        .await?;
     let acc = new_account(p.id, email.as_str(), Some(hash), role, secretariat_of).insert(&txn).await?;
-    record(&txn, &actor, Entry {
-        action: "CREATE_ACCOUNT",
-        target_type: "Account",
-        target_id: Some(acc.id),
-        scope: secretariat_of,
-        summary: json!({ "email": acc.email, "role": acc.platform_role, "person": p.id }),
-    })
+    record(
+        &txn,
+        &actor,
+        Entry {
+            action: "CREATE_ACCOUNT",
+            target_type: "Account",
+            target_id: Some(acc.id),
+            scope: secretariat_of,
+            summary: json!({ "email": acc.email, "role": acc.platform_role, "person": p.id }),
+        },
+    )
     .await?;
     txn.commit().await?;
     Ok(acc)

@@ -69,7 +69,11 @@ impl Person {
         Ok(if visible { self.0.email.as_deref() } else { None })
     }
     /// Mandates: those running today, or all of them (history) with `includeEnded`.
-    async fn mandates(&self, ctx: &Context<'_>, #[graphql(default = false)] include_ended: bool) -> AppResult<Vec<Mandate>> {
+    async fn mandates(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_ended: bool,
+    ) -> AppResult<Vec<Mandate>> {
         let l = loaders(ctx)?;
         let all = l.person_mandates.load_one(self.0.id).await?.unwrap_or_default();
         Ok(all.into_iter().filter(|m| include_ended || runs_on(m, l.today)).map(Mandate::of).collect())
@@ -224,11 +228,11 @@ pub struct PeopleMutation;
 impl PeopleMutation {
     /// Records a person (secretariat, admin, or a mayor for their commune's council).
     async fn create_person(&self, ctx: &Context<'_>, input: CreatePersonInput) -> AppResult<Person> {
-        let p = service::create_person(state(ctx)?, actor(ctx)?, PersonInput {
-            given_name: input.given_name,
-            family_name: input.family_name,
-            email: input.email,
-        })
+        let p = service::create_person(
+            state(ctx)?,
+            actor(ctx)?,
+            PersonInput { given_name: input.given_name, family_name: input.family_name, email: input.email },
+        )
         .await?;
         Ok(Person(p))
     }
@@ -252,20 +256,26 @@ impl PeopleMutation {
             (Kind::Intercommunality, n) => Org::Intercommunality(n),
             _ => return Err(AppError::validation("organisationId", "must be a Commune or Intercommunality ID")),
         };
-        let m = service::create_mandate(state(ctx)?, actor(ctx)?, MandateInput {
-            person_id,
-            org,
-            role: input.role,
-            delegation: input.delegation,
-            start: input.start_date,
-            end: input.end_date,
-        })
+        let m = service::create_mandate(
+            state(ctx)?,
+            actor(ctx)?,
+            MandateInput {
+                person_id,
+                org,
+                role: input.role,
+                delegation: input.delegation,
+                start: input.start_date,
+                end: input.end_date,
+            },
+        )
         .await?;
         Ok(Mandate::of(m))
     }
     /// Ends a mandate: from `endDate` on, the person no longer holds it (nor its powers).
     async fn end_mandate(&self, ctx: &Context<'_>, input: EndMandateInput) -> AppResult<Mandate> {
         let id = ids::decode("id", Kind::Mandate, &input.id)?;
-        Ok(Mandate::of(service::end_mandate(state(ctx)?, actor(ctx)?, id, input.end_date, input.expected_version).await?))
+        Ok(Mandate::of(
+            service::end_mandate(state(ctx)?, actor(ctx)?, id, input.end_date, input.expected_version).await?,
+        ))
     }
 }

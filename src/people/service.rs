@@ -104,13 +104,17 @@ pub async fn create_person(state: &AppState, actor: &Actor, input: PersonInput) 
     };
     let txn = state.db.begin().await?;
     let p = insert_person(&txn, &input.given_name, &input.family_name, input.email.as_deref(), scope).await?;
-    record(&txn, actor, Entry {
-        action: "CREATE_PERSON",
-        target_type: "Person",
-        target_id: Some(p.id),
-        scope,
-        summary: json!({ "givenName": p.given_name, "familyName": p.family_name }),
-    })
+    record(
+        &txn,
+        actor,
+        Entry {
+            action: "CREATE_PERSON",
+            target_type: "Person",
+            target_id: Some(p.id),
+            scope,
+            summary: json!({ "givenName": p.given_name, "familyName": p.family_name }),
+        },
+    )
     .await?;
     txn.commit().await?;
     Ok(p)
@@ -125,7 +129,13 @@ pub struct PersonPatch {
 
 /// Edits a person. `expected_version` is the version the editor saw: if someone saved in
 /// between, the edit is refused with CONFLICT instead of overwriting theirs.
-pub async fn update_person(state: &AppState, actor: &Actor, id: i32, expected_version: i32, patch: PersonPatch) -> AppResult<person::Model> {
+pub async fn update_person(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    expected_version: i32,
+    patch: PersonPatch,
+) -> AppResult<person::Model> {
     let current = person::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("person"))?;
     authorize(&state.db, actor, Action::ManagePerson { person: id }).await?;
     let given = patch.given_name.as_deref().map(|s| check_name("givenName", s)).transpose()?;
@@ -145,13 +155,11 @@ pub async fn update_person(state: &AppState, actor: &Actor, id: i32, expected_ve
     if let Some(e) = &email {
         q = q.col_expr(person::Column::Email, Expr::value(e.clone()));
     }
-    let key = person_key(given.as_deref().unwrap_or(&current.given_name), family.as_deref().unwrap_or(&current.family_name));
+    let key =
+        person_key(given.as_deref().unwrap_or(&current.given_name), family.as_deref().unwrap_or(&current.family_name));
     q = q.col_expr(person::Column::SearchKey, Expr::value(key));
-    let res = q
-        .filter(person::Column::Id.eq(id))
-        .filter(person::Column::Version.eq(expected_version))
-        .exec(&txn)
-        .await?;
+    let res =
+        q.filter(person::Column::Id.eq(id)).filter(person::Column::Version.eq(expected_version)).exec(&txn).await?;
     if res.rows_affected != 1 {
         return Err(AppError::stale("person", current.version, expected_version));
     }
@@ -215,26 +223,40 @@ pub struct MandateInput {
 /// single-holder role (mayor, president) are serialised on both databases.
 async fn lock_org<C: ConnectionTrait>(conn: &C, org: Org) -> AppResult<()> {
     let n = match org {
-        Org::Commune(c) => commune::Entity::update_many()
-            .col_expr(commune::Column::Version, Expr::col(commune::Column::Version))
-            .filter(commune::Column::Id.eq(c))
-            .exec(conn)
-            .await?
-            .rows_affected,
-        Org::Intercommunality(e) => intercommunality::Entity::update_many()
-            .col_expr(intercommunality::Column::Version, Expr::col(intercommunality::Column::Version))
-            .filter(intercommunality::Column::Id.eq(e))
-            .exec(conn)
-            .await?
-            .rows_affected,
+        Org::Commune(c) => {
+            commune::Entity::update_many()
+                .col_expr(commune::Column::Version, Expr::col(commune::Column::Version))
+                .filter(commune::Column::Id.eq(c))
+                .exec(conn)
+                .await?
+                .rows_affected
+        }
+        Org::Intercommunality(e) => {
+            intercommunality::Entity::update_many()
+                .col_expr(intercommunality::Column::Version, Expr::col(intercommunality::Column::Version))
+                .filter(intercommunality::Column::Id.eq(e))
+                .exec(conn)
+                .await?
+                .rows_affected
+        }
     };
-    if n == 1 { Ok(()) } else { Err(AppError::not_found("organisation")) }
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(AppError::not_found("organisation"))
+    }
 }
 
 /// For a single-holder role (mayor, president), refuses a period that overlaps another
 /// holder's mandate in the organisation (`except`: the mandate being edited). Call it
 /// after `lock_org`, in the writing transaction.
-async fn check_single_holder<C: ConnectionTrait>(conn: &C, org: Org, role: Role, period: Period, except: Option<i32>) -> AppResult<()> {
+async fn check_single_holder<C: ConnectionTrait>(
+    conn: &C,
+    org: Org,
+    role: Role,
+    period: Period,
+    except: Option<i32>,
+) -> AppResult<()> {
     if !role.is_single_holder() {
         return Ok(());
     }
@@ -263,7 +285,10 @@ pub async fn create_mandate(state: &AppState, actor: &Actor, input: MandateInput
         Org::Intercommunality(_) => input.role.fits_intercommunality(),
     };
     if !fits {
-        return Err(AppError::validation("role", format!("role {} is not held in this kind of organisation", input.role.as_str())));
+        return Err(AppError::validation(
+            "role",
+            format!("role {} is not held in this kind of organisation", input.role.as_str()),
+        ));
     }
     let period = Period::new(input.start, input.end).map_err(|m| AppError::validation("endDate", m))?;
     let delegation = input.delegation.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
@@ -276,30 +301,41 @@ pub async fn create_mandate(state: &AppState, actor: &Actor, input: MandateInput
         Org::Intercommunality(e) => intercommunality::Entity::find_by_id(e).one(&state.db).await?.map(|_| ()),
     }
     .ok_or_else(|| AppError::not_found("organisation"))?;
-    authorize(&state.db, actor, Action::ManageMandate { org: input.org, role: input.role, person: input.person_id }).await?;
+    authorize(&state.db, actor, Action::ManageMandate { org: input.org, role: input.role, person: input.person_id })
+        .await?;
     let scope = scope_of(&state.db, input.org).await?;
 
     let txn = state.db.begin().await?;
     lock_org(&txn, input.org).await?;
     check_single_holder(&txn, input.org, input.role, period, None).await?;
     let m = insert_mandate(&txn, input.person_id, input.org, input.role, delegation, period).await?;
-    record(&txn, actor, Entry {
-        action: "CREATE_MANDATE",
-        target_type: "Mandate",
-        target_id: Some(m.id),
-        scope,
-        summary: json!({
-            "person": m.person_id, "commune": m.commune_id, "intercommunality": m.intercommunality_id,
-            "role": m.role, "delegation": m.delegation, "startDate": m.start_date, "endDate": m.end_date,
-        }),
-    })
+    record(
+        &txn,
+        actor,
+        Entry {
+            action: "CREATE_MANDATE",
+            target_type: "Mandate",
+            target_id: Some(m.id),
+            scope,
+            summary: json!({
+                "person": m.person_id, "commune": m.commune_id, "intercommunality": m.intercommunality_id,
+                "role": m.role, "delegation": m.delegation, "startDate": m.start_date, "endDate": m.end_date,
+            }),
+        },
+    )
     .await?;
     txn.commit().await?;
     Ok(m)
 }
 
 /// Ends a mandate on `end_date` (exclusive: from that day the person no longer holds it).
-pub async fn end_mandate(state: &AppState, actor: &Actor, id: i32, end_date: NaiveDate, expected_version: i32) -> AppResult<mandate::Model> {
+pub async fn end_mandate(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    end_date: NaiveDate,
+    expected_version: i32,
+) -> AppResult<mandate::Model> {
     let m = mandate::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("mandate"))?;
     let org = org_of(&m)?;
     let role = Role::parse(&m.role).ok_or_else(|| AppError::internal(format!("mandate {id} has unknown role")))?;
@@ -325,13 +361,17 @@ pub async fn end_mandate(state: &AppState, actor: &Actor, id: i32, end_date: Nai
     if res.rows_affected != 1 {
         return Err(AppError::stale("mandate", m.version, expected_version));
     }
-    record(&txn, actor, Entry {
-        action: "END_MANDATE",
-        target_type: "Mandate",
-        target_id: Some(id),
-        scope,
-        summary: json!({ "before": { "endDate": m.end_date }, "after": { "endDate": end_date } }),
-    })
+    record(
+        &txn,
+        actor,
+        Entry {
+            action: "END_MANDATE",
+            target_type: "Mandate",
+            target_id: Some(id),
+            scope,
+            summary: json!({ "before": { "endDate": m.end_date }, "after": { "endDate": end_date } }),
+        },
+    )
     .await?;
     let updated = mandate::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("mandate"))?;
     txn.commit().await?;

@@ -2,7 +2,10 @@
 //! actor through `allow` and read through loaders or call the service.
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    Select,
+};
 
 use super::model::{commune, commune_membership, intercommunality, territory};
 use super::rules::{search_key, InseeCode, LegalForm, Siren};
@@ -68,10 +71,21 @@ impl Commune {
     /// The mandates running today in this commune: mayor, deputy mayors (adjoints),
     /// councillors, DGS.
     async fn council(&self, ctx: &Context<'_>) -> AppResult<Vec<Mandate>> {
-        Ok(loaders(ctx)?.commune_mandates.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(Mandate::of).collect())
+        Ok(loaders(ctx)?
+            .commune_mandates
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Mandate::of)
+            .collect())
     }
     /// Memberships in intercommunalities (EPCI, EPT); ended ones only with `includeEnded`.
-    async fn memberships(&self, ctx: &Context<'_>, #[graphql(default = false)] include_ended: bool) -> AppResult<Vec<Membership>> {
+    async fn memberships(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_ended: bool,
+    ) -> AppResult<Vec<Membership>> {
         let l = loaders(ctx)?;
         let all = l.memberships.load_one(self.0.id).await?.unwrap_or_default();
         Ok(all.into_iter().filter(|m| include_ended || membership_runs(m, l.today)).map(Membership).collect())
@@ -92,7 +106,12 @@ pub struct Membership(pub commune_membership::Model);
 #[Object]
 impl Membership {
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Commune> {
-        loaders(ctx)?.commune.load_one(self.0.commune_id).await?.map(Commune).ok_or_else(|| AppError::not_found("commune"))
+        loaders(ctx)?
+            .commune
+            .load_one(self.0.commune_id)
+            .await?
+            .map(Commune)
+            .ok_or_else(|| AppError::not_found("commune"))
     }
     async fn intercommunality(&self, ctx: &Context<'_>) -> AppResult<Intercommunality> {
         loaders(ctx)?
@@ -159,12 +178,24 @@ impl Intercommunality {
         let q = commune::Entity::find()
             .join(JoinType::InnerJoin, commune::Relation::Membership.def())
             .filter(commune_membership::Column::IntercommunalityId.eq(self.0.id))
-            .filter(Condition::any().add(commune_membership::Column::StartDate.is_null()).add(commune_membership::Column::StartDate.lte(today)))
-            .filter(Condition::any().add(commune_membership::Column::EndDate.is_null()).add(commune_membership::Column::EndDate.gt(today)));
+            .filter(
+                Condition::any()
+                    .add(commune_membership::Column::StartDate.is_null())
+                    .add(commune_membership::Column::StartDate.lte(today)),
+            )
+            .filter(
+                Condition::any()
+                    .add(commune_membership::Column::EndDate.is_null())
+                    .add(commune_membership::Column::EndDate.gt(today)),
+            );
         commune_page(ctx, q, search, PageArgs { after, before, first, last }).await
     }
     /// Membership history, ended ones included.
-    async fn memberships(&self, ctx: &Context<'_>, #[graphql(default = false)] include_ended: bool) -> AppResult<Vec<Membership>> {
+    async fn memberships(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_ended: bool,
+    ) -> AppResult<Vec<Membership>> {
         let l = loaders(ctx)?;
         let rows = l.epci_memberships.load_one(self.0.id).await?.unwrap_or_default();
         Ok(rows.into_iter().filter(|m| include_ended || membership_runs(m, l.today)).map(Membership).collect())
@@ -176,11 +207,25 @@ impl Intercommunality {
     }
     /// Mandates running today in the intercommunality (president, vice-presidents, staff).
     async fn officers(&self, ctx: &Context<'_>) -> AppResult<Vec<Mandate>> {
-        Ok(loaders(ctx)?.epci_mandates.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(Mandate::of).collect())
+        Ok(loaders(ctx)?
+            .epci_mandates
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Mandate::of)
+            .collect())
     }
     /// Territories: groupings of member communes (e.g. conférences territoriales des maires).
     async fn territories(&self, ctx: &Context<'_>) -> AppResult<Vec<Territory>> {
-        Ok(loaders(ctx)?.territories.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(Territory).collect())
+        Ok(loaders(ctx)?
+            .territories
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Territory)
+            .collect())
     }
     async fn version(&self) -> i32 {
         self.0.version
@@ -212,8 +257,14 @@ impl Territory {
     }
     async fn communes(&self, ctx: &Context<'_>) -> AppResult<Vec<Commune>> {
         let l = loaders(ctx)?;
-        let ids: Vec<i32> =
-            l.territory_communes.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(|r| r.commune_id).collect();
+        let ids: Vec<i32> = l
+            .territory_communes
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.commune_id)
+            .collect();
         let mut rows: Vec<commune::Model> = l.commune.load_many(ids).await?.into_values().collect();
         rows.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(rows.into_iter().map(Commune).collect())
@@ -234,7 +285,12 @@ fn search_condition(search: &str) -> Condition {
     c
 }
 
-async fn commune_page(ctx: &Context<'_>, mut q: Select<commune::Entity>, search: Option<String>, args: PageArgs) -> AppResult<Conn<Commune>> {
+async fn commune_page(
+    ctx: &Context<'_>,
+    mut q: Select<commune::Entity>,
+    search: Option<String>,
+    args: PageArgs,
+) -> AppResult<Conn<Commune>> {
     allow(ctx, Action::Read).await?;
     let db = &state(ctx)?.db;
     if let Some(s) = search.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -245,7 +301,12 @@ async fn commune_page(ctx: &Context<'_>, mut q: Select<commune::Entity>, search:
     let rows = if w.limit() == 0 {
         vec![]
     } else {
-        q.order_by_asc(commune::Column::Name).order_by_asc(commune::Column::Id).offset(w.start).limit(w.limit()).all(db).await?
+        q.order_by_asc(commune::Column::Name)
+            .order_by_asc(commune::Column::Id)
+            .offset(w.start)
+            .limit(w.limit())
+            .all(db)
+            .await?
     };
     Ok(connection(w, rows.into_iter().map(Commune).collect()))
 }
@@ -277,7 +338,12 @@ impl TerritoryQuery {
     }
 
     /// A commune by its INSEE code or by its SIREN (give one of them).
-    async fn commune(&self, ctx: &Context<'_>, insee_code: Option<String>, siren: Option<String>) -> AppResult<Option<Commune>> {
+    async fn commune(
+        &self,
+        ctx: &Context<'_>,
+        insee_code: Option<String>,
+        siren: Option<String>,
+    ) -> AppResult<Option<Commune>> {
         allow(ctx, Action::Read).await?;
         let filter = match (insee_code, siren) {
             (Some(code), None) => {
@@ -379,14 +445,27 @@ impl TerritoryMutation {
     async fn create_territory(&self, ctx: &Context<'_>, input: CreateTerritoryInput) -> AppResult<Territory> {
         let epci = ids::decode("intercommunalityId", Kind::Intercommunality, &input.intercommunality_id)?;
         let communes = commune_ids(&input.commune_ids)?;
-        let t = service::create_territory(state(ctx)?, actor(ctx)?, epci, TerritoryInput { name: input.name, code: input.code, commune_ids: communes }).await?;
+        let t = service::create_territory(
+            state(ctx)?,
+            actor(ctx)?,
+            epci,
+            TerritoryInput { name: input.name, code: input.code, commune_ids: communes },
+        )
+        .await?;
         Ok(Territory(t))
     }
     /// Renames a territory and sets its communes.
     async fn update_territory(&self, ctx: &Context<'_>, input: UpdateTerritoryInput) -> AppResult<Territory> {
         let id = ids::decode("id", Kind::Territory, &input.id)?;
         let communes = commune_ids(&input.commune_ids)?;
-        let t = service::update_territory(state(ctx)?, actor(ctx)?, id, input.expected_version, TerritoryInput { name: input.name, code: input.code, commune_ids: communes }).await?;
+        let t = service::update_territory(
+            state(ctx)?,
+            actor(ctx)?,
+            id,
+            input.expected_version,
+            TerritoryInput { name: input.name, code: input.code, commune_ids: communes },
+        )
+        .await?;
         Ok(Territory(t))
     }
     /// Deletes a territory (the communes stay).

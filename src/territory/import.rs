@@ -65,9 +65,7 @@ pub struct ImportReport {
 
 impl ImportReport {
     pub fn changed(&self) -> bool {
-        [self.communes, self.intercommunalities, self.memberships]
-            .iter()
-            .any(|c| c.created + c.updated + c.ended > 0)
+        [self.communes, self.intercommunalities, self.memberships].iter().any(|c| c.created + c.updated + c.ended > 0)
     }
 }
 
@@ -76,9 +74,17 @@ impl fmt::Display for ImportReport {
         let c = &self.communes;
         let e = &self.intercommunalities;
         let m = &self.memberships;
-        writeln!(f, "communes: {} created, {} updated, {} unchanged, {} skipped (not commune-actuelle)", c.created, c.updated, c.unchanged, c.skipped)?;
+        writeln!(
+            f,
+            "communes: {} created, {} updated, {} unchanged, {} skipped (not commune-actuelle)",
+            c.created, c.updated, c.unchanged, c.skipped
+        )?;
         writeln!(f, "intercommunalities: {} created, {} updated, {} unchanged", e.created, e.updated, e.unchanged)?;
-        writeln!(f, "memberships: {} created, {} updated, {} ended, {} unchanged", m.created, m.updated, m.ended, m.unchanged)?;
+        writeln!(
+            f,
+            "memberships: {} created, {} updated, {} ended, {} unchanged",
+            m.created, m.updated, m.ended, m.unchanged
+        )?;
         if self.changed() {
             write!(f, "the database was updated")
         } else {
@@ -190,7 +196,11 @@ fn population(value: Option<i64>) -> Result<Option<i32>, String> {
 
 fn non_empty(s: &str, what: &str) -> Result<String, String> {
     let t = s.trim();
-    if t.is_empty() { Err(format!("{what} is empty")) } else { Ok(t.to_string()) }
+    if t.is_empty() {
+        Err(format!("{what} is empty"))
+    } else {
+        Ok(t.to_string())
+    }
 }
 
 const MAX_REPORTED: usize = 20;
@@ -267,7 +277,10 @@ pub fn parse_files(communes: &Path, epci: &Path, ept: Option<&Path>) -> Result<P
                     if !seen_members.insert(code.as_str().to_string()) {
                         return Err(format!("member #{} {code} appears twice", j + 1));
                     }
-                    members.push((code.as_str().to_string(), population(m.population).map_err(|e| format!("member #{}: {e}", j + 1))?));
+                    members.push((
+                        code.as_str().to_string(),
+                        population(m.population).map_err(|e| format!("member #{}: {e}", j + 1))?,
+                    ));
                 }
                 let financing = raw.financing.clone().filter(|s| !s.is_empty());
                 Ok(NewEpci { siren, name, form, financing, population: population(raw.population)?, members })
@@ -368,29 +381,28 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
         intercommunality::Entity::find().all(&txn).await?.into_iter().map(|e| (e.siren.clone(), e)).collect();
     // Memberships get no start date only on the first import of these legal forms (when
     // they began is unknown); afterwards a new membership starts on the import day.
-    let first_import = !existing.values().any(|e| LegalForm::parse(&e.legal_form).is_ok_and(|f| parsed.managed_forms.contains(&f)));
+    let first_import =
+        !existing.values().any(|e| LegalForm::parse(&e.legal_form).is_ok_and(|f| parsed.managed_forms.contains(&f)));
     let ep = &opts.epci_population;
     let mut fresh = Vec::new();
     for e in &parsed.epcis {
         let pop_year = e.population.map(|_| ep.year);
         let pop_source = e.population.map(|_| ep.label.clone());
         match existing.get(e.siren.as_str()) {
-            None => {
-                fresh.push(intercommunality::ActiveModel {
-                    siren: Set(e.siren.as_str().to_string()),
-                    name: Set(e.name.clone()),
-                    search_key: Set(search_key(&e.name)),
-                    legal_form: Set(e.form.as_str().to_string()),
-                    financing_mode: Set(e.financing.clone()),
-                    population: Set(e.population),
-                    population_year: Set(pop_year),
-                    population_source: Set(pop_source),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    version: Set(1),
-                    ..Default::default()
-                })
-            }
+            None => fresh.push(intercommunality::ActiveModel {
+                siren: Set(e.siren.as_str().to_string()),
+                name: Set(e.name.clone()),
+                search_key: Set(search_key(&e.name)),
+                legal_form: Set(e.form.as_str().to_string()),
+                financing_mode: Set(e.financing.clone()),
+                population: Set(e.population),
+                population_year: Set(pop_year),
+                population_source: Set(pop_source),
+                created_at: Set(now),
+                updated_at: Set(now),
+                version: Set(1),
+                ..Default::default()
+            }),
             Some(old)
                 if old.name == e.name
                     && old.search_key == search_key(&e.name)

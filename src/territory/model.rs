@@ -75,7 +75,11 @@ pub mod commune_membership {
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {
-        #[sea_orm(belongs_to = "super::commune::Entity", from = "Column::CommuneId", to = "super::commune::Column::Id")]
+        #[sea_orm(
+            belongs_to = "super::commune::Entity",
+            from = "Column::CommuneId",
+            to = "super::commune::Column::Id"
+        )]
         Commune,
     }
     impl Related<super::commune::Entity> for Entity {

@@ -81,7 +81,11 @@ fn luhn_valid(digits: &str) -> bool {
             let d = u32::from(c - b'0');
             if i % 2 == 1 {
                 let x = d * 2;
-                if x > 9 { x - 9 } else { x }
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
             } else {
                 d
             }

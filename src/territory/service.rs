@@ -36,14 +36,20 @@ async fn check_members<C: ConnectionTrait>(conn: &C, epci: i32, ids: &[i32]) -> 
     if let Some(bad) = unique.iter().find(|c| !members.contains(c)) {
         return Err(AppError::validation(
             "communeIds",
-            format!("commune {} is not a current member of this intercommunality", crate::ids::encode(crate::ids::Kind::Commune, *bad).0),
+            format!(
+                "commune {} is not a current member of this intercommunality",
+                crate::ids::encode(crate::ids::Kind::Commune, *bad).0
+            ),
         ));
     }
     Ok(unique)
 }
 
 async fn set_communes<C: ConnectionTrait>(conn: &C, territory_id: i32, ids: &[i32]) -> AppResult<()> {
-    territory_commune::Entity::delete_many().filter(territory_commune::Column::TerritoryId.eq(territory_id)).exec(conn).await?;
+    territory_commune::Entity::delete_many()
+        .filter(territory_commune::Column::TerritoryId.eq(territory_id))
+        .exec(conn)
+        .await?;
     if !ids.is_empty() {
         territory_commune::Entity::insert_many(
             ids.iter().map(|c| territory_commune::ActiveModel { territory_id: Set(territory_id), commune_id: Set(*c) }),
@@ -64,8 +70,16 @@ async fn name_taken<C: ConnectionTrait>(conn: &C, epci: i32, name: &str, except:
     Ok(q.one(conn).await?.is_some())
 }
 
-pub async fn create_territory(state: &AppState, actor: &Actor, epci: i32, input: TerritoryInput) -> AppResult<territory::Model> {
-    intercommunality::Entity::find_by_id(epci).one(&state.db).await?.ok_or_else(|| AppError::not_found("intercommunality"))?;
+pub async fn create_territory(
+    state: &AppState,
+    actor: &Actor,
+    epci: i32,
+    input: TerritoryInput,
+) -> AppResult<territory::Model> {
+    intercommunality::Entity::find_by_id(epci)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("intercommunality"))?;
     authorize(&state.db, actor, Action::ManageTerritories { intercommunality: epci }).await?;
     let name = check_name(&input.name)?;
     let txn = state.db.begin().await?;
@@ -86,20 +100,31 @@ pub async fn create_territory(state: &AppState, actor: &Actor, epci: i32, input:
     .insert(&txn)
     .await?;
     set_communes(&txn, t.id, &communes).await?;
-    record(&txn, actor, Entry {
-        action: "CREATE_TERRITORY",
-        target_type: "Territory",
-        target_id: Some(t.id),
-        scope: Some(epci),
-        summary: json!({ "name": t.name, "code": t.code, "communes": communes }),
-    })
+    record(
+        &txn,
+        actor,
+        Entry {
+            action: "CREATE_TERRITORY",
+            target_type: "Territory",
+            target_id: Some(t.id),
+            scope: Some(epci),
+            summary: json!({ "name": t.name, "code": t.code, "communes": communes }),
+        },
+    )
     .await?;
     txn.commit().await?;
     Ok(t)
 }
 
-pub async fn update_territory(state: &AppState, actor: &Actor, id: i32, expected_version: i32, input: TerritoryInput) -> AppResult<territory::Model> {
-    let old = territory::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("territory"))?;
+pub async fn update_territory(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    expected_version: i32,
+    input: TerritoryInput,
+) -> AppResult<territory::Model> {
+    let old =
+        territory::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("territory"))?;
     authorize(&state.db, actor, Action::ManageTerritories { intercommunality: old.intercommunality_id }).await?;
     let name = check_name(&input.name)?;
     let code = input.code.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
@@ -135,7 +160,8 @@ pub async fn update_territory(state: &AppState, actor: &Actor, id: i32, expected
 }
 
 pub async fn delete_territory(state: &AppState, actor: &Actor, id: i32, expected_version: i32) -> AppResult<()> {
-    let old = territory::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("territory"))?;
+    let old =
+        territory::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("territory"))?;
     authorize(&state.db, actor, Action::ManageTerritories { intercommunality: old.intercommunality_id }).await?;
     let txn = state.db.begin().await?;
     territory_commune::Entity::delete_many().filter(territory_commune::Column::TerritoryId.eq(id)).exec(&txn).await?;
@@ -147,13 +173,17 @@ pub async fn delete_territory(state: &AppState, actor: &Actor, id: i32, expected
     if res.rows_affected != 1 {
         return Err(AppError::stale("territory", old.version, expected_version));
     }
-    record(&txn, actor, Entry {
-        action: "DELETE_TERRITORY",
-        target_type: "Territory",
-        target_id: Some(id),
-        scope: Some(old.intercommunality_id),
-        summary: json!({ "name": old.name }),
-    })
+    record(
+        &txn,
+        actor,
+        Entry {
+            action: "DELETE_TERRITORY",
+            target_type: "Territory",
+            target_id: Some(id),
+            scope: Some(old.intercommunality_id),
+            summary: json!({ "name": old.name }),
+        },
+    )
     .await?;
     txn.commit().await?;
     Ok(())

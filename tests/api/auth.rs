@@ -20,14 +20,21 @@ async fn login_gives_a_token_that_is_stored_only_as_a_hash() {
     assert_ne!(sessions[0].token_hash, token);
     assert_eq!(sessions[0].token_hash, entente::auth::rules::secret_hash(&token));
     // The login is audited.
-    let audit = app.gql(Some(&token), "{auditEntries(action:\"LOGIN\"){totalCount edges{node{actor}}}}", json!({})).await;
+    let audit =
+        app.gql(Some(&token), "{auditEntries(action:\"LOGIN\"){totalCount edges{node{actor}}}}", json!({})).await;
     assert_eq!(ok(&audit)["auditEntries"]["totalCount"], 1);
 }
 
 #[tokio::test]
 async fn anonymous_requests_may_only_sign_in() {
     let app = TestApp::demo().await;
-    for q in [ME, "{communes{totalCount}}", "{persons{totalCount}}", "{node(id:\"Q29tbXVuZTox\"){id}}", "{auditEntries{totalCount}}"] {
+    for q in [
+        ME,
+        "{communes{totalCount}}",
+        "{persons{totalCount}}",
+        "{node(id:\"Q29tbXVuZTox\"){id}}",
+        "{auditEntries{totalCount}}",
+    ] {
         assert_eq!(code(&app.gql(None, q, json!({})).await), "UNAUTHENTICATED", "{q}");
     }
     let r = app.gql(None, "mutation{createPerson(input:{givenName:\"A\",familyName:\"B\"}){id}}", json!({})).await;
@@ -141,12 +148,18 @@ async fn sessions_expire() {
     assert_eq!(code(&app.gql(Some(&token), ME, json!({})).await), "UNAUTHENTICATED");
 }
 
-const INVITE: &str = "mutation($i:InviteAccountInput!){inviteAccount(input:$i){token expiresAt account{email role activated}}}";
-const ACCEPT: &str = "mutation($t:String!,$p:String!){acceptInvitation(token:$t,password:$p){token me{account{email}}}}";
+const INVITE: &str =
+    "mutation($i:InviteAccountInput!){inviteAccount(input:$i){token expiresAt account{email role activated}}}";
+const ACCEPT: &str =
+    "mutation($t:String!,$p:String!){acceptInvitation(token:$t,password:$p){token me{account{email}}}}";
 
 async fn new_person(app: &TestApp, token: &str, given: &str) -> String {
     let r = app
-        .gql(Some(token), "mutation($i:CreatePersonInput!){createPerson(input:$i){id}}", json!({"i": {"givenName": given, "familyName": "Invitée"}}))
+        .gql(
+            Some(token),
+            "mutation($i:CreatePersonInput!){createPerson(input:$i){id}}",
+            json!({"i": {"givenName": given, "familyName": "Invitée"}}),
+        )
         .await;
     ok(&r)["createPerson"]["id"].as_str().unwrap().to_string()
 }
@@ -176,7 +189,9 @@ async fn invitation_sets_a_password_once() {
     assert!(app.login("ines@example.fr", "a long enough passphrase").await.is_ok());
     assert!(app.login("ines@example.fr", "another long passphrase").await.is_err());
     // A person with an active account cannot be invited again.
-    let dup = app.gql(Some(&sec), INVITE, json!({"i": {"personId": person, "email": "ines@example.fr", "role": "MEMBER"}})).await;
+    let dup = app
+        .gql(Some(&sec), INVITE, json!({"i": {"personId": person, "email": "ines@example.fr", "role": "MEMBER"}}))
+        .await;
     assert_eq!(code(&dup), "CONFLICT");
 }
 
@@ -186,7 +201,9 @@ async fn invitations_expire() {
     entente::demo::load(&app.state).await.unwrap();
     let sec = app.login_as("secretariat@demo.entente.fr").await;
     let person = new_person(&app, &sec, "Jules").await;
-    let inv = app.gql(Some(&sec), INVITE, json!({"i": {"personId": person, "email": "jules@example.fr", "role": "MEMBER"}})).await;
+    let inv = app
+        .gql(Some(&sec), INVITE, json!({"i": {"personId": person, "email": "jules@example.fr", "role": "MEMBER"}}))
+        .await;
     let t = ok(&inv)["inviteAccount"]["token"].as_str().unwrap().to_string();
     tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
     let r = app.gql(None, ACCEPT, json!({"t": t, "p": "a long enough passphrase"})).await;
@@ -249,7 +266,8 @@ async fn without_a_trusted_proxy_forwarded_addresses_are_ignored() {
     entente::demo::load(&app.state).await.unwrap();
     // A client rotating made-up X-Forwarded-For values is still one address.
     for i in 0..3 {
-        let r = login_from(&app, &format!("198.51.100.{i}"), &format!("guess{i}@demo.entente.fr"), "wrong password!").await;
+        let r =
+            login_from(&app, &format!("198.51.100.{i}"), &format!("guess{i}@demo.entente.fr"), "wrong password!").await;
         assert_eq!(code(&r), "UNAUTHENTICATED");
     }
     let r = login_from(&app, "198.51.100.99", "maire.aix@demo.entente.fr", DEMO_PASSWORD).await;

@@ -34,7 +34,11 @@ async fn a_mutation_by_anyone_makes_cached_answers_stale() {
     let cassis = app.commune_id(&sec, "13022").await;
     let p = crate::mandates::person(&app, &sec, "Nouvelle", "Adjointe").await;
     ok(&app
-        .gql(Some(&sec), crate::mandates::CREATE_MANDATE, json!({"i": {"personId": p, "organisationId": cassis, "role": "DEPUTY_MAYOR", "startDate": "2026-04-01"}}))
+        .gql(
+            Some(&sec),
+            crate::mandates::CREATE_MANDATE,
+            json!({"i": {"personId": p, "organisationId": cassis, "role": "DEPUTY_MAYOR", "startDate": "2026-04-01"}}),
+        )
         .await);
     let after = app.gql(Some(&mayor), q, json!({})).await;
     assert_eq!(ok(&after)["commune"]["council"].as_array().unwrap().len(), 2, "{after}");

@@ -66,7 +66,20 @@ fn account_create_reads_the_password_from_stdin() {
     let dir = tempfile::tempdir().unwrap();
     assert!(import_fixture(&dir).status.success());
     let mut child = entente()
-        .args(["account", "create", "--email", "sg@amp.fr", "--given-name", "Sam", "--family-name", "Greffe", "--role", "secretariat", "--siren", "200054807"])
+        .args([
+            "account",
+            "create",
+            "--email",
+            "sg@amp.fr",
+            "--given-name",
+            "Sam",
+            "--family-name",
+            "Greffe",
+            "--role",
+            "secretariat",
+            "--siren",
+            "200054807",
+        ])
         .env("DATABASE_URL", sqlite_url(&dir))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -79,14 +92,38 @@ fn account_create_reads_the_password_from_stdin() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("account sg@amp.fr created (SECRETARIAT)"));
     // The same e-mail again is refused; an unknown SIREN too.
     let again = entente()
-        .args(["account", "create", "--email", "sg@amp.fr", "--given-name", "S", "--family-name", "G", "--role", "admin"])
+        .args([
+            "account",
+            "create",
+            "--email",
+            "sg@amp.fr",
+            "--given-name",
+            "S",
+            "--family-name",
+            "G",
+            "--role",
+            "admin",
+        ])
         .env("DATABASE_URL", sqlite_url(&dir))
         .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(!again.status.success());
     let unknown = entente()
-        .args(["account", "create", "--email", "x@amp.fr", "--given-name", "S", "--family-name", "G", "--role", "secretariat", "--siren", "200000172"])
+        .args([
+            "account",
+            "create",
+            "--email",
+            "x@amp.fr",
+            "--given-name",
+            "S",
+            "--family-name",
+            "G",
+            "--role",
+            "secretariat",
+            "--siren",
+            "200000172",
+        ])
         .env("DATABASE_URL", sqlite_url(&dir))
         .stdin(Stdio::null())
         .output()

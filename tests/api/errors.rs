@@ -10,13 +10,21 @@ async fn not_found_and_validation_carry_stable_codes() {
     // A well-formed ID of a person that does not exist.
     let ghost = entente::ids::encode(entente::ids::Kind::Person, 999_999).0;
     let r = app
-        .gql(Some(&t), "mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}", json!({"i": {"id": ghost, "expectedVersion": 1, "givenName": "X"}}))
+        .gql(
+            Some(&t),
+            "mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}",
+            json!({"i": {"id": ghost, "expectedVersion": 1, "givenName": "X"}}),
+        )
         .await;
     assert_eq!(code(&r), "NOT_FOUND");
     // An ID of the wrong kind.
     let commune = app.commune_id(&t, "13055").await;
     let r = app
-        .gql(Some(&t), "mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}", json!({"i": {"id": commune, "expectedVersion": 1}}))
+        .gql(
+            Some(&t),
+            "mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}",
+            json!({"i": {"id": commune, "expectedVersion": 1}}),
+        )
         .await;
     assert_eq!(code(&r), "VALIDATION");
     assert_eq!(r["errors"][0]["extensions"]["field"], "id");
@@ -25,7 +33,14 @@ async fn not_found_and_validation_carry_stable_codes() {
     assert_eq!(code(&r), "GRAPHQL_VALIDATION");
     let r = app.gql(Some(&t), "{communes(first:\"x\"){totalCount}}", json!({})).await;
     assert!(["VALIDATION", "GRAPHQL_VALIDATION"].contains(&code(&r).as_str()), "{r}");
-    let resp = app.client.post(app.url("/graphql")).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(code(&resp.json().await.unwrap()), "BAD_REQUEST");
     let r = app.gql(Some(&t), "", json!({})).await;

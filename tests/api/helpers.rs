@@ -21,7 +21,11 @@ pub struct TestApp {
 
 /// Which database this run tests against ("sqlite" or "postgres").
 pub fn backend() -> &'static str {
-    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) { "postgres" } else { "sqlite" }
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        "postgres"
+    } else {
+        "sqlite"
+    }
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -30,7 +34,8 @@ async fn fresh_database_url(dir: &tempfile::TempDir) -> (String, Option<(String,
     match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
         None => (format!("sqlite://{}", dir.path().join("test.db").display()), None),
         Some(admin_url) => {
-            let name = format!("entente_t_{}_{}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed), rand_suffix());
+            let name =
+                format!("entente_t_{}_{}_{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed), rand_suffix());
             let admin = Database::connect(&admin_url).await.expect("TEST_DATABASE_URL does not answer");
             admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
             admin.close().await.ok();
@@ -109,7 +114,11 @@ impl TestApp {
 
     pub async fn login(&self, email: &str, password: &str) -> Result<String, Value> {
         let r = self
-            .gql(None, "mutation($e:String!,$p:String!){login(email:$e,password:$p){token}}", json!({"e": email, "p": password}))
+            .gql(
+                None,
+                "mutation($e:String!,$p:String!){login(email:$e,password:$p){token}}",
+                json!({"e": email, "p": password}),
+            )
             .await;
         r["data"]["login"]["token"].as_str().map(str::to_string).ok_or(r)
     }
@@ -122,7 +131,10 @@ impl TestApp {
 
     pub async fn epci_id(&self, token: &str, siren: &str) -> String {
         let r = self.gql(Some(token), "query($s:String!){intercommunality(siren:$s){id}}", json!({"s": siren})).await;
-        r["data"]["intercommunality"]["id"].as_str().unwrap_or_else(|| panic!("no intercommunality {siren}: {r}")).to_string()
+        r["data"]["intercommunality"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no intercommunality {siren}: {r}"))
+            .to_string()
     }
 
     /// Number of audit entries (read directly, to check that a refusal wrote nothing).
@@ -141,7 +153,9 @@ impl Drop for TestApp {
                 if let Ok(rt) = rt {
                     rt.block_on(async {
                         if let Ok(admin) = Database::connect(&admin_url).await {
-                            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                            let _ = admin
+                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                                .await;
                             let _ = admin.close().await;
                         }
                     });
@@ -174,7 +188,10 @@ pub fn official_data() -> Option<PathBuf> {
     if dir.join("communes.json").exists() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: official data not found at {} (set ENTENTE_DATA_DIR or put ../shared/data beside the clone)", dir.display());
+        eprintln!(
+            "SKIPPED: official data not found at {} (set ENTENTE_DATA_DIR or put ../shared/data beside the clone)",
+            dir.display()
+        );
         None
     }
 }

@@ -40,7 +40,8 @@ async fn a_changed_file_updates_and_ends_memberships() {
     let app = TestApp::spawn().await;
     import(&app, &fixture("communes.json"), &fixture("epci.json"), None).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut communes: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(fixture("communes.json")).unwrap()).unwrap();
+    let mut communes: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixture("communes.json")).unwrap()).unwrap();
     let mut epcis: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(fixture("epci.json")).unwrap()).unwrap();
     for c in communes.iter_mut().filter(|c| c["code"] == "13055") {
         c["population"] = json!(900_000);
@@ -68,12 +69,28 @@ async fn malformed_records_are_refused_with_position_and_nothing_is_written() {
     let app = TestApp::spawn().await;
     let dir = tempfile::tempdir().unwrap();
     let good_commune = json!({"code": "13055", "nom": "Marseille", "type": "commune-actuelle", "departement": "13", "siren": "211300553", "population": 886040});
-    let epci = write(dir.path(), "e.json", &json!([{"code": "200054807", "nom": "AMP", "type": "METRO", "populationMunicipale": 1, "membres": [{"code": "13055"}]}]));
+    let epci = write(
+        dir.path(),
+        "e.json",
+        &json!([{"code": "200054807", "nom": "AMP", "type": "METRO", "populationMunicipale": 1, "membres": [{"code": "13055"}]}]),
+    );
     let cases = [
-        (json!([good_commune, {"code": "1305", "nom": "X", "type": "commune-actuelle", "departement": "13"}]), "record #2", "5 characters"),
+        (
+            json!([good_commune, {"code": "1305", "nom": "X", "type": "commune-actuelle", "departement": "13"}]),
+            "record #2",
+            "5 characters",
+        ),
         (json!([good_commune, {"code": "13001", "type": "commune-actuelle", "departement": "13"}]), "record #2", "nom"),
-        (json!([good_commune, {"code": "13001", "nom": "Aix", "type": "commune-actuelle", "departement": "13", "siren": "211300018"}]), "record #2", "Luhn"),
-        (json!([good_commune, {"code": "13001", "nom": "Aix", "type": "commune-actuelle", "departement": "13", "population": -4}]), "record #2", "out of range"),
+        (
+            json!([good_commune, {"code": "13001", "nom": "Aix", "type": "commune-actuelle", "departement": "13", "siren": "211300018"}]),
+            "record #2",
+            "Luhn",
+        ),
+        (
+            json!([good_commune, {"code": "13001", "nom": "Aix", "type": "commune-actuelle", "departement": "13", "population": -4}]),
+            "record #2",
+            "out of range",
+        ),
         (json!([good_commune, good_commune]), "record #2", "twice"),
     ];
     for (communes, position, reason) in cases {
@@ -82,10 +99,15 @@ async fn malformed_records_are_refused_with_position_and_nothing_is_written() {
         assert!(err.contains(position) && err.contains(reason), "expected {position} / {reason} in: {err}");
     }
     let c = write(dir.path(), "c.json", &json!([good_commune]));
-    let bad_epci = write(dir.path(), "e2.json", &json!([{"code": "200054808", "nom": "AMP", "type": "METRO", "membres": []}]));
+    let bad_epci =
+        write(dir.path(), "e2.json", &json!([{"code": "200054808", "nom": "AMP", "type": "METRO", "membres": []}]));
     let err = parse_files(&c, &bad_epci, None).err().unwrap().to_string();
     assert!(err.contains("record #1") && err.contains("Luhn"), "{err}");
-    let orphan = write(dir.path(), "e3.json", &json!([{"code": "200054807", "nom": "AMP", "type": "METRO", "membres": [{"code": "13001"}]}]));
+    let orphan = write(
+        dir.path(),
+        "e3.json",
+        &json!([{"code": "200054807", "nom": "AMP", "type": "METRO", "membres": [{"code": "13001"}]}]),
+    );
     let err = parse_files(&c, &orphan, None).err().unwrap().to_string();
     assert!(err.contains("member #1 13001"), "{err}");
     std::fs::write(dir.path().join("broken.json"), "[{\"code\": \"13055\",\n \"nom\": }]").unwrap();
@@ -110,9 +132,17 @@ async fn all_of_france_imports_and_reimports_unchanged() {
     assert!(!second.changed(), "{second}");
 
     // The imported data answers through the API.
-    entente::auth::service::create_account(&app.state, "admin@example.fr", "Ada", "Admin", entente::auth::PlatformRole::Admin, None, "a long enough passphrase")
-        .await
-        .unwrap();
+    entente::auth::service::create_account(
+        &app.state,
+        "admin@example.fr",
+        "Ada",
+        "Admin",
+        entente::auth::PlatformRole::Admin,
+        None,
+        "a long enough passphrase",
+    )
+    .await
+    .unwrap();
     let t = app.login("admin@example.fr", "a long enough passphrase").await.unwrap();
     let r = app.gql(Some(&t), "{communes{totalCount} intercommunality(siren:\"200054807\"){communes{totalCount}} corse: communes(departement:\"2A\"){totalCount}}", json!({})).await;
     assert_eq!(ok(&r)["communes"]["totalCount"], 34_969);

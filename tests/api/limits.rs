@@ -19,11 +19,13 @@ async fn lists_multiply_complexity_by_their_page_size() {
     let app = TestApp::demo().await;
     let t = app.login_as("secretariat@demo.entente.fr").await;
     // Shallow enough, but 100 x 100 communes.
-    let wide = "{communes(first:100){edges{node{memberships{intercommunality{communes(first:100){edges{node{name}}}}}}}}}";
+    let wide =
+        "{communes(first:100){edges{node{memberships{intercommunality{communes(first:100){edges{node{name}}}}}}}}}";
     let r = app.gql(Some(&t), wide, json!({})).await;
     assert_eq!(code(&r), "QUERY_LIMIT");
     assert!(r["errors"][0]["message"].as_str().unwrap().contains("complex"), "{r}");
-    let narrow = "{communes(first:3){edges{node{memberships{intercommunality{communes(first:3){edges{node{name}}}}}}}}}";
+    let narrow =
+        "{communes(first:3){edges{node{memberships{intercommunality{communes(first:3){edges{node{name}}}}}}}}}";
     ok(&app.gql(Some(&t), narrow, json!({})).await);
 }
 
@@ -65,7 +67,8 @@ async fn self_spreading_fragments_are_refused_without_hanging() {
 async fn batches_and_oversized_bodies_are_refused() {
     let app = TestApp::demo().await;
     let t = app.login_as("secretariat@demo.entente.fr").await;
-    let (status, body) = app.post_raw(Some(&t), json!([{"query": "{me{account{email}}}"}, {"query": "{me{account{email}}}"}])).await;
+    let (status, body) =
+        app.post_raw(Some(&t), json!([{"query": "{me{account{email}}}"}, {"query": "{me{account{email}}}"}])).await;
     assert_eq!(status, 400);
     assert_eq!(code(&body), "BATCH_NOT_SUPPORTED");
     let huge = "x".repeat(2 << 20);

@@ -6,7 +6,8 @@ use serde_json::json;
 use crate::helpers::{code, ok, TestApp};
 
 pub const CREATE_PERSON: &str = "mutation($i:CreatePersonInput!){createPerson(input:$i){id version}}";
-pub const CREATE_MANDATE: &str = "mutation($i:CreateMandateInput!){createMandate(input:$i){id version role isCurrent startDate endDate}}";
+pub const CREATE_MANDATE: &str =
+    "mutation($i:CreateMandateInput!){createMandate(input:$i){id version role isCurrent startDate endDate}}";
 const END_MANDATE: &str = "mutation($i:EndMandateInput!){endMandate(input:$i){id version endDate isCurrent}}";
 
 fn today() -> chrono::NaiveDate {
@@ -34,10 +35,16 @@ async fn a_commune_has_one_current_mayor_and_keeps_history() {
     assert_eq!(app.audit_count().await, before);
 
     // End the sitting mayor's mandate today; the successor starts today.
-    let r = app.gql(Some(&sec), "{commune(inseeCode:\"13022\"){currentMayor{id version person{fullName}}}}", json!({})).await;
+    let r = app
+        .gql(Some(&sec), "{commune(inseeCode:\"13022\"){currentMayor{id version person{fullName}}}}", json!({}))
+        .await;
     let sitting = ok(&r)["commune"]["currentMayor"].clone();
     let ended = app
-        .gql(Some(&sec), END_MANDATE, json!({"i": {"id": sitting["id"], "expectedVersion": sitting["version"], "endDate": today().to_string()}}))
+        .gql(
+            Some(&sec),
+            END_MANDATE,
+            json!({"i": {"id": sitting["id"], "expectedVersion": sitting["version"], "endDate": today().to_string()}}),
+        )
         .await;
     assert_eq!(ok(&ended)["endMandate"]["isCurrent"], false);
     let r = app
@@ -45,9 +52,7 @@ async fn a_commune_has_one_current_mayor_and_keeps_history() {
         .await;
     assert_eq!(ok(&r)["createMandate"]["isCurrent"], true);
 
-    let r = app
-        .gql(Some(&sec), "{commune(inseeCode:\"13022\"){currentMayor{person{fullName}}}}", json!({}))
-        .await;
+    let r = app.gql(Some(&sec), "{commune(inseeCode:\"13022\"){currentMayor{person{fullName}}}}", json!({})).await;
     assert_eq!(ok(&r)["commune"]["currentMayor"]["person"]["fullName"], "Nouvelle Maire");
     // The outgoing mayor's mandate is kept as history.
     let r = app
@@ -72,7 +77,13 @@ async fn powers_follow_current_mandates() {
     // The mayor's mandate ends today: from today, the same token may not.
     let r = app.gql(Some(&sec), "{commune(inseeCode:\"13022\"){currentMayor{id version}}}", json!({})).await;
     let m = ok(&r)["commune"]["currentMayor"].clone();
-    ok(&app.gql(Some(&sec), END_MANDATE, json!({"i": {"id": m["id"], "expectedVersion": m["version"], "endDate": today().to_string()}})).await);
+    ok(&app
+        .gql(
+            Some(&sec),
+            END_MANDATE,
+            json!({"i": {"id": m["id"], "expectedVersion": m["version"], "endDate": today().to_string()}}),
+        )
+        .await);
     let refused = app.gql(Some(&mayor), CREATE_MANDATE, add((today() - Duration::days(1)).to_string())).await;
     assert_eq!(code(&refused), "FORBIDDEN");
     let me = app.gql(Some(&mayor), "{me{currentMandates{role}}}", json!({})).await;
@@ -90,11 +101,19 @@ async fn a_mandate_that_starts_tomorrow_gives_no_power_today() {
         .await;
     assert_eq!(ok(&r)["createMandate"]["isCurrent"], false);
     let invite = app
-        .gql(Some(&sec), "mutation($i:InviteAccountInput!){inviteAccount(input:$i){token}}", json!({"i": {"personId": dgs, "email": "future.dgs@aix.fr", "role": "MEMBER"}}))
+        .gql(
+            Some(&sec),
+            "mutation($i:InviteAccountInput!){inviteAccount(input:$i){token}}",
+            json!({"i": {"personId": dgs, "email": "future.dgs@aix.fr", "role": "MEMBER"}}),
+        )
         .await;
     let t = ok(&invite)["inviteAccount"]["token"].as_str().unwrap().to_string();
     let s = app
-        .gql(None, "mutation($t:String!){acceptInvitation(token:$t,password:\"a long enough passphrase\"){token}}", json!({"t": t}))
+        .gql(
+            None,
+            "mutation($t:String!){acceptInvitation(token:$t,password:\"a long enough passphrase\"){token}}",
+            json!({"t": t}),
+        )
         .await;
     let token = ok(&s)["acceptInvitation"]["token"].as_str().unwrap().to_string();
     let councillor = person(&app, &sec, "Conseiller", "Aixois").await;
@@ -112,7 +131,11 @@ async fn mandate_input_is_checked() {
     let amp = app.epci_id(&sec, "200054807").await;
     let p = person(&app, &sec, "Test", "Saisie").await;
     let wrong_org = app
-        .gql(Some(&sec), CREATE_MANDATE, json!({"i": {"personId": p, "organisationId": amp, "role": "MAYOR", "startDate": "2026-04-01"}}))
+        .gql(
+            Some(&sec),
+            CREATE_MANDATE,
+            json!({"i": {"personId": p, "organisationId": amp, "role": "MAYOR", "startDate": "2026-04-01"}}),
+        )
         .await;
     assert_eq!(code(&wrong_org), "VALIDATION");
     assert_eq!(wrong_org["errors"][0]["extensions"]["field"], "role");
@@ -121,11 +144,19 @@ async fn mandate_input_is_checked() {
         .await;
     assert_eq!(backwards["errors"][0]["extensions"]["field"], "endDate");
     let not_org = app
-        .gql(Some(&sec), CREATE_MANDATE, json!({"i": {"personId": p, "organisationId": p, "role": "DEPUTY_MAYOR", "startDate": "2026-04-01"}}))
+        .gql(
+            Some(&sec),
+            CREATE_MANDATE,
+            json!({"i": {"personId": p, "organisationId": p, "role": "DEPUTY_MAYOR", "startDate": "2026-04-01"}}),
+        )
         .await;
     assert_eq!(not_org["errors"][0]["extensions"]["field"], "organisationId");
     let bad_date = app
-        .gql(Some(&sec), CREATE_MANDATE, json!({"i": {"personId": p, "organisationId": cassis, "role": "DEPUTY_MAYOR", "startDate": "31/03/2026"}}))
+        .gql(
+            Some(&sec),
+            CREATE_MANDATE,
+            json!({"i": {"personId": p, "organisationId": cassis, "role": "DEPUTY_MAYOR", "startDate": "31/03/2026"}}),
+        )
         .await;
     assert_eq!(code(&bad_date), "VALIDATION");
     let ok_one = app
@@ -142,14 +173,17 @@ async fn concurrent_edits_of_a_person_are_detected() {
     let p = person(&app, &sec, "Édith", "Concurrente").await;
     const UPDATE: &str = "mutation($i:UpdatePersonInput!){updatePerson(input:$i){givenName familyName email version}}";
     // Both editors read version 1; the first save wins, the second is told.
-    let first = app.gql(Some(&sec), UPDATE, json!({"i": {"id": p, "expectedVersion": 1, "familyName": "Première"}})).await;
+    let first =
+        app.gql(Some(&sec), UPDATE, json!({"i": {"id": p, "expectedVersion": 1, "familyName": "Première"}})).await;
     assert_eq!(ok(&first)["updatePerson"]["version"], 2);
-    let second = app.gql(Some(&admin), UPDATE, json!({"i": {"id": p, "expectedVersion": 1, "familyName": "Seconde"}})).await;
+    let second =
+        app.gql(Some(&admin), UPDATE, json!({"i": {"id": p, "expectedVersion": 1, "familyName": "Seconde"}})).await;
     assert_eq!(code(&second), "CONFLICT");
     let r = app.gql(Some(&sec), "query($id:ID!){node(id:$id){... on Person{familyName}}}", json!({"id": p})).await;
     assert_eq!(ok(&r)["node"]["familyName"], "Première");
     // Email can be set and cleared; a bad one is refused with its field.
-    let r = app.gql(Some(&sec), UPDATE, json!({"i": {"id": p, "expectedVersion": 2, "email": "edith@example.fr"}})).await;
+    let r =
+        app.gql(Some(&sec), UPDATE, json!({"i": {"id": p, "expectedVersion": 2, "email": "edith@example.fr"}})).await;
     assert_eq!(ok(&r)["updatePerson"]["email"], "edith@example.fr");
     let r = app.gql(Some(&sec), UPDATE, json!({"i": {"id": p, "expectedVersion": 3, "email": null}})).await;
     assert!(ok(&r)["updatePerson"]["email"].is_null());
@@ -168,7 +202,11 @@ async fn two_simultaneous_appointments_of_a_mayor_yield_one() {
     let a = person(&app, &sec, "Candidate", "Une").await;
     let b = person(&app, &sec, "Candidat", "Deux").await;
     let appoint = |p: String| {
-        app.gql(Some(&sec), CREATE_MANDATE, json!({"i": {"personId": p, "organisationId": c["id"], "role": "MAYOR", "startDate": end}}))
+        app.gql(
+            Some(&sec),
+            CREATE_MANDATE,
+            json!({"i": {"personId": p, "organisationId": c["id"], "role": "MAYOR", "startDate": end}}),
+        )
     };
     let (ra, rb) = tokio::join!(appoint(a), appoint(b));
     let oks = [&ra, &rb].iter().filter(|r| r.get("errors").is_none_or(|e| e.is_null())).count();
@@ -185,13 +223,19 @@ async fn an_ended_mayor_mandate_cannot_be_reopened_over_the_successor() {
     let r = app.gql(Some(&sec), "{commune(inseeCode:\"13022\"){currentMayor{id version}}}", json!({})).await;
     let sitting = ok(&r)["commune"]["currentMayor"].clone();
     let ended = app
-        .gql(Some(&sec), END_MANDATE, json!({"i": {"id": sitting["id"], "expectedVersion": sitting["version"], "endDate": today().to_string()}}))
+        .gql(
+            Some(&sec),
+            END_MANDATE,
+            json!({"i": {"id": sitting["id"], "expectedVersion": sitting["version"], "endDate": today().to_string()}}),
+        )
         .await;
     let v = ok(&ended)["endMandate"]["version"].clone();
     let successor = person(&app, &sec, "Successeure", "Cassidaine").await;
     ok(&app.gql(Some(&sec), CREATE_MANDATE, json!({"i": {"personId": successor, "organisationId": cassis, "role": "MAYOR", "startDate": today().to_string()}})).await);
     let later = (today() + Duration::days(365)).to_string();
-    let r = app.gql(Some(&sec), END_MANDATE, json!({"i": {"id": sitting["id"], "expectedVersion": v, "endDate": later}})).await;
+    let r = app
+        .gql(Some(&sec), END_MANDATE, json!({"i": {"id": sitting["id"], "expectedVersion": v, "endDate": later}}))
+        .await;
     assert_eq!(code(&r), "CONFLICT", "{r}");
 }
 
@@ -201,9 +245,15 @@ async fn absurd_versions_and_cursors_are_refused_not_panicked_on() {
     let sec = app.login_as("secretariat@demo.entente.fr").await;
     let p = person(&app, &sec, "Grand", "Nombre").await;
     let r = app
-        .gql(Some(&sec), "mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}", json!({"i": {"id": p, "expectedVersion": i32::MAX, "givenName": "X"}}))
+        .gql(
+            Some(&sec),
+            "mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}",
+            json!({"i": {"id": p, "expectedVersion": i32::MAX, "givenName": "X"}}),
+        )
         .await;
     assert_eq!(code(&r), "VALIDATION");
-    let r = app.gql(Some(&sec), "{communes(after:\"18446744073709551615\",first:5){totalCount edges{cursor}}}", json!({})).await;
+    let r = app
+        .gql(Some(&sec), "{communes(after:\"18446744073709551615\",first:5){totalCount edges{cursor}}}", json!({}))
+        .await;
     assert_eq!(ok(&r)["communes"]["edges"].as_array().unwrap().len(), 0);
 }

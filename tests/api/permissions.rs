@@ -20,7 +20,8 @@ enum Role {
 }
 use Role::*;
 
-const ROLES: [Role; 8] = [Anonymous, Admin, SecretariatAmp, SecretariatOther, President, MayorMarseille, DgsMarseille, MayorCassis];
+const ROLES: [Role; 8] =
+    [Anonymous, Admin, SecretariatAmp, SecretariatOther, President, MayorMarseille, DgsMarseille, MayorCassis];
 
 fn email(r: Role) -> Option<&'static str> {
     Some(match r {
@@ -61,7 +62,11 @@ impl World {
     async fn territory(&self) -> String {
         let r = self
             .app
-            .gql(Some(&self.admin), "mutation($i:CreateTerritoryInput!){createTerritory(input:$i){id}}", json!({"i": {"intercommunalityId": self.amp, "name": format!("T{}", self.next())}}))
+            .gql(
+                Some(&self.admin),
+                "mutation($i:CreateTerritoryInput!){createTerritory(input:$i){id}}",
+                json!({"i": {"intercommunalityId": self.amp, "name": format!("T{}", self.next())}}),
+            )
             .await;
         ok(&r)["createTerritory"]["id"].as_str().unwrap().to_string()
     }
@@ -71,24 +76,42 @@ impl World {
 async fn attempt(w: &World, mutation: &str) -> (String, Value) {
     let q = |s: &str| s.to_string();
     match mutation {
-        "createPerson" => (q("mutation($i:CreatePersonInput!){createPerson(input:$i){id}}"), json!({"i": {"givenName": "Nouvelle", "familyName": format!("Personne {}", w.next())}})),
+        "createPerson" => (
+            q("mutation($i:CreatePersonInput!){createPerson(input:$i){id}}"),
+            json!({"i": {"givenName": "Nouvelle", "familyName": format!("Personne {}", w.next())}}),
+        ),
         "updatePerson" => {
             let (p, _) = w.marseille_councillor().await;
-            (q("mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}"), json!({"i": {"id": p, "expectedVersion": 1, "givenName": "Renommée"}}))
+            (
+                q("mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}"),
+                json!({"i": {"id": p, "expectedVersion": 1, "givenName": "Renommée"}}),
+            )
         }
         "createMandate" => {
             // A person the AMP secretariat recorded, who holds no mandate yet.
             let p = person(&w.app, &w.sec_amp, "Futur", &format!("Conseiller {}", w.next())).await;
-            (q(CREATE_MANDATE), json!({"i": {"personId": p, "organisationId": w.marseille, "role": "MUNICIPAL_COUNCILLOR", "startDate": "2026-04-01"}}))
+            (
+                q(CREATE_MANDATE),
+                json!({"i": {"personId": p, "organisationId": w.marseille, "role": "MUNICIPAL_COUNCILLOR", "startDate": "2026-04-01"}}),
+            )
         }
         "endMandate" => {
             let (_, m) = w.marseille_councillor().await;
-            (q("mutation($i:EndMandateInput!){endMandate(input:$i){id}}"), json!({"i": {"id": m["id"], "expectedVersion": 1, "endDate": "2026-06-01"}}))
+            (
+                q("mutation($i:EndMandateInput!){endMandate(input:$i){id}}"),
+                json!({"i": {"id": m["id"], "expectedVersion": 1, "endDate": "2026-06-01"}}),
+            )
         }
-        "createTerritory" => (q("mutation($i:CreateTerritoryInput!){createTerritory(input:$i){id}}"), json!({"i": {"intercommunalityId": w.amp, "name": format!("Territoire {}", w.next()), "communeIds": [w.martigues]}})),
+        "createTerritory" => (
+            q("mutation($i:CreateTerritoryInput!){createTerritory(input:$i){id}}"),
+            json!({"i": {"intercommunalityId": w.amp, "name": format!("Territoire {}", w.next()), "communeIds": [w.martigues]}}),
+        ),
         "updateTerritory" => {
             let t = w.territory().await;
-            (q("mutation($i:UpdateTerritoryInput!){updateTerritory(input:$i){id}}"), json!({"i": {"id": t, "expectedVersion": 1, "name": format!("Renommé {}", w.next()), "communeIds": []}}))
+            (
+                q("mutation($i:UpdateTerritoryInput!){updateTerritory(input:$i){id}}"),
+                json!({"i": {"id": t, "expectedVersion": 1, "name": format!("Renommé {}", w.next()), "communeIds": []}}),
+            )
         }
         "deleteTerritory" => {
             let t = w.territory().await;
@@ -96,11 +119,17 @@ async fn attempt(w: &World, mutation: &str) -> (String, Value) {
         }
         "inviteAccount" => {
             let (p, _) = w.marseille_councillor().await;
-            (q("mutation($i:InviteAccountInput!){inviteAccount(input:$i){token}}"), json!({"i": {"personId": p, "email": format!("invite{}@marseille.fr", w.next()), "role": "MEMBER"}}))
+            (
+                q("mutation($i:InviteAccountInput!){inviteAccount(input:$i){token}}"),
+                json!({"i": {"personId": p, "email": format!("invite{}@marseille.fr", w.next()), "role": "MEMBER"}}),
+            )
         }
         "inviteSecretariat" => {
             let (p, _) = w.marseille_councillor().await;
-            (q("mutation($i:InviteAccountInput!){inviteAccount(input:$i){token}}"), json!({"i": {"personId": p, "email": format!("sec{}@amp.fr", w.next()), "role": "SECRETARIAT", "intercommunalityId": w.amp}}))
+            (
+                q("mutation($i:InviteAccountInput!){inviteAccount(input:$i){token}}"),
+                json!({"i": {"personId": p, "email": format!("sec{}@amp.fr", w.next()), "role": "SECRETARIAT", "intercommunalityId": w.amp}}),
+            )
         }
         "auditEntries" => (q("query($e:ID){auditEntries(intercommunalityId:$e){totalCount}}"), json!({"e": w.amp})),
         other => panic!("no attempt for {other}"),
@@ -123,8 +152,16 @@ fn allowed(mutation: &str, r: Role) -> bool {
 /// Mutations everyone may call for themselves; tested in auth.rs.
 const SELF_SERVICE: [&str; 4] = ["login", "logout", "acceptInvitation", "changePassword"];
 const MATRIX: [&str; 10] = [
-    "createPerson", "updatePerson", "createMandate", "endMandate", "createTerritory", "updateTerritory", "deleteTerritory",
-    "inviteAccount", "inviteSecretariat", "auditEntries",
+    "createPerson",
+    "updatePerson",
+    "createMandate",
+    "endMandate",
+    "createTerritory",
+    "updateTerritory",
+    "deleteTerritory",
+    "inviteAccount",
+    "inviteSecretariat",
+    "auditEntries",
 ];
 
 #[tokio::test]
@@ -149,7 +186,12 @@ async fn every_mutation_as_every_role() {
 
     // Every mutation of the schema is in the matrix or self-service.
     let intro = w.app.gql(Some(&w.admin), "{__type(name:\"Mutation\"){fields{name}}}", json!({})).await;
-    let in_schema: BTreeSet<String> = ok(&intro)["__type"]["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_string()).collect();
+    let in_schema: BTreeSet<String> = ok(&intro)["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
     let covered: BTreeSet<String> = MATRIX
         .iter()
         .chain(SELF_SERVICE.iter())
@@ -176,8 +218,12 @@ async fn every_mutation_as_every_role() {
             let is_mutation = mutation != "auditEntries";
             let wrote = w.app.audit_count().await - audits;
             match (&expected, is_mutation) {
-                (None, true) if wrote != 1 => failures.push(format!("{mutation} as {role:?}: {wrote} audit entries, expected 1")),
-                (Some(_), _) if wrote != 0 => failures.push(format!("{mutation} as {role:?} was refused but wrote {wrote} audit entries")),
+                (None, true) if wrote != 1 => {
+                    failures.push(format!("{mutation} as {role:?}: {wrote} audit entries, expected 1"))
+                }
+                (Some(_), _) if wrote != 0 => {
+                    failures.push(format!("{mutation} as {role:?} was refused but wrote {wrote} audit entries"))
+                }
                 _ => {}
             }
         }
@@ -190,7 +236,12 @@ async fn a_secretariat_reads_only_its_own_audit_log() {
     let app = TestApp::demo().await;
     let sec = app.login_as("secretariat@demo.entente.fr").await;
     let r = app.gql(Some(&sec), "{auditEntries{totalCount edges{node{action actor}}}}", json!({})).await;
-    let actions: Vec<_> = ok(&r)["auditEntries"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["action"].as_str().unwrap().to_string()).collect();
+    let actions: Vec<_> = ok(&r)["auditEntries"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["action"].as_str().unwrap().to_string())
+        .collect();
     assert!(actions.contains(&"LOAD_DEMO".to_string()), "{actions:?}");
     let all = app.gql(Some(&sec), "{a: auditEntries(intercommunalityId:null){totalCount}}", json!({})).await;
     ok(&all);
@@ -204,7 +255,9 @@ async fn emails_are_visible_to_secretariats_and_the_person_only() {
     let app = TestApp::demo().await;
     let q = "{commune(inseeCode:\"13055\"){council{role person{email}}}}";
     let dgs_email = |r: &Value| {
-        r["data"]["commune"]["council"].as_array().unwrap().iter().find(|m| m["role"] == "DGS").unwrap()["person"]["email"].clone()
+        r["data"]["commune"]["council"].as_array().unwrap().iter().find(|m| m["role"] == "DGS").unwrap()["person"]
+            ["email"]
+            .clone()
     };
     let sec = app.login_as("secretariat@demo.entente.fr").await;
     assert_eq!(dgs_email(&app.gql(Some(&sec), q, json!({})).await), "dgs.marseille@demo.entente.fr");
@@ -218,14 +271,28 @@ async fn emails_are_visible_to_secretariats_and_the_person_only() {
 /// returns the app and that secretariat's token.
 async fn with_second_secretariat() -> (TestApp, String) {
     let app = TestApp::demo().await;
-    let parsed = entente::territory::import::parse_files(&fixture("communes.json"), &fixture("epci.json"), None).unwrap();
-    entente::territory::import::apply(&app.state, &entente::auth::Actor::system("test"), parsed, &Default::default()).await.unwrap();
-    let other = entente::territory::service::intercommunality_id_by_siren(&app.state, &entente::territory::rules::Siren::parse("200000172").unwrap())
+    let parsed =
+        entente::territory::import::parse_files(&fixture("communes.json"), &fixture("epci.json"), None).unwrap();
+    entente::territory::import::apply(&app.state, &entente::auth::Actor::system("test"), parsed, &Default::default())
         .await
         .unwrap();
-    entente::auth::service::create_account(&app.state, "sg@faucigny-glieres.fr", "Gaëlle", "Glières", entente::auth::PlatformRole::Secretariat, Some(other), "a long enough passphrase")
-        .await
-        .unwrap();
+    let other = entente::territory::service::intercommunality_id_by_siren(
+        &app.state,
+        &entente::territory::rules::Siren::parse("200000172").unwrap(),
+    )
+    .await
+    .unwrap();
+    entente::auth::service::create_account(
+        &app.state,
+        "sg@faucigny-glieres.fr",
+        "Gaëlle",
+        "Glières",
+        entente::auth::PlatformRole::Secretariat,
+        Some(other),
+        "a long enough passphrase",
+    )
+    .await
+    .unwrap();
     let t = app.login("sg@faucigny-glieres.fr", "a long enough passphrase").await.unwrap();
     (app, t)
 }
@@ -247,10 +314,22 @@ async fn a_mayor_cannot_take_over_another_commune_s_official() {
         .await;
     assert_eq!(crate::helpers::code(&r), "FORBIDDEN", "{r}");
     // Inviting them to an account the attacker controls.
-    let r = app.gql(Some(&cassis_mayor), INVITE, json!({"i": {"personId": aubagne_mayor, "email": "attacker@example.fr", "role": "MEMBER"}})).await;
+    let r = app
+        .gql(
+            Some(&cassis_mayor),
+            INVITE,
+            json!({"i": {"personId": aubagne_mayor, "email": "attacker@example.fr", "role": "MEMBER"}}),
+        )
+        .await;
     assert_eq!(crate::helpers::code(&r), "FORBIDDEN", "{r}");
     // Another intercommunality's secretariat cannot either.
-    let r = app.gql(Some(&other_sec), INVITE, json!({"i": {"personId": aubagne_mayor, "email": "attacker@example.fr", "role": "MEMBER"}})).await;
+    let r = app
+        .gql(
+            Some(&other_sec),
+            INVITE,
+            json!({"i": {"personId": aubagne_mayor, "email": "attacker@example.fr", "role": "MEMBER"}}),
+        )
+        .await;
     assert_eq!(crate::helpers::code(&r), "FORBIDDEN", "{r}");
     assert_eq!(app.audit_count().await, before);
 }
@@ -264,8 +343,20 @@ async fn a_pending_secretariat_invitation_cannot_be_hijacked() {
     let amp = app.epci_id(&sec, "200054807").await;
     let p = person(&app, &sec, "Agente", "Concertation").await;
     ok(&app.gql(Some(&sec), CREATE_MANDATE, json!({"i": {"personId": p, "organisationId": marseille, "role": "MUNICIPAL_COUNCILLOR", "startDate": "2026-04-01"}})).await);
-    ok(&app.gql(Some(&sec), INVITE, json!({"i": {"personId": p, "email": "agente@amp.fr", "role": "SECRETARIAT", "intercommunalityId": amp}})).await);
-    let r = app.gql(Some(&marseille_mayor), INVITE, json!({"i": {"personId": p, "email": "mine@example.fr", "role": "MEMBER"}})).await;
+    ok(&app
+        .gql(
+            Some(&sec),
+            INVITE,
+            json!({"i": {"personId": p, "email": "agente@amp.fr", "role": "SECRETARIAT", "intercommunalityId": amp}}),
+        )
+        .await);
+    let r = app
+        .gql(
+            Some(&marseille_mayor),
+            INVITE,
+            json!({"i": {"personId": p, "email": "mine@example.fr", "role": "MEMBER"}}),
+        )
+        .await;
     assert_eq!(crate::helpers::code(&r), "FORBIDDEN", "{r}");
 }
 

@@ -13,7 +13,9 @@ fn schema_file_is_fresh() {
 #[test]
 fn the_schema_speaks_english_and_glosses_in_french() {
     let sdl = entente::graphql::sdl();
-    for term in ["type Commune", "type Intercommunality", "type Mandate", "maire", "population municipale", "interface Node"] {
+    for term in
+        ["type Commune", "type Intercommunality", "type Mandate", "maire", "population municipale", "interface Node"]
+    {
         assert!(sdl.contains(term), "schema lacks {term:?}");
     }
 }

@@ -53,7 +53,13 @@ async fn connections_page_forward_and_backward() {
     assert_eq!(c3["pageInfo"]["hasNextPage"], false);
     let mut seen: Vec<String> = [&p1, &p2, &p3]
         .iter()
-        .flat_map(|p| p["data"]["communes"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["inseeCode"].as_str().unwrap().to_string()))
+        .flat_map(|p| {
+            p["data"]["communes"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["inseeCode"].as_str().unwrap().to_string())
+        })
         .collect();
     seen.sort();
     seen.dedup();
@@ -61,8 +67,10 @@ async fn connections_page_forward_and_backward() {
     // Backward: the 5 before the second page's start.
     let start2 = ok(&p2)["communes"]["pageInfo"]["startCursor"].clone();
     let back = app.gql(Some(&t), q, json!({"l": 5, "b": start2})).await;
-    let last_of_p1: Vec<_> = c1["edges"].as_array().unwrap()[35..].iter().map(|e| e["node"]["inseeCode"].clone()).collect();
-    let got: Vec<_> = ok(&back)["communes"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["inseeCode"].clone()).collect();
+    let last_of_p1: Vec<_> =
+        c1["edges"].as_array().unwrap()[35..].iter().map(|e| e["node"]["inseeCode"].clone()).collect();
+    let got: Vec<_> =
+        ok(&back)["communes"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["inseeCode"].clone()).collect();
     assert_eq!(got, last_of_p1);
     // A bad cursor and an oversized page are refused.
     assert_eq!(code(&app.gql(Some(&t), q, json!({"a": "nope"})).await), "VALIDATION");
@@ -77,12 +85,28 @@ async fn search_by_name_or_code_and_lookups() {
     let t = app.login_as("maire.cassis@demo.entente.fr").await;
     let q = "query($s:String){communes(search:$s,first:10){totalCount edges{node{name inseeCode}}}}";
     let r = app.gql(Some(&t), q, json!({"s": "MARTIG"})).await;
-    let names: Vec<_> = ok(&r)["communes"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<_> = ok(&r)["communes"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["Châteauneuf-les-Martigues", "Martigues"]);
     let r = app.gql(Some(&t), q, json!({"s": "1305"})).await;
-    let names: Vec<_> = ok(&r)["communes"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["inseeCode"].as_str().unwrap().to_string()).collect();
+    let names: Vec<_> = ok(&r)["communes"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["inseeCode"].as_str().unwrap().to_string())
+        .collect();
     assert!(names.contains(&"13055".to_string()), "{names:?}");
-    let r = app.gql(Some(&t), "{commune(inseeCode:\"13055\"){name siren departement council{role person{fullName}}}}", json!({})).await;
+    let r = app
+        .gql(
+            Some(&t),
+            "{commune(inseeCode:\"13055\"){name siren departement council{role person{fullName}}}}",
+            json!({}),
+        )
+        .await;
     let m = &ok(&r)["commune"];
     assert_eq!(m["name"], "Marseille");
     assert_eq!(m["siren"], "211300553");
@@ -102,7 +126,9 @@ async fn search_by_name_or_code_and_lookups() {
     let r = app.gql(Some(&t), "{intercommunality(siren:\"200054808\"){name}}", json!({})).await;
     assert_eq!(code(&r), "VALIDATION");
     assert!(r["errors"][0]["message"].as_str().unwrap().contains("Luhn"));
-    let r = app.gql(Some(&t), "{intercommunalities(search:\"aix-marseille\"){totalCount edges{node{siren}}}}", json!({})).await;
+    let r = app
+        .gql(Some(&t), "{intercommunalities(search:\"aix-marseille\"){totalCount edges{node{siren}}}}", json!({}))
+        .await;
     assert_eq!(ok(&r)["intercommunalities"]["edges"][0]["node"]["siren"], AMP);
 }
 
@@ -110,7 +136,13 @@ async fn search_by_name_or_code_and_lookups() {
 async fn node_resolves_every_kind_of_global_id() {
     let app = TestApp::demo().await;
     let t = app.login_as("secretariat@demo.entente.fr").await;
-    let r = app.gql(Some(&t), "{commune(inseeCode:\"13055\"){id currentMayor{id person{id}} memberships{intercommunality{id}}}}", json!({})).await;
+    let r = app
+        .gql(
+            Some(&t),
+            "{commune(inseeCode:\"13055\"){id currentMayor{id person{id}} memberships{intercommunality{id}}}}",
+            json!({}),
+        )
+        .await;
     let c = &ok(&r)["commune"];
     for (id, typename) in [
         (&c["id"], "Commune"),
@@ -144,9 +176,21 @@ async fn territories_are_created_edited_and_deleted_with_versions() {
     let r = app.gql(Some(&t), update, json!({"i": {"id": terr["id"], "expectedVersion": 1, "name": "Pays de Martigues (CT6)", "communeIds": [martigues]}})).await;
     assert_eq!(ok(&r)["updateTerritory"]["version"], 2);
     // An edit based on the old version is detected, not applied.
-    let stale = app.gql(Some(&t), update, json!({"i": {"id": terr["id"], "expectedVersion": 1, "name": "Écrasé", "communeIds": []}})).await;
+    let stale = app
+        .gql(
+            Some(&t),
+            update,
+            json!({"i": {"id": terr["id"], "expectedVersion": 1, "name": "Écrasé", "communeIds": []}}),
+        )
+        .await;
     assert_eq!(code(&stale), "CONFLICT");
-    let r = app.gql(Some(&t), "query($s:String!){intercommunality(siren:$s){territories{name communes{name}}}}", json!({"s": AMP})).await;
+    let r = app
+        .gql(
+            Some(&t),
+            "query($s:String!){intercommunality(siren:$s){territories{name communes{name}}}}",
+            json!({"s": AMP}),
+        )
+        .await;
     assert_eq!(ok(&r)["intercommunality"]["territories"][0]["name"], "Pays de Martigues (CT6)");
     assert_eq!(ok(&r)["intercommunality"]["territories"][0]["communes"].as_array().unwrap().len(), 1);
 
@@ -164,17 +208,30 @@ async fn searches_ignore_accents_case_and_punctuation_on_every_database() {
     let q = "query($s:String){communes(search:$s){edges{node{name}}}}";
     for s in ["etang", "BERRE L ETANG", "berre-l'étang", "Berre l’Étang"] {
         let r = app.gql(Some(&t), q, json!({"s": s})).await;
-        let names: Vec<_> = ok(&r)["communes"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["name"].as_str().unwrap().to_string()).collect();
+        let names: Vec<_> = ok(&r)["communes"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["name"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(names, ["Berre-l'Étang"], "search {s:?}");
     }
-    let r = app.gql(Some(&t), "{intercommunalities(search:\"aix marseille provence\"){edges{node{siren}}}}", json!({})).await;
+    let r = app
+        .gql(Some(&t), "{intercommunalities(search:\"aix marseille provence\"){edges{node{siren}}}}", json!({}))
+        .await;
     assert_eq!(ok(&r)["intercommunalities"]["edges"][0]["node"]["siren"], AMP);
     let r = app.gql(Some(&t), "{persons(search:\"helene presidente\"){edges{node{fullName}}}}", json!({})).await;
     assert_eq!(ok(&r)["persons"]["edges"][0]["node"]["fullName"], "Hélène Présidente");
     // Renaming a person updates what searches find.
-    let id = ok(&app.gql(Some(&t), "{persons(search:\"helene\"){edges{node{id version}}}}", json!({})).await)["persons"]["edges"][0]["node"].clone();
+    let id = ok(&app.gql(Some(&t), "{persons(search:\"helene\"){edges{node{id version}}}}", json!({})).await)
+        ["persons"]["edges"][0]["node"]
+        .clone();
     ok(&app
-        .gql(Some(&t), "mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}", json!({"i": {"id": id["id"], "expectedVersion": id["version"], "familyName": "Élue"}}))
+        .gql(
+            Some(&t),
+            "mutation($i:UpdatePersonInput!){updatePerson(input:$i){id}}",
+            json!({"i": {"id": id["id"], "expectedVersion": id["version"], "familyName": "Élue"}}),
+        )
         .await);
     let r = app.gql(Some(&t), "{persons(search:\"helene elue\"){totalCount}}", json!({})).await;
     assert_eq!(ok(&r)["persons"]["totalCount"], 1);
