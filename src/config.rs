@@ -35,6 +35,9 @@ pub struct Limits {
     pub max_fields: usize,
     pub max_aliases: usize,
     pub max_page_size: usize,
+    /// Largest document uploaded to a meeting (multipart requests may be this big, plus
+    /// their other parts; JSON requests stay within `body_bytes`).
+    pub document_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +73,7 @@ impl Default for Limits {
             max_fields: 500,
             max_aliases: 30,
             max_page_size: 500,
+            document_bytes: 10 << 20,
         }
     }
 }

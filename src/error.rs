@@ -20,6 +20,10 @@ pub enum AppError {
     Conflict(String),
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// A legal or procedural rule refuses the change; the code names the rule
+    /// (NOTICE_TOO_SHORT, INVALID_TRANSITION, QUORUM_NOT_MET, REQUEST_LIMIT_REACHED...).
+    #[error("{1}")]
+    Rule(&'static str, String),
     #[error("internal error")]
     Internal(String),
 }
@@ -35,6 +39,7 @@ impl AppError {
             AppError::Validation { .. } => "VALIDATION",
             AppError::Conflict(_) => "CONFLICT",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Rule(code, _) => code,
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -52,6 +57,9 @@ impl AppError {
         AppError::Conflict(format!(
             "{what} was changed by someone else (version {current} now, you edited {expected}); reload and retry"
         ))
+    }
+    pub fn rule(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Rule(code, message.into())
     }
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         AppError::Internal(detail.to_string())

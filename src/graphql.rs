@@ -15,15 +15,16 @@ use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::ids::{self, Kind};
 use crate::loaders::Loaders;
+use crate::meetings::graphql::{Body, Meeting, MeetingsMutation, MeetingsQuery};
 use crate::people::graphql::{Mandate, PeopleMutation, PeopleQuery, Person};
 use crate::territory::graphql::{Commune, Intercommunality, Territory, TerritoryMutation, TerritoryQuery};
 use crate::AppState;
 
 #[derive(MergedObject, Default)]
-pub struct Query(NodeQuery, AuthQuery, TerritoryQuery, PeopleQuery, AuditQuery);
+pub struct Query(NodeQuery, AuthQuery, TerritoryQuery, PeopleQuery, AuditQuery, MeetingsQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, TerritoryMutation, PeopleMutation);
+pub struct Mutation(AuthMutation, TerritoryMutation, PeopleMutation, MeetingsMutation);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -149,6 +150,8 @@ pub enum Node {
     Person(Person),
     Mandate(Mandate),
     AuditEntry(AuditEntry),
+    Body(Body),
+    Meeting(Meeting),
 }
 
 #[derive(Default)]
@@ -169,6 +172,15 @@ impl NodeQuery {
             (Kind::Person, n) => l.person.load_one(n).await?.map(|m| Node::Person(Person(m))),
             (Kind::Mandate, n) => l.mandate.load_one(n).await?.map(|m| Node::Mandate(Mandate::of(m))),
             (Kind::AuditEntry, n) => crate::audit::graphql::find_visible(ctx, n).await?.map(Node::AuditEntry),
+            (Kind::Body, n) => {
+                let b = crate::meetings::service::body_of(&state(ctx)?.db, n).await?;
+                Some(Node::Body(Body(b)))
+            }
+            (Kind::Meeting, n) => {
+                Some(Node::Meeting(Meeting(crate::meetings::graphql::visible_meeting(ctx, n).await?)))
+            }
+            // Reached through their meeting or body.
+            (Kind::BodySeat | Kind::AgendaItem | Kind::Document | Kind::Proxy | Kind::MeetingRequest, _) => None,
         })
     }
 }

@@ -41,21 +41,55 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
     if graphiql {
         graphql = graphql.get(graphiql_page);
     }
-    Router::new().route("/graphql", graphql).route("/health", get(health)).with_state(Http { state, schema }).layer(
-        ServiceBuilder::new()
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }))
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(RequestBodyLimitLayer::new(limits.body_bytes))
-            .layer(CatchPanicLayer::custom(|_| {
-                tracing::error!("handler panicked");
-                error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
-            }))
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout)),
-    )
+    let largest = limits.body_bytes.max(limits.document_bytes + (1 << 20));
+    Router::new()
+        .route("/graphql", graphql)
+        .route("/health", get(health))
+        .route("/documents/{id}", get(download_document))
+        .route("/meetings/{id}/calendar.ics", get(meeting_calendar))
+        .route("/calendar/{token}", get(calendar_feed))
+        .layer(axum::middleware::from_fn_with_state(limits.body_bytes, limit_non_multipart))
+        .with_state(Http { state, schema })
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(RequestBodyLimitLayer::new(largest))
+                .layer(CatchPanicLayer::custom(|_| {
+                    tracing::error!("handler panicked");
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+                }))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout)),
+        )
+}
+
+/// Multipart requests (document uploads) may be as large as a document; every other
+/// request stays within `body_bytes`, announced or streamed.
+async fn limit_non_multipart(
+    State(limit): State<usize>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
+    if multipart {
+        return next.run(req).await;
+    }
+    let announced =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > limit) {
+        return error_response(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", "request body too large");
+    }
+    let (parts, body) = req.into_parts();
+    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    next.run(Request::from_parts(parts, body)).await
 }
 
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
@@ -152,6 +186,120 @@ async fn graphql_handler(
             Err(_) => GraphQLResponse::from(resp).into_response(),
         },
         _ => GraphQLResponse::from(resp).into_response(),
+    }
+}
+
+/// The actor of a plain HTTP request (downloads, .ics), from its bearer token.
+async fn http_actor(h: &Http, addr: SocketAddr, headers: &HeaderMap) -> Result<Actor, Response> {
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let client = client_address(addr.ip(), forwarded, &h.state.config.trusted_proxies);
+    match crate::auth::service::resolve_actor(&h.state, bearer(headers), request_id, Some(client.to_string())).await {
+        Ok((actor, _)) => Ok(actor),
+        Err(e) => Err(app_error_response(e)),
+    }
+}
+
+fn app_error_response(e: AppError) -> Response {
+    let status = match &e {
+        AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::Validation { .. } => StatusCode::BAD_REQUEST,
+        AppError::Internal(detail) => {
+            tracing::error!(error = %detail, "internal error");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::CONFLICT,
+    };
+    error_response(status, e.code(), &e.to_string())
+}
+
+/// GET /documents/{id}: the document's content, for those who may see its meeting.
+async fn download_document(
+    State(h): State<Http>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let result = async {
+        let actor = http_actor(&h, addr, &headers).await.map_err(Err)?;
+        let id = crate::ids::decode("id", crate::ids::Kind::Document, &async_graphql::ID(id)).map_err(Ok)?;
+        let db = &h.state.db;
+        use sea_orm::EntityTrait;
+        let d = crate::meetings::model::document::Entity::find_by_id(id)
+            .one(db)
+            .await
+            .map_err(|e| Ok(e.into()))?
+            .ok_or(Ok(AppError::not_found("document")))?;
+        let (m, b) = crate::meetings::service::meeting_of(db, d.meeting_id).await.map_err(Ok)?;
+        crate::meetings::service::authorize_view(db, &actor, &m, &b).await.map_err(Ok)?;
+        Ok::<_, Result<AppError, Response>>(d)
+    }
+    .await;
+    match result {
+        Ok(d) => {
+            let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&d.filename));
+            let headers = [
+                (header::CONTENT_TYPE, d.media_type.clone()),
+                (header::CONTENT_DISPOSITION, disposition),
+                (header::ETAG, format!("\"{}\"", d.sha256)),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+                (header::CACHE_CONTROL, "private, no-store".into()),
+            ];
+            (headers, d.content).into_response()
+        }
+        Err(Ok(e)) => app_error_response(e),
+        Err(Err(resp)) => resp,
+    }
+}
+
+/// RFC 5987 encoding of a file name for Content-Disposition.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn ics_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response()
+}
+
+/// GET /meetings/{id}/calendar.ics with the bearer token.
+async fn meeting_calendar(
+    State(h): State<Http>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let actor = match http_actor(&h, addr, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let db = &h.state.db;
+    let result = async {
+        let id = crate::ids::decode("id", crate::ids::Kind::Meeting, &async_graphql::ID(id))?;
+        let (m, b) = crate::meetings::service::meeting_of(db, id).await?;
+        crate::meetings::service::authorize_view(db, &actor, &m, &b).await?;
+        crate::meetings::calendar::meeting_ics(db, m).await
+    }
+    .await;
+    match result {
+        Ok(body) => ics_response(body),
+        Err(e) => app_error_response(e),
+    }
+}
+
+/// GET /calendar/{token}.ics: a person's secret feed (no bearer: calendar clients cannot send one).
+async fn calendar_feed(State(h): State<Http>, axum::extract::Path(token): axum::extract::Path<String>) -> Response {
+    let token = token.strip_suffix(".ics").unwrap_or(&token);
+    match crate::meetings::calendar::feed(&h.state.db, token).await {
+        Ok(Some(body)) => ics_response(body),
+        Ok(None) => app_error_response(AppError::not_found("calendar")),
+        Err(e) => app_error_response(e),
     }
 }
 

@@ -13,6 +13,13 @@ pub enum Kind {
     Person,
     Mandate,
     AuditEntry,
+    Body,
+    BodySeat,
+    Meeting,
+    AgendaItem,
+    Document,
+    Proxy,
+    MeetingRequest,
 }
 
 impl Kind {
@@ -24,10 +31,30 @@ impl Kind {
             Kind::Person => "Person",
             Kind::Mandate => "Mandate",
             Kind::AuditEntry => "AuditEntry",
+            Kind::Body => "Body",
+            Kind::BodySeat => "BodySeat",
+            Kind::Meeting => "Meeting",
+            Kind::AgendaItem => "AgendaItem",
+            Kind::Document => "Document",
+            Kind::Proxy => "Proxy",
+            Kind::MeetingRequest => "MeetingRequest",
         }
     }
-    const ALL: [Kind; 6] =
-        [Kind::Commune, Kind::Intercommunality, Kind::Territory, Kind::Person, Kind::Mandate, Kind::AuditEntry];
+    const ALL: [Kind; 13] = [
+        Kind::Commune,
+        Kind::Intercommunality,
+        Kind::Territory,
+        Kind::Person,
+        Kind::Mandate,
+        Kind::AuditEntry,
+        Kind::Body,
+        Kind::BodySeat,
+        Kind::Meeting,
+        Kind::AgendaItem,
+        Kind::Document,
+        Kind::Proxy,
+        Kind::MeetingRequest,
+    ];
 
     /// The kind a type name stands for ("Commune" -> Kind::Commune).
     pub fn parse(name: &str) -> Option<Kind> {

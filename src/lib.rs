@@ -13,6 +13,7 @@ pub mod graphql;
 pub mod http;
 pub mod ids;
 pub mod loaders;
+pub mod meetings;
 pub mod people;
 pub mod territory;
 pub mod time;

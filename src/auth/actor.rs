@@ -89,6 +89,16 @@ impl Actor {
             .await?;
         Ok(list)
     }
+    /// Communes where the actor is currently mayor.
+    pub async fn mayor_of_communes(&self, db: &DatabaseConnection) -> AppResult<Vec<i32>> {
+        Ok(self
+            .current_mandates(db)
+            .await?
+            .iter()
+            .filter(|m| Role::parse(&m.role) == Some(Role::Mayor))
+            .filter_map(|m| m.commune_id)
+            .collect())
+    }
     /// Communes where the actor is currently mayor or DGS (acting for the mayor).
     pub async fn officer_of_communes(&self, db: &DatabaseConnection) -> AppResult<Vec<i32>> {
         Ok(self

@@ -36,6 +36,23 @@ pub enum Action {
     ReadAudit { scope: Option<i32> },
     /// Import official data files (command line only).
     ImportTerritory,
+    /// Create bodies and prepare their meetings in `intercommunality`; record attendance,
+    /// proxies on paper, votes and minutes (the secretariat).
+    ManageMeetings { intercommunality: i32 },
+    /// Convene a meeting of a body of `intercommunality`; the president may convene the
+    /// conference of mayors (`conference`).
+    Convene { intercommunality: i32, conference: bool },
+    /// See a body's meetings, documents and members.
+    SeeBody { body: i32, intercommunality: i32 },
+    /// Give a seat in a body of `intercommunality`: the secretariat any seat; a mayor
+    /// designates (`designation`) councillors of their own `commune` only.
+    DesignateSeat { intercommunality: i32, commune: Option<i32>, designation: bool },
+    /// Sign a mayors' request for a conference of `intercommunality`: a current mayor of
+    /// one of its member communes.
+    SignRequest { intercommunality: i32 },
+    /// Give or revoke `giver`'s proxy in a body of `intercommunality`: the giver, or the
+    /// secretariat recording a written proxy.
+    GiveProxy { intercommunality: i32, giver: i32 },
 }
 
 impl Action {
@@ -49,6 +66,12 @@ impl Action {
             Action::Invite { .. } => "invite this person with this role",
             Action::ReadAudit { .. } => "read this audit log",
             Action::ImportTerritory => "import official data",
+            Action::ManageMeetings { .. } => "prepare this intercommunality's meetings or record their proceedings",
+            Action::Convene { .. } => "convene this body",
+            Action::SeeBody { .. } => "see this body's meetings",
+            Action::DesignateSeat { .. } => "give this seat",
+            Action::SignRequest { .. } => "sign a request as mayor of a member commune",
+            Action::GiveProxy { .. } => "give or revoke this member's proxy",
         }
     }
 }
@@ -102,20 +125,41 @@ pub async fn authorize<'a>(
             }
         },
         Action::ReadAudit { scope: None } => false,
-        Action::ReadAudit { scope: Some(e) } => {
-            is_secretariat_of(p, e)
-                || actor
-                    .current_mandates(db)
-                    .await?
-                    .iter()
-                    .any(|m| m.intercommunality_id == Some(e) && Role::parse(&m.role) == Some(Role::President))
+        Action::ReadAudit { scope: Some(e) } => is_secretariat_of(p, e) || is_president_of(db, actor, e).await?,
+        Action::ManageMeetings { intercommunality } => is_secretariat_of(p, intercommunality),
+        Action::Convene { intercommunality, conference } => {
+            is_secretariat_of(p, intercommunality)
+                || (conference && is_president_of(db, actor, intercommunality).await?)
         }
+        Action::SeeBody { body, intercommunality } => {
+            is_secretariat_of(p, intercommunality)
+                || is_president_of(db, actor, intercommunality).await?
+                || crate::meetings::service::sits_or_sat_in(db, body, p.person_id).await?
+        }
+        Action::DesignateSeat { intercommunality, commune, designation } => {
+            let mayor_of = actor.mayor_of_communes(db).await?;
+            is_secretariat_of(p, intercommunality) || (designation && commune.is_some_and(|c| mayor_of.contains(&c)))
+        }
+        Action::SignRequest { intercommunality } => {
+            let members = member_communes(db, intercommunality).await?;
+            actor.mayor_of_communes(db).await?.iter().any(|c| members.contains(c))
+        }
+        Action::GiveProxy { intercommunality, giver } => p.person_id == giver || is_secretariat_of(p, intercommunality),
     };
     if allowed {
         Ok(Some(p))
     } else {
         Err(AppError::forbidden(format!("you may not {}", action.describe())))
     }
+}
+
+/// Whether the actor is the current president of intercommunality `e`.
+pub async fn is_president_of(db: &DatabaseConnection, actor: &Actor, e: i32) -> AppResult<bool> {
+    Ok(actor
+        .current_mandates(db)
+        .await?
+        .iter()
+        .any(|m| m.intercommunality_id == Some(e) && Role::parse(&m.role) == Some(Role::President)))
 }
 
 fn is_secretariat_of(p: &Principal, intercommunality: i32) -> bool {

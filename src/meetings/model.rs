@@ -1,0 +1,197 @@
+//! Storage of bodies, meetings and everything that happens in them.
+macro_rules! entity {
+    ($module:ident, $table:literal, { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        pub mod $module {
+            use sea_orm::entity::prelude::*;
+            #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+            #[sea_orm(table_name = $table)]
+            pub struct Model {
+                #[sea_orm(primary_key)]
+                pub id: i32,
+                $($(#[$fm])* pub $field: $ty),*
+            }
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+            impl ActiveModelBehavior for ActiveModel {}
+        }
+    };
+}
+
+entity!(body, "body", {
+    intercommunality_id: i32,
+    kind: String,
+    name: String,
+    theme: Option<String>,
+    notice_clear_days: i32,
+    urgency_clear_days: i32,
+    note_required: bool,
+    quorum_rule: String,
+    proxies_allowed: bool,
+    proxies_per_holder: i32,
+    proxy_max_meetings: i32,
+    second_convocation_days: i32,
+    legal_source: String,
+    created_at: DateTimeUtc,
+    updated_at: DateTimeUtc,
+    version: i32,
+});
+
+entity!(body_seat, "body_seat", {
+    body_id: i32,
+    person_id: i32,
+    role: String,
+    /// The mandate that qualifies the person (councillor, vice-president, DGA...).
+    mandate_id: i32,
+    /// For a designation by a mayor: the mayor's mandate; the seat ends with it.
+    designated_by_mandate_id: Option<i32>,
+    start_date: Date,
+    /// Exclusive.
+    end_date: Option<Date>,
+    created_at: DateTimeUtc,
+    version: i32,
+});
+
+entity!(meeting_request, "meeting_request", {
+    body_id: i32,
+    agenda: String,
+    status: String,
+    created_by_person_id: i32,
+    created_at: DateTimeUtc,
+    granted_at: Option<DateTimeUtc>,
+    due_date: Option<Date>,
+    refusal_reason: Option<String>,
+    meeting_id: Option<i32>,
+    version: i32,
+});
+
+entity!(request_signature, "request_signature", {
+    request_id: i32,
+    person_id: i32,
+    commune_id: i32,
+    mandate_id: i32,
+    signed_at: DateTimeUtc,
+});
+
+entity!(meeting, "meeting", {
+    body_id: i32,
+    title: String,
+    status: String,
+    starts_at: DateTimeUtc,
+    ends_at: DateTimeUtc,
+    venue: Option<String>,
+    host_commune_id: Option<i32>,
+    online_url: Option<String>,
+    urgency_reason: Option<String>,
+    convened_at: Option<DateTimeUtc>,
+    /// For a second convocation (quorum not reached): the first meeting.
+    first_convocation_id: Option<i32>,
+    request_id: Option<i32>,
+    minutes_text: Option<String>,
+    minutes_status: String,
+    minutes_approved_on: Option<Date>,
+    minutes_approved_by_item_id: Option<i32>,
+    minutes_published_at: Option<DateTimeUtc>,
+    decisions_published_at: Option<DateTimeUtc>,
+    /// iCalendar SEQUENCE: bumped by every change members were told of.
+    sequence: i32,
+    created_at: DateTimeUtc,
+    updated_at: DateTimeUtc,
+    version: i32,
+});
+
+entity!(agenda_item, "agenda_item", {
+    meeting_id: i32,
+    position: i32,
+    kind: String,
+    title: String,
+    presenter_person_id: Option<i32>,
+    note: Option<String>,
+    minutes_of_meeting_id: Option<i32>,
+    votes_for: Option<i32>,
+    votes_against: Option<i32>,
+    votes_abstain: Option<i32>,
+    secret_ballot: bool,
+    weighted: bool,
+    weight_for: Option<i64>,
+    weight_against: Option<i64>,
+    weight_abstain: Option<i64>,
+    result: Option<String>,
+    casting_vote_used: bool,
+    opinion_text: Option<String>,
+    decided_at: Option<DateTimeUtc>,
+    created_at: DateTimeUtc,
+    version: i32,
+});
+
+entity!(ballot, "ballot", {
+    agenda_item_id: i32,
+    person_id: i32,
+    choice: String,
+    /// The proxy holder who cast it, for a represented member.
+    cast_by_person_id: Option<i32>,
+    commune_id: Option<i32>,
+    /// The commune's population, frozen with the vote (weighted tally).
+    population: Option<i64>,
+    population_year: Option<i32>,
+});
+
+entity!(document, "document", {
+    meeting_id: i32,
+    agenda_item_id: Option<i32>,
+    filename: String,
+    media_type: String,
+    size_bytes: i64,
+    sha256: String,
+    #[sea_orm(column_type = "Blob")]
+    content: Vec<u8>,
+    uploaded_by_account_id: Option<i32>,
+    uploaded_at: DateTimeUtc,
+    after_convocation: bool,
+});
+
+entity!(convocation, "convocation", {
+    meeting_id: i32,
+    person_id: i32,
+    seat: String,
+    commune_id: Option<i32>,
+    sent_at: DateTimeUtc,
+    channel: String,
+    read_at: Option<DateTimeUtc>,
+});
+
+entity!(proxy, "proxy", {
+    body_id: i32,
+    giver_person_id: i32,
+    holder_person_id: i32,
+    first_meeting_id: i32,
+    meetings_count: i32,
+    given_at: DateTimeUtc,
+    revoked_at: Option<DateTimeUtc>,
+});
+
+entity!(attendance, "attendance", {
+    meeting_id: i32,
+    person_id: i32,
+    status: String,
+    arrival_position: Option<i32>,
+    departure_position: Option<i32>,
+    proxy_id: Option<i32>,
+    recorded_at: DateTimeUtc,
+    version: i32,
+});
+
+entity!(notification, "notification", {
+    person_id: i32,
+    kind: String,
+    meeting_id: Option<i32>,
+    agenda_item_id: Option<i32>,
+    message: Option<String>,
+    created_at: DateTimeUtc,
+    read_at: Option<DateTimeUtc>,
+});
+
+entity!(calendar_feed, "calendar_feed", {
+    person_id: i32,
+    token_hash: String,
+    created_at: DateTimeUtc,
+});

@@ -1,0 +1,2278 @@
+//! Use cases of bodies and meetings: authorise, apply the rules of rules.rs, write in one
+//! transaction with the audit entry.
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Europe::Paris;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::model::{
+    agenda_item, attendance, ballot, body, body_seat, calendar_feed, convocation, document, meeting, meeting_request,
+    notification, proxy, request_signature,
+};
+use super::rules::*;
+use crate::audit::service::{record, Entry};
+use crate::auth::policy::{authorize, member_communes, Action};
+use crate::auth::Actor;
+use crate::error::{AppError, AppResult};
+use crate::people::model::mandate;
+use crate::people::rules::Role;
+use crate::people::service::{next_version, runs_on};
+use crate::territory::model::{commune, commune_membership};
+use crate::territory::rules::membership_runs;
+use crate::AppState;
+
+// ---- loading ---------------------------------------------------------------------------
+
+pub async fn body_of<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<body::Model> {
+    body::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("body"))
+}
+
+pub async fn meeting_of<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<(meeting::Model, body::Model)> {
+    let m = meeting::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("meeting"))?;
+    let b = body_of(db, m.body_id).await?;
+    Ok((m, b))
+}
+
+pub fn kind_of(b: &body::Model) -> AppResult<BodyKind> {
+    BodyKind::parse(&b.kind).ok_or_else(|| AppError::internal(format!("body {} has unknown kind", b.id)))
+}
+
+pub fn status_of(m: &meeting::Model) -> AppResult<MeetingStatus> {
+    MeetingStatus::parse(&m.status).ok_or_else(|| AppError::internal(format!("meeting {} has unknown status", m.id)))
+}
+
+pub fn profile_of(b: &body::Model) -> RuleProfile {
+    RuleProfile {
+        notice_clear_days: b.notice_clear_days,
+        urgency_clear_days: b.urgency_clear_days,
+        note_required: b.note_required,
+        quorum_rule: QuorumRule::parse(&b.quorum_rule).unwrap_or(QuorumRule::MajorityInOffice),
+        proxies_allowed: b.proxies_allowed,
+        proxies_per_holder: b.proxies_per_holder,
+        proxy_max_meetings: b.proxy_max_meetings,
+        second_convocation_days: b.second_convocation_days,
+        legal_source: b.legal_source.clone(),
+    }
+}
+
+/// A Paris wall-clock time as an instant; refused when the time does not exist or is
+/// ambiguous (the hour skipped or repeated by a daylight-saving change).
+pub fn paris_instant(field: &str, t: NaiveDateTime) -> AppResult<DateTime<Utc>> {
+    Paris.from_local_datetime(&t).single().map(|d| d.with_timezone(&Utc)).ok_or_else(|| {
+        AppError::validation(field, format!("{t} does not exist or is ambiguous in Europe/Paris (clock change)"))
+    })
+}
+
+fn check_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
+    let s = raw.trim();
+    if s.is_empty() || s.chars().count() > max {
+        return Err(AppError::validation(field, format!("{field} must have 1 to {max} characters")));
+    }
+    Ok(s.to_string())
+}
+
+fn opt_text(field: &str, raw: Option<&str>, max: usize) -> AppResult<Option<String>> {
+    raw.map(str::trim).filter(|s| !s.is_empty()).map(|s| check_text(field, s, max)).transpose()
+}
+
+fn audit<'a>(action: &'a str, target_type: &'a str, id: i32, b: &body::Model, summary: serde_json::Value) -> Entry<'a> {
+    Entry { action, target_type, target_id: Some(id), scope: Some(b.intercommunality_id), summary }
+}
+
+/// Refuses with CONFLICT unless the update matched the expected version.
+fn expect_one(rows: u64, what: &str, current: i32, expected: i32) -> AppResult<()> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(AppError::stale(what, current, expected))
+    }
+}
+
+// ---- membership ------------------------------------------------------------------------
+
+/// A seat in a body on a given day, with the mandate that gives it.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub person_id: i32,
+    pub role: SeatRole,
+    pub commune_id: Option<i32>,
+    pub mandate_id: i32,
+    /// The stored seat, for designated members (None for seats derived from mandates).
+    pub seat_id: Option<i32>,
+}
+
+/// A seat left without a holder: a member commune without a current mayor (or DGS), or a
+/// designation whose mandate (or designating mayor's mandate) has ended.
+#[derive(Clone, Debug)]
+pub struct Vacancy {
+    pub role: SeatRole,
+    pub commune_id: Option<i32>,
+    pub seat_id: Option<i32>,
+    /// The last holder, if known.
+    pub person_id: Option<i32>,
+    /// The day the seat became vacant, if known.
+    pub since: Option<NaiveDate>,
+}
+
+async fn communes_on<C: ConnectionTrait>(db: &C, e: i32, day: NaiveDate) -> AppResult<Vec<i32>> {
+    let mut ids: Vec<i32> = commune_membership::Entity::find()
+        .filter(commune_membership::Column::IntercommunalityId.eq(e))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|m| membership_runs(m.start_date, m.end_date, day))
+        .map(|m| m.commune_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Derived seats (conference, DGS committee): the holder of `role` in each member commune
+/// and of `lead` in the intercommunality, on `day`; plus the vacancies.
+async fn derived_seats<C: ConnectionTrait>(
+    db: &C,
+    b: &body::Model,
+    day: NaiveDate,
+    role: Role,
+    lead: Role,
+) -> AppResult<(Vec<Member>, Vec<Vacancy>)> {
+    let communes = communes_on(db, b.intercommunality_id, day).await?;
+    let (seat, lead_seat) = match role {
+        Role::Mayor => (SeatRole::Mayor, SeatRole::President),
+        _ => (SeatRole::Dgs, SeatRole::Lead),
+    };
+    let rows = mandate::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(
+                    sea_orm::Condition::all()
+                        .add(mandate::Column::CommuneId.is_in(communes.iter().copied()))
+                        .add(mandate::Column::Role.eq(role.as_str())),
+                )
+                .add(
+                    sea_orm::Condition::all()
+                        .add(mandate::Column::IntercommunalityId.eq(b.intercommunality_id))
+                        .add(mandate::Column::Role.eq(lead.as_str())),
+                ),
+        )
+        .order_by_asc(mandate::Column::StartDate)
+        .all(db)
+        .await?;
+    let mut members = Vec::new();
+    let mut vacancies = Vec::new();
+    let mut seen = HashSet::new();
+    // The lead first (the president chairs the conference), then the communes in order.
+    let lead_now = rows.iter().find(|m| m.intercommunality_id.is_some() && runs_on(m, day));
+    match lead_now {
+        Some(m) => {
+            seen.insert(m.person_id);
+            members.push(Member {
+                person_id: m.person_id,
+                role: lead_seat,
+                commune_id: None,
+                mandate_id: m.id,
+                seat_id: None,
+            });
+        }
+        None => {
+            let last = rows.iter().filter(|m| m.intercommunality_id.is_some() && m.start_date <= day).last();
+            vacancies.push(Vacancy {
+                role: lead_seat,
+                commune_id: None,
+                seat_id: None,
+                person_id: last.map(|m| m.person_id),
+                since: last.and_then(|m| m.end_date),
+            });
+        }
+    }
+    for c in communes {
+        let of_c = || rows.iter().filter(move |m| m.commune_id == Some(c));
+        match of_c().find(|m| runs_on(m, day)) {
+            Some(m) => {
+                if seen.insert(m.person_id) {
+                    members.push(Member {
+                        person_id: m.person_id,
+                        role: seat,
+                        commune_id: Some(c),
+                        mandate_id: m.id,
+                        seat_id: None,
+                    });
+                }
+            }
+            None => {
+                let last = of_c().filter(|m| m.start_date <= day).last();
+                vacancies.push(Vacancy {
+                    role: seat,
+                    commune_id: Some(c),
+                    seat_id: None,
+                    person_id: last.map(|m| m.person_id),
+                    since: last.and_then(|m| m.end_date),
+                });
+            }
+        }
+    }
+    Ok((members, vacancies))
+}
+
+/// Designated seats: each runs while its own period, its mandate and (for a mayor's
+/// designation) the mayor's mandate all run.
+async fn designated_seats<C: ConnectionTrait>(
+    db: &C,
+    b: &body::Model,
+    day: NaiveDate,
+) -> AppResult<(Vec<Member>, Vec<Vacancy>)> {
+    let seats = body_seat::Entity::find()
+        .filter(body_seat::Column::BodyId.eq(b.id))
+        .order_by_asc(body_seat::Column::Id)
+        .all(db)
+        .await?;
+    let ids: HashSet<i32> =
+        seats.iter().flat_map(|s| std::iter::once(s.mandate_id).chain(s.designated_by_mandate_id)).collect();
+    let mandates: HashMap<i32, mandate::Model> = mandate::Entity::find()
+        .filter(mandate::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    let mut members = Vec::new();
+    let mut vacancies = Vec::new();
+    let mut seen = HashSet::new();
+    for s in seats {
+        let own = s.start_date <= day && s.end_date.is_none_or(|e| day < e);
+        if !own {
+            continue;
+        }
+        let basis = mandates.get(&s.mandate_id);
+        let designator = s.designated_by_mandate_id.map(|id| mandates.get(&id));
+        let basis_runs = basis.is_some_and(|m| runs_on(m, day));
+        let designator_runs = designator.is_none_or(|d| d.is_some_and(|m| runs_on(m, day)));
+        let role = SeatRole::parse(&s.role).unwrap_or(SeatRole::Member);
+        if basis_runs && designator_runs {
+            if seen.insert(s.person_id) {
+                members.push(Member {
+                    person_id: s.person_id,
+                    role,
+                    commune_id: basis.and_then(|m| m.commune_id),
+                    mandate_id: s.mandate_id,
+                    seat_id: Some(s.id),
+                });
+            }
+        } else {
+            let ended = [basis.and_then(|m| m.end_date), designator.flatten().and_then(|m| m.end_date)]
+                .into_iter()
+                .flatten()
+                .filter(|e| *e <= day)
+                .min();
+            vacancies.push(Vacancy {
+                role,
+                commune_id: basis.and_then(|m| m.commune_id),
+                seat_id: Some(s.id),
+                person_id: Some(s.person_id),
+                since: ended,
+            });
+        }
+    }
+    Ok((members, vacancies))
+}
+
+/// The body's seats on `day` and its vacant seats.
+pub async fn seats<C: ConnectionTrait>(
+    db: &C,
+    b: &body::Model,
+    day: NaiveDate,
+) -> AppResult<(Vec<Member>, Vec<Vacancy>)> {
+    match kind_of(b)? {
+        BodyKind::ConferenceOfMayors => derived_seats(db, b, day, Role::Mayor, Role::President).await,
+        BodyKind::DgsCommittee => derived_seats(db, b, day, Role::Dgs, Role::Dgs).await,
+        _ => designated_seats(db, b, day).await,
+    }
+}
+
+pub async fn members<C: ConnectionTrait>(db: &C, b: &body::Model, day: NaiveDate) -> AppResult<Vec<Member>> {
+    Ok(seats(db, b, day).await?.0)
+}
+
+/// Whether the person sits in the body today, or was convened to one of its meetings
+/// (past members keep sight of the meetings they were called to).
+pub async fn sits_or_sat_in(db: &DatabaseConnection, body_id: i32, person_id: i32) -> AppResult<bool> {
+    let b = body_of(db, body_id).await?;
+    if members(db, &b, crate::time::today_paris()).await?.iter().any(|m| m.person_id == person_id) {
+        return Ok(true);
+    }
+    let meeting_ids: Vec<i32> = meeting::Entity::find()
+        .filter(meeting::Column::BodyId.eq(body_id))
+        .all(db)
+        .await?
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    Ok(convocation::Entity::find()
+        .filter(convocation::Column::PersonId.eq(person_id))
+        .filter(convocation::Column::MeetingId.is_in(meeting_ids))
+        .count(db)
+        .await?
+        > 0)
+}
+
+/// May the actor see this meeting? Drafts: those who prepare or convene it; otherwise
+/// the body's members (and those convened to it), its secretariat and the president.
+pub async fn authorize_view(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    m: &meeting::Model,
+    b: &body::Model,
+) -> AppResult<()> {
+    if status_of(m)? == MeetingStatus::Draft {
+        let conference = kind_of(b)? == BodyKind::ConferenceOfMayors;
+        authorize(db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await?;
+        return Ok(());
+    }
+    authorize(db, actor, Action::SeeBody { body: b.id, intercommunality: b.intercommunality_id }).await.map(|_| ())
+}
+
+// ---- bodies ----------------------------------------------------------------------------
+
+pub struct NewBody {
+    pub intercommunality_id: i32,
+    pub kind: BodyKind,
+    pub name: String,
+    pub theme: Option<String>,
+}
+
+pub async fn create_body(state: &AppState, actor: &Actor, input: NewBody) -> AppResult<body::Model> {
+    crate::territory::model::intercommunality::Entity::find_by_id(input.intercommunality_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("intercommunality"))?;
+    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: input.intercommunality_id }).await?;
+    let name = check_text("name", &input.name, 200)?;
+    let theme = opt_text("theme", input.theme.as_deref(), 300)?;
+    if input.kind == BodyKind::WorkingGroup && theme.is_none() {
+        return Err(AppError::validation("theme", "a working group needs its theme"));
+    }
+    let p = input.kind.default_profile();
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let b = body::ActiveModel {
+        intercommunality_id: Set(input.intercommunality_id),
+        kind: Set(input.kind.as_str().into()),
+        name: Set(name),
+        theme: Set(theme),
+        notice_clear_days: Set(p.notice_clear_days),
+        urgency_clear_days: Set(p.urgency_clear_days),
+        note_required: Set(p.note_required),
+        quorum_rule: Set(p.quorum_rule.as_str().into()),
+        proxies_allowed: Set(p.proxies_allowed),
+        proxies_per_holder: Set(p.proxies_per_holder),
+        proxy_max_meetings: Set(p.proxy_max_meetings),
+        second_convocation_days: Set(p.second_convocation_days),
+        legal_source: Set(p.legal_source),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    record(&txn, actor, audit("CREATE_BODY", "Body", b.id, &b, json!({ "kind": b.kind, "name": b.name }))).await?;
+    txn.commit().await?;
+    Ok(b)
+}
+
+/// Overrides of a body's rule profile (its règlement intérieur); None keeps a value.
+#[derive(Default)]
+pub struct RulesPatch {
+    pub notice_clear_days: Option<i32>,
+    pub urgency_clear_days: Option<i32>,
+    pub note_required: Option<bool>,
+    pub quorum_rule: Option<QuorumRule>,
+    pub proxies_allowed: Option<bool>,
+    pub proxies_per_holder: Option<i32>,
+    pub proxy_max_meetings: Option<i32>,
+    pub second_convocation_days: Option<i32>,
+    pub legal_source: Option<String>,
+}
+
+pub async fn update_body_rules(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    expected_version: i32,
+    patch: RulesPatch,
+) -> AppResult<body::Model> {
+    let b = body_of(&state.db, id).await?;
+    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let range = |field: &str, v: Option<i32>, lo: i32, hi: i32| -> AppResult<Option<i32>> {
+        match v {
+            Some(n) if n < lo || n > hi => {
+                Err(AppError::validation(field, format!("{field} must be from {lo} to {hi}")))
+            }
+            other => Ok(other),
+        }
+    };
+    let notice = range("noticeClearDays", patch.notice_clear_days, 0, 60)?;
+    let urgency = range("urgencyClearDays", patch.urgency_clear_days, 0, 60)?;
+    let per_holder = range("proxiesPerHolder", patch.proxies_per_holder, 1, 5)?;
+    let max_meetings = range("proxyMaxMeetings", patch.proxy_max_meetings, 1, 12)?;
+    let second = range("secondConvocationDays", patch.second_convocation_days, 0, 60)?;
+    if urgency.unwrap_or(b.urgency_clear_days) > notice.unwrap_or(b.notice_clear_days) {
+        return Err(AppError::validation("urgencyClearDays", "the urgency notice cannot exceed the normal notice"));
+    }
+    let source = opt_text("legalSource", patch.legal_source.as_deref(), 1000)?;
+    let next = next_version(expected_version)?;
+    let txn = state.db.begin().await?;
+    let mut q = body::Entity::update_many()
+        .col_expr(body::Column::Version, Expr::value(next))
+        .col_expr(body::Column::UpdatedAt, Expr::value(Utc::now()));
+    macro_rules! set {
+        ($col:ident, $v:expr) => {
+            if let Some(v) = $v {
+                q = q.col_expr(body::Column::$col, Expr::value(v));
+            }
+        };
+    }
+    set!(NoticeClearDays, notice);
+    set!(UrgencyClearDays, urgency);
+    set!(NoteRequired, patch.note_required);
+    set!(QuorumRule, patch.quorum_rule.map(|r| r.as_str().to_string()));
+    set!(ProxiesAllowed, patch.proxies_allowed);
+    set!(ProxiesPerHolder, per_holder);
+    set!(ProxyMaxMeetings, max_meetings);
+    set!(SecondConvocationDays, second);
+    set!(LegalSource, source.clone());
+    let res = q.filter(body::Column::Id.eq(id)).filter(body::Column::Version.eq(expected_version)).exec(&txn).await?;
+    expect_one(res.rows_affected, "body", b.version, expected_version)?;
+    let after = body_of(&txn, id).await?;
+    record(
+        &txn,
+        actor,
+        audit(
+            "UPDATE_BODY_RULES",
+            "Body",
+            id,
+            &b,
+            json!({ "before": profile_json(&b), "after": profile_json(&after) }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+fn profile_json(b: &body::Model) -> serde_json::Value {
+    json!({
+        "noticeClearDays": b.notice_clear_days, "urgencyClearDays": b.urgency_clear_days,
+        "noteRequired": b.note_required, "quorumRule": b.quorum_rule, "proxiesAllowed": b.proxies_allowed,
+        "proxiesPerHolder": b.proxies_per_holder, "proxyMaxMeetings": b.proxy_max_meetings,
+        "secondConvocationDays": b.second_convocation_days, "legalSource": b.legal_source,
+    })
+}
+
+/// Gives `mandate`'s holder a seat in a working group (or CLECT, commission, council).
+/// The secretariat appoints the animator (a vice-president or councillor with a
+/// delegation), the assistant (a DGA of the intercommunality) and members (mayors); a
+/// mayor designates municipal councillors of their own commune, and the seat ends with
+/// either mandate.
+pub async fn add_seat(
+    state: &AppState,
+    actor: &Actor,
+    body_id: i32,
+    mandate_id: i32,
+    role: SeatRole,
+    start: NaiveDate,
+) -> AppResult<body_seat::Model> {
+    let b = body_of(&state.db, body_id).await?;
+    let kind = kind_of(&b)?;
+    if matches!(kind, BodyKind::ConferenceOfMayors | BodyKind::DgsCommittee) {
+        return Err(AppError::validation(
+            "bodyId",
+            "the seats of this body follow mandates (mayors, DGS): nobody designates them",
+        ));
+    }
+    let m =
+        mandate::Entity::find_by_id(mandate_id).one(&state.db).await?.ok_or_else(|| AppError::not_found("mandate"))?;
+    let mrole = Role::parse(&m.role).ok_or_else(|| AppError::internal("mandate with unknown role"))?;
+    let designation = role == SeatRole::Member && matches!(mrole, Role::MunicipalCouncillor | Role::DeputyMayor);
+    authorize(
+        &state.db,
+        actor,
+        Action::DesignateSeat { intercommunality: b.intercommunality_id, commune: m.commune_id, designation },
+    )
+    .await?;
+    let today = crate::time::today_paris();
+    if m.end_date.is_some_and(|e| e <= std::cmp::max(start, today)) {
+        return Err(AppError::validation("mandateId", "this mandate has ended"));
+    }
+    let members = member_communes(&state.db, b.intercommunality_id).await?;
+    let in_epci = m.intercommunality_id == Some(b.intercommunality_id);
+    let in_member_commune = m.commune_id.is_some_and(|c| members.contains(&c));
+    let fits = match role {
+        SeatRole::Animator => {
+            in_epci && matches!(mrole, Role::VicePresident | Role::President | Role::CommunityCouncillor)
+                || in_member_commune && matches!(mrole, Role::Mayor | Role::DeputyMayor | Role::MunicipalCouncillor)
+        }
+        SeatRole::Assistant => in_epci && matches!(mrole, Role::Dga | Role::Dgs | Role::SecretariatAgent),
+        SeatRole::Member => {
+            in_member_commune && matches!(mrole, Role::Mayor | Role::DeputyMayor | Role::MunicipalCouncillor) || in_epci
+        }
+        _ => false,
+    };
+    if !fits {
+        return Err(AppError::validation(
+            "role",
+            format!("a {} mandate does not qualify for the seat {} of this body", mrole.as_str(), role.as_str()),
+        ));
+    }
+    // A councillor's seat is designated by the commune's mayor: it ends with the mayor's mandate.
+    let designator = if designation {
+        let c = m.commune_id.ok_or_else(|| AppError::internal("councillor without commune"))?;
+        mandate::Entity::find()
+            .filter(mandate::Column::CommuneId.eq(c))
+            .filter(mandate::Column::Role.eq(Role::Mayor.as_str()))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .find(|x| runs_on(x, today))
+            .map(|x| x.id)
+    } else {
+        None
+    };
+    if designation && designator.is_none() {
+        return Err(AppError::rule("SEAT_VACANT", "this commune has no mayor in office to designate its councillors"));
+    }
+    let txn = state.db.begin().await?;
+    let existing = body_seat::Entity::find()
+        .filter(body_seat::Column::BodyId.eq(body_id))
+        .filter(body_seat::Column::PersonId.eq(m.person_id))
+        .all(&txn)
+        .await?;
+    if existing.iter().any(|s| s.end_date.is_none_or(|e| e > start)) {
+        return Err(AppError::Conflict("this person already has a seat in this body".into()));
+    }
+    let seat = body_seat::ActiveModel {
+        body_id: Set(body_id),
+        person_id: Set(m.person_id),
+        role: Set(role.as_str().into()),
+        mandate_id: Set(m.id),
+        designated_by_mandate_id: Set(designator),
+        start_date: Set(start),
+        end_date: Set(None),
+        created_at: Set(Utc::now()),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    record(
+        &txn,
+        actor,
+        audit("ADD_SEAT", "BodySeat", seat.id, &b, json!({ "body": b.id, "person": m.person_id, "role": seat.role, "mandate": m.id, "designatedBy": designator })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(seat)
+}
+
+pub async fn end_seat(
+    state: &AppState,
+    actor: &Actor,
+    seat_id: i32,
+    end: NaiveDate,
+    expected_version: i32,
+) -> AppResult<body_seat::Model> {
+    let s = body_seat::Entity::find_by_id(seat_id).one(&state.db).await?.ok_or_else(|| AppError::not_found("seat"))?;
+    let b = body_of(&state.db, s.body_id).await?;
+    let m = mandate::Entity::find_by_id(s.mandate_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("mandate"))?;
+    let designation = s.designated_by_mandate_id.is_some();
+    authorize(
+        &state.db,
+        actor,
+        Action::DesignateSeat { intercommunality: b.intercommunality_id, commune: m.commune_id, designation },
+    )
+    .await?;
+    if end <= s.start_date {
+        return Err(AppError::validation("endDate", "the end must be after the seat's start"));
+    }
+    let next = next_version(expected_version)?;
+    let txn = state.db.begin().await?;
+    let res = body_seat::Entity::update_many()
+        .col_expr(body_seat::Column::EndDate, Expr::value(Some(end)))
+        .col_expr(body_seat::Column::Version, Expr::value(next))
+        .filter(body_seat::Column::Id.eq(seat_id))
+        .filter(body_seat::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    expect_one(res.rows_affected, "seat", s.version, expected_version)?;
+    record(&txn, actor, audit("END_SEAT", "BodySeat", seat_id, &b, json!({ "endDate": end }))).await?;
+    let after = body_seat::Entity::find_by_id(seat_id).one(&txn).await?.ok_or_else(|| AppError::not_found("seat"))?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+// ---- meetings --------------------------------------------------------------------------
+
+pub struct MeetingFields {
+    pub title: Option<String>,
+    pub starts_at: Option<NaiveDateTime>,
+    pub ends_at: Option<NaiveDateTime>,
+    pub venue: Option<Option<String>>,
+    pub host_commune_id: Option<Option<i32>>,
+    pub online_url: Option<Option<String>>,
+}
+
+fn check_url(raw: Option<&str>) -> AppResult<Option<String>> {
+    let u = opt_text("onlineUrl", raw, 2000)?;
+    if u.as_deref().is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
+        return Err(AppError::validation("onlineUrl", "the online link must be an http(s) URL"));
+    }
+    Ok(u)
+}
+
+async fn check_host<C: ConnectionTrait>(db: &C, b: &body::Model, host: Option<i32>) -> AppResult<()> {
+    if let Some(c) = host {
+        commune::Entity::find_by_id(c).one(db).await?.ok_or_else(|| AppError::not_found("host commune"))?;
+        if !member_communes(db, b.intercommunality_id).await?.contains(&c) {
+            return Err(AppError::validation("hostCommuneId", "the host commune must be a member commune"));
+        }
+    }
+    Ok(())
+}
+
+fn check_times(starts: DateTime<Utc>, ends: DateTime<Utc>) -> AppResult<()> {
+    if ends <= starts {
+        return Err(AppError::validation("endsAt", "the meeting must end after it starts"));
+    }
+    if ends - starts > Duration::days(3) {
+        return Err(AppError::validation("endsAt", "a meeting lasts at most 3 days"));
+    }
+    Ok(())
+}
+
+pub async fn create_meeting(
+    state: &AppState,
+    actor: &Actor,
+    body_id: i32,
+    request_id: Option<i32>,
+    f: MeetingFields,
+) -> AppResult<meeting::Model> {
+    let b = body_of(&state.db, body_id).await?;
+    let conference = kind_of(&b)? == BodyKind::ConferenceOfMayors;
+    authorize(&state.db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await?;
+    let title = check_text("title", f.title.as_deref().unwrap_or(""), 300)?;
+    let starts = paris_instant("startsAt", f.starts_at.ok_or_else(|| AppError::validation("startsAt", "required"))?)?;
+    let ends = paris_instant("endsAt", f.ends_at.ok_or_else(|| AppError::validation("endsAt", "required"))?)?;
+    check_times(starts, ends)?;
+    let host = f.host_commune_id.flatten();
+    check_host(&state.db, &b, host).await?;
+    if let Some(r) = request_id {
+        let req = meeting_request::Entity::find_by_id(r)
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| AppError::not_found("request"))?;
+        if req.body_id != body_id || req.status != RequestStatus::Granted.as_str() {
+            return Err(AppError::validation("requestId", "only a granted request of this body can be answered"));
+        }
+    }
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let m = meeting::ActiveModel {
+        body_id: Set(body_id),
+        title: Set(title),
+        status: Set(MeetingStatus::Draft.as_str().into()),
+        starts_at: Set(starts),
+        ends_at: Set(ends),
+        venue: Set(opt_text("venue", f.venue.flatten().as_deref(), 300)?),
+        host_commune_id: Set(host),
+        online_url: Set(check_url(f.online_url.flatten().as_deref())?),
+        urgency_reason: Set(None),
+        convened_at: Set(None),
+        first_convocation_id: Set(None),
+        request_id: Set(request_id),
+        minutes_text: Set(None),
+        minutes_status: Set(MinutesStatus::None.as_str().into()),
+        minutes_approved_on: Set(None),
+        minutes_approved_by_item_id: Set(None),
+        minutes_published_at: Set(None),
+        decisions_published_at: Set(None),
+        sequence: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    record(
+        &txn,
+        actor,
+        audit(
+            "CREATE_MEETING",
+            "Meeting",
+            m.id,
+            &b,
+            json!({ "body": b.id, "title": m.title, "startsAt": m.starts_at }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(m)
+}
+
+/// Tells every person convened to the meeting (a notification each, timestamped: the
+/// proof that they were told).
+async fn notify_convened<C: ConnectionTrait>(
+    conn: &C,
+    meeting_id: i32,
+    kind: &str,
+    item: Option<i32>,
+    message: String,
+) -> AppResult<usize> {
+    let people: Vec<i32> = convocation::Entity::find()
+        .filter(convocation::Column::MeetingId.eq(meeting_id))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| c.person_id)
+        .collect();
+    notify(conn, &people, kind, Some(meeting_id), item, &message).await
+}
+
+pub async fn notify<C: ConnectionTrait>(
+    conn: &C,
+    people: &[i32],
+    kind: &str,
+    meeting_id: Option<i32>,
+    item: Option<i32>,
+    message: &str,
+) -> AppResult<usize> {
+    let now = Utc::now();
+    for chunk in people.chunks(500) {
+        notification::Entity::insert_many(chunk.iter().map(|p| notification::ActiveModel {
+            person_id: Set(*p),
+            kind: Set(kind.to_string()),
+            meeting_id: Set(meeting_id),
+            agenda_item_id: Set(item),
+            message: Set(Some(message.to_string())),
+            created_at: Set(now),
+            read_at: Set(None),
+            ..Default::default()
+        }))
+        .exec(conn)
+        .await?;
+    }
+    Ok(people.len())
+}
+
+pub async fn update_meeting(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    expected_version: i32,
+    f: MeetingFields,
+) -> AppResult<meeting::Model> {
+    let (m, b) = meeting_of(&state.db, id).await?;
+    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let status = status_of(&m)?;
+    if !matches!(status, MeetingStatus::Draft | MeetingStatus::Convened | MeetingStatus::Postponed) {
+        return Err(AppError::rule(
+            "INVALID_TRANSITION",
+            format!("a {} meeting can no longer be edited", status.as_str()),
+        ));
+    }
+    let starts = f.starts_at.map(|t| paris_instant("startsAt", t)).transpose()?.unwrap_or(m.starts_at);
+    let ends = f.ends_at.map(|t| paris_instant("endsAt", t)).transpose()?.unwrap_or(m.ends_at);
+    check_times(starts, ends)?;
+    if status == MeetingStatus::Convened && starts != m.starts_at {
+        return Err(AppError::rule(
+            "INVALID_TRANSITION",
+            "a convened meeting keeps its date: postpone it, then convene it again at the new date",
+        ));
+    }
+    let title = f.title.as_deref().map(|t| check_text("title", t, 300)).transpose()?;
+    let venue = f.venue.map(|v| opt_text("venue", v.as_deref(), 300)).transpose()?;
+    let online = f.online_url.map(|u| check_url(u.as_deref())).transpose()?;
+    if let Some(h) = f.host_commune_id {
+        check_host(&state.db, &b, h).await?;
+    }
+    let next = next_version(expected_version)?;
+    let told = status != MeetingStatus::Draft;
+    let txn = state.db.begin().await?;
+    let res = meeting::Entity::update_many()
+        .col_expr(meeting::Column::Title, Expr::value(title.clone().unwrap_or(m.title.clone())))
+        .col_expr(meeting::Column::StartsAt, Expr::value(starts))
+        .col_expr(meeting::Column::EndsAt, Expr::value(ends))
+        .col_expr(meeting::Column::Venue, Expr::value(venue.clone().unwrap_or(m.venue.clone())))
+        .col_expr(meeting::Column::HostCommuneId, Expr::value(f.host_commune_id.unwrap_or(m.host_commune_id)))
+        .col_expr(meeting::Column::OnlineUrl, Expr::value(online.clone().unwrap_or(m.online_url.clone())))
+        .col_expr(meeting::Column::Sequence, Expr::value(m.sequence + i32::from(told)))
+        .col_expr(meeting::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(meeting::Column::Version, Expr::value(next))
+        .filter(meeting::Column::Id.eq(id))
+        .filter(meeting::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    expect_one(res.rows_affected, "meeting", m.version, expected_version)?;
+    if told {
+        notify_convened(&txn, id, "MEETING_CHANGED", None, format!("« {} » was changed", m.title)).await?;
+    }
+    record(
+        &txn,
+        actor,
+        audit("UPDATE_MEETING", "Meeting", id, &b, json!({ "title": title, "endsAt": ends, "venue": venue, "hostCommune": f.host_commune_id, "onlineUrl": online })),
+    )
+    .await?;
+    let after = meeting_of(&txn, id).await?.0;
+    txn.commit().await?;
+    Ok(after)
+}
+
+pub struct NewItem {
+    pub kind: AgendaItemKind,
+    pub title: String,
+    pub presenter_id: Option<i32>,
+    pub note: Option<String>,
+    pub minutes_of_meeting_id: Option<i32>,
+}
+
+pub async fn add_agenda_item(
+    state: &AppState,
+    actor: &Actor,
+    meeting_id: i32,
+    input: NewItem,
+) -> AppResult<agenda_item::Model> {
+    let (m, b) = meeting_of(&state.db, meeting_id).await?;
+    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    if !matches!(status_of(&m)?, MeetingStatus::Draft | MeetingStatus::Postponed) {
+        return Err(AppError::rule(
+            "INVALID_TRANSITION",
+            "the agenda is fixed once the meeting is convened (add the item to a later meeting)",
+        ));
+    }
+    let title = check_text("title", &input.title, 500)?;
+    let note = opt_text("note", input.note.as_deref(), 100_000)?;
+    if let Some(p) = input.presenter_id {
+        crate::people::model::person::Entity::find_by_id(p)
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| AppError::not_found("presenter"))?;
+    }
+    match (input.kind, input.minutes_of_meeting_id) {
+        (AgendaItemKind::MinutesApproval, Some(of)) => {
+            let (earlier, eb) = meeting_of(&state.db, of).await?;
+            if eb.id != b.id || earlier.starts_at >= m.starts_at {
+                return Err(AppError::validation("minutesOfMeetingId", "must be an earlier meeting of the same body"));
+            }
+        }
+        (AgendaItemKind::MinutesApproval, None) => {
+            return Err(AppError::validation("minutesOfMeetingId", "say which meeting's minutes are approved"))
+        }
+        (_, Some(_)) => return Err(AppError::validation("minutesOfMeetingId", "only for a MINUTES_APPROVAL item")),
+        _ => {}
+    }
+    let txn = state.db.begin().await?;
+    // Serialise appends to the agenda on the meeting row.
+    bump_meeting(&txn, &m).await?;
+    let position =
+        agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(meeting_id)).count(&txn).await? as i32 + 1;
+    let item = agenda_item::ActiveModel {
+        meeting_id: Set(meeting_id),
+        position: Set(position),
+        kind: Set(input.kind.as_str().into()),
+        title: Set(title),
+        presenter_person_id: Set(input.presenter_id),
+        note: Set(note),
+        minutes_of_meeting_id: Set(input.minutes_of_meeting_id),
+        votes_for: Set(None),
+        votes_against: Set(None),
+        votes_abstain: Set(None),
+        secret_ballot: Set(false),
+        weighted: Set(false),
+        weight_for: Set(None),
+        weight_against: Set(None),
+        weight_abstain: Set(None),
+        result: Set(None),
+        casting_vote_used: Set(false),
+        opinion_text: Set(None),
+        decided_at: Set(None),
+        created_at: Set(Utc::now()),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    record(
+        &txn,
+        actor,
+        audit(
+            "ADD_AGENDA_ITEM",
+            "AgendaItem",
+            item.id,
+            &b,
+            json!({ "meeting": meeting_id, "position": position, "kind": item.kind, "title": item.title }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(item)
+}
+
+/// Takes the meeting's row lock (a no-op update), so concurrent writers to one meeting
+/// queue up on both databases.
+async fn bump_meeting<C: ConnectionTrait>(conn: &C, m: &meeting::Model) -> AppResult<()> {
+    meeting::Entity::update_many()
+        .col_expr(meeting::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(meeting::Column::Id.eq(m.id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+pub struct Upload {
+    pub filename: String,
+    pub media_type: Option<String>,
+    pub content: Vec<u8>,
+}
+
+/// Stores a document with its SHA-256; after convening, members are told (timestamped).
+pub async fn upload_document(
+    state: &AppState,
+    actor: &Actor,
+    meeting_id: i32,
+    item_id: Option<i32>,
+    file: Upload,
+) -> AppResult<document::Model> {
+    let (m, b) = meeting_of(&state.db, meeting_id).await?;
+    let p = authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let status = status_of(&m)?;
+    if matches!(status, MeetingStatus::Cancelled | MeetingStatus::Closed) {
+        return Err(AppError::rule(
+            "INVALID_TRANSITION",
+            format!("a {} meeting takes no more documents", status.as_str()),
+        ));
+    }
+    if let Some(i) = item_id {
+        let item = agenda_item::Entity::find_by_id(i)
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| AppError::not_found("agenda item"))?;
+        if item.meeting_id != meeting_id {
+            return Err(AppError::validation("agendaItemId", "this item belongs to another meeting"));
+        }
+    }
+    let max = state.config.limits.document_bytes;
+    if file.content.len() > max {
+        return Err(AppError::validation("file", format!("documents are limited to {max} bytes")));
+    }
+    if file.content.is_empty() {
+        return Err(AppError::validation("file", "the file is empty"));
+    }
+    let name = file.filename.rsplit(['/', '\\']).next().unwrap_or("").trim().to_string();
+    let name = check_text("file", &name, 255)?;
+    let media = file
+        .media_type
+        .filter(|t| t.len() < 128 && t.contains('/') && !t.chars().any(|c| c.is_control()))
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let sha = hex::encode(Sha256::digest(&file.content));
+    let after = status != MeetingStatus::Draft;
+    let txn = state.db.begin().await?;
+    let d = document::ActiveModel {
+        meeting_id: Set(meeting_id),
+        agenda_item_id: Set(item_id),
+        filename: Set(name),
+        media_type: Set(media),
+        size_bytes: Set(file.content.len() as i64),
+        sha256: Set(sha),
+        content: Set(file.content),
+        uploaded_by_account_id: Set(p.map(|p| p.account_id)),
+        uploaded_at: Set(Utc::now()),
+        after_convocation: Set(after),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    if after {
+        notify_convened(&txn, meeting_id, "DOCUMENT_ADDED", item_id, format!("document « {} » added", d.filename))
+            .await?;
+    }
+    record(
+        &txn,
+        actor,
+        audit("UPLOAD_DOCUMENT", "Document", d.id, &b, json!({ "meeting": meeting_id, "filename": d.filename, "sha256": d.sha256, "size": d.size_bytes, "afterConvocation": after })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(d)
+}
+
+/// Convenes the meeting: one convocation per member, each with its sending time (the
+/// legal proof). Refused with NOTICE_TOO_SHORT when the notice is shorter than the body's
+/// rule, unless urgency is declared with a reason and the urgency minimum holds.
+pub async fn convene(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    expected_version: i32,
+    urgency_reason: Option<String>,
+) -> AppResult<meeting::Model> {
+    let (m, b) = meeting_of(&state.db, id).await?;
+    let conference = kind_of(&b)? == BodyKind::ConferenceOfMayors;
+    authorize(&state.db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await?;
+    let status = status_of(&m)?;
+    status.transition(MeetingStatus::Convened).map_err(|e| AppError::rule("INVALID_TRANSITION", e))?;
+    let items = agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(id)).all(&state.db).await?;
+    if items.is_empty() {
+        return Err(AppError::validation("agenda", "a convocation lists the agenda: add at least one item"));
+    }
+    if b.note_required {
+        if let Some(i) = items.iter().find(|i| i.note.is_none()) {
+            return Err(AppError::validation(
+                "note",
+                format!(
+                    "item {} « {} » needs its explanatory note (note explicative de synthèse)",
+                    i.position, i.title
+                ),
+            ));
+        }
+    }
+    let urgency = opt_text("urgencyReason", urgency_reason.as_deref(), 2000)?;
+    let now = Utc::now();
+    let second = m.first_convocation_id.is_some();
+    let normal = if second { b.second_convocation_days } else { b.notice_clear_days };
+    if let Err(latest) = check_notice(now, m.starts_at, normal) {
+        match &urgency {
+            None => {
+                return Err(AppError::rule(
+                    "NOTICE_TOO_SHORT",
+                    format!(
+                        "{normal} clear days of notice are required: the convocation had to be sent by {} (Europe/Paris); declare urgency with its reason to convene with at least {} clear day(s)",
+                        latest, b.urgency_clear_days
+                    ),
+                ))
+            }
+            Some(_) => {
+                if let Err(latest) = check_notice(now, m.starts_at, b.urgency_clear_days) {
+                    return Err(AppError::rule(
+                        "NOTICE_TOO_SHORT",
+                        format!(
+                            "even in urgency {} clear day(s) of notice are required: the convocation had to be sent by {latest} (Europe/Paris)",
+                            b.urgency_clear_days
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let day = paris_day(m.starts_at);
+    let members = members(&state.db, &b, day).await?;
+    if members.is_empty() {
+        return Err(AppError::validation("bodyId", "this body has no member to convene"));
+    }
+    let next = next_version(expected_version)?;
+    let txn = state.db.begin().await?;
+    let res = meeting::Entity::update_many()
+        .col_expr(meeting::Column::Status, Expr::value(MeetingStatus::Convened.as_str()))
+        .col_expr(meeting::Column::ConvenedAt, Expr::value(Some(now)))
+        .col_expr(meeting::Column::UrgencyReason, Expr::value(urgency.clone()))
+        .col_expr(meeting::Column::Sequence, Expr::value(m.sequence + 1))
+        .col_expr(meeting::Column::UpdatedAt, Expr::value(now))
+        .col_expr(meeting::Column::Version, Expr::value(next))
+        .filter(meeting::Column::Id.eq(id))
+        .filter(meeting::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    expect_one(res.rows_affected, "meeting", m.version, expected_version)?;
+    // Convened again after a postponement: the earlier convocations are replaced (the
+    // audit log keeps the first sending).
+    convocation::Entity::delete_many().filter(convocation::Column::MeetingId.eq(id)).exec(&txn).await?;
+    for chunk in members.chunks(500) {
+        convocation::Entity::insert_many(chunk.iter().map(|mem| convocation::ActiveModel {
+            meeting_id: Set(id),
+            person_id: Set(mem.person_id),
+            seat: Set(mem.role.as_str().into()),
+            commune_id: Set(mem.commune_id),
+            sent_at: Set(now),
+            channel: Set("ELECTRONIC".into()),
+            read_at: Set(None),
+            ..Default::default()
+        }))
+        .exec(&txn)
+        .await?;
+    }
+    if let Some(r) = m.request_id {
+        meeting_request::Entity::update_many()
+            .col_expr(meeting_request::Column::Status, Expr::value(RequestStatus::Convened.as_str()))
+            .col_expr(meeting_request::Column::MeetingId, Expr::value(Some(id)))
+            .filter(meeting_request::Column::Id.eq(r))
+            .exec(&txn)
+            .await?;
+    }
+    record(
+        &txn,
+        actor,
+        audit("CONVENE_MEETING", "Meeting", id, &b, json!({ "convocations": members.len(), "sentAt": now, "urgency": urgency, "clearDays": clear_days_between(now, m.starts_at) })),
+    )
+    .await?;
+    let after = meeting_of(&txn, id).await?.0;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// The convened member acknowledges reading their convocation (accusé de lecture).
+pub async fn acknowledge(state: &AppState, actor: &Actor, meeting_id: i32) -> AppResult<convocation::Model> {
+    let p = actor.require()?;
+    let (_, b) = meeting_of(&state.db, meeting_id).await?;
+    let c = convocation::Entity::find()
+        .filter(convocation::Column::MeetingId.eq(meeting_id))
+        .filter(convocation::Column::PersonId.eq(p.person_id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("convocation"))?;
+    if c.read_at.is_some() {
+        return Ok(c);
+    }
+    let txn = state.db.begin().await?;
+    convocation::Entity::update_many()
+        .col_expr(convocation::Column::ReadAt, Expr::value(Some(Utc::now())))
+        .filter(convocation::Column::Id.eq(c.id))
+        .filter(convocation::Column::ReadAt.is_null())
+        .exec(&txn)
+        .await?;
+    record(&txn, actor, audit("ACKNOWLEDGE_CONVOCATION", "Meeting", meeting_id, &b, json!({ "convocation": c.id })))
+        .await?;
+    let after =
+        convocation::Entity::find_by_id(c.id).one(&txn).await?.ok_or_else(|| AppError::not_found("convocation"))?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// Moves a meeting to HELD, CLOSED, POSTPONED or CANCELLED (convening has its own use
+/// case). Postponement and cancellation are told to the members.
+pub async fn change_status(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    expected_version: i32,
+    to: MeetingStatus,
+    reason: Option<String>,
+) -> AppResult<meeting::Model> {
+    let (m, b) = meeting_of(&state.db, id).await?;
+    let conference = kind_of(&b)? == BodyKind::ConferenceOfMayors;
+    let action = match to {
+        MeetingStatus::Postponed | MeetingStatus::Cancelled => {
+            Action::Convene { intercommunality: b.intercommunality_id, conference }
+        }
+        _ => Action::ManageMeetings { intercommunality: b.intercommunality_id },
+    };
+    authorize(&state.db, actor, action).await?;
+    if to == MeetingStatus::Convened {
+        return Err(AppError::validation("status", "use conveneMeeting to convene"));
+    }
+    let from = status_of(&m)?;
+    from.transition(to).map_err(|e| AppError::rule("INVALID_TRANSITION", e))?;
+    let reason = opt_text("reason", reason.as_deref(), 2000)?;
+    let told = matches!(to, MeetingStatus::Postponed | MeetingStatus::Cancelled) && from != MeetingStatus::Draft;
+    let next = next_version(expected_version)?;
+    let txn = state.db.begin().await?;
+    let res = meeting::Entity::update_many()
+        .col_expr(meeting::Column::Status, Expr::value(to.as_str()))
+        .col_expr(meeting::Column::Sequence, Expr::value(m.sequence + i32::from(told)))
+        .col_expr(meeting::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(meeting::Column::Version, Expr::value(next))
+        .filter(meeting::Column::Id.eq(id))
+        .filter(meeting::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    expect_one(res.rows_affected, "meeting", m.version, expected_version)?;
+    if told {
+        let what = if to == MeetingStatus::Cancelled { "cancelled" } else { "postponed" };
+        let msg =
+            format!("« {} » is {what}{}", m.title, reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default());
+        notify_convened(&txn, id, &format!("MEETING_{}", to.as_str()), None, msg).await?;
+    }
+    record(
+        &txn,
+        actor,
+        audit(
+            "CHANGE_MEETING_STATUS",
+            "Meeting",
+            id,
+            &b,
+            json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason }),
+        ),
+    )
+    .await?;
+    let after = meeting_of(&txn, id).await?.0;
+    txn.commit().await?;
+    Ok(after)
+}
+
+// ---- attendance, proxies, quorum ------------------------------------------------------
+
+/// The body's meetings that count for proxy validity (not cancelled), in order.
+async fn counted_meetings<C: ConnectionTrait>(db: &C, body_id: i32) -> AppResult<Vec<i32>> {
+    Ok(meeting::Entity::find()
+        .filter(meeting::Column::BodyId.eq(body_id))
+        .filter(meeting::Column::Status.ne(MeetingStatus::Cancelled.as_str()))
+        .order_by_asc(meeting::Column::StartsAt)
+        .order_by_asc(meeting::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.id)
+        .collect())
+}
+
+/// Proxies valid at the meeting: not revoked, and the meeting is among the consecutive
+/// meetings they cover from their first one.
+pub async fn proxies_at<C: ConnectionTrait>(db: &C, m: &meeting::Model) -> AppResult<Vec<proxy::Model>> {
+    let order = counted_meetings(db, m.body_id).await?;
+    let Some(here) = order.iter().position(|x| *x == m.id) else { return Ok(vec![]) };
+    let all = proxy::Entity::find()
+        .filter(proxy::Column::BodyId.eq(m.body_id))
+        .filter(proxy::Column::RevokedAt.is_null())
+        .all(db)
+        .await?;
+    Ok(all
+        .into_iter()
+        .filter(|p| {
+            order
+                .iter()
+                .position(|x| *x == p.first_meeting_id)
+                .is_some_and(|first| first <= here && here < first + p.meetings_count.max(1) as usize)
+        })
+        .collect())
+}
+
+async fn convened_people<C: ConnectionTrait>(db: &C, meeting_id: i32) -> AppResult<HashSet<i32>> {
+    Ok(convocation::Entity::find()
+        .filter(convocation::Column::MeetingId.eq(meeting_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| c.person_id)
+        .collect())
+}
+
+/// A written proxy (pouvoir) from `giver` to `holder`, both members, for this meeting
+/// and at most the body's number of consecutive meetings.
+pub async fn give_proxy(
+    state: &AppState,
+    actor: &Actor,
+    meeting_id: i32,
+    giver: i32,
+    holder: i32,
+    meetings: i32,
+) -> AppResult<proxy::Model> {
+    let (m, b) = meeting_of(&state.db, meeting_id).await?;
+    authorize(&state.db, actor, Action::GiveProxy { intercommunality: b.intercommunality_id, giver }).await?;
+    if !b.proxies_allowed {
+        return Err(AppError::rule("PROXY_REFUSED", "this body's rules allow no proxies"));
+    }
+    if giver == holder {
+        return Err(AppError::validation("holderId", "a member cannot give a proxy to themselves"));
+    }
+    if meetings < 1 || meetings > b.proxy_max_meetings {
+        return Err(AppError::validation(
+            "meetings",
+            format!("a proxy is valid for 1 to {} consecutive meetings", b.proxy_max_meetings),
+        ));
+    }
+    if !matches!(status_of(&m)?, MeetingStatus::Convened | MeetingStatus::Draft) || Utc::now() >= m.starts_at {
+        return Err(AppError::rule("PROXY_REFUSED", "proxies are given before the meeting starts"));
+    }
+    let day = paris_day(m.starts_at);
+    let sitting: HashSet<i32> = members(&state.db, &b, day).await?.iter().map(|x| x.person_id).collect();
+    if !sitting.contains(&giver) {
+        return Err(AppError::validation("giverId", "the giver is not a member of this body"));
+    }
+    if !sitting.contains(&holder) {
+        return Err(AppError::validation("holderId", "a proxy is given to another member of the body"));
+    }
+    let txn = state.db.begin().await?;
+    bump_meeting(&txn, &m).await?;
+    let valid = proxies_at(&txn, &m).await?;
+    if valid.iter().any(|p| p.giver_person_id == giver) {
+        return Err(AppError::Conflict(
+            "this member has already given a proxy for this meeting; revoke it first".into(),
+        ));
+    }
+    if valid.iter().any(|p| p.giver_person_id == holder) {
+        return Err(AppError::rule("PROXY_REFUSED", "the holder has given their own proxy for this meeting"));
+    }
+    let held = valid.iter().filter(|p| p.holder_person_id == holder).count() as i32;
+    if held >= b.proxies_per_holder {
+        return Err(AppError::rule(
+            "PROXY_REFUSED",
+            format!("a member holds at most {} proxy(ies) (L2121-20): this one already does", b.proxies_per_holder),
+        ));
+    }
+    let p = proxy::ActiveModel {
+        body_id: Set(b.id),
+        giver_person_id: Set(giver),
+        holder_person_id: Set(holder),
+        first_meeting_id: Set(meeting_id),
+        meetings_count: Set(meetings),
+        given_at: Set(Utc::now()),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    record(
+        &txn,
+        actor,
+        audit(
+            "GIVE_PROXY",
+            "Proxy",
+            p.id,
+            &b,
+            json!({ "meeting": meeting_id, "giver": giver, "holder": holder, "meetings": meetings }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(p)
+}
+
+/// Revokes a proxy, until the start of the next meeting it covers.
+pub async fn revoke_proxy(state: &AppState, actor: &Actor, id: i32) -> AppResult<proxy::Model> {
+    let p = proxy::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("proxy"))?;
+    let b = body_of(&state.db, p.body_id).await?;
+    authorize(
+        &state.db,
+        actor,
+        Action::GiveProxy { intercommunality: b.intercommunality_id, giver: p.giver_person_id },
+    )
+    .await?;
+    if p.revoked_at.is_some() {
+        return Err(AppError::Conflict("this proxy is already revoked".into()));
+    }
+    let first = meeting_of(&state.db, p.first_meeting_id).await?.0;
+    if Utc::now() >= first.starts_at && status_of(&first)? != MeetingStatus::Postponed {
+        // Used already: it can still be revoked for the later meetings it covers.
+        let later = counted_meetings(&state.db, b.id).await?;
+        let pos = later.iter().position(|x| *x == first.id).unwrap_or(0);
+        if later.len() <= pos + 1 || p.meetings_count <= 1 {
+            return Err(AppError::rule(
+                "PROXY_REFUSED",
+                "the meeting this proxy covers has started: too late to revoke",
+            ));
+        }
+    }
+    let txn = state.db.begin().await?;
+    let res = proxy::Entity::update_many()
+        .col_expr(proxy::Column::RevokedAt, Expr::value(Some(Utc::now())))
+        .filter(proxy::Column::Id.eq(id))
+        .filter(proxy::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(AppError::Conflict("this proxy is already revoked".into()));
+    }
+    record(&txn, actor, audit("REVOKE_PROXY", "Proxy", id, &b, json!({ "giver": p.giver_person_id }))).await?;
+    let after = proxy::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("proxy"))?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+pub struct AttendanceInput {
+    pub person_id: i32,
+    pub status: AttendanceStatus,
+    pub arrival_position: Option<i32>,
+    pub departure_position: Option<i32>,
+}
+
+/// Records (or corrects) attendance of convened members. REPRESENTED needs a valid proxy.
+pub async fn record_attendance(
+    state: &AppState,
+    actor: &Actor,
+    meeting_id: i32,
+    rows: Vec<AttendanceInput>,
+) -> AppResult<usize> {
+    let (m, b) = meeting_of(&state.db, meeting_id).await?;
+    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    if !matches!(status_of(&m)?, MeetingStatus::Convened | MeetingStatus::Held) {
+        return Err(AppError::rule("INVALID_TRANSITION", "attendance is recorded for a convened or held meeting"));
+    }
+    if rows.is_empty() || rows.len() > 2000 {
+        return Err(AppError::validation("rows", "give 1 to 2000 rows"));
+    }
+    let convened = convened_people(&state.db, meeting_id).await?;
+    let items =
+        agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(meeting_id)).count(&state.db).await?
+            as i32;
+    let proxies = proxies_at(&state.db, &m).await?;
+    let mut seen = HashSet::new();
+    for (i, r) in rows.iter().enumerate() {
+        let field = |f: &str| format!("rows.{i}.{f}");
+        if !convened.contains(&r.person_id) {
+            return Err(AppError::validation(&field("personId"), "this person was not convened to this meeting"));
+        }
+        if !seen.insert(r.person_id) {
+            return Err(AppError::validation(&field("personId"), "this person appears twice"));
+        }
+        for (f, v) in [("arrivalPosition", r.arrival_position), ("departurePosition", r.departure_position)] {
+            if v.is_some_and(|p| p < 1 || p > items) {
+                return Err(AppError::validation(&field(f), format!("an agenda position from 1 to {items}")));
+            }
+        }
+        if let (Some(a), Some(d)) = (r.arrival_position, r.departure_position) {
+            if d <= a {
+                return Err(AppError::validation(&field("departurePosition"), "a member leaves after arriving"));
+            }
+        }
+        let present = matches!(r.status, AttendanceStatus::Present | AttendanceStatus::Remote);
+        if !present && (r.arrival_position.is_some() || r.departure_position.is_some()) {
+            return Err(AppError::validation(&field("status"), "arrivals and departures are for present members"));
+        }
+        let has_proxy = proxies.iter().any(|p| p.giver_person_id == r.person_id);
+        if r.status == AttendanceStatus::Represented && !has_proxy {
+            return Err(AppError::validation(&field("status"), "REPRESENTED needs a proxy valid for this meeting"));
+        }
+    }
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    bump_meeting(&txn, &m).await?;
+    let ids: Vec<i32> = rows.iter().map(|r| r.person_id).collect();
+    attendance::Entity::delete_many()
+        .filter(attendance::Column::MeetingId.eq(meeting_id))
+        .filter(attendance::Column::PersonId.is_in(ids))
+        .exec(&txn)
+        .await?;
+    for chunk in rows.chunks(500) {
+        attendance::Entity::insert_many(chunk.iter().map(|r| attendance::ActiveModel {
+            meeting_id: Set(meeting_id),
+            person_id: Set(r.person_id),
+            status: Set(r.status.as_str().into()),
+            arrival_position: Set(r.arrival_position),
+            departure_position: Set(r.departure_position),
+            proxy_id: Set(match r.status {
+                AttendanceStatus::Represented => {
+                    proxies.iter().find(|p| p.giver_person_id == r.person_id).map(|p| p.id)
+                }
+                _ => None,
+            }),
+            recorded_at: Set(now),
+            version: Set(1),
+            ..Default::default()
+        }))
+        .exec(&txn)
+        .await?;
+    }
+    record(
+        &txn,
+        actor,
+        audit("RECORD_ATTENDANCE", "Meeting", meeting_id, &b, json!({ "rows": rows.iter().map(|r| json!({"person": r.person_id, "status": r.status.as_str(), "arrival": r.arrival_position, "departure": r.departure_position})).collect::<Vec<_>>() })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(rows.len())
+}
+
+/// Quorum at each agenda item of a meeting (by position).
+pub async fn quorum_by_item<C: ConnectionTrait>(
+    db: &C,
+    m: &meeting::Model,
+    b: &body::Model,
+) -> AppResult<Vec<(agenda_item::Model, Quorum)>> {
+    let items = agenda_item::Entity::find()
+        .filter(agenda_item::Column::MeetingId.eq(m.id))
+        .order_by_asc(agenda_item::Column::Position)
+        .all(db)
+        .await?;
+    let rows = attendance::Entity::find().filter(attendance::Column::MeetingId.eq(m.id)).all(db).await?;
+    let presences: Vec<Presence> = rows.iter().map(presence).collect();
+    let in_office = members(db, b, paris_day(m.starts_at)).await?.len() as i64;
+    let rule = profile_of(b).quorum_rule;
+    let second = m.first_convocation_id.is_some();
+    Ok(items
+        .into_iter()
+        .map(|i| {
+            let q = quorum_at(rule, in_office, &presences, i.position, second);
+            (i, q)
+        })
+        .collect())
+}
+
+pub fn presence(a: &attendance::Model) -> Presence {
+    Presence {
+        status: AttendanceStatus::parse(&a.status).unwrap_or(AttendanceStatus::Absent),
+        arrival: a.arrival_position,
+        departure: a.departure_position,
+    }
+}
+
+/// When quorum failed, convenes the same items again at least the body's
+/// second-convocation delay later; that meeting deliberates without quorum.
+pub async fn second_convocation(
+    state: &AppState,
+    actor: &Actor,
+    first_id: i32,
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
+) -> AppResult<meeting::Model> {
+    let (first, b) = meeting_of(&state.db, first_id).await?;
+    let conference = kind_of(&b)? == BodyKind::ConferenceOfMayors;
+    authorize(&state.db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await?;
+    if !matches!(status_of(&first)?, MeetingStatus::Convened | MeetingStatus::Held) {
+        return Err(AppError::rule("INVALID_TRANSITION", "a second convocation follows a convened or held meeting"));
+    }
+    if first.first_convocation_id.is_some() {
+        return Err(AppError::rule("INVALID_TRANSITION", "a second convocation needs no quorum: there is no third"));
+    }
+    let failed: Vec<agenda_item::Model> = quorum_by_item(&state.db, &first, &b)
+        .await?
+        .into_iter()
+        .filter(|(i, q)| !q.met && i.result.is_none())
+        .map(|(i, _)| i)
+        .collect();
+    if failed.is_empty() {
+        return Err(AppError::rule("QUORUM_MET", "quorum was reached at every undecided item: no second convocation"));
+    }
+    let starts = paris_instant("startsAt", starts_at)?;
+    let ends = paris_instant("endsAt", ends_at)?;
+    check_times(starts, ends)?;
+    if let Err(latest) = check_notice(Utc::now(), starts, b.second_convocation_days) {
+        return Err(AppError::rule(
+            "NOTICE_TOO_SHORT",
+            format!(
+                "a second convocation gives at least {} clear days of notice: for this date it had to be sent by {latest} (Europe/Paris)",
+                b.second_convocation_days
+            ),
+        ));
+    }
+    let day = paris_day(starts);
+    let members = members(&state.db, &b, day).await?;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let m = meeting::ActiveModel {
+        body_id: Set(b.id),
+        title: Set(format!("{} (seconde convocation)", first.title)),
+        status: Set(MeetingStatus::Convened.as_str().into()),
+        starts_at: Set(starts),
+        ends_at: Set(ends),
+        venue: Set(first.venue.clone()),
+        host_commune_id: Set(first.host_commune_id),
+        online_url: Set(first.online_url.clone()),
+        urgency_reason: Set(None),
+        convened_at: Set(Some(now)),
+        first_convocation_id: Set(Some(first.id)),
+        request_id: Set(None),
+        minutes_text: Set(None),
+        minutes_status: Set(MinutesStatus::None.as_str().into()),
+        minutes_approved_on: Set(None),
+        minutes_approved_by_item_id: Set(None),
+        minutes_published_at: Set(None),
+        decisions_published_at: Set(None),
+        sequence: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    for (n, i) in failed.iter().enumerate() {
+        agenda_item::ActiveModel {
+            meeting_id: Set(m.id),
+            position: Set(n as i32 + 1),
+            kind: Set(i.kind.clone()),
+            title: Set(i.title.clone()),
+            presenter_person_id: Set(i.presenter_person_id),
+            note: Set(i.note.clone()),
+            minutes_of_meeting_id: Set(i.minutes_of_meeting_id),
+            secret_ballot: Set(false),
+            weighted: Set(false),
+            casting_vote_used: Set(false),
+            created_at: Set(now),
+            version: Set(1),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    }
+    for chunk in members.chunks(500) {
+        convocation::Entity::insert_many(chunk.iter().map(|mem| convocation::ActiveModel {
+            meeting_id: Set(m.id),
+            person_id: Set(mem.person_id),
+            seat: Set(mem.role.as_str().into()),
+            commune_id: Set(mem.commune_id),
+            sent_at: Set(now),
+            channel: Set("ELECTRONIC".into()),
+            read_at: Set(None),
+            ..Default::default()
+        }))
+        .exec(&txn)
+        .await?;
+    }
+    record(
+        &txn,
+        actor,
+        audit("SECOND_CONVOCATION", "Meeting", m.id, &b, json!({ "first": first.id, "items": failed.iter().map(|i| i.position).collect::<Vec<_>>(), "convocations": members.len() })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(m)
+}
+
+// ---- votes -----------------------------------------------------------------------------
+
+pub struct VoteInput {
+    pub expected_version: i32,
+    pub votes_for: Option<i32>,
+    pub against: Option<i32>,
+    pub abstain: Option<i32>,
+    pub secret: bool,
+    pub weighted: bool,
+    pub president_choice: Option<Choice>,
+    pub roll_call: Vec<(i32, Choice)>,
+    pub opinion_text: Option<String>,
+}
+
+/// Records the vote on a VOTE, OPINION or MINUTES_APPROVAL item: counts (or a roll call,
+/// proxies included), the result by absolute majority of votes cast with the president's
+/// casting vote on a tie (not in a secret ballot), and for the conference of mayors an
+/// optional tally weighted by each mayor's commune population, frozen with the vote.
+pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteInput) -> AppResult<agenda_item::Model> {
+    let item = agenda_item::Entity::find_by_id(item_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::not_found("agenda item"))?;
+    let (m, b) = meeting_of(&state.db, item.meeting_id).await?;
+    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let kind = AgendaItemKind::parse(&item.kind).ok_or_else(|| AppError::internal("unknown item kind"))?;
+    if !kind.is_voted() {
+        return Err(AppError::validation("itemId", format!("a {} item takes no vote", kind.as_str())));
+    }
+    if !matches!(status_of(&m)?, MeetingStatus::Convened | MeetingStatus::Held) {
+        return Err(AppError::rule("INVALID_TRANSITION", "votes are recorded for a convened or held meeting"));
+    }
+    let quorum = quorum_by_item(&state.db, &m, &b)
+        .await?
+        .into_iter()
+        .find(|(i, _)| i.id == item_id)
+        .map(|(_, q)| q)
+        .ok_or_else(|| AppError::internal("item missing from its meeting"))?;
+    if !quorum.met {
+        return Err(AppError::rule(
+            "QUORUM_NOT_MET",
+            format!(
+                "quorum not reached at item {}: {} present of {} in office, {} needed; convene a second convocation",
+                item.position, quorum.present, quorum.in_office, quorum.required
+            ),
+        ));
+    }
+    if v.weighted && kind_of(&b)? != BodyKind::ConferenceOfMayors {
+        return Err(AppError::validation("weighted", "only the conference of mayors weighs votes by population"));
+    }
+    if v.weighted && v.roll_call.is_empty() {
+        return Err(AppError::validation("rollCall", "a weighted tally needs the roll call"));
+    }
+    if v.secret && !v.roll_call.is_empty() {
+        return Err(AppError::validation("rollCall", "a secret ballot has no roll call"));
+    }
+    // Who may vote at this item: members present, and those they represent by proxy.
+    let att = attendance::Entity::find().filter(attendance::Column::MeetingId.eq(m.id)).all(&state.db).await?;
+    let present: HashSet<i32> =
+        att.iter().filter(|a| presence(a).present_at(item.position)).map(|a| a.person_id).collect();
+    let proxies = proxies_at(&state.db, &m).await?;
+    let represented: HashMap<i32, i32> = att
+        .iter()
+        .filter(|a| a.status == AttendanceStatus::Represented.as_str())
+        .filter_map(|a| proxies.iter().find(|p| Some(p.id) == a.proxy_id))
+        .filter(|p| present.contains(&p.holder_person_id))
+        .map(|p| (p.giver_person_id, p.holder_person_id))
+        .collect();
+    let voters = present.len() + represented.len();
+    let (mut f, mut a, mut ab) = (0i64, 0i64, 0i64);
+    let mut seen = HashSet::new();
+    for (i, (person, choice)) in v.roll_call.iter().enumerate() {
+        if !seen.insert(*person) {
+            return Err(AppError::validation(&format!("rollCall.{i}.personId"), "this member voted twice"));
+        }
+        if !present.contains(person) && !represented.contains_key(person) {
+            return Err(AppError::validation(
+                &format!("rollCall.{i}.personId"),
+                "neither present at this item nor represented by a present member",
+            ));
+        }
+        match choice {
+            Choice::For => f += 1,
+            Choice::Against => a += 1,
+            Choice::Abstain => ab += 1,
+        }
+    }
+    if v.roll_call.is_empty() {
+        let (Some(x), Some(y), Some(z)) = (v.votes_for, v.against, v.abstain) else {
+            return Err(AppError::validation("votesFor", "give the counts (for, against, abstain) or the roll call"));
+        };
+        if x < 0 || y < 0 || z < 0 {
+            return Err(AppError::validation("votesFor", "counts cannot be negative"));
+        }
+        (f, a, ab) = (x.into(), y.into(), z.into());
+    } else if [
+        v.votes_for.map(i64::from) != Some(f) && v.votes_for.is_some(),
+        v.against.map(i64::from) != Some(a) && v.against.is_some(),
+        v.abstain.map(i64::from) != Some(ab) && v.abstain.is_some(),
+    ]
+    .contains(&true)
+    {
+        return Err(AppError::validation("votesFor", "the counts do not match the roll call"));
+    }
+    if (f + a + ab) as usize > voters {
+        return Err(AppError::validation(
+            "votesFor",
+            format!("{} votes for {voters} members present or represented at this item", f + a + ab),
+        ));
+    }
+    // The president (of the conference, or the animator / lead) casts the deciding vote.
+    let chair = members(&state.db, &b, paris_day(m.starts_at))
+        .await?
+        .into_iter()
+        .find(|x| matches!(x.role, SeatRole::President | SeatRole::Animator | SeatRole::Lead))
+        .map(|x| x.person_id);
+    let president =
+        v.president_choice.or_else(|| chair.and_then(|c| v.roll_call.iter().find(|(p, _)| *p == c).map(|(_, ch)| *ch)));
+    let t = tally(f, a, v.secret, president).map_err(|e| AppError::validation("presidentChoice", e))?;
+    // Weighted tally: each mayor's commune population, frozen now.
+    let weights: HashMap<i32, (i32, Option<i32>, Option<i32>)> = if v.weighted {
+        let seats = members(&state.db, &b, paris_day(m.starts_at)).await?;
+        let communes: Vec<i32> = seats.iter().filter_map(|s| s.commune_id).collect();
+        let pops: HashMap<i32, commune::Model> = commune::Entity::find()
+            .filter(commune::Column::Id.is_in(communes))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        seats
+            .iter()
+            .filter_map(|s| {
+                s.commune_id.map(|c| {
+                    (
+                        s.person_id,
+                        (c, pops.get(&c).and_then(|x| x.population), pops.get(&c).and_then(|x| x.population_year)),
+                    )
+                })
+            })
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut w = (0i64, 0i64, 0i64);
+    for (p, ch) in &v.roll_call {
+        let pop = weights.get(p).and_then(|x| x.1).map(i64::from).unwrap_or(0);
+        match ch {
+            Choice::For => w.0 += pop,
+            Choice::Against => w.1 += pop,
+            Choice::Abstain => w.2 += pop,
+        }
+    }
+    let opinion = opt_text("opinionText", v.opinion_text.as_deref(), 100_000)?;
+    if kind == AgendaItemKind::Opinion && t.result == VoteResult::Adopted && opinion.is_none() {
+        return Err(AppError::validation("opinionText", "an adopted opinion keeps its text"));
+    }
+    let next = next_version(v.expected_version)?;
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let res = agenda_item::Entity::update_many()
+        .col_expr(agenda_item::Column::VotesFor, Expr::value(Some(f as i32)))
+        .col_expr(agenda_item::Column::VotesAgainst, Expr::value(Some(a as i32)))
+        .col_expr(agenda_item::Column::VotesAbstain, Expr::value(Some(ab as i32)))
+        .col_expr(agenda_item::Column::SecretBallot, Expr::value(v.secret))
+        .col_expr(agenda_item::Column::Weighted, Expr::value(v.weighted))
+        .col_expr(agenda_item::Column::WeightFor, Expr::value(v.weighted.then_some(w.0)))
+        .col_expr(agenda_item::Column::WeightAgainst, Expr::value(v.weighted.then_some(w.1)))
+        .col_expr(agenda_item::Column::WeightAbstain, Expr::value(v.weighted.then_some(w.2)))
+        .col_expr(agenda_item::Column::Result, Expr::value(Some(t.result.as_str())))
+        .col_expr(agenda_item::Column::CastingVoteUsed, Expr::value(t.casting_vote_used))
+        .col_expr(agenda_item::Column::OpinionText, Expr::value(opinion.clone()))
+        .col_expr(agenda_item::Column::DecidedAt, Expr::value(Some(now)))
+        .col_expr(agenda_item::Column::Version, Expr::value(next))
+        .filter(agenda_item::Column::Id.eq(item_id))
+        .filter(agenda_item::Column::Version.eq(v.expected_version))
+        .exec(&txn)
+        .await?;
+    expect_one(res.rows_affected, "agenda item", item.version, v.expected_version)?;
+    ballot::Entity::delete_many().filter(ballot::Column::AgendaItemId.eq(item_id)).exec(&txn).await?;
+    if !v.roll_call.is_empty() {
+        ballot::Entity::insert_many(v.roll_call.iter().map(|(p, ch)| {
+            let wt = weights.get(p);
+            ballot::ActiveModel {
+                agenda_item_id: Set(item_id),
+                person_id: Set(*p),
+                choice: Set(ch.as_str().into()),
+                cast_by_person_id: Set(represented.get(p).copied()),
+                commune_id: Set(wt.map(|x| x.0)),
+                population: Set(wt.and_then(|x| x.1).map(i64::from)),
+                population_year: Set(wt.and_then(|x| x.2)),
+                ..Default::default()
+            }
+        }))
+        .exec(&txn)
+        .await?;
+    }
+    // An adopted MINUTES_APPROVAL item approves the earlier meeting's minutes.
+    if kind == AgendaItemKind::MinutesApproval && t.result == VoteResult::Adopted {
+        if let Some(of) = item.minutes_of_meeting_id {
+            let res = meeting::Entity::update_many()
+                .col_expr(meeting::Column::MinutesStatus, Expr::value(MinutesStatus::Approved.as_str()))
+                .col_expr(meeting::Column::MinutesApprovedOn, Expr::value(Some(paris_day(m.starts_at))))
+                .col_expr(meeting::Column::MinutesApprovedByItemId, Expr::value(Some(item_id)))
+                .filter(meeting::Column::Id.eq(of))
+                .filter(meeting::Column::MinutesStatus.eq(MinutesStatus::Draft.as_str()))
+                .exec(&txn)
+                .await?;
+            if res.rows_affected != 1 {
+                return Err(AppError::rule(
+                    "INVALID_TRANSITION",
+                    "those minutes are not drafted (or already approved)",
+                ));
+            }
+        }
+    }
+    record(
+        &txn,
+        actor,
+        audit("RECORD_VOTE", "AgendaItem", item_id, &b, json!({ "for": f, "against": a, "abstain": ab, "secret": v.secret, "result": t.result.as_str(), "castingVote": t.casting_vote_used, "weighted": v.weighted.then_some([w.0, w.1, w.2]), "rollCall": v.roll_call.len() })),
+    )
+    .await?;
+    let after =
+        agenda_item::Entity::find_by_id(item_id).one(&txn).await?.ok_or_else(|| AppError::not_found("agenda item"))?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+// ---- minutes and publication ------------------------------------------------------------
+
+pub async fn draft_minutes(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    expected_version: i32,
+    text: String,
+) -> AppResult<meeting::Model> {
+    let (m, b) = meeting_of(&state.db, id).await?;
+    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    if !matches!(status_of(&m)?, MeetingStatus::Held | MeetingStatus::Closed) {
+        return Err(AppError::rule("INVALID_TRANSITION", "minutes are drafted after the meeting is held"));
+    }
+    if !matches!(MinutesStatus::parse(&m.minutes_status), Some(MinutesStatus::None | MinutesStatus::Draft)) {
+        return Err(AppError::rule("INVALID_TRANSITION", "approved minutes are no longer edited"));
+    }
+    let text = check_text("text", &text, 1_000_000)?;
+    let next = next_version(expected_version)?;
+    let txn = state.db.begin().await?;
+    let res = meeting::Entity::update_many()
+        .col_expr(meeting::Column::MinutesText, Expr::value(Some(text)))
+        .col_expr(meeting::Column::MinutesStatus, Expr::value(MinutesStatus::Draft.as_str()))
+        .col_expr(meeting::Column::Version, Expr::value(next))
+        .col_expr(meeting::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(meeting::Column::Id.eq(id))
+        .filter(meeting::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    expect_one(res.rows_affected, "meeting", m.version, expected_version)?;
+    record(&txn, actor, audit("DRAFT_MINUTES", "Meeting", id, &b, json!({}))).await?;
+    let after = meeting_of(&txn, id).await?.0;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// What is published: the list of decisions/opinions of a meeting, or its approved minutes.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Publication {
+    /// Liste des délibérations / avis, due within one week of the meeting.
+    Decisions,
+    /// Procès-verbal, due within one week of its approval.
+    Minutes,
+}
+
+/// Publishes. Publishing the conference's decisions sends each adopted opinion to every
+/// municipal councillor of the member communes (L5211-40-2).
+pub async fn publish(state: &AppState, actor: &Actor, id: i32, what: Publication) -> AppResult<meeting::Model> {
+    let (m, b) = meeting_of(&state.db, id).await?;
+    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    if !matches!(status_of(&m)?, MeetingStatus::Held | MeetingStatus::Closed) {
+        return Err(AppError::rule("INVALID_TRANSITION", "only a held meeting publishes"));
+    }
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let mut told = 0;
+    match what {
+        Publication::Decisions => {
+            if m.decisions_published_at.is_some() {
+                return Err(AppError::Conflict("the decisions are already published".into()));
+            }
+            meeting::Entity::update_many()
+                .col_expr(meeting::Column::DecisionsPublishedAt, Expr::value(Some(now)))
+                .filter(meeting::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+            if kind_of(&b)? == BodyKind::ConferenceOfMayors {
+                let opinions = agenda_item::Entity::find()
+                    .filter(agenda_item::Column::MeetingId.eq(id))
+                    .filter(agenda_item::Column::Kind.eq(AgendaItemKind::Opinion.as_str()))
+                    .filter(agenda_item::Column::Result.eq(VoteResult::Adopted.as_str()))
+                    .all(&txn)
+                    .await?;
+                if !opinions.is_empty() {
+                    let councillors = councillors_of(&txn, b.intercommunality_id).await?;
+                    for o in &opinions {
+                        told += notify(
+                            &txn,
+                            &councillors,
+                            "OPINION_ADOPTED",
+                            Some(id),
+                            Some(o.id),
+                            &format!("Avis de la conférence des maires: {}", o.title),
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        Publication::Minutes => {
+            if m.minutes_status != MinutesStatus::Approved.as_str() {
+                return Err(AppError::rule("INVALID_TRANSITION", "minutes are published once approved"));
+            }
+            meeting::Entity::update_many()
+                .col_expr(meeting::Column::MinutesStatus, Expr::value(MinutesStatus::Published.as_str()))
+                .col_expr(meeting::Column::MinutesPublishedAt, Expr::value(Some(now)))
+                .filter(meeting::Column::Id.eq(id))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    record(&txn, actor, audit("PUBLISH", "Meeting", id, &b, json!({ "what": format!("{what:?}"), "notified": told })))
+        .await?;
+    let after = meeting_of(&txn, id).await?.0;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// Every municipal councillor (mayor, deputy mayors, councillors) in office today in the
+/// member communes of `e`.
+async fn councillors_of<C: ConnectionTrait>(db: &C, e: i32) -> AppResult<Vec<i32>> {
+    let today = crate::time::today_paris();
+    let communes = communes_on(db, e, today).await?;
+    let mut people: Vec<i32> = mandate::Entity::find()
+        .filter(mandate::Column::CommuneId.is_in(communes))
+        .filter(mandate::Column::Role.is_in([
+            Role::Mayor.as_str(),
+            Role::DeputyMayor.as_str(),
+            Role::MunicipalCouncillor.as_str(),
+        ]))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|m| runs_on(m, today))
+        .map(|m| m.person_id)
+        .collect();
+    people.sort_unstable();
+    people.dedup();
+    Ok(people)
+}
+
+/// A publication that is late.
+pub struct Overdue {
+    pub meeting: meeting::Model,
+    pub what: Publication,
+    pub due: NaiveDate,
+}
+
+/// Publications of `e`'s meetings past their due date on `today`: the list of decisions
+/// one week after the meeting, the minutes one week after their approval.
+pub async fn overdue(db: &DatabaseConnection, e: i32, today: NaiveDate) -> AppResult<Vec<Overdue>> {
+    let bodies: Vec<i32> = body::Entity::find()
+        .filter(body::Column::IntercommunalityId.eq(e))
+        .all(db)
+        .await?
+        .iter()
+        .map(|b| b.id)
+        .collect();
+    let held = meeting::Entity::find()
+        .filter(meeting::Column::BodyId.is_in(bodies))
+        .filter(meeting::Column::Status.is_in([MeetingStatus::Held.as_str(), MeetingStatus::Closed.as_str()]))
+        .order_by_asc(meeting::Column::StartsAt)
+        .all(db)
+        .await?;
+    let ids: Vec<i32> = held.iter().map(|m| m.id).collect();
+    let decided: HashSet<i32> = agenda_item::Entity::find()
+        .filter(agenda_item::Column::MeetingId.is_in(ids))
+        .filter(agenda_item::Column::Result.is_not_null())
+        .filter(agenda_item::Column::Kind.is_in([AgendaItemKind::Vote.as_str(), AgendaItemKind::Opinion.as_str()]))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|i| i.meeting_id)
+        .collect();
+    let mut out = Vec::new();
+    for m in held {
+        let due = paris_day(m.starts_at) + Duration::days(7);
+        if decided.contains(&m.id) && m.decisions_published_at.is_none() && today > due {
+            out.push(Overdue { meeting: m.clone(), what: Publication::Decisions, due });
+        }
+        if let (Some(approved), true) = (m.minutes_approved_on, m.minutes_status == MinutesStatus::Approved.as_str()) {
+            let due = approved + Duration::days(7);
+            if today > due {
+                out.push(Overdue { meeting: m, what: Publication::Minutes, due });
+            }
+        }
+    }
+    Ok(out)
+}
+
+// ---- mayors' requests ---------------------------------------------------------------------
+
+/// A mayor opens a request for a conference with its agenda, and signs it.
+pub async fn create_request(
+    state: &AppState,
+    actor: &Actor,
+    body_id: i32,
+    agenda: String,
+) -> AppResult<meeting_request::Model> {
+    let b = body_of(&state.db, body_id).await?;
+    if kind_of(&b)? != BodyKind::ConferenceOfMayors {
+        return Err(AppError::validation("bodyId", "mayors request a meeting of the conference of mayors"));
+    }
+    let p = authorize(&state.db, actor, Action::SignRequest { intercommunality: b.intercommunality_id })
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let agenda = check_text("agenda", &agenda, 20_000)?;
+    let txn = state.db.begin().await?;
+    let r = meeting_request::ActiveModel {
+        body_id: Set(body_id),
+        agenda: Set(agenda),
+        status: Set(RequestStatus::Open.as_str().into()),
+        created_by_person_id: Set(p.person_id),
+        created_at: Set(Utc::now()),
+        granted_at: Set(None),
+        due_date: Set(None),
+        refusal_reason: Set(None),
+        meeting_id: Set(None),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    record(&txn, actor, audit("CREATE_MEETING_REQUEST", "MeetingRequest", r.id, &b, json!({ "agenda": r.agenda })))
+        .await?;
+    sign_in_txn(state, &txn, actor, &b, &r).await?;
+    let after =
+        meeting_request::Entity::find_by_id(r.id).one(&txn).await?.ok_or_else(|| AppError::not_found("request"))?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+pub async fn sign_request(state: &AppState, actor: &Actor, id: i32) -> AppResult<meeting_request::Model> {
+    let r =
+        meeting_request::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("request"))?;
+    let b = body_of(&state.db, r.body_id).await?;
+    authorize(&state.db, actor, Action::SignRequest { intercommunality: b.intercommunality_id }).await?;
+    let txn = state.db.begin().await?;
+    // Serialise signatures of one request (the threshold is checked after each).
+    let res = meeting_request::Entity::update_many()
+        .col_expr(
+            meeting_request::Column::Version,
+            sea_orm::sea_query::ExprTrait::add(Expr::col(meeting_request::Column::Version), 1),
+        )
+        .filter(meeting_request::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    expect_one(res.rows_affected, "request", r.version, r.version)?;
+    let r = meeting_request::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("request"))?;
+    sign_in_txn(state, &txn, actor, &b, &r).await?;
+    let after =
+        meeting_request::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("request"))?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// Signatures of a request that count today: their signer is still the mayor of a member
+/// commune (a mayor replaced since signing no longer counts; the successor may sign).
+pub async fn counting_signatures<C: ConnectionTrait>(
+    db: &C,
+    r: &meeting_request::Model,
+    b: &body::Model,
+) -> AppResult<(usize, usize)> {
+    let today = crate::time::today_paris();
+    let communes = communes_on(db, b.intercommunality_id, today).await?;
+    let sigs = request_signature::Entity::find().filter(request_signature::Column::RequestId.eq(r.id)).all(db).await?;
+    let mandate_ids: Vec<i32> = sigs.iter().map(|s| s.mandate_id).collect();
+    let running: HashSet<i32> = mandate::Entity::find()
+        .filter(mandate::Column::Id.is_in(mandate_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|m| runs_on(m, today))
+        .map(|m| m.id)
+        .collect();
+    let member: HashSet<i32> = communes.iter().copied().collect();
+    let valid = sigs.iter().filter(|s| running.contains(&s.mandate_id) && member.contains(&s.commune_id)).count();
+    Ok((valid, signatures_needed(communes.len())))
+}
+
+async fn sign_in_txn<C: ConnectionTrait>(
+    state: &AppState,
+    txn: &C,
+    actor: &Actor,
+    b: &body::Model,
+    r: &meeting_request::Model,
+) -> AppResult<()> {
+    if r.status != RequestStatus::Open.as_str() {
+        return Err(AppError::rule("INVALID_TRANSITION", format!("this request is {}", r.status)));
+    }
+    let members: HashSet<i32> = member_communes(txn, b.intercommunality_id).await?;
+    let (mandate_id, commune_id) = actor
+        .current_mandates(&state.db)
+        .await?
+        .iter()
+        .filter(|m| Role::parse(&m.role) == Some(Role::Mayor))
+        .find_map(|m| m.commune_id.filter(|c| members.contains(c)).map(|c| (m.id, c)))
+        .ok_or_else(|| AppError::forbidden("only a mayor of a member commune signs"))?;
+    let person = actor.require()?.person_id;
+    let already = request_signature::Entity::find()
+        .filter(request_signature::Column::RequestId.eq(r.id))
+        .filter(request_signature::Column::CommuneId.eq(commune_id))
+        .all(txn)
+        .await?;
+    if already.iter().any(|s| s.mandate_id == mandate_id) {
+        return Err(AppError::Conflict("you have already signed this request".into()));
+    }
+    // A successor replaces the signature of a mayor no longer in office.
+    request_signature::Entity::delete_many()
+        .filter(request_signature::Column::RequestId.eq(r.id))
+        .filter(request_signature::Column::CommuneId.eq(commune_id))
+        .exec(txn)
+        .await?;
+    let now = Utc::now();
+    request_signature::ActiveModel {
+        request_id: Set(r.id),
+        person_id: Set(person),
+        commune_id: Set(commune_id),
+        mandate_id: Set(mandate_id),
+        signed_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    let (valid, needed) = counting_signatures(txn, r, b).await?;
+    let mut summary = json!({ "commune": commune_id, "signatures": valid, "needed": needed });
+    if valid >= needed {
+        let year = paris_year(now);
+        let granted = meeting_request::Entity::find()
+            .filter(meeting_request::Column::BodyId.eq(b.id))
+            .filter(meeting_request::Column::GrantedAt.is_not_null())
+            .all(txn)
+            .await?
+            .into_iter()
+            .filter(|x| x.id != r.id && x.granted_at.is_some_and(|g| paris_year(g) == year))
+            .count();
+        let (status, due, reason) = if granted >= REQUESTS_PER_YEAR {
+            (
+                RequestStatus::Refused,
+                None,
+                Some(format!(
+                    "{granted} requests were already granted in {year}: the conference meets at the mayors' request at most {REQUESTS_PER_YEAR} times a year (L5211-11-3)"
+                )),
+            )
+        } else {
+            (RequestStatus::Granted, Some(paris_day(now) + Duration::days(REQUEST_CONVENE_DAYS)), None)
+        };
+        let mut q = meeting_request::Entity::update_many()
+            .col_expr(meeting_request::Column::Status, Expr::value(status.as_str()))
+            .col_expr(meeting_request::Column::DueDate, Expr::value(due))
+            .col_expr(meeting_request::Column::RefusalReason, Expr::value(reason.clone()));
+        if status == RequestStatus::Granted {
+            q = q.col_expr(meeting_request::Column::GrantedAt, Expr::value(Some(now)));
+        }
+        q.filter(meeting_request::Column::Id.eq(r.id)).exec(txn).await?;
+        summary["status"] = json!(status.as_str());
+        summary["dueDate"] = json!(due);
+    }
+    record(txn, actor, audit("SIGN_MEETING_REQUEST", "MeetingRequest", r.id, b, summary)).await
+}
+
+// ---- rotation --------------------------------------------------------------------------
+
+/// The communes a working group's meetings may rotate among (its members' communes), each
+/// commune's last hosting, and the suggested next host.
+pub async fn rotation(
+    db: &DatabaseConnection,
+    b: &body::Model,
+) -> AppResult<(Vec<(i32, String)>, HashMap<i32, DateTime<Utc>>, Option<i32>)> {
+    let today = crate::time::today_paris();
+    let members = members(db, b, today).await?;
+    let mut ids: Vec<i32> = members.iter().filter_map(|m| m.commune_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let candidates: Vec<(i32, String)> = commune::Entity::find()
+        .filter(commune::Column::Id.is_in(ids))
+        .order_by_asc(commune::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    let mut hosted: HashMap<i32, DateTime<Utc>> = HashMap::new();
+    for m in meeting::Entity::find()
+        .filter(meeting::Column::BodyId.eq(b.id))
+        .filter(meeting::Column::HostCommuneId.is_not_null())
+        .filter(meeting::Column::Status.is_not_in([MeetingStatus::Cancelled.as_str(), MeetingStatus::Draft.as_str()]))
+        .all(db)
+        .await?
+    {
+        if let Some(c) = m.host_commune_id {
+            let e = hosted.entry(c).or_insert(m.starts_at);
+            *e = (*e).max(m.starts_at);
+        }
+    }
+    let suggestion = suggest_host(&candidates, &hosted);
+    Ok((candidates, hosted, suggestion))
+}
+
+// ---- calendar feeds --------------------------------------------------------------------
+
+/// Creates (or replaces) the actor's secret calendar feed; returns the token, shown once.
+pub async fn create_calendar_feed(state: &AppState, actor: &Actor) -> AppResult<String> {
+    let p = actor.require()?;
+    let token = crate::auth::rules::new_secret();
+    let hash = crate::auth::rules::secret_hash(&token);
+    let txn = state.db.begin().await?;
+    calendar_feed::Entity::delete_many().filter(calendar_feed::Column::PersonId.eq(p.person_id)).exec(&txn).await?;
+    calendar_feed::ActiveModel {
+        person_id: Set(p.person_id),
+        token_hash: Set(hash),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    record(
+        &txn,
+        actor,
+        Entry {
+            action: "CREATE_CALENDAR_FEED",
+            target_type: "Person",
+            target_id: Some(p.person_id),
+            scope: p.secretariat_of,
+            summary: json!({}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(token)
+}
