@@ -23,7 +23,7 @@ pub struct SignedIn {
 }
 
 /// A new account row (no password while an invitation is pending).
-pub(crate) fn new_account(
+pub fn new_account(
     person_id: i32,
     email: &str,
     password_hash: Option<String>,

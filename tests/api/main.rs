@@ -10,6 +10,7 @@ mod errors;
 mod import;
 mod limits;
 mod mandates;
+mod meetings;
 mod n_plus_one;
 mod permissions;
 mod schema;
