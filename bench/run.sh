@@ -72,6 +72,11 @@ bench_backend() {
   echo "AMP during login: $(grep BENCH "$OUT/$b-amp-during-login.txt")"
   echo "$b peak_rss_mib=$(( $(hwm_kib $pid) / 1024 ))" | tee -a "$OUT/$b-rss.txt"
   checked -t1 -c2 -d1s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql"  # still signed in
+  echo "-- convening the 93-member conference (20 meetings), then the meeting view, 64 connections, ${DUR}s"
+  eval "$(python3 bench/meetings-setup.py "http://127.0.0.1:$PORT" 20 2> >(tee "$OUT/$b-convene.txt" >&2))"
+  export TOKEN MEETING
+  checked -t2 -c8 -d3s -s bench/meeting.lua "http://127.0.0.1:$PORT/graphql"
+  wrk -t2 -c64 -d"${DUR}s" --latency -s bench/meeting.lua "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$b-meeting.txt" | grep BENCH
   kill $pid; wait $pid 2>/dev/null || true
 
   echo "-- AMP query, 64 connections, ${DUR}s, response cache off (every answer recomputed)"
@@ -81,6 +86,9 @@ bench_backend() {
   token=$(login_token); export TOKEN=$token
   checked -t2 -c8 -d3s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql"
   wrk -t2 -c64 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$b-amp-uncached.txt" | grep BENCH
+  echo "-- meeting view, 64 connections, ${DUR}s, response cache off"
+  checked -t2 -c8 -d3s -s bench/meeting.lua "http://127.0.0.1:$PORT/graphql"
+  wrk -t2 -c64 -d"${DUR}s" --latency -s bench/meeting.lua "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$b-meeting-uncached.txt" | grep BENCH
   kill $pid; wait $pid 2>/dev/null || true
 
   if [ -f "$DATA/communes.json" ]; then

@@ -56,6 +56,9 @@ enum Command {
         /// in the environment variable).
         #[arg(long = "trusted-proxy", env = "ENTENTE_TRUSTED_PROXIES", value_delimiter = ',')]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// Largest meeting document accepted, in MiB.
+        #[arg(long, env = "ENTENTE_MAX_DOCUMENT_MIB", default_value_t = 10)]
+        max_document_mib: usize,
     },
     /// Apply pending migrations and exit.
     Migrate {
@@ -167,6 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db_max_connections,
             response_cache_entries,
             trusted_proxies,
+            max_document_mib,
         } => {
             init_logs(log_json);
             if demo && !bind.ip().is_loopback() {
@@ -180,6 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.graphiql = !production;
             config.response_cache_entries = response_cache_entries;
             config.trusted_proxies = trusted_proxies;
+            config.limits.document_bytes = max_document_mib.clamp(1, 1024) << 20;
             if let Some(n) = db_max_connections {
                 config.max_db_connections = n.max(1);
             }
