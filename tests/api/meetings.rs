@@ -87,13 +87,8 @@ pub async fn mayor(app: &TestApp, tok: &str, insee: &str) -> (String, String) {
 /// A working group of AMP: the president animates; the mayors of `insees` are members.
 pub async fn working_group(app: &TestApp, sec: &str, insees: &[&str]) -> (String, Vec<String>) {
     let wg = create_body(app, sec, "WORKING_GROUP", "GT Mobilités").await;
-    let r = app
-        .gql(
-            Some(sec),
-            "{intercommunality(siren:\"200054807\"){president{id role person{id}}}}",
-            json!({}),
-        )
-        .await;
+    let r =
+        app.gql(Some(sec), "{intercommunality(siren:\"200054807\"){president{id role person{id}}}}", json!({})).await;
     let president = ok(&r)["intercommunality"]["president"].clone();
     add_seat(app, sec, &wg, president["id"].as_str().unwrap(), "ANIMATOR").await;
     let mut people = vec![president["person"]["id"].as_str().unwrap().to_string()];
@@ -164,11 +159,18 @@ async fn convening_checks_notice_and_urgency() {
     assert_eq!(code(&r), "INVALID_TRANSITION");
     // A mayor acknowledges reading; the acknowledgement is kept.
     let marseille = app.login_as("maire.marseille@demo.entente.fr").await;
-    let r = app.gql(Some(&marseille), "mutation($m:ID!){acknowledgeConvocation(meetingId:$m){readAt sentAt}}", json!({"m": m3})).await;
+    let r = app
+        .gql(
+            Some(&marseille),
+            "mutation($m:ID!){acknowledgeConvocation(meetingId:$m){readAt sentAt}}",
+            json!({"m": m3}),
+        )
+        .await;
     assert!(ok(&r)["acknowledgeConvocation"]["readAt"].is_string());
     // Someone not convened has no convocation to acknowledge.
     let admin = app.login_as("admin@demo.entente.fr").await;
-    let r = app.gql(Some(&admin), "mutation($m:ID!){acknowledgeConvocation(meetingId:$m){readAt}}", json!({"m": m3})).await;
+    let r =
+        app.gql(Some(&admin), "mutation($m:ID!){acknowledgeConvocation(meetingId:$m){readAt}}", json!({"m": m3})).await;
     assert_eq!(code(&r), "NOT_FOUND");
     // Drafts are the secretariat's; convened meetings are the members'.
     let r = app.gql(Some(&marseille), "query($id:ID!){meeting(id:$id){title}}", json!({"id": m2})).await;
@@ -194,12 +196,21 @@ async fn a_replaced_mayor_keeps_no_seat_and_the_successor_takes_it() {
     let marseille_mayor = app.login_as("maire.marseille@demo.entente.fr").await;
     // Marseille's mayor cannot designate a Cassis councillor; Cassis's can.
     let r = app
-        .gql(Some(&marseille_mayor), "mutation($i:AddSeatInput!){addBodySeat(input:$i){id}}", json!({"i": {"bodyId": wg, "mandateId": cm, "role": "MEMBER", "startDate": today().to_string()}}))
+        .gql(
+            Some(&marseille_mayor),
+            "mutation($i:AddSeatInput!){addBodySeat(input:$i){id}}",
+            json!({"i": {"bodyId": wg, "mandateId": cm, "role": "MEMBER", "startDate": today().to_string()}}),
+        )
         .await;
     assert_eq!(code(&r), "FORBIDDEN");
     add_seat(&app, &cassis_mayor, &wg, &cm, "MEMBER").await;
     let wg_members = |r: &Value| -> Vec<String> {
-        r["data"]["node"]["members"].as_array().unwrap().iter().map(|m| m["person"]["id"].as_str().unwrap().to_string()).collect()
+        r["data"]["node"]["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["person"]["id"].as_str().unwrap().to_string())
+            .collect()
     };
     let q = "query($id:ID!){node(id:$id){... on Body{members{role person{id} commune{inseeCode}} vacantSeats{role commune{inseeCode} lastHolder{id} since}}}}";
     let r = app.gql(Some(&sec), q, json!({"id": wg})).await;
@@ -207,7 +218,11 @@ async fn a_replaced_mayor_keeps_no_seat_and_the_successor_takes_it() {
 
     // The mayor's mandate ends today (exclusive end: no longer mayor today).
     let r = app
-        .gql(Some(&sec), "mutation($i:EndMandateInput!){endMandate(input:$i){id}}", json!({"i": {"id": mandate, "expectedVersion": 1, "endDate": today().to_string()}}))
+        .gql(
+            Some(&sec),
+            "mutation($i:EndMandateInput!){endMandate(input:$i){id}}",
+            json!({"i": {"id": mandate, "expectedVersion": 1, "endDate": today().to_string()}}),
+        )
         .await;
     ok(&r);
     let r = app.gql(Some(&sec), q, json!({"id": conf})).await;
@@ -221,7 +236,8 @@ async fn a_replaced_mayor_keeps_no_seat_and_the_successor_takes_it() {
     // The councillor's designation ended with the designating mayor's mandate.
     let r = app.gql(Some(&sec), q, json!({"id": wg})).await;
     assert!(!wg_members(&r).contains(&councillor));
-    let vacant: Vec<_> = r["data"]["node"]["vacantSeats"].as_array().unwrap().iter().map(|v| v["lastHolder"]["id"].clone()).collect();
+    let vacant: Vec<_> =
+        r["data"]["node"]["vacantSeats"].as_array().unwrap().iter().map(|v| v["lastHolder"]["id"].clone()).collect();
     assert!(vacant.contains(&json!(councillor)), "{r}");
     // The outgoing mayor no longer sees the conference.
     let r = app.gql(Some(&cassis_mayor), q, json!({"id": conf})).await;
@@ -241,7 +257,12 @@ async fn a_replaced_mayor_keeps_no_seat_and_the_successor_takes_it() {
     let m = create_meeting(&app, &sec, &conf, 10).await;
     add_item(&app, &sec, &m, "DEBATE", "Installation").await;
     let r = convene(&app, &sec, &m, None).await;
-    let convened: Vec<_> = ok(&r)["conveneMeeting"]["convocations"].as_array().unwrap().iter().map(|c| c["person"]["id"].as_str().unwrap().to_string()).collect();
+    let convened: Vec<_> = ok(&r)["conveneMeeting"]["convocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["person"]["id"].as_str().unwrap().to_string())
+        .collect();
     assert!(convened.contains(&successor));
     assert!(!convened.contains(&outgoing));
 }
@@ -252,13 +273,21 @@ async fn attendance(app: &TestApp, tok: &str, meeting: &str, rows: &[(&str, &str
         .iter()
         .map(|(p, s, a, d)| json!({"personId": p, "status": s, "arrivalPosition": a, "departurePosition": d}))
         .collect();
-    app.gql(Some(tok), "mutation($m:ID!,$r:[AttendanceInput!]!){recordAttendance(meetingId:$m,rows:$r)}", json!({"m": meeting, "r": rows}))
-        .await
+    app.gql(
+        Some(tok),
+        "mutation($m:ID!,$r:[AttendanceInput!]!){recordAttendance(meetingId:$m,rows:$r)}",
+        json!({"m": meeting, "r": rows}),
+    )
+    .await
 }
 
 async fn items(app: &TestApp, tok: &str, meeting: &str) -> Vec<Value> {
     let r = app
-        .gql(Some(tok), "query($id:ID!){meeting(id:$id){agenda{id position version quorum{inOffice present required met}}}}", json!({"id": meeting}))
+        .gql(
+            Some(tok),
+            "query($id:ID!){meeting(id:$id){agenda{id position version quorum{inOffice present required met}}}}",
+            json!({"id": meeting}),
+        )
         .await;
     ok(&r)["meeting"]["agenda"].as_array().unwrap().clone()
 }
@@ -282,7 +311,8 @@ async fn quorum_with_proxies_arrivals_and_departures_then_second_convocation() {
     let proxy = "mutation($i:GiveProxyInput!){giveProxy(input:$i){id holder{id}}}";
     let r = app.gql(Some(&sec), proxy, json!({"i": {"meetingId": m, "giverId": d, "holderId": d}})).await;
     assert_eq!(code(&r), "VALIDATION");
-    let r = app.gql(Some(&sec), proxy, json!({"i": {"meetingId": m, "giverId": d, "holderId": a, "meetings": 4}})).await;
+    let r =
+        app.gql(Some(&sec), proxy, json!({"i": {"meetingId": m, "giverId": d, "holderId": a, "meetings": 4}})).await;
     assert_eq!(code(&r), "VALIDATION", "at most 3 consecutive meetings: {r}");
     let r = app.gql(Some(&sec), proxy, json!({"i": {"meetingId": m, "giverId": d, "holderId": a}})).await;
     ok(&r);
@@ -294,41 +324,64 @@ async fn quorum_with_proxies_arrivals_and_departures_then_second_convocation() {
     assert_eq!(code(&r), "FORBIDDEN");
 
     // A present; B remote; C leaves before item 2; D represented by A; E arrives at item 3.
-    let r = attendance(&app, &sec, &m, &[
-        (a, "PRESENT", None, None),
-        (b, "REMOTE", None, None),
-        (c, "PRESENT", None, Some(2)),
-        (d, "REPRESENTED", None, None),
-        (e, "PRESENT", Some(3), None),
-    ])
+    let r = attendance(
+        &app,
+        &sec,
+        &m,
+        &[
+            (a, "PRESENT", None, None),
+            (b, "REMOTE", None, None),
+            (c, "PRESENT", None, Some(2)),
+            (d, "REPRESENTED", None, None),
+            (e, "PRESENT", Some(3), None),
+        ],
+    )
     .await;
     assert_eq!(ok(&r)["recordAttendance"], 5);
     let it = items(&app, &sec, &m).await;
-    let present: Vec<_> = it.iter().map(|i| (i["quorum"]["present"].as_i64().unwrap(), i["quorum"]["met"].as_bool().unwrap())).collect();
+    let present: Vec<_> =
+        it.iter().map(|i| (i["quorum"]["present"].as_i64().unwrap(), i["quorum"]["met"].as_bool().unwrap())).collect();
     // 5 in office: 3 needed. The proxy giver does not count as present.
     assert_eq!(present, vec![(3, true), (2, false), (3, true)]);
     assert_eq!(it[0]["quorum"]["required"], 3);
 
     // No vote without quorum at item 2.
-    let r = app.gql(Some(&sec), VOTE, json!({"i": {"itemId": it[1]["id"], "expectedVersion": 1, "votesFor": 2, "against": 0, "abstain": 0}})).await;
+    let r = app
+        .gql(
+            Some(&sec),
+            VOTE,
+            json!({"i": {"itemId": it[1]["id"], "expectedVersion": 1, "votesFor": 2, "against": 0, "abstain": 0}}),
+        )
+        .await;
     assert_eq!(code(&r), "QUORUM_NOT_MET", "{r}");
     // Item 3 by roll call: D's vote is cast by A, the proxy holder; C has left.
     let roll = json!([
         {"personId": a, "choice": "FOR"}, {"personId": d, "choice": "FOR"},
         {"personId": b, "choice": "AGAINST"}, {"personId": e, "choice": "ABSTAIN"}
     ]);
-    let r = app.gql(Some(&sec), VOTE, json!({"i": {"itemId": it[2]["id"], "expectedVersion": 1, "rollCall": roll}})).await;
+    let r =
+        app.gql(Some(&sec), VOTE, json!({"i": {"itemId": it[2]["id"], "expectedVersion": 1, "rollCall": roll}})).await;
     let v = &ok(&r)["recordVote"];
     assert_eq!(v["vote"]["votesFor"], 2);
     assert_eq!(v["vote"]["result"], "ADOPTED");
     let by_proxy = v["ballots"].as_array().unwrap().iter().find(|x| x["person"]["id"] == d.as_str()).unwrap();
     assert_eq!(by_proxy["castBy"]["id"], a.as_str());
     let r = app
-        .gql(Some(&sec), VOTE, json!({"i": {"itemId": it[2]["id"], "expectedVersion": 2, "rollCall": [{"personId": c, "choice": "FOR"}]}}))
+        .gql(
+            Some(&sec),
+            VOTE,
+            json!({"i": {"itemId": it[2]["id"], "expectedVersion": 2, "rollCall": [{"personId": c, "choice": "FOR"}]}}),
+        )
         .await;
     assert_eq!(code(&r), "VALIDATION", "C left before item 2: {r}");
     // Too many votes for those present or represented.
-    let r = app.gql(Some(&sec), VOTE, json!({"i": {"itemId": it[0]["id"], "expectedVersion": 1, "votesFor": 3, "against": 2, "abstain": 0}})).await;
+    let r = app
+        .gql(
+            Some(&sec),
+            VOTE,
+            json!({"i": {"itemId": it[0]["id"], "expectedVersion": 1, "votesFor": 3, "against": 2, "abstain": 0}}),
+        )
+        .await;
     assert_eq!(code(&r), "VALIDATION", "{r}");
 
     // Second convocation: the undecided items without quorum (item 2), at least 3 clear days later.
@@ -349,7 +402,13 @@ async fn quorum_with_proxies_arrivals_and_departures_then_second_convocation() {
     attendance(&app, &sec, sid, &[(a, "PRESENT", None, None), (b, "PRESENT", None, None)]).await;
     let it2 = items(&app, &sec, sid).await;
     // A tie: the president (A, the animator) decides, unless the ballot is secret.
-    let r = app.gql(Some(&sec), VOTE, json!({"i": {"itemId": it2[0]["id"], "expectedVersion": 1, "votesFor": 1, "against": 1, "abstain": 0}})).await;
+    let r = app
+        .gql(
+            Some(&sec),
+            VOTE,
+            json!({"i": {"itemId": it2[0]["id"], "expectedVersion": 1, "votesFor": 1, "against": 1, "abstain": 0}}),
+        )
+        .await;
     assert_eq!(code(&r), "VALIDATION", "a tie needs the president's vote: {r}");
     let r = app
         .gql(Some(&sec), VOTE, json!({"i": {"itemId": it2[0]["id"], "expectedVersion": 1, "rollCall": [{"personId": a, "choice": "FOR"}, {"personId": b, "choice": "AGAINST"}]}}))
@@ -362,7 +421,13 @@ async fn quorum_with_proxies_arrivals_and_departures_then_second_convocation() {
     let v = &ok(&r)["recordVote"]["vote"];
     assert_eq!((v["result"].as_str(), v["castingVoteUsed"].as_bool()), (Some("REJECTED"), Some(false)));
     // A stale version is refused.
-    let r = app.gql(Some(&sec), VOTE, json!({"i": {"itemId": it2[0]["id"], "expectedVersion": 2, "votesFor": 2, "against": 0, "abstain": 0}})).await;
+    let r = app
+        .gql(
+            Some(&sec),
+            VOTE,
+            json!({"i": {"itemId": it2[0]["id"], "expectedVersion": 2, "votesFor": 2, "against": 0, "abstain": 0}}),
+        )
+        .await;
     assert_eq!(code(&r), "CONFLICT");
     // Only the secretariat records attendance and votes.
     let president = app.login_as("president@demo.entente.fr").await;
@@ -378,8 +443,14 @@ async fn the_conference_weighs_votes_by_population_and_sends_its_opinions() {
     let m = create_meeting(&app, &sec, &conf, 10).await;
     add_item(&app, &sec, &m, "OPINION", "Avis sur le plan de mobilité").await;
     let r = convene(&app, &sec, &m, None).await;
-    let people: Vec<String> = ok(&r)["conveneMeeting"]["convocations"].as_array().unwrap().iter().map(|c| c["person"]["id"].as_str().unwrap().to_string()).collect();
-    let rows: Vec<(&str, &str, Option<i32>, Option<i32>)> = people.iter().map(|p| (p.as_str(), "PRESENT", None, None)).collect();
+    let people: Vec<String> = ok(&r)["conveneMeeting"]["convocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["person"]["id"].as_str().unwrap().to_string())
+        .collect();
+    let rows: Vec<(&str, &str, Option<i32>, Option<i32>)> =
+        people.iter().map(|p| (p.as_str(), "PRESENT", None, None)).collect();
     ok(&attendance(&app, &sec, &m, &rows).await);
     let it = items(&app, &sec, &m).await;
     assert_eq!(it[0]["quorum"]["inOffice"], 93);
@@ -391,7 +462,13 @@ async fn the_conference_weighs_votes_by_population_and_sends_its_opinions() {
         {"personId": marseille, "choice": "FOR"}, {"personId": aix, "choice": "AGAINST"}, {"personId": cassis, "choice": "AGAINST"}
     ]);
     // An adopted opinion keeps its text.
-    let r = app.gql(Some(&sec), VOTE, json!({"i": {"itemId": it[0]["id"], "expectedVersion": 1, "rollCall": roll, "weighted": true}})).await;
+    let r = app
+        .gql(
+            Some(&sec),
+            VOTE,
+            json!({"i": {"itemId": it[0]["id"], "expectedVersion": 1, "rollCall": roll, "weighted": true}}),
+        )
+        .await;
     let v = &ok(&r)["recordVote"];
     // By head count: 1 for, 2 against: rejected; the weighted figures are kept beside.
     assert_eq!(v["vote"]["result"], "REJECTED");
@@ -399,7 +476,13 @@ async fn the_conference_weighs_votes_by_population_and_sends_its_opinions() {
     let against = population(&app, &sec, "13001").await + population(&app, &sec, "13022").await;
     assert_eq!(v["vote"]["populationAgainst"].as_i64().unwrap(), against);
     let roll = json!([{"personId": marseille, "choice": "FOR"}, {"personId": aix, "choice": "FOR"}, {"personId": cassis, "choice": "AGAINST"}]);
-    let r = app.gql(Some(&sec), VOTE, json!({"i": {"itemId": it[0]["id"], "expectedVersion": 2, "rollCall": roll, "weighted": true}})).await;
+    let r = app
+        .gql(
+            Some(&sec),
+            VOTE,
+            json!({"i": {"itemId": it[0]["id"], "expectedVersion": 2, "rollCall": roll, "weighted": true}}),
+        )
+        .await;
     assert_eq!(code(&r), "VALIDATION", "adopted without text: {r}");
     let r = app
         .gql(Some(&sec), VOTE, json!({"i": {"itemId": it[0]["id"], "expectedVersion": 2, "rollCall": roll, "weighted": true, "opinionText": "Avis favorable sous réserve du phasage."}}))
@@ -408,7 +491,13 @@ async fn the_conference_weighs_votes_by_population_and_sends_its_opinions() {
     assert_eq!(r["data"]["recordVote"]["opinionText"], "Avis favorable sous réserve du phasage.");
     // Held, then published: every municipal councillor of the member communes is told.
     ok(&transition(&app, &sec, &m, "HELD").await);
-    ok(&app.gql(Some(&sec), "mutation($m:ID!){publish(meetingId:$m,what:DECISIONS){decisionsPublishedAt}}", json!({"m": m})).await);
+    ok(&app
+        .gql(
+            Some(&sec),
+            "mutation($m:ID!){publish(meetingId:$m,what:DECISIONS){decisionsPublishedAt}}",
+            json!({"m": m}),
+        )
+        .await);
     let cassis_tok = app.login_as("maire.cassis@demo.entente.fr").await;
     let r = app.gql(Some(&cassis_tok), "{myNotifications{kind message}}", json!({})).await;
     assert!(ok(&r)["myNotifications"].as_array().unwrap().iter().any(|n| n["kind"] == "OPINION_ADOPTED"), "{r}");
@@ -426,7 +515,8 @@ async fn the_conference_weighs_votes_by_population_and_sends_its_opinions() {
 }
 
 async fn population(app: &TestApp, tok: &str, insee: &str) -> i64 {
-    let r = app.gql(Some(tok), "query($c:String!){commune(inseeCode:$c){population{value}}}", json!({"c": insee})).await;
+    let r =
+        app.gql(Some(tok), "query($c:String!){commune(inseeCode:$c){population{value}}}", json!({"c": insee})).await;
     r["data"]["commune"]["population"]["value"].as_i64().unwrap()
 }
 
@@ -441,7 +531,13 @@ async fn minutes_are_approved_at_a_later_meeting_then_published_and_lateness_is_
     let rows: Vec<_> = p.iter().map(|x| (x.as_str(), "PRESENT", None, None)).collect();
     ok(&attendance(&app, &sec, &first, &rows).await);
     let it = items(&app, &sec, &first).await;
-    ok(&app.gql(Some(&sec), VOTE, json!({"i": {"itemId": it[0]["id"], "expectedVersion": 1, "votesFor": 3, "against": 0, "abstain": 0}})).await);
+    ok(&app
+        .gql(
+            Some(&sec),
+            VOTE,
+            json!({"i": {"itemId": it[0]["id"], "expectedVersion": 1, "votesFor": 3, "against": 0, "abstain": 0}}),
+        )
+        .await);
     ok(&transition(&app, &sec, &first, "HELD").await);
     let v = version(&app, &sec, &first).await;
     let r = app
@@ -458,8 +554,15 @@ async fn minutes_are_approved_at_a_later_meeting_then_published_and_lateness_is_
     let approval = ok(&r)["addAgendaItem"]["id"].as_str().unwrap().to_string();
     ok(&convene(&app, &sec, &next, None).await);
     ok(&attendance(&app, &sec, &next, &rows).await);
-    ok(&app.gql(Some(&sec), VOTE, json!({"i": {"itemId": approval, "expectedVersion": 1, "votesFor": 3, "against": 0, "abstain": 0}})).await);
-    let r = app.gql(Some(&sec), "query($id:ID!){meeting(id:$id){minutes{status approvedOn}}}", json!({"id": first})).await;
+    ok(&app
+        .gql(
+            Some(&sec),
+            VOTE,
+            json!({"i": {"itemId": approval, "expectedVersion": 1, "votesFor": 3, "against": 0, "abstain": 0}}),
+        )
+        .await);
+    let r =
+        app.gql(Some(&sec), "query($id:ID!){meeting(id:$id){minutes{status approvedOn}}}", json!({"id": first})).await;
     assert_eq!(ok(&r)["meeting"]["minutes"]["status"], "APPROVED");
     assert_eq!(r["data"]["meeting"]["minutes"]["approvedOn"], (today() + Duration::days(15)).to_string());
     // Lateness: move the first meeting 10 days into the past (as if it had happened then).
@@ -474,16 +577,38 @@ async fn minutes_are_approved_at_a_later_meeting_then_published_and_lateness_is_
         .await
         .unwrap();
     let amp = app.epci_id(&sec, "200054807").await;
-    let r = app.gql(Some(&sec), "query($e:ID!){overduePublications(intercommunalityId:$e){what dueDate meeting{id}}}", json!({"e": amp})).await;
-    let late: Vec<_> = ok(&r)["overduePublications"].as_array().unwrap().iter().map(|o| o["what"].as_str().unwrap().to_string()).collect();
+    let r = app
+        .gql(
+            Some(&sec),
+            "query($e:ID!){overduePublications(intercommunalityId:$e){what dueDate meeting{id}}}",
+            json!({"e": amp}),
+        )
+        .await;
+    let late: Vec<_> = ok(&r)["overduePublications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["what"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(late, vec!["DECISIONS", "MINUTES"], "{r}");
     ok(&app.gql(Some(&sec), "mutation($m:ID!){publish(meetingId:$m,what:DECISIONS){id}}", json!({"m": first})).await);
-    ok(&app.gql(Some(&sec), "mutation($m:ID!){publish(meetingId:$m,what:MINUTES){minutes{status publishedAt}}}", json!({"m": first})).await);
-    let r = app.gql(Some(&sec), "query($e:ID!){overduePublications(intercommunalityId:$e){what}}", json!({"e": amp})).await;
+    ok(&app
+        .gql(
+            Some(&sec),
+            "mutation($m:ID!){publish(meetingId:$m,what:MINUTES){minutes{status publishedAt}}}",
+            json!({"m": first}),
+        )
+        .await);
+    let r =
+        app.gql(Some(&sec), "query($e:ID!){overduePublications(intercommunalityId:$e){what}}", json!({"e": amp})).await;
     assert!(ok(&r)["overduePublications"].as_array().unwrap().is_empty());
     // The progress report shows the bodies and their next meetings.
     let r = app
-        .gql(Some(&sec), "query($e:ID!){progressReport(intercommunalityId:$e){bodies{body{name} next{id}} awaitingMinutes{id}}}", json!({"e": amp}))
+        .gql(
+            Some(&sec),
+            "query($e:ID!){progressReport(intercommunalityId:$e){bodies{body{name} next{id}} awaitingMinutes{id}}}",
+            json!({"e": amp}),
+        )
         .await;
     let pr = &ok(&r)["progressReport"];
     assert_eq!(pr["bodies"][0]["next"]["id"], next.as_str());
@@ -518,10 +643,16 @@ async fn mayor_tokens(app: &TestApp, n: usize) -> Vec<String> {
             }
             None => email,
         };
-        entente::auth::service::new_account(m.person_id, &email, Some(hash.clone()), entente::auth::PlatformRole::Member, None)
-            .insert(db)
-            .await
-            .unwrap();
+        entente::auth::service::new_account(
+            m.person_id,
+            &email,
+            Some(hash.clone()),
+            entente::auth::PlatformRole::Member,
+            None,
+        )
+        .insert(db)
+        .await
+        .unwrap();
         tokens.push(app.login(&email, "mayor passphrase 2026").await.unwrap());
     }
     tokens
@@ -571,7 +702,10 @@ async fn upload(app: &TestApp, tok: &str, meeting: &str, name: &str, bytes: Vec<
     let form = reqwest::multipart::Form::new()
         .text("operations", ops.to_string())
         .text("map", json!({"0": ["variables.f"]}).to_string())
-        .part("0", reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()).mime_str("application/pdf").unwrap());
+        .part(
+            "0",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()).mime_str("application/pdf").unwrap(),
+        );
     let resp = app.client.post(app.url("/graphql")).bearer_auth(tok).multipart(form).send().await.unwrap();
     resp.json().await.unwrap()
 }
