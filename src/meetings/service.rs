@@ -660,6 +660,41 @@ fn check_times(starts: DateTime<Utc>, ends: DateTime<Utc>) -> AppResult<()> {
     Ok(())
 }
 
+/// A new DRAFT meeting row; callers set the optional fields.
+fn new_meeting_row(
+    body_id: i32,
+    title: String,
+    starts: DateTime<Utc>,
+    ends: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> meeting::ActiveModel {
+    meeting::ActiveModel {
+        body_id: Set(body_id),
+        title: Set(title),
+        status: Set(MeetingStatus::Draft.as_str().into()),
+        starts_at: Set(starts),
+        ends_at: Set(ends),
+        venue: Set(None),
+        host_commune_id: Set(None),
+        online_url: Set(None),
+        urgency_reason: Set(None),
+        convened_at: Set(None),
+        first_convocation_id: Set(None),
+        request_id: Set(None),
+        minutes_text: Set(None),
+        minutes_status: Set(MinutesStatus::None.as_str().into()),
+        minutes_approved_on: Set(None),
+        minutes_approved_by_item_id: Set(None),
+        minutes_published_at: Set(None),
+        decisions_published_at: Set(None),
+        sequence: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+        ..Default::default()
+    }
+}
+
 pub async fn create_meeting(
     state: &AppState,
     actor: &Actor,
@@ -687,33 +722,12 @@ pub async fn create_meeting(
     }
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let m = meeting::ActiveModel {
-        body_id: Set(body_id),
-        title: Set(title),
-        status: Set(MeetingStatus::Draft.as_str().into()),
-        starts_at: Set(starts),
-        ends_at: Set(ends),
-        venue: Set(opt_text("venue", f.venue.flatten().as_deref(), 300)?),
-        host_commune_id: Set(host),
-        online_url: Set(check_url(f.online_url.flatten().as_deref())?),
-        urgency_reason: Set(None),
-        convened_at: Set(None),
-        first_convocation_id: Set(None),
-        request_id: Set(request_id),
-        minutes_text: Set(None),
-        minutes_status: Set(MinutesStatus::None.as_str().into()),
-        minutes_approved_on: Set(None),
-        minutes_approved_by_item_id: Set(None),
-        minutes_published_at: Set(None),
-        decisions_published_at: Set(None),
-        sequence: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    let mut row = new_meeting_row(body_id, title, starts, ends, now);
+    row.venue = Set(opt_text("venue", f.venue.flatten().as_deref(), 300)?);
+    row.host_commune_id = Set(host);
+    row.online_url = Set(check_url(f.online_url.flatten().as_deref())?);
+    row.request_id = Set(request_id);
+    let m = row.insert(&txn).await?;
     record(
         &txn,
         actor,
@@ -1096,20 +1110,7 @@ pub async fn convene(
     // Convened again after a postponement: the earlier convocations are replaced (the
     // audit log keeps the first sending).
     convocation::Entity::delete_many().filter(convocation::Column::MeetingId.eq(id)).exec(&txn).await?;
-    for chunk in members.chunks(500) {
-        convocation::Entity::insert_many(chunk.iter().map(|mem| convocation::ActiveModel {
-            meeting_id: Set(id),
-            person_id: Set(mem.person_id),
-            seat: Set(mem.role.as_str().into()),
-            commune_id: Set(mem.commune_id),
-            sent_at: Set(now),
-            channel: Set("ELECTRONIC".into()),
-            read_at: Set(None),
-            ..Default::default()
-        }))
-        .exec(&txn)
-        .await?;
-    }
+    send_convocations(&txn, id, &members, now).await?;
     if let Some(r) = m.request_id {
         meeting_request::Entity::update_many()
             .col_expr(meeting_request::Column::Status, Expr::value(RequestStatus::Convened.as_str()))
@@ -1127,6 +1128,31 @@ pub async fn convene(
     let after = meeting_of(&txn, id).await?.0;
     txn.commit().await?;
     Ok(after)
+}
+
+/// One convocation per member, all with the same sending time (the legal proof);
+/// electronic, the default of L2121-10.
+async fn send_convocations<C: ConnectionTrait>(
+    conn: &C,
+    meeting_id: i32,
+    members: &[Member],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    for chunk in members.chunks(500) {
+        convocation::Entity::insert_many(chunk.iter().map(|mem| convocation::ActiveModel {
+            meeting_id: Set(meeting_id),
+            person_id: Set(mem.person_id),
+            seat: Set(mem.role.as_str().into()),
+            commune_id: Set(mem.commune_id),
+            sent_at: Set(now),
+            channel: Set("ELECTRONIC".into()),
+            read_at: Set(None),
+            ..Default::default()
+        }))
+        .exec(conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The convened member acknowledges reading their convocation (accusé de lecture).
@@ -1557,33 +1583,15 @@ pub async fn second_convocation(
     let members = members(&state.db, &b, day).await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    let m = meeting::ActiveModel {
-        body_id: Set(b.id),
-        title: Set(format!("{} (seconde convocation)", first.title)),
-        status: Set(MeetingStatus::Convened.as_str().into()),
-        starts_at: Set(starts),
-        ends_at: Set(ends),
-        venue: Set(first.venue.clone()),
-        host_commune_id: Set(first.host_commune_id),
-        online_url: Set(first.online_url.clone()),
-        urgency_reason: Set(None),
-        convened_at: Set(Some(now)),
-        first_convocation_id: Set(Some(first.id)),
-        request_id: Set(None),
-        minutes_text: Set(None),
-        minutes_status: Set(MinutesStatus::None.as_str().into()),
-        minutes_approved_on: Set(None),
-        minutes_approved_by_item_id: Set(None),
-        minutes_published_at: Set(None),
-        decisions_published_at: Set(None),
-        sequence: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        version: Set(1),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
+    let mut row = new_meeting_row(b.id, format!("{} (seconde convocation)", first.title), starts, ends, now);
+    row.status = Set(MeetingStatus::Convened.as_str().into());
+    row.venue = Set(first.venue.clone());
+    row.host_commune_id = Set(first.host_commune_id);
+    row.online_url = Set(first.online_url.clone());
+    row.convened_at = Set(Some(now));
+    row.first_convocation_id = Set(Some(first.id));
+    row.sequence = Set(1);
+    let m = row.insert(&txn).await?;
     for (n, i) in failed.iter().enumerate() {
         agenda_item::ActiveModel {
             meeting_id: Set(m.id),
@@ -1603,20 +1611,7 @@ pub async fn second_convocation(
         .insert(&txn)
         .await?;
     }
-    for chunk in members.chunks(500) {
-        convocation::Entity::insert_many(chunk.iter().map(|mem| convocation::ActiveModel {
-            meeting_id: Set(m.id),
-            person_id: Set(mem.person_id),
-            seat: Set(mem.role.as_str().into()),
-            commune_id: Set(mem.commune_id),
-            sent_at: Set(now),
-            channel: Set("ELECTRONIC".into()),
-            read_at: Set(None),
-            ..Default::default()
-        }))
-        .exec(&txn)
-        .await?;
-    }
+    send_convocations(&txn, m.id, &members, now).await?;
     record(
         &txn,
         actor,
