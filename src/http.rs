@@ -222,19 +222,21 @@ async fn download_document(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
+    let actor = match http_actor(&h, addr, &headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let db = &h.state.db;
     let result = async {
-        let actor = http_actor(&h, addr, &headers).await.map_err(Err)?;
-        let id = crate::ids::decode("id", crate::ids::Kind::Document, &async_graphql::ID(id)).map_err(Ok)?;
-        let db = &h.state.db;
         use sea_orm::EntityTrait;
+        let id = crate::ids::decode("id", crate::ids::Kind::Document, &async_graphql::ID(id))?;
         let d = crate::meetings::model::document::Entity::find_by_id(id)
             .one(db)
-            .await
-            .map_err(|e| Ok(e.into()))?
-            .ok_or(Ok(AppError::not_found("document")))?;
-        let (m, b) = crate::meetings::service::meeting_of(db, d.meeting_id).await.map_err(Ok)?;
-        crate::meetings::service::authorize_view(db, &actor, &m, &b).await.map_err(Ok)?;
-        Ok::<_, Result<AppError, Response>>(d)
+            .await?
+            .ok_or_else(|| AppError::not_found("document"))?;
+        let (m, b) = crate::meetings::service::meeting_of(db, d.meeting_id).await?;
+        crate::meetings::service::authorize_view(db, &actor, &m, &b).await?;
+        Ok::<_, AppError>(d)
     }
     .await;
     match result {
@@ -249,8 +251,7 @@ async fn download_document(
             ];
             (headers, d.content).into_response()
         }
-        Err(Ok(e)) => app_error_response(e),
-        Err(Err(resp)) => resp,
+        Err(e) => app_error_response(e),
     }
 }
 

@@ -50,6 +50,9 @@ pub enum Action {
     /// Sign a mayors' request for a conference of `intercommunality`: a current mayor of
     /// one of its member communes.
     SignRequest { intercommunality: i32 },
+    /// Read the opinions adopted by the conference of mayors of `intercommunality`: every
+    /// municipal councillor of its member communes (L5211-40-2), its officers, its secretariat.
+    ReadOpinions { intercommunality: i32 },
     /// Give or revoke `giver`'s proxy in a body of `intercommunality`: the giver, or the
     /// secretariat recording a written proxy.
     GiveProxy { intercommunality: i32, giver: i32 },
@@ -72,6 +75,7 @@ impl Action {
             Action::DesignateSeat { .. } => "give this seat",
             Action::SignRequest { .. } => "sign a request as mayor of a member commune",
             Action::GiveProxy { .. } => "give or revoke this member's proxy",
+            Action::ReadOpinions { .. } => "read this conference's opinions",
         }
     }
 }
@@ -138,13 +142,25 @@ pub async fn authorize<'a>(
         }
         Action::DesignateSeat { intercommunality, commune, designation } => {
             let mayor_of = actor.mayor_of_communes(db).await?;
-            is_secretariat_of(p, intercommunality) || (designation && commune.is_some_and(|c| mayor_of.contains(&c)))
+            let in_scope = match commune {
+                Some(c) => mayor_of.contains(&c) && member_communes(db, intercommunality).await?.contains(&c),
+                None => false,
+            };
+            is_secretariat_of(p, intercommunality) || (designation && in_scope)
         }
         Action::SignRequest { intercommunality } => {
             let members = member_communes(db, intercommunality).await?;
             actor.mayor_of_communes(db).await?.iter().any(|c| members.contains(c))
         }
         Action::GiveProxy { intercommunality, giver } => p.person_id == giver || is_secretariat_of(p, intercommunality),
+        Action::ReadOpinions { intercommunality } => {
+            let members = member_communes(db, intercommunality).await?;
+            is_secretariat_of(p, intercommunality)
+                || actor.current_mandates(db).await?.iter().any(|m| {
+                    m.intercommunality_id == Some(intercommunality)
+                        || m.commune_id.is_some_and(|c| members.contains(&c))
+                })
+        }
     };
     if allowed {
         Ok(Some(p))

@@ -912,6 +912,37 @@ impl MeetingsQuery {
             .await?;
         Ok(rows.into_iter().map(Notification).collect())
     }
+    /// Opinions (avis) adopted by the conference of mayors and published, newest first:
+    /// available to every municipal councillor of the member communes (L5211-40-2).
+    async fn adopted_opinions(&self, ctx: &Context<'_>, intercommunality_id: ID) -> AppResult<Vec<AgendaItem>> {
+        let e = ids::decode("intercommunalityId", Kind::Intercommunality, &intercommunality_id)?;
+        allow(ctx, Action::ReadOpinions { intercommunality: e }).await?;
+        let db = &state(ctx)?.db;
+        let conferences: Vec<i32> = body::Entity::find()
+            .filter(body::Column::IntercommunalityId.eq(e))
+            .filter(body::Column::Kind.eq(BodyKind::ConferenceOfMayors.as_str()))
+            .all(db)
+            .await?
+            .iter()
+            .map(|b| b.id)
+            .collect();
+        let published: Vec<i32> = meeting::Entity::find()
+            .filter(meeting::Column::BodyId.is_in(conferences))
+            .filter(meeting::Column::DecisionsPublishedAt.is_not_null())
+            .all(db)
+            .await?
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        let rows = agenda_item::Entity::find()
+            .filter(agenda_item::Column::MeetingId.is_in(published))
+            .filter(agenda_item::Column::Kind.eq(AgendaItemKind::Opinion.as_str()))
+            .filter(agenda_item::Column::Result.eq(VoteResult::Adopted.as_str()))
+            .order_by_desc(agenda_item::Column::DecidedAt)
+            .all(db)
+            .await?;
+        Ok(rows.into_iter().map(AgendaItem).collect())
+    }
     /// A mayors' request for a conference.
     async fn meeting_request(&self, ctx: &Context<'_>, id: ID) -> AppResult<MeetingRequest> {
         allow(ctx, Action::Read).await?;

@@ -183,7 +183,7 @@ async fn derived_seats<C: ConnectionTrait>(
             });
         }
         None => {
-            let last = rows.iter().filter(|m| m.intercommunality_id.is_some() && m.start_date <= day).last();
+            let last = rows.iter().rfind(|m| m.intercommunality_id.is_some() && m.start_date <= day);
             vacancies.push(Vacancy {
                 role: lead_seat,
                 commune_id: None,
@@ -208,7 +208,7 @@ async fn derived_seats<C: ConnectionTrait>(
                 }
             }
             None => {
-                let last = of_c().filter(|m| m.start_date <= day).last();
+                let last = of_c().rfind(|m| m.start_date <= day);
                 vacancies.push(Vacancy {
                     role: seat,
                     commune_id: Some(c),
@@ -332,11 +332,16 @@ pub async fn authorize_view(
     b: &body::Model,
 ) -> AppResult<()> {
     if status_of(m)? == MeetingStatus::Draft {
-        let conference = kind_of(b)? == BodyKind::ConferenceOfMayors;
-        authorize(db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await?;
-        return Ok(());
+        return authorize_convener(db, actor, b).await;
     }
     authorize(db, actor, Action::SeeBody { body: b.id, intercommunality: b.intercommunality_id }).await.map(|_| ())
+}
+
+/// Who convenes a body's meetings, and so prepares them: its secretariat; for the
+/// conference of mayors, also the president.
+async fn authorize_convener(db: &DatabaseConnection, actor: &Actor, b: &body::Model) -> AppResult<()> {
+    let conference = kind_of(b)? == BodyKind::ConferenceOfMayors;
+    authorize(db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await.map(|_| ())
 }
 
 // ---- bodies ----------------------------------------------------------------------------
@@ -703,8 +708,7 @@ pub async fn create_meeting(
     f: MeetingFields,
 ) -> AppResult<meeting::Model> {
     let b = body_of(&state.db, body_id).await?;
-    let conference = kind_of(&b)? == BodyKind::ConferenceOfMayors;
-    authorize(&state.db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await?;
+    authorize_convener(&state.db, actor, &b).await?;
     let title = check_text("title", f.title.as_deref().unwrap_or(""), 300)?;
     let starts = paris_instant("startsAt", f.starts_at.ok_or_else(|| AppError::validation("startsAt", "required"))?)?;
     let ends = paris_instant("endsAt", f.ends_at.ok_or_else(|| AppError::validation("endsAt", "required"))?)?;
@@ -797,7 +801,7 @@ pub async fn update_meeting(
     f: MeetingFields,
 ) -> AppResult<meeting::Model> {
     let (m, b) = meeting_of(&state.db, id).await?;
-    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    authorize_convener(&state.db, actor, &b).await?;
     let status = status_of(&m)?;
     if !matches!(status, MeetingStatus::Draft | MeetingStatus::Convened | MeetingStatus::Postponed) {
         return Err(AppError::rule(
@@ -867,7 +871,7 @@ pub async fn add_agenda_item(
     input: NewItem,
 ) -> AppResult<agenda_item::Model> {
     let (m, b) = meeting_of(&state.db, meeting_id).await?;
-    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    authorize_convener(&state.db, actor, &b).await?;
     if !matches!(status_of(&m)?, MeetingStatus::Draft | MeetingStatus::Postponed) {
         return Err(AppError::rule(
             "INVALID_TRANSITION",
@@ -1041,8 +1045,7 @@ pub async fn convene(
     urgency_reason: Option<String>,
 ) -> AppResult<meeting::Model> {
     let (m, b) = meeting_of(&state.db, id).await?;
-    let conference = kind_of(&b)? == BodyKind::ConferenceOfMayors;
-    authorize(&state.db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await?;
+    authorize_convener(&state.db, actor, &b).await?;
     let status = status_of(&m)?;
     status.transition(MeetingStatus::Convened).map_err(|e| AppError::rule("INVALID_TRANSITION", e))?;
     let items = agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(id)).all(&state.db).await?;
@@ -1550,8 +1553,7 @@ pub async fn second_convocation(
     ends_at: NaiveDateTime,
 ) -> AppResult<meeting::Model> {
     let (first, b) = meeting_of(&state.db, first_id).await?;
-    let conference = kind_of(&b)? == BodyKind::ConferenceOfMayors;
-    authorize(&state.db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await?;
+    authorize_convener(&state.db, actor, &b).await?;
     if !matches!(status_of(&first)?, MeetingStatus::Convened | MeetingStatus::Held) {
         return Err(AppError::rule("INVALID_TRANSITION", "a second convocation follows a convened or held meeting"));
     }

@@ -501,6 +501,20 @@ async fn the_conference_weighs_votes_by_population_and_sends_its_opinions() {
     let cassis_tok = app.login_as("maire.cassis@demo.entente.fr").await;
     let r = app.gql(Some(&cassis_tok), "{myNotifications{kind message}}", json!({})).await;
     assert!(ok(&r)["myNotifications"].as_array().unwrap().iter().any(|n| n["kind"] == "OPINION_ADOPTED"), "{r}");
+    // Its text is available to every municipal councillor of the member communes.
+    let amp = app.epci_id(&sec, "200054807").await;
+    let r = app
+        .gql(
+            Some(&cassis_tok),
+            "query($e:ID!){adoptedOpinions(intercommunalityId:$e){title opinionText}}",
+            json!({"e": amp}),
+        )
+        .await;
+    assert_eq!(ok(&r)["adoptedOpinions"][0]["opinionText"], "Avis favorable sous réserve du phasage.");
+    let admin_person = app.login_as("admin@demo.entente.fr").await;
+    ok(&app
+        .gql(Some(&admin_person), "query($e:ID!){adoptedOpinions(intercommunalityId:$e){title}}", json!({"e": amp}))
+        .await);
     // Weighted tallies are for the conference only.
     let (wg, p) = working_group(&app, &sec, &["13055"]).await;
     let wm = create_meeting(&app, &sec, &wg, 10).await;

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{fixture, ok, TestApp};
+use crate::helpers::{code, fixture, ok, TestApp};
 use crate::mandates::{person, CREATE_MANDATE};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -36,19 +36,64 @@ fn email(r: Role) -> Option<&'static str> {
     })
 }
 
+/// A current mayor: their person and mandate IDs.
+struct Mayor {
+    person: String,
+    mandate: String,
+}
+
+/// A draft (or later) meeting prepared by the admin: its ID, its version and its one
+/// VOTE agenda item (with an explanatory note, as the conference requires).
+struct Prepared {
+    id: String,
+    version: i64,
+    item: String,
+}
+
 struct World {
     app: TestApp,
     admin: String,
     sec_amp: String,
+    /// Aix's mayor, who opens the mayors' requests others sign.
+    mayor_aix: String,
     marseille: String,
     amp: String,
     martigues: String,
+    mayor_of_marseille: Mayor,
+    mayor_of_cassis: Mayor,
     seq: std::sync::atomic::AtomicU32,
+}
+
+const CREATE_BODY: &str = "mutation($i:CreateBodyInput!){createBody(input:$i){id version}}";
+const ADD_SEAT: &str = "mutation($i:AddSeatInput!){addBodySeat(input:$i){id version}}";
+const CREATE_MEETING: &str = "mutation($i:CreateMeetingInput!){createMeeting(input:$i){id version}}";
+const ADD_ITEM: &str = "mutation($i:AddAgendaItemInput!){addAgendaItem(input:$i){id}}";
+const CONVENE: &str = "mutation($id:ID!,$v:Int!){conveneMeeting(id:$id,expectedVersion:$v){id version}}";
+const TRANSITION: &str = "mutation($i:TransitionMeetingInput!){transitionMeeting(input:$i){id version}}";
+const RECORD_ATTENDANCE: &str = "mutation($m:ID!,$rows:[AttendanceInput!]!){recordAttendance(meetingId:$m,rows:$rows)}";
+const GIVE_PROXY: &str = "mutation($i:GiveProxyInput!){giveProxy(input:$i){id}}";
+const CREATE_REQUEST: &str = "mutation($b:ID!,$a:String!){createMeetingRequest(bodyId:$b,agenda:$a){id}}";
+const ACKNOWLEDGE: &str = "mutation($m:ID!){acknowledgeConvocation(meetingId:$m){readAt}}";
+const UPLOAD: &str =
+    "mutation($m:ID!,$i:ID,$file:Upload!){uploadDocument(meetingId:$m,agendaItemId:$i,file:$file){id sha256}}";
+
+/// A Paris wall-clock time `days` from today, at `hour`:00 (far enough for any notice).
+fn paris_time(days: i64, hour: u32) -> String {
+    let day = entente::time::today_paris() + chrono::Duration::days(days);
+    day.and_hms_opt(hour, 0, 0).unwrap().format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+fn today() -> String {
+    entente::time::today_paris().to_string()
 }
 
 impl World {
     fn next(&self) -> u32 {
         self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+    /// Runs an operation as the admin and returns its data (panics on errors).
+    async fn as_admin(&self, query: &str, variables: Value) -> Value {
+        ok(&self.app.gql(Some(&self.admin), query, variables).await).clone()
     }
     /// A fresh person holding a current councillor mandate in Marseille; returns (person, mandate).
     async fn marseille_councillor(&self) -> (String, Value) {
@@ -70,12 +115,75 @@ impl World {
             .await;
         ok(&r)["createTerritory"]["id"].as_str().unwrap().to_string()
     }
+    /// A fresh conference of mayors of AMP (its seats follow the mayors' mandates).
+    async fn conference(&self) -> String {
+        let d = self
+            .as_admin(CREATE_BODY, json!({"i": {"intercommunalityId": self.amp, "kind": "CONFERENCE_OF_MAYORS", "name": format!("Conférence métropolitaine des maires {}", self.next())}}))
+            .await;
+        d["createBody"]["id"].as_str().unwrap().to_string()
+    }
+    /// A fresh working group of AMP, without members.
+    async fn empty_working_group(&self) -> String {
+        let d = self
+            .as_admin(CREATE_BODY, json!({"i": {"intercommunalityId": self.amp, "kind": "WORKING_GROUP", "name": format!("Groupe de travail {}", self.next()), "theme": "Mobilités"}}))
+            .await;
+        d["createBody"]["id"].as_str().unwrap().to_string()
+    }
+    /// A fresh working group whose two members are the mayors of Marseille and Cassis.
+    async fn working_group(&self) -> String {
+        let b = self.empty_working_group().await;
+        for m in [&self.mayor_of_marseille, &self.mayor_of_cassis] {
+            self.seat(&b, &m.mandate, "MEMBER").await;
+        }
+        b
+    }
+    /// Gives the holder of `mandate` a seat in `body` from today; returns the seat's ID.
+    async fn seat(&self, body: &str, mandate: &str, role: &str) -> String {
+        let d = self
+            .as_admin(
+                ADD_SEAT,
+                json!({"i": {"bodyId": body, "mandateId": mandate, "role": role, "startDate": today()}}),
+            )
+            .await;
+        d["addBodySeat"]["id"].as_str().unwrap().to_string()
+    }
+    /// A draft meeting of `body` 40 days ahead with one VOTE item.
+    async fn draft(&self, body: &str) -> Prepared {
+        let d = self
+            .as_admin(CREATE_MEETING, json!({"i": {"bodyId": body, "title": format!("Séance {}", self.next()), "startsAt": paris_time(40, 10), "endsAt": paris_time(40, 12), "venue": "Hôtel de la Métropole"}}))
+            .await;
+        let id = d["createMeeting"]["id"].as_str().unwrap().to_string();
+        let version = d["createMeeting"]["version"].as_i64().unwrap();
+        let d = self
+            .as_admin(ADD_ITEM, json!({"i": {"meetingId": id, "kind": "VOTE", "title": "Schéma des mobilités", "note": "Note explicative de synthèse."}}))
+            .await;
+        Prepared { id, version, item: d["addAgendaItem"]["id"].as_str().unwrap().to_string() }
+    }
+    /// A convened meeting of `body`.
+    async fn convened(&self, body: &str) -> Prepared {
+        let m = self.draft(body).await;
+        let d = self.as_admin(CONVENE, json!({"id": m.id, "v": m.version})).await;
+        Prepared { version: d["conveneMeeting"]["version"].as_i64().unwrap(), ..m }
+    }
+    /// A convened meeting of `body`, then held.
+    async fn held(&self, body: &str) -> Prepared {
+        let m = self.convened(body).await;
+        let d =
+            self.as_admin(TRANSITION, json!({"i": {"id": m.id, "expectedVersion": m.version, "status": "HELD"}})).await;
+        Prepared { version: d["transitionMeeting"]["version"].as_i64().unwrap(), ..m }
+    }
+    /// The proxy Marseille's mayor gives Cassis's mayor for a convened meeting of `body`.
+    fn proxy_input(&self, meeting: &str) -> Value {
+        json!({"i": {"meetingId": meeting, "giverId": self.mayor_of_marseille.person, "holderId": self.mayor_of_cassis.person}})
+    }
 }
 
-/// Prepares one attempt of a mutation (as admin) and returns its query and variables.
-async fn attempt(w: &World, mutation: &str) -> (String, Value) {
+/// Prepares one attempt of a matrix row (as admin) and returns its query and variables.
+/// A row is a mutation's name, or `name:situation` when one mutation is tried in
+/// several situations (the schema field is the part before the colon).
+async fn attempt(w: &World, row: &str) -> (String, Value) {
     let q = |s: &str| s.to_string();
-    match mutation {
+    match row {
         "createPerson" => (
             q("mutation($i:CreatePersonInput!){createPerson(input:$i){id}}"),
             json!({"i": {"givenName": "Nouvelle", "familyName": format!("Personne {}", w.next())}}),
@@ -120,38 +228,240 @@ async fn attempt(w: &World, mutation: &str) -> (String, Value) {
         "inviteAccount" => {
             let (p, _) = w.marseille_councillor().await;
             (
-                q("mutation($i:InviteAccountInput!){inviteAccount(input:$i){token}}"),
+                q(INVITE),
                 json!({"i": {"personId": p, "email": format!("invite{}@marseille.fr", w.next()), "role": "MEMBER"}}),
             )
         }
-        "inviteSecretariat" => {
+        "inviteAccount:secretariat" => {
             let (p, _) = w.marseille_councillor().await;
             (
-                q("mutation($i:InviteAccountInput!){inviteAccount(input:$i){token}}"),
+                q(INVITE),
                 json!({"i": {"personId": p, "email": format!("sec{}@amp.fr", w.next()), "role": "SECRETARIAT", "intercommunalityId": w.amp}}),
             )
         }
         "auditEntries" => (q("query($e:ID){auditEntries(intercommunalityId:$e){totalCount}}"), json!({"e": w.amp})),
+
+        // ---- bodies ----
+        "createBody" => (
+            q(CREATE_BODY),
+            json!({"i": {"intercommunalityId": w.amp, "kind": "WORKING_GROUP", "name": format!("Groupe {}", w.next()), "theme": "Habitat"}}),
+        ),
+        "updateBodyRules" => {
+            let b = w.empty_working_group().await;
+            (
+                q("mutation($i:UpdateBodyRulesInput!){updateBodyRules(input:$i){id}}"),
+                json!({"i": {"id": b, "expectedVersion": 1, "noticeClearDays": 7, "legalSource": "Règlement intérieur, art. 4"}}),
+            )
+        }
+        // A mayor designates a councillor of their commune (Marseille).
+        "addBodySeat" => {
+            let b = w.empty_working_group().await;
+            let (_, m) = w.marseille_councillor().await;
+            (q(ADD_SEAT), json!({"i": {"bodyId": b, "mandateId": m["id"], "role": "MEMBER", "startDate": today()}}))
+        }
+        // Marseille's mayor as a member: an appointment, which only the secretariat makes.
+        "addBodySeat:appointment" => {
+            let b = w.empty_working_group().await;
+            (
+                q(ADD_SEAT),
+                json!({"i": {"bodyId": b, "mandateId": w.mayor_of_marseille.mandate, "role": "MEMBER", "startDate": today()}}),
+            )
+        }
+        "endBodySeat" | "endBodySeat:appointment" => {
+            let b = w.empty_working_group().await;
+            let mandate = match row {
+                "endBodySeat" => w.marseille_councillor().await.1["id"].as_str().unwrap().to_string(),
+                _ => w.mayor_of_marseille.mandate.clone(),
+            };
+            let s = w.seat(&b, &mandate, "MEMBER").await;
+            let end = (entente::time::today_paris() + chrono::Duration::days(30)).to_string();
+            (
+                q("mutation($id:ID!,$e:NaiveDate!){endBodySeat(id:$id,expectedVersion:1,endDate:$e){id}}"),
+                json!({"id": s, "e": end}),
+            )
+        }
+
+        // ---- meetings ----
+        "createMeeting" | "createMeeting:workingGroup" => {
+            let b = if row == "createMeeting" { w.conference().await } else { w.empty_working_group().await };
+            (
+                q(CREATE_MEETING),
+                json!({"i": {"bodyId": b, "title": "Séance plénière", "startsAt": paris_time(40, 10), "endsAt": paris_time(40, 12)}}),
+            )
+        }
+        "updateMeeting" => {
+            let m = w.draft(&w.conference().await).await;
+            (
+                q("mutation($i:UpdateMeetingInput!){updateMeeting(input:$i){id}}"),
+                json!({"i": {"id": m.id, "expectedVersion": m.version, "venue": "Mairie de Cassis"}}),
+            )
+        }
+        "addAgendaItem" | "addAgendaItem:workingGroup" => {
+            let b = if row == "addAgendaItem" { w.conference().await } else { w.empty_working_group().await };
+            let m = w.draft(&b).await;
+            (
+                q(ADD_ITEM),
+                json!({"i": {"meetingId": m.id, "kind": "INFORMATION", "title": "Point d'étape", "note": "Note."}}),
+            )
+        }
+        "uploadDocument" => {
+            let m = w.draft(&w.conference().await).await;
+            (q(UPLOAD), json!({"m": m.id, "i": m.item, "file": null}))
+        }
+        "conveneMeeting" | "conveneMeeting:workingGroup" => {
+            let b = if row == "conveneMeeting" { w.conference().await } else { w.working_group().await };
+            let m = w.draft(&b).await;
+            (q(CONVENE), json!({"id": m.id, "v": m.version}))
+        }
+        // Postponing or cancelling is for who convenes (the president too, for the conference).
+        "transitionMeeting:postponeConference" => {
+            let m = w.convened(&w.conference().await).await;
+            (
+                q(TRANSITION),
+                json!({"i": {"id": m.id, "expectedVersion": m.version, "status": "POSTPONED", "reason": "Grève des transports"}}),
+            )
+        }
+        "transitionMeeting:cancelWorkingGroup" => {
+            let m = w.draft(&w.working_group().await).await;
+            (q(TRANSITION), json!({"i": {"id": m.id, "expectedVersion": m.version, "status": "CANCELLED"}}))
+        }
+        // Recording that the meeting was held is for the secretariat.
+        "transitionMeeting:hold" => {
+            let m = w.convened(&w.conference().await).await;
+            (q(TRANSITION), json!({"i": {"id": m.id, "expectedVersion": m.version, "status": "HELD"}}))
+        }
+        "recordAttendance" => {
+            let m = w.convened(&w.conference().await).await;
+            (
+                q(RECORD_ATTENDANCE),
+                json!({"m": m.id, "rows": [{"personId": w.mayor_of_marseille.person, "status": "ABSENT"}]}),
+            )
+        }
+        "giveProxy" => {
+            let m = w.convened(&w.conference().await).await;
+            (q(GIVE_PROXY), w.proxy_input(&m.id))
+        }
+        "revokeProxy" => {
+            let m = w.convened(&w.conference().await).await;
+            let d = w.as_admin(GIVE_PROXY, w.proxy_input(&m.id)).await;
+            (q("mutation($id:ID!){revokeProxy(id:$id){revokedAt}}"), json!({"id": d["giveProxy"]["id"]}))
+        }
+        // Quorum is met: both members of the working group are present.
+        "recordVote" => {
+            let m = w.convened(&w.working_group().await).await;
+            let rows: Vec<Value> = [&w.mayor_of_marseille, &w.mayor_of_cassis]
+                .iter()
+                .map(|x| json!({"personId": x.person, "status": "PRESENT"}))
+                .collect();
+            w.as_admin(RECORD_ATTENDANCE, json!({"m": m.id, "rows": rows})).await;
+            (
+                q("mutation($i:RecordVoteInput!){recordVote(input:$i){id}}"),
+                json!({"i": {"itemId": m.item, "expectedVersion": 1, "votesFor": 2, "against": 0, "abstain": 0}}),
+            )
+        }
+        // Nobody's attendance is recorded: quorum fails at the item.
+        "secondConvocation" | "secondConvocation:workingGroup" => {
+            let b = if row == "secondConvocation" { w.conference().await } else { w.working_group().await };
+            let m = w.convened(&b).await;
+            (
+                q("mutation($m:ID!,$s:NaiveDateTime!,$e:NaiveDateTime!){secondConvocation(meetingId:$m,startsAt:$s,endsAt:$e){id}}"),
+                json!({"m": m.id, "s": paris_time(50, 10), "e": paris_time(50, 12)}),
+            )
+        }
+        "draftMinutes" => {
+            let m = w.held(&w.conference().await).await;
+            (
+                q("mutation($m:ID!,$v:Int!){draftMinutes(meetingId:$m,expectedVersion:$v,text:\"Procès-verbal\"){id}}"),
+                json!({"m": m.id, "v": m.version}),
+            )
+        }
+        "publish" => {
+            let m = w.held(&w.conference().await).await;
+            (q("mutation($m:ID!){publish(meetingId:$m,what:DECISIONS){id}}"), json!({"m": m.id}))
+        }
+
+        // ---- mayors' requests ----
+        "createMeetingRequest" => {
+            let b = w.conference().await;
+            (q(CREATE_REQUEST), json!({"b": b, "a": "Plan climat"}))
+        }
+        "signMeetingRequest" => {
+            // Aix's mayor opens (and signs) the request; others co-sign.
+            let b = w.conference().await;
+            let r = w.app.gql(Some(&w.mayor_aix), CREATE_REQUEST, json!({"b": b, "a": "Plan climat"})).await;
+            (
+                q("mutation($id:ID!){signMeetingRequest(id:$id){signatures}}"),
+                json!({"id": ok(&r)["createMeetingRequest"]["id"]}),
+            )
+        }
         other => panic!("no attempt for {other}"),
     }
 }
 
 /// Expected outcome per role: true = allowed. Anonymous is always UNAUTHENTICATED.
-fn allowed(mutation: &str, r: Role) -> bool {
+fn allowed(row: &str, r: Role) -> bool {
     let commune_officer = matches!(r, MayorMarseille | DgsMarseille);
     let amp_secretariat = matches!(r, Admin | SecretariatAmp);
-    match mutation {
+    match row {
         "createPerson" => !matches!(r, Anonymous | President),
         "updatePerson" | "createMandate" | "endMandate" | "inviteAccount" => amp_secretariat || commune_officer,
-        "createTerritory" | "updateTerritory" | "deleteTerritory" | "inviteSecretariat" => amp_secretariat,
+        "createTerritory" | "updateTerritory" | "deleteTerritory" | "inviteAccount:secretariat" => amp_secretariat,
         "auditEntries" => amp_secretariat || r == President,
+        // The secretariat prepares, records and publishes (the president may not).
+        "createBody"
+        | "updateBodyRules"
+        | "addBodySeat:appointment"
+        | "endBodySeat:appointment"
+        | "addAgendaItem:workingGroup"
+        | "uploadDocument"
+        | "transitionMeeting:hold"
+        | "recordAttendance"
+        | "recordVote"
+        | "draftMinutes"
+        | "publish" => amp_secretariat,
+        // Preparing and convening: the secretariat, and the president for the conference of
+        // mayors only.
+        "createMeeting"
+        | "updateMeeting"
+        | "addAgendaItem"
+        | "conveneMeeting"
+        | "transitionMeeting:postponeConference"
+        | "secondConvocation" => amp_secretariat || r == President,
+        "createMeeting:workingGroup"
+        | "conveneMeeting:workingGroup"
+        | "transitionMeeting:cancelWorkingGroup"
+        | "secondConvocation:workingGroup" => amp_secretariat,
+        // A mayor designates councillors of their own commune (a Marseille councillor here).
+        "addBodySeat" | "endBodySeat" => amp_secretariat || r == MayorMarseille,
+        // The giver (Marseille's mayor) or the secretariat recording a written proxy.
+        "giveProxy" | "revokeProxy" => amp_secretariat || r == MayorMarseille,
+        // Current mayors of member communes. The admin passes the policy but holds no mayor
+        // mandate to sign with: the service refuses (FORBIDDEN) and nothing is written.
+        "createMeetingRequest" | "signMeetingRequest" => matches!(r, MayorMarseille | MayorCassis),
         other => panic!("no expectation for {other}"),
     }
 }
 
-/// Mutations everyone may call for themselves; tested in auth.rs.
-const SELF_SERVICE: [&str; 4] = ["login", "logout", "acceptInvitation", "changePassword"];
-const MATRIX: [&str; 10] = [
+/// Audit entries an allowed attempt writes.
+fn audit_entries(row: &str) -> u64 {
+    match row {
+        "auditEntries" => 0,
+        // Opening a request records it and the opener's signature.
+        "createMeetingRequest" => 2,
+        _ => 1,
+    }
+}
+
+/// The schema field a matrix row calls.
+fn field(row: &str) -> &str {
+    row.split(':').next().unwrap_or(row)
+}
+
+/// Mutations everyone signed in may call for themselves: the first four are tested in
+/// auth.rs, the last two in `self_service_meeting_mutations` below.
+const SELF_SERVICE: [&str; 6] =
+    ["login", "logout", "acceptInvitation", "changePassword", "acknowledgeConvocation", "createCalendarFeed"];
+const MATRIX: [&str; 37] = [
     "createPerson",
     "updatePerson",
     "createMandate",
@@ -160,15 +470,56 @@ const MATRIX: [&str; 10] = [
     "updateTerritory",
     "deleteTerritory",
     "inviteAccount",
-    "inviteSecretariat",
+    "inviteAccount:secretariat",
     "auditEntries",
+    "createBody",
+    "updateBodyRules",
+    "addBodySeat",
+    "addBodySeat:appointment",
+    "endBodySeat",
+    "endBodySeat:appointment",
+    "createMeeting",
+    "createMeeting:workingGroup",
+    "updateMeeting",
+    "addAgendaItem",
+    "addAgendaItem:workingGroup",
+    "uploadDocument",
+    "conveneMeeting",
+    "conveneMeeting:workingGroup",
+    "transitionMeeting:postponeConference",
+    "transitionMeeting:cancelWorkingGroup",
+    "transitionMeeting:hold",
+    "recordAttendance",
+    "giveProxy",
+    "revokeProxy",
+    "recordVote",
+    "secondConvocation",
+    "secondConvocation:workingGroup",
+    "draftMinutes",
+    "publish",
+    "createMeetingRequest",
+    "signMeetingRequest",
 ];
 
-#[tokio::test]
-async fn every_mutation_as_every_role() {
-    // A second intercommunality with its own secretariat.
-    let (app, other_secretariat) = with_second_secretariat().await;
+/// Runs a prepared attempt with `token`: a GraphQL multipart request for an upload.
+async fn run(w: &World, token: Option<&str>, row: &str, query: &str, vars: Value) -> Value {
+    if field(row) == "uploadDocument" {
+        upload(&w.app, token, query, vars, "ordre-du-jour.pdf", b"%PDF-1.4 ordre du jour").await
+    } else {
+        w.app.gql(token, query, vars).await
+    }
+}
 
+async fn current_mayor(app: &TestApp, token: &str, insee: &str) -> Mayor {
+    let q = "query($c:String!){commune(inseeCode:$c){currentMayor{id person{id}}}}";
+    let r = app.gql(Some(token), q, json!({"c": insee})).await;
+    let m = &ok(&r)["commune"]["currentMayor"];
+    Mayor { person: m["person"]["id"].as_str().unwrap().into(), mandate: m["id"].as_str().unwrap().into() }
+}
+
+/// The demo, a second intercommunality with its secretariat, and one token per role.
+async fn world() -> (World, Vec<Option<String>>) {
+    let (app, other_secretariat) = with_second_secretariat().await;
     let admin = app.login_as("admin@demo.entente.fr").await;
     let marseille = app.commune_id(&admin, "13055").await;
     let martigues = app.commune_id(&admin, "13056").await;
@@ -181,8 +532,28 @@ async fn every_mutation_as_every_role() {
             Some(e) => Some(app.login_as(e).await),
         });
     }
+    let mayor_of_marseille = current_mayor(&app, &admin, "13055").await;
+    let mayor_of_cassis = current_mayor(&app, &admin, "13022").await;
+    let mayor_aix = app.login_as("maire.aix@demo.entente.fr").await;
     let sec_amp = tokens[2].clone().unwrap();
-    let w = World { app, admin, sec_amp, marseille, amp, martigues, seq: Default::default() };
+    let w = World {
+        app,
+        admin,
+        sec_amp,
+        mayor_aix,
+        marseille,
+        amp,
+        martigues,
+        mayor_of_marseille,
+        mayor_of_cassis,
+        seq: Default::default(),
+    };
+    (w, tokens)
+}
+
+#[tokio::test]
+async fn every_mutation_as_every_role() {
+    let (w, tokens) = world().await;
 
     // Every mutation of the schema is in the matrix or self-service.
     let intro = w.app.gql(Some(&w.admin), "{__type(name:\"Mutation\"){fields{name}}}", json!({})).await;
@@ -196,39 +567,73 @@ async fn every_mutation_as_every_role() {
         .iter()
         .chain(SELF_SERVICE.iter())
         .filter(|m| **m != "auditEntries")
-        .map(|s| s.replace("inviteSecretariat", "inviteAccount"))
+        .map(|s| field(s).to_string())
         .collect();
     assert_eq!(in_schema, covered, "a mutation is missing from the permission matrix");
 
     let mut failures = Vec::new();
-    for mutation in MATRIX {
+    for row in MATRIX {
         for (i, role) in ROLES.iter().enumerate() {
-            let (query, vars) = attempt(&w, mutation).await;
+            let (query, vars) = attempt(&w, row).await;
             let audits = w.app.audit_count().await;
-            let r = w.app.gql(tokens[i].as_deref(), &query, vars).await;
+            let r = run(&w, tokens[i].as_deref(), row, &query, vars).await;
             let got = r["errors"][0]["extensions"]["code"].as_str().map(str::to_string);
-            let expected = match (role, allowed(mutation, *role)) {
+            let expected = match (role, allowed(row, *role)) {
                 (Anonymous, _) => Some("UNAUTHENTICATED".to_string()),
                 (_, true) => None,
                 (_, false) => Some("FORBIDDEN".to_string()),
             };
             if got != expected {
-                failures.push(format!("{mutation} as {role:?}: expected {expected:?}, got {r}"));
+                failures.push(format!("{row} as {role:?}: expected {expected:?}, got {r}"));
             }
-            let is_mutation = mutation != "auditEntries";
             let wrote = w.app.audit_count().await - audits;
-            match (&expected, is_mutation) {
-                (None, true) if wrote != 1 => {
-                    failures.push(format!("{mutation} as {role:?}: {wrote} audit entries, expected 1"))
+            match &expected {
+                None if wrote != audit_entries(row) => {
+                    failures.push(format!("{row} as {role:?}: {wrote} audit entries, expected {}", audit_entries(row)))
                 }
-                (Some(_), _) if wrote != 0 => {
-                    failures.push(format!("{mutation} as {role:?} was refused but wrote {wrote} audit entries"))
+                Some(_) if wrote != 0 => {
+                    failures.push(format!("{row} as {role:?} was refused but wrote {wrote} audit entries"))
                 }
                 _ => {}
             }
         }
     }
     assert!(failures.is_empty(), "permission matrix:\n{}", failures.join("\n"));
+}
+
+/// Acknowledging a convocation is the convened person's own act; a feed is one's own.
+#[tokio::test]
+async fn self_service_meeting_mutations() {
+    let (w, tokens) = world().await;
+    let m = w.convened(&w.conference().await).await;
+    let token = |r: Role| tokens[ROLES.iter().position(|x| *x == r).unwrap()].as_deref();
+
+    let r = w.app.gql(None, ACKNOWLEDGE, json!({"m": m.id})).await;
+    assert_eq!(code(&r), "UNAUTHENTICATED", "{r}");
+    // Not convened (the DGS and the secretariat do not sit in the conference): nothing to acknowledge.
+    let before = w.app.audit_count().await;
+    for r in [DgsMarseille, SecretariatAmp, SecretariatOther, Admin] {
+        let resp = w.app.gql(token(r), ACKNOWLEDGE, json!({"m": m.id})).await;
+        assert_eq!(code(&resp), "NOT_FOUND", "{r:?}: {resp}");
+    }
+    assert_eq!(w.app.audit_count().await, before);
+    // The convened mayor acknowledges, once.
+    let resp = w.app.gql(token(MayorMarseille), ACKNOWLEDGE, json!({"m": m.id})).await;
+    assert!(ok(&resp)["acknowledgeConvocation"]["readAt"].is_string(), "{resp}");
+    assert_eq!(w.app.audit_count().await, before + 1);
+    let again = w.app.gql(token(MayorMarseille), ACKNOWLEDGE, json!({"m": m.id})).await;
+    assert_eq!(ok(&again)["acknowledgeConvocation"]["readAt"], ok(&resp)["acknowledgeConvocation"]["readAt"]);
+    assert_eq!(w.app.audit_count().await, before + 1);
+
+    // Calendar feeds: anyone signed in, for themselves.
+    let feed = "mutation{createCalendarFeed{path}}";
+    assert_eq!(code(&w.app.gql(None, feed, json!({})).await), "UNAUTHENTICATED");
+    for r in ROLES.into_iter().filter(|r| *r != Anonymous) {
+        let before = w.app.audit_count().await;
+        let resp = w.app.gql(token(r), feed, json!({})).await;
+        assert!(ok(&resp)["createCalendarFeed"]["path"].as_str().unwrap().starts_with("/calendar/"), "{r:?}: {resp}");
+        assert_eq!(w.app.audit_count().await, before + 1, "{r:?}");
+    }
 }
 
 #[tokio::test]
@@ -367,4 +772,40 @@ async fn emails_stay_within_the_intercommunality() {
     let r = app.gql(Some(&other_sec), q, json!({})).await;
     let council = ok(&r)["commune"]["council"].as_array().unwrap().clone();
     assert!(council.iter().all(|m| m["person"]["email"].is_null()), "{r}");
+}
+
+/// A GraphQL multipart request (github.com/jaydenseric/graphql-multipart-request-spec)
+/// uploading `content` as `variables.file`, built by hand.
+async fn upload(
+    app: &TestApp,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+    name: &str,
+    content: &[u8],
+) -> Value {
+    let boundary = "entente-permissions-boundary-7d3f";
+    let operations = json!({ "query": query, "variables": variables }).to_string();
+    let mut body = Vec::new();
+    let mut part = |headers: String, data: &[u8]| {
+        body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    };
+    part("Content-Disposition: form-data; name=\"operations\"".into(), operations.as_bytes());
+    part("Content-Disposition: form-data; name=\"map\"".into(), br#"{"0":["variables.file"]}"#);
+    part(
+        format!("Content-Disposition: form-data; name=\"0\"; filename=\"{name}\"\r\nContent-Type: application/pdf"),
+        content,
+    );
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut req = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.expect("request").json().await.unwrap_or(Value::Null)
 }
