@@ -12,6 +12,7 @@ PORT=18181
 DATA="${ENTENTE_DATA_DIR:-../shared/data/decoupage-administratif}"
 PG_ADMIN="${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}"
 OUT=bench/out
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT  # no server left behind when a phase fails
 mkdir -p "$OUT"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release -q
