@@ -143,6 +143,33 @@ grouped_loader!(
     CommunesOfTerritory, territory_commune, TerritoryId, territory_id, order_by_asc(CommuneId)
 );
 
+/// Document metadata (not the content) of a meeting, by meeting.
+pub struct DocumentsByMeeting(DatabaseConnection);
+impl Loader<i32> for DocumentsByMeeting {
+    type Value = Vec<crate::meetings::graphql::DocumentMeta>;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = crate::meetings::graphql::document_metas(&self.0, keys).await?;
+        Ok(group(rows.into_iter().map(|d| (d.meeting_id, d))))
+    }
+}
+
+/// Quorum at each agenda item of a meeting, by meeting (then by item id).
+pub struct QuorumByMeeting(DatabaseConnection);
+impl Loader<i32> for QuorumByMeeting {
+    type Value = HashMap<i32, crate::meetings::rules::Quorum>;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let mut out = HashMap::new();
+        for id in keys {
+            let (m, b) = crate::meetings::service::meeting_of(&self.0, *id).await?;
+            let q = crate::meetings::service::quorum_by_item(&self.0, &m, &b).await?;
+            out.insert(*id, q.into_iter().map(|(i, q)| (i.id, q)).collect());
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request.
 pub struct Loaders {
     pub today: NaiveDate,
@@ -159,6 +186,8 @@ pub struct Loaders {
     pub epci_memberships: Cached<MembershipsByEpci>,
     pub territories: Cached<TerritoriesByEpci>,
     pub territory_communes: Cached<CommunesOfTerritory>,
+    pub documents: Cached<DocumentsByMeeting>,
+    pub quorum: Cached<QuorumByMeeting>,
 }
 
 impl Loaders {
@@ -182,6 +211,8 @@ impl Loaders {
             epci_memberships: with(MembershipsByEpci(db.clone()), delay),
             territories: with(TerritoriesByEpci(db.clone()), delay),
             territory_communes: with(CommunesOfTerritory(db.clone()), delay),
+            documents: with(DocumentsByMeeting(db.clone()), delay),
+            quorum: with(QuorumByMeeting(db.clone()), delay),
         }
     }
 }

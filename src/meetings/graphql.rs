@@ -408,9 +408,10 @@ impl Minutes {
 }
 
 /// Document metadata (the content is downloaded over HTTP).
-#[derive(sea_orm::FromQueryResult)]
+#[derive(sea_orm::FromQueryResult, Clone)]
 pub struct DocumentMeta {
     id: i32,
+    pub meeting_id: i32,
     agenda_item_id: Option<i32>,
     filename: String,
     media_type: String,
@@ -422,12 +423,14 @@ pub struct DocumentMeta {
 
 pub struct Document(DocumentMeta);
 
-async fn documents(ctx: &Context<'_>, meeting_id: i32, item: Option<i32>) -> AppResult<Vec<Document>> {
+/// Metadata of the documents of these meetings (never their content), in upload order.
+pub async fn document_metas(db: &sea_orm::DatabaseConnection, meetings: &[i32]) -> AppResult<Vec<DocumentMeta>> {
     use document::Column as C;
-    let mut q = document::Entity::find()
+    Ok(document::Entity::find()
         .select_only()
         .columns([
             C::Id,
+            C::MeetingId,
             C::AgendaItemId,
             C::Filename,
             C::MediaType,
@@ -436,12 +439,16 @@ async fn documents(ctx: &Context<'_>, meeting_id: i32, item: Option<i32>) -> App
             C::UploadedAt,
             C::AfterConvocation,
         ])
-        .filter(C::MeetingId.eq(meeting_id));
-    if let Some(i) = item {
-        q = q.filter(C::AgendaItemId.eq(i));
-    }
-    let rows = q.order_by_asc(C::Id).into_model::<DocumentMeta>().all(&state(ctx)?.db).await?;
-    Ok(rows.into_iter().map(Document).collect())
+        .filter(C::MeetingId.is_in(meetings.iter().copied()))
+        .order_by_asc(C::Id)
+        .into_model::<DocumentMeta>()
+        .all(db)
+        .await?)
+}
+
+async fn documents(ctx: &Context<'_>, meeting_id: i32, item: Option<i32>) -> AppResult<Vec<Document>> {
+    let all = loaders(ctx)?.documents.load_one(meeting_id).await?.unwrap_or_default();
+    Ok(all.into_iter().filter(|d| item.is_none() || d.agenda_item_id == item).map(Document).collect())
 }
 
 #[Object]
@@ -638,14 +645,12 @@ impl AgendaItem {
     }
     /// Quorum at this item, from attendance, arrivals and departures.
     async fn quorum(&self, ctx: &Context<'_>) -> AppResult<QuorumView> {
-        let db = &state(ctx)?.db;
-        let (m, b) = service::meeting_of(db, self.0.meeting_id).await?;
-        let q = service::quorum_by_item(db, &m, &b)
+        let q = loaders(ctx)?
+            .quorum
+            .load_one(self.0.meeting_id)
             .await?
-            .into_iter()
-            .find(|(i, _)| i.id == self.0.id)
-            .map(|(_, q)| q)
-            .ok_or_else(|| AppError::internal("item missing"))?;
+            .and_then(|by_item| by_item.get(&self.0.id).copied())
+            .ok_or_else(|| AppError::internal("item missing from its meeting"))?;
         Ok(QuorumView { in_office: q.in_office, present: q.present, required: q.required, met: q.met })
     }
     /// The vote, once recorded.
@@ -1252,6 +1257,7 @@ impl MeetingsMutation {
         .await?;
         let meta = DocumentMeta {
             id: d.id,
+            meeting_id: d.meeting_id,
             agenda_item_id: d.agenda_item_id,
             filename: d.filename,
             media_type: d.media_type,
