@@ -1263,18 +1263,16 @@ async fn counted_meetings<C: ConnectionTrait>(db: &C, body_id: i32) -> AppResult
         .collect())
 }
 
-/// Proxies valid at the meeting: not revoked, and the meeting is among the consecutive
-/// meetings they cover from their first one.
+/// Proxies valid at the meeting: not revoked before it started, and the meeting is among
+/// the consecutive meetings they cover from their first one. (A proxy revoked after a
+/// meeting it served stays valid for that meeting.)
 pub async fn proxies_at<C: ConnectionTrait>(db: &C, m: &meeting::Model) -> AppResult<Vec<proxy::Model>> {
     let order = counted_meetings(db, m.body_id).await?;
     let Some(here) = order.iter().position(|x| *x == m.id) else { return Ok(vec![]) };
-    let all = proxy::Entity::find()
-        .filter(proxy::Column::BodyId.eq(m.body_id))
-        .filter(proxy::Column::RevokedAt.is_null())
-        .all(db)
-        .await?;
+    let all = proxy::Entity::find().filter(proxy::Column::BodyId.eq(m.body_id)).all(db).await?;
     Ok(all
         .into_iter()
+        .filter(|p| p.revoked_at.is_none_or(|r| r > m.starts_at))
         .filter(|p| {
             order
                 .iter()

@@ -384,6 +384,16 @@ async fn quorum_with_proxies_arrivals_and_departures_then_second_convocation() {
         .await;
     assert_eq!(code(&r), "VALIDATION", "{r}");
 
+    // The proxy is revocable until the meeting; then D is no longer represented.
+    let r = app.gql(Some(&sec), "query($id:ID!){meeting(id:$id){proxies{id giver{id}}}}", json!({"id": m})).await;
+    let pid = ok(&r)["meeting"]["proxies"][0]["id"].clone();
+    let r = app.gql(Some(&sec), "mutation($id:ID!){revokeProxy(id:$id){revokedAt}}", json!({"id": pid})).await;
+    assert!(ok(&r)["revokeProxy"]["revokedAt"].is_string());
+    let r = app.gql(Some(&sec), "mutation($id:ID!){revokeProxy(id:$id){revokedAt}}", json!({"id": pid})).await;
+    assert_eq!(code(&r), "CONFLICT");
+    let r = attendance(&app, &sec, &m, &[(d, "REPRESENTED", None, None)]).await;
+    assert_eq!(code(&r), "VALIDATION", "no proxy any more: {r}");
+
     // Second convocation: the undecided items without quorum (item 2), at least 3 clear days later.
     let second = "mutation($m:ID!,$s:NaiveDateTime!,$e:NaiveDateTime!){secondConvocation(meetingId:$m,startsAt:$s,endsAt:$e){id status agenda{title quorum{required met}} firstConvocation{id}}}";
     let r = app.gql(Some(&sec), second, json!({"m": m, "s": paris_in(2, 10), "e": paris_in(2, 12)})).await;
