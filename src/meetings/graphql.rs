@@ -503,7 +503,7 @@ impl Convocation {
     async fn sent_at(&self) -> DateTime<Utc> {
         self.0.sent_at
     }
-    /// ELECTRONIC (the default, L2121-10).
+    /// ELECTRONIC (the default, L2121-10) or PAPER (for a member who asked).
     async fn channel(&self) -> &str {
         &self.0.channel
     }
@@ -1268,18 +1268,24 @@ impl MeetingsMutation {
         };
         Ok(Document(meta))
     }
-    /// Sends the convocations. Refused with NOTICE_TOO_SHORT (naming the latest legal
-    /// sending date) when the notice is shorter than the body's rule, unless urgency is
-    /// declared with its reason and the urgency minimum holds.
+    /// Sends the convocations (électroniques by default, L2121-10; on paper for the
+    /// members listed in `paperFor`, who asked for it). Refused with NOTICE_TOO_SHORT
+    /// (naming the latest legal sending date) when the notice is shorter than the body's
+    /// rule, unless urgency is declared with its reason and the urgency minimum holds.
     async fn convene_meeting(
         &self,
         ctx: &Context<'_>,
         id: ID,
         expected_version: i32,
         urgency_reason: Option<String>,
+        #[graphql(default)] paper_for: Vec<ID>,
     ) -> AppResult<Meeting> {
         let id = id_of("id", Kind::Meeting, &id)?;
-        Ok(Meeting(service::convene(state(ctx)?, actor(ctx)?, id, expected_version, urgency_reason).await?))
+        let mut paper = Vec::with_capacity(paper_for.len());
+        for (i, p) in paper_for.iter().enumerate() {
+            paper.push(id_of(&format!("paperFor.{i}"), Kind::Person, p)?);
+        }
+        Ok(Meeting(service::convene(state(ctx)?, actor(ctx)?, id, expected_version, urgency_reason, &paper).await?))
     }
     /// The convened member acknowledges reading their convocation.
     async fn acknowledge_convocation(&self, ctx: &Context<'_>, meeting_id: ID) -> AppResult<Convocation> {

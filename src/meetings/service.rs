@@ -1043,6 +1043,7 @@ pub async fn convene(
     id: i32,
     expected_version: i32,
     urgency_reason: Option<String>,
+    paper_for: &[i32],
 ) -> AppResult<meeting::Model> {
     let (m, b) = meeting_of(&state.db, id).await?;
     authorize_convener(&state.db, actor, &b).await?;
@@ -1096,6 +1097,9 @@ pub async fn convene(
     if members.is_empty() {
         return Err(AppError::validation("bodyId", "this body has no member to convene"));
     }
+    if let Some(p) = paper_for.iter().find(|p| !members.iter().any(|m| m.person_id == **p)) {
+        return Err(AppError::validation("paperFor", format!("person {p} is not a member of this body")));
+    }
     let next = next_version(expected_version)?;
     let txn = state.db.begin().await?;
     let res = meeting::Entity::update_many()
@@ -1113,7 +1117,7 @@ pub async fn convene(
     // Convened again after a postponement: the earlier convocations are replaced (the
     // audit log keeps the first sending).
     convocation::Entity::delete_many().filter(convocation::Column::MeetingId.eq(id)).exec(&txn).await?;
-    send_convocations(&txn, id, &members, now).await?;
+    send_convocations(&txn, id, &members, paper_for, now).await?;
     if let Some(r) = m.request_id {
         meeting_request::Entity::update_many()
             .col_expr(meeting_request::Column::Status, Expr::value(RequestStatus::Convened.as_str()))
@@ -1125,7 +1129,7 @@ pub async fn convene(
     record(
         &txn,
         actor,
-        audit("CONVENE_MEETING", "Meeting", id, &b, json!({ "convocations": members.len(), "sentAt": now, "urgency": urgency, "clearDays": clear_days_between(now, m.starts_at) })),
+        audit("CONVENE_MEETING", "Meeting", id, &b, json!({ "convocations": members.len(), "paper": paper_for, "sentAt": now, "urgency": urgency, "clearDays": clear_days_between(now, m.starts_at) })),
     )
     .await?;
     let after = meeting_of(&txn, id).await?.0;
@@ -1134,11 +1138,12 @@ pub async fn convene(
 }
 
 /// One convocation per member, all with the same sending time (the legal proof);
-/// electronic, the default of L2121-10.
+/// electronic, the default of L2121-10, or on paper for the members who asked for it.
 async fn send_convocations<C: ConnectionTrait>(
     conn: &C,
     meeting_id: i32,
     members: &[Member],
+    paper_for: &[i32],
     now: DateTime<Utc>,
 ) -> AppResult<()> {
     for chunk in members.chunks(500) {
@@ -1148,7 +1153,7 @@ async fn send_convocations<C: ConnectionTrait>(
             seat: Set(mem.role.as_str().into()),
             commune_id: Set(mem.commune_id),
             sent_at: Set(now),
-            channel: Set("ELECTRONIC".into()),
+            channel: Set(if paper_for.contains(&mem.person_id) { "PAPER" } else { "ELECTRONIC" }.into()),
             read_at: Set(None),
             ..Default::default()
         }))
@@ -1611,7 +1616,7 @@ pub async fn second_convocation(
         .insert(&txn)
         .await?;
     }
-    send_convocations(&txn, m.id, &members, now).await?;
+    send_convocations(&txn, m.id, &members, &[], now).await?;
     record(
         &txn,
         actor,

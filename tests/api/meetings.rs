@@ -144,10 +144,22 @@ async fn convening_checks_notice_and_urgency() {
     add_item(&app, &sec, &m2, "DEBATE", "Point urgent").await;
     let r = convene(&app, &sec, &m2, Some("urgence")).await;
     assert_eq!(code(&r), "NOTICE_TOO_SHORT", "{r}");
-    // 10 days ahead: normal notice.
+    // 10 days ahead: normal notice; Cassis's mayor asked for paper.
     let m3 = create_meeting(&app, &sec, &conf, 10).await;
     add_item(&app, &sec, &m3, "INFORMATION", "Calendrier").await;
-    ok(&convene(&app, &sec, &m3, None).await);
+    let (_, cassis) = mayor(&app, &sec, "13022").await;
+    let v = version(&app, &sec, &m3).await;
+    let r = app
+        .gql(Some(&sec), "mutation($id:ID!,$v:Int!,$p:[ID!]!){conveneMeeting(id:$id,expectedVersion:$v,paperFor:$p){convocations{person{id} channel}}}", json!({"id": m3, "v": v, "p": [cassis]}))
+        .await;
+    let channels: Vec<(String, String)> = ok(&r)["conveneMeeting"]["convocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["channel"] == "PAPER")
+        .map(|c| (c["person"]["id"].as_str().unwrap().to_string(), c["channel"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(channels, vec![(cassis.clone(), "PAPER".to_string())]);
     // The agenda is fixed once convened.
     let r = app
         .gql(
