@@ -55,7 +55,10 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    // A calendar feed's path is its secret: never logged.
+                    let path = req.uri().path();
+                    let path = if path.starts_with("/calendar/") { "/calendar/(secret)" } else { path };
+                    tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id)
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(RequestBodyLimitLayer::new(largest))
@@ -80,6 +83,10 @@ async fn limit_non_multipart(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
     if multipart {
+        // Large bodies only from signed-in clients (the token is checked by the resolver).
+        if !req.headers().contains_key(header::AUTHORIZATION) {
+            return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "authentication required");
+        }
         return next.run(req).await;
     }
     let announced =

@@ -42,8 +42,10 @@ pub enum Action {
     /// Convene a meeting of a body of `intercommunality`; the president may convene the
     /// conference of mayors (`conference`).
     Convene { intercommunality: i32, conference: bool },
-    /// See a body's meetings, documents and members.
+    /// See a body's meetings, documents and members: its current members.
     SeeBody { body: i32, intercommunality: i32 },
+    /// See one (convened) meeting and its documents: as SeeBody, or convened to it.
+    SeeMeeting { meeting: i32, body: i32, intercommunality: i32 },
     /// Give a seat in a body of `intercommunality`: the secretariat any seat; a mayor
     /// designates (`designation`) councillors of their own `commune` only.
     DesignateSeat { intercommunality: i32, commune: Option<i32>, designation: bool },
@@ -72,6 +74,7 @@ impl Action {
             Action::ManageMeetings { .. } => "prepare this intercommunality's meetings or record their proceedings",
             Action::Convene { .. } => "convene this body",
             Action::SeeBody { .. } => "see this body's meetings",
+            Action::SeeMeeting { .. } => "see this meeting",
             Action::DesignateSeat { .. } => "give this seat",
             Action::SignRequest { .. } => "sign a request as mayor of a member commune",
             Action::GiveProxy { .. } => "give or revoke this member's proxy",
@@ -138,7 +141,13 @@ pub async fn authorize<'a>(
         Action::SeeBody { body, intercommunality } => {
             is_secretariat_of(p, intercommunality)
                 || is_president_of(db, actor, intercommunality).await?
-                || crate::meetings::service::sits_or_sat_in(db, body, p.person_id).await?
+                || crate::meetings::service::sits_in(db, body, p.person_id).await?
+        }
+        Action::SeeMeeting { meeting, body, intercommunality } => {
+            is_secretariat_of(p, intercommunality)
+                || is_president_of(db, actor, intercommunality).await?
+                || crate::meetings::service::convened_to(db, meeting, p.person_id).await?
+                || crate::meetings::service::sits_in(db, body, p.person_id).await?
         }
         Action::DesignateSeat { intercommunality, commune, designation } => {
             let mayor_of = actor.mayor_of_communes(db).await?;

@@ -49,7 +49,8 @@ pub struct RuleProfileView {
     proxies_per_holder: i32,
     /// Consecutive meetings a proxy may cover at most.
     proxy_max_meetings: i32,
-    /// Clear days of notice of a second convocation when quorum failed (no quorum needed then).
+    /// Second convocation when quorum failed (L2121-17): its meeting is held at least this
+    /// many days after the first, with as many clear days of notice; it needs no quorum.
     second_convocation_days: i32,
     /// The legal source of these rules.
     legal_source: String,
@@ -306,7 +307,7 @@ impl Meeting {
     /// For a second convocation: the meeting where quorum failed.
     async fn first_convocation(&self, ctx: &Context<'_>) -> AppResult<Option<Meeting>> {
         match self.0.first_convocation_id {
-            Some(id) => Ok(Some(Meeting(service::meeting_of(&state(ctx)?.db, id).await?.0))),
+            Some(id) => Ok(Some(Meeting(visible_meeting(ctx, id).await?))),
             None => Ok(None),
         }
     }
@@ -599,7 +600,8 @@ pub struct VoteView {
     result: VoteResult,
     /// The president's vote decided a tie.
     casting_vote_used: bool,
-    /// Weighted by each mayor's commune population, frozen with the vote (conference only).
+    /// Also tallied by each mayor's commune population, frozen with the vote (conference
+    /// only); informative: `result` is the head count's.
     weighted: bool,
     population_for: Option<i64>,
     population_against: Option<i64>,
@@ -639,7 +641,7 @@ impl AgendaItem {
     /// For MINUTES_APPROVAL: the meeting whose minutes are approved.
     async fn minutes_of(&self, ctx: &Context<'_>) -> AppResult<Option<Meeting>> {
         match self.0.minutes_of_meeting_id {
-            Some(id) => Ok(Some(Meeting(service::meeting_of(&state(ctx)?.db, id).await?.0))),
+            Some(id) => Ok(Some(Meeting(visible_meeting(ctx, id).await?))),
             None => Ok(None),
         }
     }
@@ -751,7 +753,7 @@ impl MeetingRequest {
     }
     async fn meeting(&self, ctx: &Context<'_>) -> AppResult<Option<Meeting>> {
         match self.0.meeting_id {
-            Some(id) => Ok(Some(Meeting(service::meeting_of(&state(ctx)?.db, id).await?.0))),
+            Some(id) => Ok(Some(Meeting(visible_meeting(ctx, id).await?))),
             None => Ok(None),
         }
     }
@@ -813,7 +815,7 @@ impl ProgressReport {
         for m in meeting::Entity::find()
             .filter(meeting::Column::BodyId.is_in(ids))
             .filter(meeting::Column::StartsAt.gt(now))
-            .filter(meeting::Column::Status.is_in([MeetingStatus::Convened.as_str(), MeetingStatus::Draft.as_str()]))
+            .filter(meeting::Column::Status.eq(MeetingStatus::Convened.as_str()))
             .order_by_desc(meeting::Column::StartsAt)
             .all(db)
             .await?
@@ -857,7 +859,7 @@ impl ProgressReport {
 #[derive(SimpleObject)]
 pub struct BodyProgress {
     body: Body,
-    /// The next convened or planned meeting.
+    /// The next convened meeting.
     next: Option<Meeting>,
 }
 
@@ -950,12 +952,11 @@ impl MeetingsQuery {
     }
     /// A mayors' request for a conference.
     async fn meeting_request(&self, ctx: &Context<'_>, id: ID) -> AppResult<MeetingRequest> {
-        allow(ctx, Action::Read).await?;
         let id = ids::decode("id", Kind::MeetingRequest, &id)?;
-        let r = meeting_request::Entity::find_by_id(id)
-            .one(&state(ctx)?.db)
-            .await?
-            .ok_or_else(|| AppError::not_found("request"))?;
+        let db = &state(ctx)?.db;
+        let r = meeting_request::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("request"))?;
+        let b = service::body_of(db, r.body_id).await?;
+        allow(ctx, Action::SeeBody { body: b.id, intercommunality: b.intercommunality_id }).await?;
         Ok(MeetingRequest(r))
     }
     /// Publications that are late: decisions one week after the meeting, minutes one week
@@ -1098,10 +1099,13 @@ pub struct RecordVoteInput {
     pub abstain: Option<i32>,
     #[graphql(default = false)]
     pub secret_ballot: bool,
-    /// Conference of mayors: weigh the roll call by each mayor's commune population.
+    /// Conference of mayors: also tally the roll call weighted by each mayor's commune
+    /// population (frozen with the vote). The result stays the head count's; the weighted
+    /// figures are kept beside it.
     #[graphql(default = false)]
     pub weighted: bool,
-    /// How the president voted, when a tie must be decided and there is no roll call.
+    /// Without a roll call: how the president voted, needed to decide a tie (ABSTAIN: no
+    /// casting vote). With a roll call, the president's ballot decides and this is refused.
     pub president_choice: Option<Choice>,
     /// Vote par appel nominal: each member's choice (a represented member's is cast by their proxy holder).
     #[graphql(default)]
@@ -1235,6 +1239,9 @@ impl MeetingsMutation {
     ) -> AppResult<Document> {
         let meeting = id_of("meetingId", Kind::Meeting, &meeting_id)?;
         let item = agenda_item_id.as_ref().map(|i| id_of("agendaItemId", Kind::AgendaItem, i)).transpose()?;
+        // Authorise before reading the file (the service checks again with the rest).
+        let (_, b) = service::meeting_of(&state(ctx)?.db, meeting).await?;
+        allow(ctx, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
         let value = file.value(ctx).map_err(|_| AppError::validation("file", "no file in this multipart request"))?;
         let max = state(ctx)?.config.limits.document_bytes;
         let filename = value.filename.clone();

@@ -63,7 +63,8 @@ str_enum!(
         Convened = "CONVENED",
         /// Tenue.
         Held = "HELD",
-        /// Clôturée: minutes approved or nothing left to record.
+        /// Clôturée by the secretariat: nothing more is recorded at the meeting (minutes
+        /// are still drafted, approved and published).
         Closed = "CLOSED",
         /// Reportée: to be convened again at a new date.
         Postponed = "POSTPONED",
@@ -195,7 +196,8 @@ str_enum!(
     RequestStatus {
         /// Collecting signatures.
         Open = "OPEN",
-        /// Threshold reached: the secretariat must convene within 30 days.
+        /// Threshold reached: the conference is to be convened, by default within 30 days
+        /// (a rule of this server, from the project's brief; the CGCT sets no delay).
         Granted = "GRANTED",
         /// Refused: the yearly limit of granted requests was reached.
         Refused = "REFUSED",
@@ -323,7 +325,8 @@ pub struct Tally {
 
 /// Result by absolute majority of votes cast (abstentions are not cast): adopted when FOR
 /// exceeds AGAINST. On a tie the president's vote decides, except in a secret ballot
-/// (then the motion is not adopted). `president` is how the president voted, if known.
+/// (then the motion is not adopted). `president` is how the president voted (ABSTAIN when
+/// they abstained or were absent: no casting vote), None when unknown (an error on a tie).
 pub fn tally(votes_for: i64, against: i64, secret: bool, president: Option<Choice>) -> Result<Tally, String> {
     use std::cmp::Ordering::*;
     Ok(match votes_for.cmp(&against) {
@@ -334,7 +337,11 @@ pub fn tally(votes_for: i64, against: i64, secret: bool, president: Option<Choic
         Equal => match president {
             Some(Choice::For) => Tally { result: VoteResult::Adopted, casting_vote_used: true },
             Some(Choice::Against) => Tally { result: VoteResult::Rejected, casting_vote_used: true },
-            _ => return Err("tie: the president's vote decides; say how the president voted (presidentChoice)".into()),
+            // The president abstained or is not there to decide: the motion is not adopted.
+            Some(Choice::Abstain) => Tally { result: VoteResult::Rejected, casting_vote_used: false },
+            None => {
+                return Err("tie: the president's vote decides; say how the president voted (presidentChoice)".into())
+            }
         },
     })
 }
@@ -457,6 +464,7 @@ mod tests {
         assert_eq!(t, Tally { result: VoteResult::Adopted, casting_vote_used: true });
         assert_eq!(tally(10, 10, false, Some(Choice::Against)).unwrap().result, VoteResult::Rejected);
         assert!(tally(10, 10, false, None).is_err());
+        assert_eq!(tally(10, 10, false, Some(Choice::Abstain)).unwrap().result, VoteResult::Rejected);
         assert_eq!(
             tally(10, 10, true, Some(Choice::For)).unwrap(),
             Tally { result: VoteResult::Rejected, casting_vote_used: false }

@@ -65,6 +65,9 @@ pub fn profile_of(b: &body::Model) -> RuleProfile {
 /// A Paris wall-clock time as an instant; refused when the time does not exist or is
 /// ambiguous (the hour skipped or repeated by a daylight-saving change).
 pub fn paris_instant(field: &str, t: NaiveDateTime) -> AppResult<DateTime<Utc>> {
+    if !(2000..=2100).contains(&chrono::Datelike::year(&t)) {
+        return Err(AppError::validation(field, "a meeting takes place between the years 2000 and 2100"));
+    }
     Paris.from_local_datetime(&t).single().map(|d| d.with_timezone(&Utc)).ok_or_else(|| {
         AppError::validation(field, format!("{t} does not exist or is ambiguous in Europe/Paris (clock change)"))
     })
@@ -205,6 +208,10 @@ async fn derived_seats<C: ConnectionTrait>(
                         mandate_id: m.id,
                         seat_id: None,
                     });
+                } else if let Some(lead) = members.iter_mut().find(|x| x.person_id == m.person_id) {
+                    // The president who is also a mayor sits once, for their commune too
+                    // (its population weighs in a weighted tally).
+                    lead.commune_id.get_or_insert(c);
                 }
             }
             None => {
@@ -301,30 +308,25 @@ pub async fn members<C: ConnectionTrait>(db: &C, b: &body::Model, day: NaiveDate
     Ok(seats(db, b, day).await?.0)
 }
 
-/// Whether the person sits in the body today, or was convened to one of its meetings
-/// (past members keep sight of the meetings they were called to).
-pub async fn sits_or_sat_in(db: &DatabaseConnection, body_id: i32, person_id: i32) -> AppResult<bool> {
+/// Whether the person sits in the body today (former members lose sight of it the day
+/// their seat ends; they keep the meetings they were convened to, see `Action::SeeMeeting`).
+pub async fn sits_in(db: &DatabaseConnection, body_id: i32, person_id: i32) -> AppResult<bool> {
     let b = body_of(db, body_id).await?;
-    if members(db, &b, crate::time::today_paris()).await?.iter().any(|m| m.person_id == person_id) {
-        return Ok(true);
-    }
-    let meeting_ids: Vec<i32> = meeting::Entity::find()
-        .filter(meeting::Column::BodyId.eq(body_id))
-        .all(db)
-        .await?
-        .iter()
-        .map(|m| m.id)
-        .collect();
+    Ok(members(db, &b, crate::time::today_paris()).await?.iter().any(|m| m.person_id == person_id))
+}
+
+/// Whether the person was convened to this meeting.
+pub async fn convened_to(db: &DatabaseConnection, meeting_id: i32, person_id: i32) -> AppResult<bool> {
     Ok(convocation::Entity::find()
+        .filter(convocation::Column::MeetingId.eq(meeting_id))
         .filter(convocation::Column::PersonId.eq(person_id))
-        .filter(convocation::Column::MeetingId.is_in(meeting_ids))
         .count(db)
         .await?
         > 0)
 }
 
 /// May the actor see this meeting? Drafts: those who prepare or convene it; otherwise
-/// the body's members (and those convened to it), its secretariat and the president.
+/// the body's current members, those convened to it, its secretariat and the president.
 pub async fn authorize_view(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -334,7 +336,8 @@ pub async fn authorize_view(
     if status_of(m)? == MeetingStatus::Draft {
         return authorize_convener(db, actor, b).await;
     }
-    authorize(db, actor, Action::SeeBody { body: b.id, intercommunality: b.intercommunality_id }).await.map(|_| ())
+    let action = Action::SeeMeeting { meeting: m.id, body: b.id, intercommunality: b.intercommunality_id };
+    authorize(db, actor, action).await.map(|_| ())
 }
 
 /// Who convenes a body's meetings, and so prepares them: its secretariat; for the
@@ -506,7 +509,11 @@ pub async fn add_seat(
     let m =
         mandate::Entity::find_by_id(mandate_id).one(&state.db).await?.ok_or_else(|| AppError::not_found("mandate"))?;
     let mrole = Role::parse(&m.role).ok_or_else(|| AppError::internal("mandate with unknown role"))?;
-    let designation = role == SeatRole::Member && matches!(mrole, Role::MunicipalCouncillor | Role::DeputyMayor);
+    // Mayors designate their councillors to working groups; other bodies' seats are the
+    // secretariat's to record.
+    let designation = kind == BodyKind::WorkingGroup
+        && role == SeatRole::Member
+        && matches!(mrole, Role::MunicipalCouncillor | Role::DeputyMayor);
     authorize(
         &state.db,
         actor,
@@ -514,6 +521,10 @@ pub async fn add_seat(
     )
     .await?;
     let today = crate::time::today_paris();
+    if start < today {
+        // A seat dated back would change who was in office at past meetings.
+        return Err(AppError::validation("startDate", "a seat starts today or later"));
+    }
     if m.end_date.is_some_and(|e| e <= std::cmp::max(start, today)) {
         return Err(AppError::validation("mandateId", "this mandate has ended"));
     }
@@ -607,8 +618,8 @@ pub async fn end_seat(
         Action::DesignateSeat { intercommunality: b.intercommunality_id, commune: m.commune_id, designation },
     )
     .await?;
-    if end <= s.start_date {
-        return Err(AppError::validation("endDate", "the end must be after the seat's start"));
+    if end <= s.start_date || end < crate::time::today_paris() {
+        return Err(AppError::validation("endDate", "the end must be after the seat's start, today or later"));
     }
     let next = next_version(expected_version)?;
     let txn = state.db.begin().await?;
@@ -900,8 +911,10 @@ pub async fn add_agenda_item(
         _ => {}
     }
     let txn = state.db.begin().await?;
-    // Serialise appends to the agenda on the meeting row.
-    bump_meeting(&txn, &m).await?;
+    // Serialise appends to the agenda on the meeting row; a convocation may have gone out since.
+    if status_of(&lock_meeting(&txn, &m).await?)? != status_of(&m)? {
+        return Err(AppError::Conflict("the meeting changed meanwhile (convened?); reload and retry".into()));
+    }
     let position =
         agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(meeting_id)).count(&txn).await? as i32 + 1;
     let item = agenda_item::ActiveModel {
@@ -947,14 +960,15 @@ pub async fn add_agenda_item(
 }
 
 /// Takes the meeting's row lock (a no-op update), so concurrent writers to one meeting
-/// queue up on both databases.
-async fn bump_meeting<C: ConnectionTrait>(conn: &C, m: &meeting::Model) -> AppResult<()> {
+/// queue up on both databases, and returns the meeting as it is now: checks made before
+/// the transaction are made again on it.
+async fn lock_meeting<C: ConnectionTrait>(conn: &C, m: &meeting::Model) -> AppResult<meeting::Model> {
     meeting::Entity::update_many()
         .col_expr(meeting::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(meeting::Column::Id.eq(m.id))
         .exec(conn)
         .await?;
-    Ok(())
+    meeting::Entity::find_by_id(m.id).one(conn).await?.ok_or_else(|| AppError::not_found("meeting"))
 }
 
 pub struct Upload {
@@ -1003,8 +1017,17 @@ pub async fn upload_document(
         .filter(|t| t.len() < 128 && t.contains('/') && !t.chars().any(|c| c.is_control()))
         .unwrap_or_else(|| "application/octet-stream".into());
     let sha = hex::encode(Sha256::digest(&file.content));
-    let after = status != MeetingStatus::Draft;
     let txn = state.db.begin().await?;
+    // Read the status under the meeting's lock: a convocation sent meanwhile makes this a
+    // document added after convening, which members are told of.
+    let status = status_of(&lock_meeting(&txn, &m).await?)?;
+    if matches!(status, MeetingStatus::Cancelled | MeetingStatus::Closed) {
+        return Err(AppError::rule(
+            "INVALID_TRANSITION",
+            format!("a {} meeting takes no more documents", status.as_str()),
+        ));
+    }
+    let after = status != MeetingStatus::Draft;
     let d = document::ActiveModel {
         meeting_id: Set(meeting_id),
         agenda_item_id: Set(item_id),
@@ -1098,7 +1121,8 @@ pub async fn convene(
         return Err(AppError::validation("bodyId", "this body has no member to convene"));
     }
     if let Some(p) = paper_for.iter().find(|p| !members.iter().any(|m| m.person_id == **p)) {
-        return Err(AppError::validation("paperFor", format!("person {p} is not a member of this body")));
+        let i = paper_for.iter().position(|x| x == p).unwrap_or(0);
+        return Err(AppError::validation(&format!("paperFor.{i}"), "this person is not a member of this body"));
     }
     let next = next_version(expected_version)?;
     let txn = state.db.begin().await?;
@@ -1114,8 +1138,15 @@ pub async fn convene(
         .exec(&txn)
         .await?;
     expect_one(res.rows_affected, "meeting", m.version, expected_version)?;
-    // Convened again after a postponement: the earlier convocations are replaced (the
-    // audit log keeps the first sending).
+    // Convened again after a postponement: the earlier convocations are replaced, and the
+    // audit entry keeps each one's sending time and read acknowledgement (the proof).
+    let previous: Vec<serde_json::Value> = convocation::Entity::find()
+        .filter(convocation::Column::MeetingId.eq(id))
+        .all(&txn)
+        .await?
+        .iter()
+        .map(|c| json!({ "person": c.person_id, "sentAt": c.sent_at, "readAt": c.read_at, "channel": c.channel }))
+        .collect();
     convocation::Entity::delete_many().filter(convocation::Column::MeetingId.eq(id)).exec(&txn).await?;
     send_convocations(&txn, id, &members, paper_for, now).await?;
     if let Some(r) = m.request_id {
@@ -1129,7 +1160,7 @@ pub async fn convene(
     record(
         &txn,
         actor,
-        audit("CONVENE_MEETING", "Meeting", id, &b, json!({ "convocations": members.len(), "paper": paper_for, "sentAt": now, "urgency": urgency, "clearDays": clear_days_between(now, m.starts_at) })),
+        audit("CONVENE_MEETING", "Meeting", id, &b, json!({ "convocations": members.len(), "paper": paper_for, "previous": previous, "sentAt": now, "urgency": urgency, "clearDays": clear_days_between(now, m.starts_at) })),
     )
     .await?;
     let after = meeting_of(&txn, id).await?.0;
@@ -1254,11 +1285,15 @@ pub async fn change_status(
 
 // ---- attendance, proxies, quorum ------------------------------------------------------
 
-/// The body's meetings that count for proxy validity (not cancelled), in order.
+/// The body's meetings that count for proxy validity (convened, held or closed), in order.
 async fn counted_meetings<C: ConnectionTrait>(db: &C, body_id: i32) -> AppResult<Vec<i32>> {
     Ok(meeting::Entity::find()
         .filter(meeting::Column::BodyId.eq(body_id))
-        .filter(meeting::Column::Status.ne(MeetingStatus::Cancelled.as_str()))
+        .filter(meeting::Column::Status.is_in([
+            MeetingStatus::Convened.as_str(),
+            MeetingStatus::Held.as_str(),
+            MeetingStatus::Closed.as_str(),
+        ]))
         .order_by_asc(meeting::Column::StartsAt)
         .order_by_asc(meeting::Column::Id)
         .all(db)
@@ -1321,8 +1356,8 @@ pub async fn give_proxy(
             format!("a proxy is valid for 1 to {} consecutive meetings", b.proxy_max_meetings),
         ));
     }
-    if !matches!(status_of(&m)?, MeetingStatus::Convened | MeetingStatus::Draft) || Utc::now() >= m.starts_at {
-        return Err(AppError::rule("PROXY_REFUSED", "proxies are given before the meeting starts"));
+    if status_of(&m)? != MeetingStatus::Convened || Utc::now() >= m.starts_at {
+        return Err(AppError::rule("PROXY_REFUSED", "proxies are given for a convened meeting, before it starts"));
     }
     let day = paris_day(m.starts_at);
     let sitting: HashSet<i32> = members(&state.db, &b, day).await?.iter().map(|x| x.person_id).collect();
@@ -1333,7 +1368,7 @@ pub async fn give_proxy(
         return Err(AppError::validation("holderId", "a proxy is given to another member of the body"));
     }
     let txn = state.db.begin().await?;
-    bump_meeting(&txn, &m).await?;
+    lock_meeting(&txn, &m).await?;
     let valid = proxies_at(&txn, &m).await?;
     if valid.iter().any(|p| p.giver_person_id == giver) {
         return Err(AppError::Conflict(
@@ -1378,7 +1413,8 @@ pub async fn give_proxy(
     Ok(p)
 }
 
-/// Revokes a proxy, until the start of the next meeting it covers.
+/// Revokes a proxy: it no longer serves meetings that start after now (a meeting under
+/// way or past keeps it, see `proxies_at`).
 pub async fn revoke_proxy(state: &AppState, actor: &Actor, id: i32) -> AppResult<proxy::Model> {
     let p = proxy::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("proxy"))?;
     let b = body_of(&state.db, p.body_id).await?;
@@ -1390,18 +1426,6 @@ pub async fn revoke_proxy(state: &AppState, actor: &Actor, id: i32) -> AppResult
     .await?;
     if p.revoked_at.is_some() {
         return Err(AppError::Conflict("this proxy is already revoked".into()));
-    }
-    let first = meeting_of(&state.db, p.first_meeting_id).await?.0;
-    if Utc::now() >= first.starts_at && status_of(&first)? != MeetingStatus::Postponed {
-        // Used already: it can still be revoked for the later meetings it covers.
-        let later = counted_meetings(&state.db, b.id).await?;
-        let pos = later.iter().position(|x| *x == first.id).unwrap_or(0);
-        if later.len() <= pos + 1 || p.meetings_count <= 1 {
-            return Err(AppError::rule(
-                "PROXY_REFUSED",
-                "the meeting this proxy covers has started: too late to revoke",
-            ));
-        }
     }
     let txn = state.db.begin().await?;
     let res = proxy::Entity::update_many()
@@ -1476,7 +1500,7 @@ pub async fn record_attendance(
     }
     let now = Utc::now();
     let txn = state.db.begin().await?;
-    bump_meeting(&txn, &m).await?;
+    lock_meeting(&txn, &m).await?;
     let ids: Vec<i32> = rows.iter().map(|r| r.person_id).collect();
     attendance::Entity::delete_many()
         .filter(attendance::Column::MeetingId.eq(meeting_id))
@@ -1526,7 +1550,8 @@ pub async fn quorum_by_item<C: ConnectionTrait>(
         .await?;
     let rows = attendance::Entity::find().filter(attendance::Column::MeetingId.eq(m.id)).all(db).await?;
     let presences: Vec<Presence> = rows.iter().map(presence).collect();
-    let in_office = members(db, b, paris_day(m.starts_at)).await?.len() as i64;
+    // Members in office: those convened (frozen at convening), not today's seats.
+    let in_office = convocation::Entity::find().filter(convocation::Column::MeetingId.eq(m.id)).count(db).await? as i64;
     let rule = profile_of(b).quorum_rule;
     let second = m.first_convocation_id.is_some();
     Ok(items
@@ -1572,9 +1597,27 @@ pub async fn second_convocation(
     if failed.is_empty() {
         return Err(AppError::rule("QUORUM_MET", "quorum was reached at every undecided item: no second convocation"));
     }
+    let recorded =
+        attendance::Entity::find().filter(attendance::Column::MeetingId.eq(first.id)).count(&state.db).await?;
+    if recorded == 0 {
+        return Err(AppError::rule(
+            "INVALID_TRANSITION",
+            "record the first meeting's attendance: it shows the quorum failed",
+        ));
+    }
     let starts = paris_instant("startsAt", starts_at)?;
     let ends = paris_instant("endsAt", ends_at)?;
     check_times(starts, ends)?;
+    let earliest = paris_day(first.starts_at) + Duration::days(i64::from(b.second_convocation_days));
+    if paris_day(starts) < earliest {
+        return Err(AppError::validation(
+            "startsAt",
+            format!(
+                "the second meeting is held at least {} days after the first: on {earliest} or later",
+                b.second_convocation_days
+            ),
+        ));
+    }
     if let Err(latest) = check_notice(Utc::now(), starts, b.second_convocation_days) {
         return Err(AppError::rule(
             "NOTICE_TOO_SHORT",
@@ -1588,6 +1631,15 @@ pub async fn second_convocation(
     let members = members(&state.db, &b, day).await?;
     let now = Utc::now();
     let txn = state.db.begin().await?;
+    lock_meeting(&txn, &first).await?;
+    let already = meeting::Entity::find()
+        .filter(meeting::Column::FirstConvocationId.eq(first.id))
+        .filter(meeting::Column::Status.ne(MeetingStatus::Cancelled.as_str()))
+        .count(&txn)
+        .await?;
+    if already > 0 {
+        return Err(AppError::Conflict("this meeting already has its second convocation".into()));
+    }
     let mut row = new_meeting_row(b.id, format!("{} (seconde convocation)", first.title), starts, ends, now);
     row.status = Set(MeetingStatus::Convened.as_str().into());
     row.venue = Set(first.venue.clone());
@@ -1743,8 +1795,20 @@ pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteI
         .into_iter()
         .find(|x| matches!(x.role, SeatRole::President | SeatRole::Animator | SeatRole::Lead))
         .map(|x| x.person_id);
-    let president =
-        v.president_choice.or_else(|| chair.and_then(|c| v.roll_call.iter().find(|(p, _)| *p == c).map(|(_, ch)| *ch)));
+    // With a roll call, the president's own ballot decides a tie; without one, the
+    // secretariat says how the president voted. Absent at the item: no casting vote.
+    let chair_here = chair.is_some_and(|c| present.contains(&c));
+    let president = if !v.roll_call.is_empty() {
+        if v.president_choice.is_some() {
+            return Err(AppError::validation("presidentChoice", "with a roll call, the president's ballot decides"));
+        }
+        let ballot = chair.and_then(|c| v.roll_call.iter().find(|(p, _)| *p == c).map(|(_, ch)| *ch));
+        Some(ballot.filter(|_| chair_here).unwrap_or(Choice::Abstain))
+    } else if chair_here {
+        v.president_choice
+    } else {
+        Some(Choice::Abstain)
+    };
     let t = tally(f, a, v.secret, president).map_err(|e| AppError::validation("presidentChoice", e))?;
     // Weighted tally: each mayor's commune population, frozen now.
     let weights: HashMap<i32, (i32, Option<i32>, Option<i32>)> = if v.weighted {
@@ -1913,14 +1977,15 @@ pub async fn publish(state: &AppState, actor: &Actor, id: i32, what: Publication
     let mut told = 0;
     match what {
         Publication::Decisions => {
-            if m.decisions_published_at.is_some() {
-                return Err(AppError::Conflict("the decisions are already published".into()));
-            }
-            meeting::Entity::update_many()
+            let res = meeting::Entity::update_many()
                 .col_expr(meeting::Column::DecisionsPublishedAt, Expr::value(Some(now)))
                 .filter(meeting::Column::Id.eq(id))
+                .filter(meeting::Column::DecisionsPublishedAt.is_null())
                 .exec(&txn)
                 .await?;
+            if res.rows_affected != 1 {
+                return Err(AppError::Conflict("the decisions are already published".into()));
+            }
             if kind_of(&b)? == BodyKind::ConferenceOfMayors {
                 let opinions = agenda_item::Entity::find()
                     .filter(agenda_item::Column::MeetingId.eq(id))
@@ -1948,12 +2013,16 @@ pub async fn publish(state: &AppState, actor: &Actor, id: i32, what: Publication
             if m.minutes_status != MinutesStatus::Approved.as_str() {
                 return Err(AppError::rule("INVALID_TRANSITION", "minutes are published once approved"));
             }
-            meeting::Entity::update_many()
+            let res = meeting::Entity::update_many()
                 .col_expr(meeting::Column::MinutesStatus, Expr::value(MinutesStatus::Published.as_str()))
                 .col_expr(meeting::Column::MinutesPublishedAt, Expr::value(Some(now)))
                 .filter(meeting::Column::Id.eq(id))
+                .filter(meeting::Column::MinutesStatus.eq(MinutesStatus::Approved.as_str()))
                 .exec(&txn)
                 .await?;
+            if res.rows_affected != 1 {
+                return Err(AppError::Conflict("the minutes were published meanwhile".into()));
+            }
         }
     }
     record(&txn, actor, audit("PUBLISH", "Meeting", id, &b, json!({ "what": format!("{what:?}"), "notified": told })))
@@ -2172,6 +2241,13 @@ async fn sign_in_txn<C: ConnectionTrait>(
     let (valid, needed) = counting_signatures(txn, r, b).await?;
     let mut summary = json!({ "commune": commune_id, "signatures": valid, "needed": needed });
     if valid >= needed {
+        // Lock the body: two requests crossing the threshold at once are counted one after
+        // the other against the yearly limit.
+        body::Entity::update_many()
+            .col_expr(body::Column::Version, Expr::col(body::Column::Version))
+            .filter(body::Column::Id.eq(b.id))
+            .exec(txn)
+            .await?;
         let year = paris_year(now);
         let granted = meeting_request::Entity::find()
             .filter(meeting_request::Column::BodyId.eq(b.id))

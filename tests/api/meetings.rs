@@ -227,6 +227,20 @@ async fn a_replaced_mayor_keeps_no_seat_and_the_successor_takes_it() {
     let q = "query($id:ID!){node(id:$id){... on Body{members{role person{id} commune{inseeCode}} vacantSeats{role commune{inseeCode} lastHolder{id} since}}}}";
     let r = app.gql(Some(&sec), q, json!({"id": wg})).await;
     assert!(wg_members(&r).contains(&councillor), "{r}");
+    // Mayors designate to working groups only.
+    let commission = create_body(&app, &sec, "COMMISSION", "Commission des finances").await;
+    let r = app
+        .gql(
+            Some(&cassis_mayor),
+            "mutation($i:AddSeatInput!){addBodySeat(input:$i){id}}",
+            json!({"i": {"bodyId": commission, "mandateId": cm, "role": "MEMBER", "startDate": today().to_string()}}),
+        )
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    // A plenary convened while the outgoing mayor is in office.
+    let before = create_meeting(&app, &sec, &conf, 12).await;
+    add_item(&app, &sec, &before, "DEBATE", "Avant l'élection").await;
+    ok(&convene(&app, &sec, &before, None).await);
 
     // The mayor's mandate ends today (exclusive end: no longer mayor today).
     let r = app
@@ -254,6 +268,8 @@ async fn a_replaced_mayor_keeps_no_seat_and_the_successor_takes_it() {
     // The outgoing mayor no longer sees the conference.
     let r = app.gql(Some(&cassis_mayor), q, json!({"id": conf})).await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
+    // They keep the meeting they were convened to, and nothing else of the body.
+    ok(&app.gql(Some(&cassis_mayor), "query($id:ID!){meeting(id:$id){title}}", json!({"id": before})).await);
 
     // The successor takes office today: the seat is theirs without editing the body.
     let successor = crate::mandates::person(&app, &sec, "Nouvelle", "Mairesse").await;
@@ -277,6 +293,8 @@ async fn a_replaced_mayor_keeps_no_seat_and_the_successor_takes_it() {
         .collect();
     assert!(convened.contains(&successor));
     assert!(!convened.contains(&outgoing));
+    let r = app.gql(Some(&cassis_mayor), "query($id:ID!){meeting(id:$id){title}}", json!({"id": m})).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
 }
 
 /// Records attendance rows: (person, status, arrival, departure).
@@ -408,8 +426,8 @@ async fn quorum_with_proxies_arrivals_and_departures_then_second_convocation() {
 
     // Second convocation: the undecided items without quorum (item 2), at least 3 clear days later.
     let second = "mutation($m:ID!,$s:NaiveDateTime!,$e:NaiveDateTime!){secondConvocation(meetingId:$m,startsAt:$s,endsAt:$e){id status agenda{title quorum{required met}} firstConvocation{id}}}";
-    let r = app.gql(Some(&sec), second, json!({"m": m, "s": paris_in(2, 10), "e": paris_in(2, 12)})).await;
-    assert_eq!(code(&r), "NOTICE_TOO_SHORT", "{r}");
+    let r = app.gql(Some(&sec), second, json!({"m": m, "s": paris_in(22, 10), "e": paris_in(22, 12)})).await;
+    assert_eq!(code(&r), "VALIDATION", "only 2 days after the first meeting: {r}");
     let r = app.gql(Some(&sec), second, json!({"m": m, "s": paris_in(25, 10), "e": paris_in(25, 12)})).await;
     let s = &ok(&r)["secondConvocation"];
     assert_eq!(s["status"], "CONVENED");
@@ -710,6 +728,13 @@ async fn a_third_of_the_mayors_grant_a_request_at_most_four_times_a_year() {
         let req = &ok(&r)["createMeetingRequest"];
         assert_eq!(req["signaturesNeeded"], 31);
         let id = req["id"].as_str().unwrap().to_string();
+        if round == 1 {
+            // Readable by the conference's members and secretariat, not by others.
+            let dgs = app.login_as("dgs.marseille@demo.entente.fr").await;
+            let read = "query($id:ID!){meetingRequest(id:$id){status}}";
+            assert_eq!(code(&app.gql(Some(&dgs), read, json!({"id": id})).await), "FORBIDDEN");
+            ok(&app.gql(Some(&sec), read, json!({"id": id})).await);
+        }
         // A mayor signs once.
         let r = app.gql(Some(&mayors[0]), sign, json!({"id": id})).await;
         assert_eq!(code(&r), "CONFLICT");
@@ -792,6 +817,10 @@ async fn documents_are_hashed_and_downloaded_only_by_those_who_see_the_meeting()
     let r = upload(&app, &sec, &m, "big.pdf", vec![b'x'; 65 * 1024]).await;
     assert_eq!(code(&r), "VALIDATION", "{r}");
     assert_eq!(app.audit_count().await, before);
+    // Large multipart bodies only from signed-in clients.
+    let form = reqwest::multipart::Form::new().text("operations", "{}").text("map", "{}");
+    let resp = app.client.post(app.url("/graphql")).multipart(form).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
     // Members upload nothing.
     let r = upload(&app, &marseille, &m, "x.pdf", b"x".to_vec()).await;
     assert_eq!(code(&r), "FORBIDDEN");

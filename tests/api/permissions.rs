@@ -359,10 +359,13 @@ async fn attempt(w: &World, row: &str) -> (String, Value) {
                 json!({"i": {"itemId": m.item, "expectedVersion": 1, "votesFor": 2, "against": 0, "abstain": 0}}),
             )
         }
-        // Nobody's attendance is recorded: quorum fails at the item.
+        // Quorum fails at the item.
         "secondConvocation" | "secondConvocation:workingGroup" => {
             let b = if row == "secondConvocation" { w.conference().await } else { w.working_group().await };
             let m = w.convened(&b).await;
+            // Marseille's mayor (a member of both bodies) absent: quorum fails at the item.
+            let rows = json!([{"personId": w.mayor_of_marseille.person, "status": "ABSENT"}]);
+            w.as_admin(RECORD_ATTENDANCE, json!({"m": m.id, "rows": rows})).await;
             (
                 q("mutation($m:ID!,$s:NaiveDateTime!,$e:NaiveDateTime!){secondConvocation(meetingId:$m,startsAt:$s,endsAt:$e){id}}"),
                 json!({"m": m.id, "s": paris_time(50, 10), "e": paris_time(50, 12)}),
