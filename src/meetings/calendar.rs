@@ -95,6 +95,15 @@ pub async fn feed(db: &DatabaseConnection, token: &str) -> AppResult<Option<Stri
     let Some(f) = calendar_feed::Entity::find().filter(calendar_feed::Column::TokenHash.eq(hash)).one(db).await? else {
         return Ok(None);
     };
+    // The feed lives with an active account of its person.
+    let active = crate::auth::model::account::Entity::find()
+        .filter(crate::auth::model::account::Column::PersonId.eq(f.person_id))
+        .filter(crate::auth::model::account::Column::Active.eq(true))
+        .one(db)
+        .await?;
+    if active.is_none() {
+        return Ok(None);
+    }
     let ids: Vec<i32> = convocation::Entity::find()
         .filter(convocation::Column::PersonId.eq(f.person_id))
         .all(db)

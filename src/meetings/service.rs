@@ -859,7 +859,7 @@ pub async fn update_meeting(
     record(
         &txn,
         actor,
-        audit("UPDATE_MEETING", "Meeting", id, &b, json!({ "title": title, "endsAt": ends, "venue": venue, "hostCommune": f.host_commune_id, "onlineUrl": online })),
+        audit("UPDATE_MEETING", "Meeting", id, &b, json!({ "title": title, "startsAt": starts, "endsAt": ends, "venue": venue, "hostCommune": f.host_commune_id, "onlineUrl": online })),
     )
     .await?;
     let after = meeting_of(&txn, id).await?.0;
