@@ -937,3 +937,75 @@ async fn the_meeting_view_costs_the_same_statements_whatever_its_members_and_ite
     assert_eq!(counts[0], counts[1], "statements for 93 members and 2 items vs 3 members and 5 items: {counts:?}");
     assert!(counts[0] <= 20, "{counts:?}");
 }
+
+#[tokio::test]
+async fn the_dgs_committee_follows_mandates_and_a_postponed_meeting_is_convened_again() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let dgs = create_body(&app, &sec, "DGS_COMMITTEE", "Comité métropolitain des DGS").await;
+    let q = "query($id:ID!){node(id:$id){... on Body{members{role person{fullName} commune{inseeCode}} vacantSeats{role commune{inseeCode}}}}}";
+    let r = app.gql(Some(&sec), q, json!({"id": dgs})).await;
+    let body = &ok(&r)["node"];
+    // Led by the métropole's DGS; the demo has a DGS in Marseille only.
+    let roles: Vec<(&str, Option<&str>)> = body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["commune"]["inseeCode"].as_str()))
+        .collect();
+    assert_eq!(roles, vec![("LEAD", None), ("DGS", Some("13055"))]);
+    assert_eq!(body["vacantSeats"].as_array().unwrap().len(), 91);
+    // The Marseille DGS sees the committee's convened meetings; Cassis's mayor does not.
+    let m = create_meeting(&app, &sec, &dgs, 10).await;
+    add_item(&app, &sec, &m, "INFORMATION", "Partage des données").await;
+    ok(&convene(&app, &sec, &m, None).await);
+    let dgs_marseille = app.login_as("dgs.marseille@demo.entente.fr").await;
+    let cassis = app.login_as("maire.cassis@demo.entente.fr").await;
+    let see = "query($id:ID!){meeting(id:$id){status sequence}}";
+    ok(&app.gql(Some(&dgs_marseille), see, json!({"id": m})).await);
+    assert_eq!(code(&app.gql(Some(&cassis), see, json!({"id": m})).await), "FORBIDDEN");
+    // Postponed: members are told, SEQUENCE goes up; then convened again at a new date.
+    let r = transition(&app, &sec, &m, "POSTPONED").await;
+    assert_eq!(ok(&r)["transitionMeeting"]["sequence"], 2);
+    let r = app.gql(Some(&dgs_marseille), "{myNotifications{kind}}", json!({})).await;
+    assert_eq!(ok(&r)["myNotifications"][0]["kind"], "MEETING_POSTPONED");
+    let v = version(&app, &sec, &m).await;
+    let r = app
+        .gql(
+            Some(&sec),
+            "mutation($i:UpdateMeetingInput!){updateMeeting(input:$i){startsAtParis version}}",
+            json!({"i": {"id": m, "expectedVersion": v, "startsAt": paris_in(20, 9), "endsAt": paris_in(20, 11)}}),
+        )
+        .await;
+    assert!(ok(&r)["updateMeeting"]["startsAtParis"]
+        .as_str()
+        .unwrap()
+        .starts_with(&(today() + Duration::days(20)).to_string()));
+    let r = convene(&app, &sec, &m, None).await;
+    assert_eq!(ok(&r)["conveneMeeting"]["status"], "CONVENED");
+    assert_eq!(r["data"]["conveneMeeting"]["convocations"].as_array().unwrap().len(), 2);
+    // A convened meeting keeps its date: it is postponed, not moved.
+    let v = version(&app, &sec, &m).await;
+    let r = app
+        .gql(
+            Some(&sec),
+            "mutation($i:UpdateMeetingInput!){updateMeeting(input:$i){id}}",
+            json!({"i": {"id": m, "expectedVersion": v, "startsAt": paris_in(21, 9), "endsAt": paris_in(21, 11)}}),
+        )
+        .await;
+    assert_eq!(code(&r), "INVALID_TRANSITION");
+    // A stale version is a conflict, and changes nothing.
+    let r = app
+        .gql(
+            Some(&sec),
+            "mutation($i:TransitionMeetingInput!){transitionMeeting(input:$i){status}}",
+            json!({"i": {"id": m, "expectedVersion": v - 1, "status": "HELD"}}),
+        )
+        .await;
+    assert_eq!(code(&r), "CONFLICT", "{r}");
+    assert_eq!(app.gql(Some(&sec), see, json!({"id": m})).await["data"]["meeting"]["status"], "CONVENED");
+    // Cancelled is final.
+    ok(&transition(&app, &sec, &m, "CANCELLED").await);
+    let r = transition(&app, &sec, &m, "HELD").await;
+    assert_eq!(code(&r), "INVALID_TRANSITION", "{r}");
+}
