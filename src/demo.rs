@@ -274,7 +274,84 @@ pub async fn load(state: &AppState) -> AppResult<DemoReport> {
     )
     .await?;
     txn.commit().await?;
+    let president_mandate = president_mandate(state, president.id).await?;
+    meetings(state, &actor, amp.id, president_mandate, &[marseille_mayor, aix_mayor, cassis_mayor]).await?;
     Ok(DemoReport { communes: file.communes.len(), persons, accounts: accounts.len() })
+}
+
+async fn president_mandate(state: &AppState, person_id: i32) -> AppResult<i32> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    crate::people::model::mandate::Entity::find()
+        .filter(crate::people::model::mandate::Column::PersonId.eq(person_id))
+        .one(&state.db)
+        .await?
+        .map(|m| m.id)
+        .ok_or_else(|| AppError::internal("demo president has no mandate"))
+}
+
+/// The demo's bodies: the conference of mayors with a plenary convened two weeks ahead,
+/// a working group animated by the president with three mayors, and the DGS committee.
+/// Made through the same use cases as the API, audited as `system:demo`.
+async fn meetings(state: &AppState, actor: &Actor, amp: i32, president_mandate: i32, mayors: &[i32]) -> AppResult<()> {
+    use crate::meetings::rules::{AgendaItemKind, BodyKind, SeatRole};
+    use crate::meetings::service::{self as m, MeetingFields, NewBody, NewItem};
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let body = |kind, name: &str, theme: Option<&str>| NewBody {
+        intercommunality_id: amp,
+        kind,
+        name: name.into(),
+        theme: theme.map(str::to_string),
+    };
+    let conference =
+        m::create_body(state, actor, body(BodyKind::ConferenceOfMayors, "Conférence métropolitaine des maires", None))
+            .await?;
+    let group =
+        m::create_body(state, actor, body(BodyKind::WorkingGroup, "Groupe de travail Mobilités", Some("Mobilités")))
+            .await?;
+    m::create_body(state, actor, body(BodyKind::DgsCommittee, "Comité métropolitain des DGS", None)).await?;
+    let today = crate::time::today_paris();
+    m::add_seat(state, actor, group.id, president_mandate, SeatRole::Animator, today).await?;
+    for person in mayors {
+        let mandate = crate::people::model::mandate::Entity::find()
+            .filter(crate::people::model::mandate::Column::PersonId.eq(*person))
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| AppError::internal("demo mayor has no mandate"))?;
+        m::add_seat(state, actor, group.id, mandate.id, SeatRole::Member, today).await?;
+    }
+    let day = today + chrono::Duration::days(14);
+    let at = |h: u32| day.and_hms_opt(h, 0, 0).ok_or_else(|| AppError::internal("demo time"));
+    let plenary = m::create_meeting(
+        state,
+        actor,
+        conference.id,
+        None,
+        MeetingFields {
+            title: Some("Séance plénière".into()),
+            starts_at: Some(at(10)?),
+            ends_at: Some(at(12)?),
+            venue: Some(Some("Hôtel de la Métropole, Marseille".into())),
+            host_commune_id: Some(None),
+            online_url: Some(None),
+        },
+    )
+    .await?;
+    for (kind, title) in [
+        (AgendaItemKind::ProgressReport, "État d'avancement des travaux"),
+        (AgendaItemKind::Debate, "Pacte de gouvernance"),
+        (AgendaItemKind::Opinion, "Avis sur le plan de mobilité"),
+    ] {
+        let item = NewItem {
+            kind,
+            title: title.into(),
+            presenter_id: None,
+            note: Some(format!("Note explicative de synthèse : {title}.")),
+            minutes_of_meeting_id: None,
+        };
+        m::add_agenda_item(state, actor, plenary.id, item).await?;
+    }
+    m::convene(state, actor, plenary.id, plenary.version, None, &[]).await?;
+    Ok(())
 }
 
 async fn add_person<C: ConnectionTrait>(

@@ -665,7 +665,8 @@ async fn minutes_are_approved_at_a_later_meeting_then_published_and_lateness_is_
         )
         .await;
     let pr = &ok(&r)["progressReport"];
-    assert_eq!(pr["bodies"][0]["next"]["id"], next.as_str());
+    let group = pr["bodies"].as_array().unwrap().iter().find(|b| b["body"]["name"] == "GT Mobilités").unwrap();
+    assert_eq!(group["next"]["id"], next.as_str());
 }
 
 /// Gives accounts to the mayors of the first `n` communes (by INSEE code) and returns
@@ -841,14 +842,24 @@ async fn calendar_feeds_carry_changes_and_cancellations() {
     let parse = |text: String| -> IcalCalendar {
         ical::IcalParser::new(std::io::BufReader::new(text.as_bytes())).next().expect("one calendar").expect("parses")
     };
+    // Our meeting's event (the demo's own plenary is in the feed too).
+    let uid = format!(
+        "meeting-{}@entente",
+        entente::ids::decode("id", entente::ids::Kind::Meeting, &async_graphql::ID(m.clone())).unwrap()
+    );
     let prop = |cal: &IcalCalendar, name: &str| -> String {
-        cal.events[0].properties.iter().find(|p| p.name == name).and_then(|p| p.value.clone()).unwrap_or_default()
+        let ours = cal
+            .events
+            .iter()
+            .find(|e| e.properties.iter().any(|p| p.name == "UID" && p.value.as_deref() == Some(uid.as_str())))
+            .expect("the meeting's event");
+        ours.properties.iter().find(|p| p.name == name).and_then(|p| p.value.clone()).unwrap_or_default()
     };
     let feed = app.client.get(app.url(&path)).send().await.unwrap();
     assert_eq!(feed.status(), 200);
     assert!(feed.headers()["content-type"].to_str().unwrap().starts_with("text/calendar"));
     let cal = parse(feed.text().await.unwrap());
-    assert_eq!(cal.events.len(), 1);
+    assert_eq!(cal.events.len(), 2);
     assert_eq!(prop(&cal, "STATUS"), "CONFIRMED");
     assert_eq!(prop(&cal, "SEQUENCE"), "1");
     assert!(prop(&cal, "SUMMARY").contains("Conférence métropolitaine des maires"));
@@ -856,11 +867,11 @@ async fn calendar_feeds_carry_changes_and_cancellations() {
     // DTSTART in UTC: 10:00 Paris is 08:00 or 09:00 UTC depending on the season.
     let start = prop(&cal, "DTSTART");
     assert!(start.ends_with("0000Z") && (start.contains("T08") || start.contains("T09")), "{start}");
-    let uid = prop(&cal, "UID");
+    let first_uid = prop(&cal, "UID");
     // Cancelled: the same UID, a higher SEQUENCE, STATUS:CANCELLED.
     ok(&transition(&app, &sec, &m, "CANCELLED").await);
     let cal = parse(app.client.get(app.url(&path)).send().await.unwrap().text().await.unwrap());
-    assert_eq!(prop(&cal, "UID"), uid);
+    assert_eq!(prop(&cal, "UID"), first_uid);
     assert_eq!(prop(&cal, "STATUS"), "CANCELLED");
     assert_eq!(prop(&cal, "SEQUENCE"), "2");
     // One meeting's .ics, with the bearer token.
@@ -1008,4 +1019,32 @@ async fn the_dgs_committee_follows_mandates_and_a_postponed_meeting_is_convened_
     ok(&transition(&app, &sec, &m, "CANCELLED").await);
     let r = transition(&app, &sec, &m, "HELD").await;
     assert_eq!(code(&r), "INVALID_TRANSITION", "{r}");
+}
+
+#[tokio::test]
+async fn the_demo_has_a_convened_plenary_and_a_working_group() {
+    let app = TestApp::demo().await;
+    let marseille = app.login_as("maire.marseille@demo.entente.fr").await;
+    let r = app
+        .gql(Some(&marseille), "{myMeetings{title status body{kind} agenda{title} convocations{sentAt}}}", json!({}))
+        .await;
+    let meetings = ok(&r)["myMeetings"].as_array().unwrap().clone();
+    assert_eq!(meetings.len(), 1, "{r}");
+    assert_eq!(meetings[0]["status"], "CONVENED");
+    assert_eq!(meetings[0]["body"]["kind"], "CONFERENCE_OF_MAYORS");
+    assert_eq!(meetings[0]["agenda"].as_array().unwrap().len(), 3);
+    assert_eq!(meetings[0]["convocations"].as_array().unwrap().len(), 93);
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let amp = app.epci_id(&sec, "200054807").await;
+    let r = app
+        .gql(Some(&sec), "query($e:ID!){bodies(intercommunalityId:$e){kind members{role}}}", json!({"e": amp}))
+        .await;
+    let sizes: Vec<(String, usize)> = ok(&r)["bodies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["kind"].as_str().unwrap().to_string(), b["members"].as_array().unwrap().len()))
+        .collect();
+    assert!(sizes.contains(&("WORKING_GROUP".to_string(), 4)), "{sizes:?}");
+    assert!(sizes.contains(&("DGS_COMMITTEE".to_string(), 2)), "{sizes:?}");
 }
