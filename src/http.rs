@@ -241,8 +241,7 @@ async fn download_document(
             .one(db)
             .await?
             .ok_or_else(|| AppError::not_found("document"))?;
-        let (m, b) = crate::meetings::service::meeting_of(db, d.meeting_id).await?;
-        crate::meetings::service::authorize_view(db, &actor, &m, &b).await?;
+        crate::meetings::service::visible(db, &actor, d.meeting_id).await?;
         Ok::<_, AppError>(d)
     }
     .await;
@@ -290,8 +289,7 @@ async fn meeting_calendar(
     let db = &h.state.db;
     let result = async {
         let id = crate::ids::decode("id", crate::ids::Kind::Meeting, &async_graphql::ID(id))?;
-        let (m, b) = crate::meetings::service::meeting_of(db, id).await?;
-        crate::meetings::service::authorize_view(db, &actor, &m, &b).await?;
+        let m = crate::meetings::service::visible(db, &actor, id).await?;
         crate::meetings::calendar::meeting_ics(db, m).await
     }
     .await;

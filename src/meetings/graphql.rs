@@ -980,10 +980,7 @@ impl MeetingsQuery {
 }
 
 pub async fn visible_meeting(ctx: &Context<'_>, id: i32) -> AppResult<meeting::Model> {
-    let db = &state(ctx)?.db;
-    let (m, b) = service::meeting_of(db, id).await?;
-    service::authorize_view(db, actor(ctx)?, &m, &b).await?;
-    Ok(m)
+    service::visible(&state(ctx)?.db, actor(ctx)?, id).await
 }
 
 // ---- mutations -------------------------------------------------------------------------

@@ -340,6 +340,13 @@ pub async fn authorize_view(
     authorize(db, actor, action).await.map(|_| ())
 }
 
+/// The meeting, if the actor may see it (NOT_FOUND, or FORBIDDEN).
+pub async fn visible(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<meeting::Model> {
+    let (m, b) = meeting_of(db, id).await?;
+    authorize_view(db, actor, &m, &b).await?;
+    Ok(m)
+}
+
 /// Who convenes a body's meetings, and so prepares them: its secretariat; for the
 /// conference of mayors, also the president.
 async fn authorize_convener(db: &DatabaseConnection, actor: &Actor, b: &body::Model) -> AppResult<()> {
