@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::error::AppError;
+use crate::meetings::model::{ballot, body, convocation};
 use crate::people::model::{mandate, person};
 use crate::people::rules::Role;
 use crate::people::service::runs_on;
@@ -36,6 +37,7 @@ by_id_loader!(IntercommunalityById, intercommunality);
 by_id_loader!(PersonById, person);
 by_id_loader!(MandateById, mandate);
 by_id_loader!(TerritoryById, territory);
+by_id_loader!(BodyById, body);
 
 fn group<T>(rows: impl IntoIterator<Item = (i32, T)>) -> HashMap<i32, Vec<T>> {
     let mut out: HashMap<i32, Vec<T>> = HashMap::new();
@@ -143,6 +145,15 @@ grouped_loader!(
     CommunesOfTerritory, territory_commune, TerritoryId, territory_id, order_by_asc(CommuneId)
 );
 
+grouped_loader!(
+    /// A meeting's convocations, in sending order, by meeting.
+    ConvocationsByMeeting, convocation, MeetingId, meeting_id, order_by_asc(Id)
+);
+grouped_loader!(
+    /// An agenda item's roll call, by item.
+    BallotsByItem, ballot, AgendaItemId, agenda_item_id, order_by_asc(Id)
+);
+
 /// Document metadata (not the content) of a meeting, by meeting.
 pub struct DocumentsByMeeting(DatabaseConnection);
 impl Loader<i32> for DocumentsByMeeting {
@@ -186,6 +197,9 @@ pub struct Loaders {
     pub epci_memberships: Cached<MembershipsByEpci>,
     pub territories: Cached<TerritoriesByEpci>,
     pub territory_communes: Cached<CommunesOfTerritory>,
+    pub body: Cached<BodyById>,
+    pub convocations: Cached<ConvocationsByMeeting>,
+    pub ballots: Cached<BallotsByItem>,
     pub documents: Cached<DocumentsByMeeting>,
     pub quorum: Cached<QuorumByMeeting>,
 }
@@ -211,6 +225,9 @@ impl Loaders {
             epci_memberships: with(MembershipsByEpci(db.clone()), delay),
             territories: with(TerritoriesByEpci(db.clone()), delay),
             territory_communes: with(CommunesOfTerritory(db.clone()), delay),
+            body: with(BodyById(db.clone()), delay),
+            convocations: with(ConvocationsByMeeting(db.clone()), delay),
+            ballots: with(BallotsByItem(db.clone()), delay),
             documents: with(DocumentsByMeeting(db.clone()), delay),
             quorum: with(QuorumByMeeting(db.clone()), delay),
         }

@@ -216,15 +216,22 @@ async fn current_holdings(
 
 /// Communes that belong to intercommunality `e` today.
 pub async fn member_communes<C: ConnectionTrait>(db: &C, e: i32) -> AppResult<HashSet<i32>> {
-    let today = crate::time::today_paris();
-    Ok(commune_membership::Entity::find()
+    Ok(member_communes_on(db, e, crate::time::today_paris()).await?.into_iter().collect())
+}
+
+/// Communes that belong to intercommunality `e` on `day`, by id.
+pub async fn member_communes_on<C: ConnectionTrait>(db: &C, e: i32, day: chrono::NaiveDate) -> AppResult<Vec<i32>> {
+    let mut ids: Vec<i32> = commune_membership::Entity::find()
         .filter(commune_membership::Column::IntercommunalityId.eq(e))
         .all(db)
         .await?
         .into_iter()
-        .filter(|m| membership_runs(m.start_date, m.end_date, today))
+        .filter(|m| membership_runs(m.start_date, m.end_date, day))
         .map(|m| m.commune_id)
-        .collect())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// The person is in intercommunality `e`'s circle: every mandate they hold today is in

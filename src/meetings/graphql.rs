@@ -111,14 +111,7 @@ impl Body {
     async fn meetings(&self, ctx: &Context<'_>) -> AppResult<Vec<Meeting>> {
         self.see(ctx).await?;
         let db = &state(ctx)?.db;
-        let conference = service::kind_of(&self.0)? == BodyKind::ConferenceOfMayors;
-        let sees_drafts = crate::auth::policy::authorize(
-            db,
-            actor(ctx)?,
-            Action::Convene { intercommunality: self.0.intercommunality_id, conference },
-        )
-        .await
-        .is_ok();
+        let sees_drafts = service::authorize_convener(db, actor(ctx)?, &self.0).await.is_ok();
         let mut q = meeting::Entity::find().filter(meeting::Column::BodyId.eq(self.0.id));
         if !sees_drafts {
             q = q.filter(meeting::Column::Status.ne(MeetingStatus::Draft.as_str()));
@@ -259,7 +252,7 @@ impl Meeting {
         ids::encode(Kind::Meeting, self.0.id)
     }
     async fn body(&self, ctx: &Context<'_>) -> AppResult<Body> {
-        Ok(Body(service::body_of(&state(ctx)?.db, self.0.body_id).await?))
+        loaders(ctx)?.body.load_one(self.0.body_id).await?.map(Body).ok_or_else(|| AppError::not_found("body"))
     }
     async fn title(&self) -> &str {
         &self.0.title
@@ -327,22 +320,14 @@ impl Meeting {
     }
     /// The convocations sent, with their sending time (legal proof) and read acknowledgement.
     async fn convocations(&self, ctx: &Context<'_>) -> AppResult<Vec<Convocation>> {
-        let rows = convocation::Entity::find()
-            .filter(convocation::Column::MeetingId.eq(self.0.id))
-            .order_by_asc(convocation::Column::Id)
-            .all(&state(ctx)?.db)
-            .await?;
+        let rows = loaders(ctx)?.convocations.load_one(self.0.id).await?.unwrap_or_default();
         Ok(rows.into_iter().map(Convocation).collect())
     }
     /// One row per convened member: their seat and recorded attendance (null status: not
     /// recorded yet).
     async fn attendance(&self, ctx: &Context<'_>) -> AppResult<Vec<AttendanceRow>> {
         let db = &state(ctx)?.db;
-        let conv = convocation::Entity::find()
-            .filter(convocation::Column::MeetingId.eq(self.0.id))
-            .order_by_asc(convocation::Column::Id)
-            .all(db)
-            .await?;
+        let conv = loaders(ctx)?.convocations.load_one(self.0.id).await?.unwrap_or_default();
         let mut att: HashMap<i32, super::model::attendance::Model> = super::model::attendance::Entity::find()
             .filter(super::model::attendance::Column::MeetingId.eq(self.0.id))
             .all(db)
@@ -673,11 +658,7 @@ impl AgendaItem {
     }
     /// Roll call (vote par appel nominal), if recorded.
     async fn ballots(&self, ctx: &Context<'_>) -> AppResult<Vec<Ballot>> {
-        let rows = ballot::Entity::find()
-            .filter(ballot::Column::AgendaItemId.eq(self.0.id))
-            .order_by_asc(ballot::Column::Id)
-            .all(&state(ctx)?.db)
-            .await?;
+        let rows = loaders(ctx)?.ballots.load_one(self.0.id).await?.unwrap_or_default();
         Ok(rows.into_iter().map(Ballot).collect())
     }
     /// The adopted opinion's text (avis).
@@ -716,7 +697,25 @@ impl Ballot {
 }
 
 /// Mayors' request for a conference (demande d'un tiers des maires, L5211-11-3).
-pub struct MeetingRequest(meeting_request::Model);
+pub struct MeetingRequest(meeting_request::Model, tokio::sync::OnceCell<(usize, usize)>);
+
+impl MeetingRequest {
+    fn of(r: meeting_request::Model) -> Self {
+        MeetingRequest(r, tokio::sync::OnceCell::new())
+    }
+    /// (signatures that count, signatures needed), computed once for both fields.
+    async fn counts(&self, ctx: &Context<'_>) -> AppResult<(usize, usize)> {
+        let db = &state(ctx)?.db;
+        let counts = self
+            .1
+            .get_or_try_init(|| async {
+                let b = service::body_of(db, self.0.body_id).await?;
+                service::counting_signatures(db, &self.0, &b).await
+            })
+            .await?;
+        Ok(*counts)
+    }
+}
 
 #[Object]
 impl MeetingRequest {
@@ -731,15 +730,11 @@ impl MeetingRequest {
     }
     /// Signatures that count today (signers still mayors of member communes).
     async fn signatures(&self, ctx: &Context<'_>) -> AppResult<i32> {
-        let db = &state(ctx)?.db;
-        let b = service::body_of(db, self.0.body_id).await?;
-        Ok(service::counting_signatures(db, &self.0, &b).await?.0 as i32)
+        Ok(self.counts(ctx).await?.0 as i32)
     }
     /// Signatures needed: one third of the member communes, rounded up (31 of 92).
     async fn signatures_needed(&self, ctx: &Context<'_>) -> AppResult<i32> {
-        let db = &state(ctx)?.db;
-        let b = service::body_of(db, self.0.body_id).await?;
-        Ok(service::counting_signatures(db, &self.0, &b).await?.1 as i32)
+        Ok(self.counts(ctx).await?.1 as i32)
     }
     async fn granted_at(&self) -> Option<DateTime<Utc>> {
         self.0.granted_at
@@ -779,6 +774,11 @@ impl Notification {
 }
 
 pub struct OverduePublication(service::Overdue);
+
+async fn overdue(ctx: &Context<'_>, e: i32) -> AppResult<Vec<OverduePublication>> {
+    let today = loaders(ctx)?.today;
+    Ok(service::overdue(&state(ctx)?.db, e, today).await?.into_iter().map(OverduePublication).collect())
+}
 
 #[Object]
 impl OverduePublication {
@@ -847,12 +847,7 @@ impl ProgressReport {
     }
     /// Publications past their legal due date.
     async fn overdue_publications(&self, ctx: &Context<'_>) -> AppResult<Vec<OverduePublication>> {
-        let today = loaders(ctx)?.today;
-        Ok(service::overdue(&state(ctx)?.db, self.intercommunality, today)
-            .await?
-            .into_iter()
-            .map(OverduePublication)
-            .collect())
+        overdue(ctx, self.intercommunality).await
     }
 }
 
@@ -957,7 +952,7 @@ impl MeetingsQuery {
         let r = meeting_request::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("request"))?;
         let b = service::body_of(db, r.body_id).await?;
         allow(ctx, Action::SeeBody { body: b.id, intercommunality: b.intercommunality_id }).await?;
-        Ok(MeetingRequest(r))
+        Ok(MeetingRequest::of(r))
     }
     /// Publications that are late: decisions one week after the meeting, minutes one week
     /// after their approval (secretariat and president).
@@ -968,8 +963,7 @@ impl MeetingsQuery {
     ) -> AppResult<Vec<OverduePublication>> {
         let e = ids::decode("intercommunalityId", Kind::Intercommunality, &intercommunality_id)?;
         allow(ctx, Action::Convene { intercommunality: e, conference: true }).await?;
-        let today = loaders(ctx)?.today;
-        Ok(service::overdue(&state(ctx)?.db, e, today).await?.into_iter().map(OverduePublication).collect())
+        overdue(ctx, e).await
     }
     /// The state of ongoing work for a plenary (secretariat and president).
     async fn progress_report(&self, ctx: &Context<'_>, intercommunality_id: ID) -> AppResult<ProgressReport> {
@@ -1385,13 +1379,13 @@ impl MeetingsMutation {
         agenda: String,
     ) -> AppResult<MeetingRequest> {
         let body = id_of("bodyId", Kind::Body, &body_id)?;
-        Ok(MeetingRequest(service::create_request(state(ctx)?, actor(ctx)?, body, agenda).await?))
+        Ok(MeetingRequest::of(service::create_request(state(ctx)?, actor(ctx)?, body, agenda).await?))
     }
     /// A mayor co-signs; at one third of the mayors the request is granted (or refused
     /// beyond 4 granted requests in the calendar year).
     async fn sign_meeting_request(&self, ctx: &Context<'_>, id: ID) -> AppResult<MeetingRequest> {
         let id = id_of("id", Kind::MeetingRequest, &id)?;
-        Ok(MeetingRequest(service::sign_request(state(ctx)?, actor(ctx)?, id).await?))
+        Ok(MeetingRequest::of(service::sign_request(state(ctx)?, actor(ctx)?, id).await?))
     }
     /// Creates the actor's secret iCalendar feed (replacing any earlier one).
     async fn create_calendar_feed(&self, ctx: &Context<'_>) -> AppResult<CalendarFeed> {

@@ -18,14 +18,13 @@ use super::model::{
 };
 use super::rules::*;
 use crate::audit::service::{record, Entry};
-use crate::auth::policy::{authorize, member_communes, Action};
+use crate::auth::policy::{authorize, member_communes, member_communes_on, Action};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::people::model::mandate;
 use crate::people::rules::Role;
 use crate::people::service::{next_version, runs_on};
-use crate::territory::model::{commune, commune_membership};
-use crate::territory::rules::membership_runs;
+use crate::territory::model::commune;
 use crate::AppState;
 
 // ---- loading ---------------------------------------------------------------------------
@@ -124,20 +123,6 @@ pub struct Vacancy {
     pub since: Option<NaiveDate>,
 }
 
-async fn communes_on<C: ConnectionTrait>(db: &C, e: i32, day: NaiveDate) -> AppResult<Vec<i32>> {
-    let mut ids: Vec<i32> = commune_membership::Entity::find()
-        .filter(commune_membership::Column::IntercommunalityId.eq(e))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter(|m| membership_runs(m.start_date, m.end_date, day))
-        .map(|m| m.commune_id)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
-}
-
 /// Derived seats (conference, DGS committee): the holder of `role` in each member commune
 /// and of `lead` in the intercommunality, on `day`; plus the vacancies.
 async fn derived_seats<C: ConnectionTrait>(
@@ -147,7 +132,7 @@ async fn derived_seats<C: ConnectionTrait>(
     role: Role,
     lead: Role,
 ) -> AppResult<(Vec<Member>, Vec<Vacancy>)> {
-    let communes = communes_on(db, b.intercommunality_id, day).await?;
+    let communes = member_communes_on(db, b.intercommunality_id, day).await?;
     let (seat, lead_seat) = match role {
         Role::Mayor => (SeatRole::Mayor, SeatRole::President),
         _ => (SeatRole::Dgs, SeatRole::Lead),
@@ -349,7 +334,7 @@ pub async fn visible(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResu
 
 /// Who convenes a body's meetings, and so prepares them: its secretariat; for the
 /// conference of mayors, also the president.
-async fn authorize_convener(db: &DatabaseConnection, actor: &Actor, b: &body::Model) -> AppResult<()> {
+pub async fn authorize_convener(db: &DatabaseConnection, actor: &Actor, b: &body::Model) -> AppResult<()> {
     let conference = kind_of(b)? == BodyKind::ConferenceOfMayors;
     authorize(db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await.map(|_| ())
 }
@@ -775,13 +760,7 @@ async fn notify_convened<C: ConnectionTrait>(
     item: Option<i32>,
     message: String,
 ) -> AppResult<usize> {
-    let people: Vec<i32> = convocation::Entity::find()
-        .filter(convocation::Column::MeetingId.eq(meeting_id))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|c| c.person_id)
-        .collect();
+    let people = convened_people(conn, meeting_id).await?;
     notify(conn, &people, kind, Some(meeting_id), item, &message).await
 }
 
@@ -924,30 +903,15 @@ pub async fn add_agenda_item(
     }
     let position =
         agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(meeting_id)).count(&txn).await? as i32 + 1;
-    let item = agenda_item::ActiveModel {
-        meeting_id: Set(meeting_id),
-        position: Set(position),
-        kind: Set(input.kind.as_str().into()),
-        title: Set(title),
-        presenter_person_id: Set(input.presenter_id),
-        note: Set(note),
-        minutes_of_meeting_id: Set(input.minutes_of_meeting_id),
-        votes_for: Set(None),
-        votes_against: Set(None),
-        votes_abstain: Set(None),
-        secret_ballot: Set(false),
-        weighted: Set(false),
-        weight_for: Set(None),
-        weight_against: Set(None),
-        weight_abstain: Set(None),
-        result: Set(None),
-        casting_vote_used: Set(false),
-        opinion_text: Set(None),
-        decided_at: Set(None),
-        created_at: Set(Utc::now()),
-        version: Set(1),
-        ..Default::default()
-    }
+    let item = item_row(
+        meeting_id,
+        position,
+        input.kind.as_str(),
+        title,
+        input.presenter_id,
+        note,
+        input.minutes_of_meeting_id,
+    )
     .insert(&txn)
     .await?;
     record(
@@ -964,6 +928,42 @@ pub async fn add_agenda_item(
     .await?;
     txn.commit().await?;
     Ok(item)
+}
+
+/// A new agenda item, not voted yet.
+fn item_row(
+    meeting_id: i32,
+    position: i32,
+    kind: &str,
+    title: String,
+    presenter: Option<i32>,
+    note: Option<String>,
+    minutes_of: Option<i32>,
+) -> agenda_item::ActiveModel {
+    agenda_item::ActiveModel {
+        meeting_id: Set(meeting_id),
+        position: Set(position),
+        kind: Set(kind.to_string()),
+        title: Set(title),
+        presenter_person_id: Set(presenter),
+        note: Set(note),
+        minutes_of_meeting_id: Set(minutes_of),
+        votes_for: Set(None),
+        votes_against: Set(None),
+        votes_abstain: Set(None),
+        secret_ballot: Set(false),
+        weighted: Set(false),
+        weight_for: Set(None),
+        weight_against: Set(None),
+        weight_abstain: Set(None),
+        result: Set(None),
+        casting_vote_used: Set(false),
+        opinion_text: Set(None),
+        decided_at: Set(None),
+        created_at: Set(Utc::now()),
+        version: Set(1),
+        ..Default::default()
+    }
 }
 
 /// Takes the meeting's row lock (a no-op update), so concurrent writers to one meeting
@@ -1329,7 +1329,8 @@ pub async fn proxies_at<C: ConnectionTrait>(db: &C, m: &meeting::Model) -> AppRe
         .collect())
 }
 
-async fn convened_people<C: ConnectionTrait>(db: &C, meeting_id: i32) -> AppResult<HashSet<i32>> {
+/// The persons convened to a meeting.
+async fn convened_people<C: ConnectionTrait>(db: &C, meeting_id: i32) -> AppResult<Vec<i32>> {
     Ok(convocation::Entity::find()
         .filter(convocation::Column::MeetingId.eq(meeting_id))
         .all(db)
@@ -1472,7 +1473,7 @@ pub async fn record_attendance(
     if rows.is_empty() || rows.len() > 2000 {
         return Err(AppError::validation("rows", "give 1 to 2000 rows"));
     }
-    let convened = convened_people(&state.db, meeting_id).await?;
+    let convened: HashSet<i32> = convened_people(&state.db, meeting_id).await?.into_iter().collect();
     let items =
         agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(meeting_id)).count(&state.db).await?
             as i32;
@@ -1657,21 +1658,15 @@ pub async fn second_convocation(
     row.sequence = Set(1);
     let m = row.insert(&txn).await?;
     for (n, i) in failed.iter().enumerate() {
-        agenda_item::ActiveModel {
-            meeting_id: Set(m.id),
-            position: Set(n as i32 + 1),
-            kind: Set(i.kind.clone()),
-            title: Set(i.title.clone()),
-            presenter_person_id: Set(i.presenter_person_id),
-            note: Set(i.note.clone()),
-            minutes_of_meeting_id: Set(i.minutes_of_meeting_id),
-            secret_ballot: Set(false),
-            weighted: Set(false),
-            casting_vote_used: Set(false),
-            created_at: Set(now),
-            version: Set(1),
-            ..Default::default()
-        }
+        item_row(
+            m.id,
+            n as i32 + 1,
+            &i.kind,
+            i.title.clone(),
+            i.presenter_person_id,
+            i.note.clone(),
+            i.minutes_of_meeting_id,
+        )
         .insert(&txn)
         .await?;
     }
@@ -1797,9 +1792,9 @@ pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteI
         ));
     }
     // The president (of the conference, or the animator / lead) casts the deciding vote.
-    let chair = members(&state.db, &b, paris_day(m.starts_at))
-        .await?
-        .into_iter()
+    let seats = members(&state.db, &b, paris_day(m.starts_at)).await?;
+    let chair = seats
+        .iter()
         .find(|x| matches!(x.role, SeatRole::President | SeatRole::Animator | SeatRole::Lead))
         .map(|x| x.person_id);
     // With a roll call, the president's own ballot decides a tie; without one, the
@@ -1819,7 +1814,6 @@ pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteI
     let t = tally(f, a, v.secret, president).map_err(|e| AppError::validation("presidentChoice", e))?;
     // Weighted tally: each mayor's commune population, frozen now.
     let weights: HashMap<i32, (i32, Option<i32>, Option<i32>)> = if v.weighted {
-        let seats = members(&state.db, &b, paris_day(m.starts_at)).await?;
         let communes: Vec<i32> = seats.iter().filter_map(|s| s.commune_id).collect();
         let pops: HashMap<i32, commune::Model> = commune::Entity::find()
             .filter(commune::Column::Id.is_in(communes))
@@ -2043,7 +2037,7 @@ pub async fn publish(state: &AppState, actor: &Actor, id: i32, what: Publication
 /// member communes of `e`.
 async fn councillors_of<C: ConnectionTrait>(db: &C, e: i32) -> AppResult<Vec<i32>> {
     let today = crate::time::today_paris();
-    let communes = communes_on(db, e, today).await?;
+    let communes = member_communes_on(db, e, today).await?;
     let mut people: Vec<i32> = mandate::Entity::find()
         .filter(mandate::Column::CommuneId.is_in(communes))
         .filter(mandate::Column::Role.is_in([
@@ -2185,7 +2179,7 @@ pub async fn counting_signatures<C: ConnectionTrait>(
     b: &body::Model,
 ) -> AppResult<(usize, usize)> {
     let today = crate::time::today_paris();
-    let communes = communes_on(db, b.intercommunality_id, today).await?;
+    let communes = member_communes_on(db, b.intercommunality_id, today).await?;
     let sigs = request_signature::Entity::find().filter(request_signature::Column::RequestId.eq(r.id)).all(db).await?;
     let mandate_ids: Vec<i32> = sigs.iter().map(|s| s.mandate_id).collect();
     let running: HashSet<i32> = mandate::Entity::find()
