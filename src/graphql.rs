@@ -17,14 +17,15 @@ use crate::ids::{self, Kind};
 use crate::loaders::Loaders;
 use crate::meetings::graphql::{Body, Meeting, MeetingsMutation, MeetingsQuery};
 use crate::people::graphql::{Mandate, PeopleMutation, PeopleQuery, Person};
+use crate::referrals::graphql::{Referral, ReferralsMutation, ReferralsQuery};
 use crate::territory::graphql::{Commune, Intercommunality, Territory, TerritoryMutation, TerritoryQuery};
 use crate::AppState;
 
 #[derive(MergedObject, Default)]
-pub struct Query(NodeQuery, AuthQuery, TerritoryQuery, PeopleQuery, AuditQuery, MeetingsQuery);
+pub struct Query(NodeQuery, AuthQuery, TerritoryQuery, PeopleQuery, AuditQuery, MeetingsQuery, ReferralsQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, TerritoryMutation, PeopleMutation, MeetingsMutation);
+pub struct Mutation(AuthMutation, TerritoryMutation, PeopleMutation, MeetingsMutation, ReferralsMutation);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -152,6 +153,7 @@ pub enum Node {
     AuditEntry(AuditEntry),
     Body(Body),
     Meeting(Meeting),
+    Referral(Referral),
 }
 
 #[derive(Default)]
@@ -179,8 +181,22 @@ impl NodeQuery {
             (Kind::Meeting, n) => {
                 Some(Node::Meeting(Meeting(crate::meetings::graphql::visible_meeting(ctx, n).await?)))
             }
-            // Reached through their meeting or body.
-            (Kind::BodySeat | Kind::AgendaItem | Kind::Document | Kind::Proxy | Kind::MeetingRequest, _) => None,
+            (Kind::Referral, n) => {
+                let (r, _) = crate::referrals::service::visible(&state(ctx)?.db, actor(ctx)?, n).await?;
+                Some(Node::Referral(Referral::new(r)))
+            }
+            // Reached through their meeting, body, referral or commune.
+            (
+                Kind::BodySeat
+                | Kind::AgendaItem
+                | Kind::Document
+                | Kind::Proxy
+                | Kind::MeetingRequest
+                | Kind::ReferralResponse
+                | Kind::ReferralDocument
+                | Kind::SignatureDelegation,
+                _,
+            ) => None,
         })
     }
 }

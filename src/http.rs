@@ -46,6 +46,9 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
         .route("/graphql", graphql)
         .route("/health", get(health))
         .route("/documents/{id}", get(download_document))
+        .route("/referral-documents/{id}", get(download_referral_document))
+        .route("/referrals/{id}/responses.csv", get(responses_csv))
+        .route("/referrals/{id}/dataset.csv", get(dataset_csv))
         .route("/meetings/{id}/calendar.ics", get(meeting_calendar))
         .route("/calendar/{token}", get(calendar_feed))
         .layer(axum::middleware::from_fn_with_state(limits.body_bytes, limit_non_multipart))
@@ -222,6 +225,47 @@ fn app_error_response(e: AppError) -> Response {
     error_response(status, e.code(), &e.to_string())
 }
 
+/// Runs `load` for the bearer's actor and answers with its file, or with the error.
+async fn serve_file<F, Fut>(h: &Http, addr: SocketAddr, headers: &HeaderMap, load: F) -> Response
+where
+    F: FnOnce(Actor) -> Fut,
+    Fut: std::future::Future<Output = Result<File, AppError>>,
+{
+    let actor = match http_actor(h, addr, headers).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    match load(actor).await {
+        Ok(f) => {
+            let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&f.filename));
+            let mut out = vec![
+                (header::CONTENT_TYPE, f.media_type),
+                (header::CONTENT_DISPOSITION, disposition),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
+                (header::CACHE_CONTROL, "private, no-store".into()),
+            ];
+            if let Some(sha) = f.sha256 {
+                out.push((header::ETAG, format!("\"{sha}\"")));
+            }
+            let mut resp = f.content.into_response();
+            for (k, v) in out {
+                if let Ok(v) = header::HeaderValue::from_str(&v) {
+                    resp.headers_mut().insert(k, v);
+                }
+            }
+            resp
+        }
+        Err(e) => app_error_response(e),
+    }
+}
+
+struct File {
+    filename: String,
+    media_type: String,
+    sha256: Option<String>,
+    content: Vec<u8>,
+}
+
 /// GET /documents/{id}: the document's content, for those who may see its meeting.
 async fn download_document(
     State(h): State<Http>,
@@ -229,36 +273,68 @@ async fn download_document(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    let actor = match http_actor(&h, addr, &headers).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
-    let db = &h.state.db;
-    let result = async {
+    let db = h.state.db.clone();
+    serve_file(&h, addr, &headers, |actor| async move {
         use sea_orm::EntityTrait;
         let id = crate::ids::decode("id", crate::ids::Kind::Document, &async_graphql::ID(id))?;
         let d = crate::meetings::model::document::Entity::find_by_id(id)
-            .one(db)
+            .one(&db)
             .await?
             .ok_or_else(|| AppError::not_found("document"))?;
-        crate::meetings::service::visible(db, &actor, d.meeting_id).await?;
-        Ok::<_, AppError>(d)
-    }
-    .await;
-    match result {
-        Ok(d) => {
-            let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&d.filename));
-            let headers = [
-                (header::CONTENT_TYPE, d.media_type.clone()),
-                (header::CONTENT_DISPOSITION, disposition),
-                (header::ETAG, format!("\"{}\"", d.sha256)),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
-                (header::CACHE_CONTROL, "private, no-store".into()),
-            ];
-            (headers, d.content).into_response()
-        }
-        Err(e) => app_error_response(e),
-    }
+        crate::meetings::service::visible(&db, &actor, d.meeting_id).await?;
+        Ok(File { filename: d.filename, media_type: d.media_type, sha256: Some(d.sha256), content: d.content })
+    })
+    .await
+}
+
+/// GET /referral-documents/{id}: a referral's document or a commune's attachment.
+async fn download_referral_document(
+    State(h): State<Http>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let db = h.state.db.clone();
+    serve_file(&h, addr, &headers, |actor| async move {
+        let id = crate::ids::decode("id", crate::ids::Kind::ReferralDocument, &async_graphql::ID(id))?;
+        let d = crate::referrals::service::document_for(&db, &actor, id).await?;
+        Ok(File { filename: d.filename, media_type: d.media_type, sha256: Some(d.sha256), content: d.content })
+    })
+    .await
+}
+
+fn csv_file((filename, content): (String, Vec<u8>)) -> File {
+    File { filename, media_type: "text/csv; charset=utf-8; header=present".into(), sha256: None, content }
+}
+
+/// GET /referrals/{id}/responses.csv: the responses the bearer may see (RFC 4180).
+async fn responses_csv(
+    State(h): State<Http>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let db = h.state.db.clone();
+    serve_file(&h, addr, &headers, |actor| async move {
+        let id = crate::ids::decode("id", crate::ids::Kind::Referral, &async_graphql::ID(id))?;
+        crate::referrals::service::responses_csv(&db, &actor, id).await.map(csv_file)
+    })
+    .await
+}
+
+/// GET /referrals/{id}/dataset.csv: a data collection's dataset (RFC 4180).
+async fn dataset_csv(
+    State(h): State<Http>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let db = h.state.db.clone();
+    serve_file(&h, addr, &headers, |actor| async move {
+        let id = crate::ids::decode("id", crate::ids::Kind::Referral, &async_graphql::ID(id))?;
+        crate::referrals::service::dataset_csv(&db, &actor, id).await.map(csv_file)
+    })
+    .await
 }
 
 /// RFC 5987 encoding of a file name for Content-Disposition.

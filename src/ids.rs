@@ -20,6 +20,10 @@ pub enum Kind {
     Document,
     Proxy,
     MeetingRequest,
+    Referral,
+    ReferralResponse,
+    ReferralDocument,
+    SignatureDelegation,
 }
 
 impl Kind {
@@ -38,9 +42,13 @@ impl Kind {
             Kind::Document => "Document",
             Kind::Proxy => "Proxy",
             Kind::MeetingRequest => "MeetingRequest",
+            Kind::Referral => "Referral",
+            Kind::ReferralResponse => "ReferralResponse",
+            Kind::ReferralDocument => "ReferralDocument",
+            Kind::SignatureDelegation => "SignatureDelegation",
         }
     }
-    const ALL: [Kind; 13] = [
+    const ALL: [Kind; 17] = [
         Kind::Commune,
         Kind::Intercommunality,
         Kind::Territory,
@@ -54,6 +62,10 @@ impl Kind {
         Kind::Document,
         Kind::Proxy,
         Kind::MeetingRequest,
+        Kind::Referral,
+        Kind::ReferralResponse,
+        Kind::ReferralDocument,
+        Kind::SignatureDelegation,
     ];
 
     /// The kind a type name stands for ("Commune" -> Kind::Commune).

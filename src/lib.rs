@@ -2,6 +2,8 @@
 //! conférence métropolitaine des maires, working groups, the DGS committee, saisines).
 //!
 //! `build` goes config -> database (migrated) -> schema -> router; `serve` runs it.
+#[macro_use]
+mod macros;
 pub mod audit;
 pub mod auth;
 pub mod cache;

@@ -59,6 +59,9 @@ enum Command {
         /// Largest meeting document accepted, in MiB.
         #[arg(long, env = "ENTENTE_MAX_DOCUMENT_MIB", default_value_t = 10)]
         max_document_mib: usize,
+        /// Seconds between runs of the referral job (closing at the deadline, reminders).
+        #[arg(long, env = "ENTENTE_REFERRAL_JOB_SECONDS", default_value_t = 60)]
+        referral_job_seconds: u64,
     },
     /// Apply pending migrations and exit.
     Migrate {
@@ -171,6 +174,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             response_cache_entries,
             trusted_proxies,
             max_document_mib,
+            referral_job_seconds,
         } => {
             init_logs(log_json);
             if demo && !bind.ip().is_loopback() {
@@ -201,7 +205,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let listener = tokio::net::TcpListener::bind(bind).await?;
             tracing::info!("listening on http://{}/graphql", listener.local_addr()?);
+            let every = std::time::Duration::from_secs(referral_job_seconds.max(1));
+            let job = entente::referrals::service::spawn_jobs(state.db.clone(), every);
             entente::serve(listener, entente::app(state)).await?;
+            job.abort();
         }
         Command::Import {
             what: ImportWhat::Territory { db, communes, epci, ept, communes_population_year, epci_population_year },

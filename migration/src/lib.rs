@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_foundation;
 mod m20261123_000002_data_version;
 mod m20261124_000003_meetings;
+mod m20261124_000004_referrals;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_foundation::Migration),
             Box::new(m20261123_000002_data_version::Migration),
             Box::new(m20261124_000003_meetings::Migration),
+            Box::new(m20261124_000004_referrals::Migration),
         ]
     }
 }

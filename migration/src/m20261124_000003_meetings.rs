@@ -6,53 +6,53 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-fn a(s: &str) -> Alias {
+pub(crate) fn a(s: &str) -> Alias {
     Alias::new(s)
 }
-fn pk() -> ColumnDef {
+pub(crate) fn pk() -> ColumnDef {
     ColumnDef::new(a("id")).integer().not_null().auto_increment().primary_key().take()
 }
-fn int(n: &str) -> ColumnDef {
+pub(crate) fn int(n: &str) -> ColumnDef {
     ColumnDef::new(a(n)).integer().not_null().take()
 }
-fn int_null(n: &str) -> ColumnDef {
+pub(crate) fn int_null(n: &str) -> ColumnDef {
     ColumnDef::new(a(n)).integer().null().take()
 }
-fn big_null(n: &str) -> ColumnDef {
+pub(crate) fn big_null(n: &str) -> ColumnDef {
     ColumnDef::new(a(n)).big_integer().null().take()
 }
-fn text(n: &str) -> ColumnDef {
+pub(crate) fn text(n: &str) -> ColumnDef {
     ColumnDef::new(a(n)).string().not_null().take()
 }
-fn text_null(n: &str) -> ColumnDef {
+pub(crate) fn text_null(n: &str) -> ColumnDef {
     ColumnDef::new(a(n)).string().null().take()
 }
-fn long_null(n: &str) -> ColumnDef {
+pub(crate) fn long_null(n: &str) -> ColumnDef {
     ColumnDef::new(a(n)).text().null().take()
 }
-fn boolean(n: &str) -> ColumnDef {
+pub(crate) fn boolean(n: &str) -> ColumnDef {
     ColumnDef::new(a(n)).boolean().not_null().take()
 }
-fn ts(n: &str) -> ColumnDef {
+pub(crate) fn ts(n: &str) -> ColumnDef {
     ColumnDef::new(a(n)).timestamp_with_time_zone().not_null().take()
 }
-fn ts_null(n: &str) -> ColumnDef {
+pub(crate) fn ts_null(n: &str) -> ColumnDef {
     ColumnDef::new(a(n)).timestamp_with_time_zone().null().take()
 }
-fn date(n: &str) -> ColumnDef {
+pub(crate) fn date(n: &str) -> ColumnDef {
     ColumnDef::new(a(n)).date().not_null().take()
 }
-fn date_null(n: &str) -> ColumnDef {
+pub(crate) fn date_null(n: &str) -> ColumnDef {
     ColumnDef::new(a(n)).date().null().take()
 }
-fn version() -> ColumnDef {
+pub(crate) fn version() -> ColumnDef {
     ColumnDef::new(a("version")).integer().not_null().default(1).take()
 }
-fn fk(from: &str, col: &str, to: &str) -> ForeignKeyCreateStatement {
+pub(crate) fn fk(from: &str, col: &str, to: &str) -> ForeignKeyCreateStatement {
     ForeignKey::create().from(a(from), a(col)).to(a(to), a("id")).on_delete(ForeignKeyAction::Restrict).take()
 }
 
-async fn table(m: &SchemaManager<'_>, name: &str, cols: Vec<ColumnDef>, fks: &[(&str, &str)]) -> Result<(), DbErr> {
+pub(crate) async fn table(m: &SchemaManager<'_>, name: &str, cols: Vec<ColumnDef>, fks: &[(&str, &str)]) -> Result<(), DbErr> {
     let mut t = Table::create().table(a(name)).col(pk()).take();
     for mut c in cols {
         t.col(&mut c);
@@ -63,7 +63,7 @@ async fn table(m: &SchemaManager<'_>, name: &str, cols: Vec<ColumnDef>, fks: &[(
     m.create_table(t).await
 }
 
-async fn index(m: &SchemaManager<'_>, name: &str, table: &str, cols: &[&str], unique: bool) -> Result<(), DbErr> {
+pub(crate) async fn index(m: &SchemaManager<'_>, name: &str, table: &str, cols: &[&str], unique: bool) -> Result<(), DbErr> {
     let mut i = Index::create().name(name).table(a(table)).take();
     for c in cols {
         i.col(a(c));

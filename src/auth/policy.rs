@@ -58,6 +58,20 @@ pub enum Action {
     /// Give or revoke `giver`'s proxy in a body of `intercommunality`: the giver, or the
     /// secretariat recording a written proxy.
     GiveProxy { intercommunality: i32, giver: i32 },
+    /// Prepare, open and extend referrals of `intercommunality` (None: a national
+    /// consultation, administrators only): its secretariat.
+    ManageReferrals { intercommunality: Option<i32> },
+    /// See a referral and follow it: the secretariat and the president see everything;
+    /// the people acting for an addressee commune see the opened referral.
+    SeeReferral { referral: i32, intercommunality: Option<i32> },
+    /// Draft `commune`'s response: its mayor, a deputy mayor with a delegation, its DGS,
+    /// or a holder of the mayor's signature delegation.
+    DraftResponse { commune: i32 },
+    /// Submit (sign) `commune`'s response: its mayor, or a holder of the mayor's
+    /// signature delegation.
+    SubmitResponse { commune: i32 },
+    /// Give or end a signature delegation for `commune`: its mayor.
+    DelegateSignature { commune: i32 },
 }
 
 impl Action {
@@ -79,6 +93,11 @@ impl Action {
             Action::SignRequest { .. } => "sign a request as mayor of a member commune",
             Action::GiveProxy { .. } => "give or revoke this member's proxy",
             Action::ReadOpinions { .. } => "read this conference's opinions",
+            Action::ManageReferrals { .. } => "manage this intercommunality's referrals",
+            Action::SeeReferral { .. } => "see this referral",
+            Action::DraftResponse { .. } => "draft this commune's response",
+            Action::SubmitResponse { .. } => "submit this commune's response (the mayor or a signature delegate)",
+            Action::DelegateSignature { .. } => "delegate this commune's signature (its mayor)",
         }
     }
 }
@@ -170,6 +189,21 @@ pub async fn authorize<'a>(
                         || m.commune_id.is_some_and(|c| members.contains(&c))
                 })
         }
+        Action::ManageReferrals { intercommunality } => intercommunality.is_some_and(|e| is_secretariat_of(p, e)),
+        Action::SeeReferral { referral, intercommunality } => {
+            let officer = match intercommunality {
+                Some(e) => is_secretariat_of(p, e) || is_president_of(db, actor, e).await?,
+                None => false,
+            };
+            officer || crate::referrals::service::acts_for_addressee(db, actor, referral).await?
+        }
+        Action::DraftResponse { commune } => {
+            crate::referrals::service::acting_for(db, actor).await?.drafts.contains(&commune)
+        }
+        Action::SubmitResponse { commune } => {
+            crate::referrals::service::acting_for(db, actor).await?.submits.contains(&commune)
+        }
+        Action::DelegateSignature { commune } => actor.mayor_of_communes(db).await?.contains(&commune),
     };
     if allowed {
         Ok(Some(p))

@@ -758,7 +758,8 @@ pub struct Notification(notification::Model);
 
 #[Object]
 impl Notification {
-    /// DOCUMENT_ADDED, MEETING_CHANGED, MEETING_POSTPONED, MEETING_CANCELLED, OPINION_ADOPTED.
+    /// DOCUMENT_ADDED, MEETING_CHANGED, MEETING_POSTPONED, MEETING_CANCELLED, OPINION_ADOPTED;
+    /// for referrals REFERRAL_OPENED, DEADLINE_EXTENDED, REFERRAL_REMINDER.
     async fn kind(&self) -> &str {
         &self.0.kind
     }
@@ -770,6 +771,9 @@ impl Notification {
     }
     async fn meeting_id(&self) -> Option<ID> {
         self.0.meeting_id.map(|m| ids::encode(Kind::Meeting, m))
+    }
+    async fn referral_id(&self) -> Option<ID> {
+        self.0.referral_id.map(|r| ids::encode(Kind::Referral, r))
     }
 }
 
@@ -1121,7 +1125,25 @@ pub struct CalendarFeed {
     path: String,
 }
 
-fn id_of(field: &str, kind: Kind, id: &ID) -> AppResult<i32> {
+/// Reads a multipart upload off the runtime, up to the document limit plus one byte
+/// (so that the service can refuse a file that is too large).
+pub async fn read_upload(ctx: &Context<'_>, file: Upload) -> AppResult<service::Upload> {
+    let value = file.value(ctx).map_err(|_| AppError::validation("file", "no file in this multipart request"))?;
+    let max = state(ctx)?.config.limits.document_bytes;
+    let filename = value.filename.clone();
+    let media_type = value.content_type.clone();
+    let content = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        value.into_read().take(max as u64 + 1).read_to_end(&mut buf).map(|_| buf)
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(AppError::internal)?;
+    Ok(service::Upload { filename, media_type, content })
+}
+
+pub fn id_of(field: &str, kind: Kind, id: &ID) -> AppResult<i32> {
     ids::decode(field, kind, id)
 }
 
@@ -1233,26 +1255,8 @@ impl MeetingsMutation {
         // Authorise before reading the file (the service checks again with the rest).
         let (_, b) = service::meeting_of(&state(ctx)?.db, meeting).await?;
         allow(ctx, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
-        let value = file.value(ctx).map_err(|_| AppError::validation("file", "no file in this multipart request"))?;
-        let max = state(ctx)?.config.limits.document_bytes;
-        let filename = value.filename.clone();
-        let media_type = value.content_type.clone();
-        let content = tokio::task::spawn_blocking(move || {
-            use std::io::Read;
-            let mut buf = Vec::new();
-            value.into_read().take(max as u64 + 1).read_to_end(&mut buf).map(|_| buf)
-        })
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)?;
-        let d = service::upload_document(
-            state(ctx)?,
-            actor(ctx)?,
-            meeting,
-            item,
-            service::Upload { filename, media_type, content },
-        )
-        .await?;
+        let file = read_upload(ctx, file).await?;
+        let d = service::upload_document(state(ctx)?, actor(ctx)?, meeting, item, file).await?;
         let meta = DocumentMeta {
             id: d.id,
             meeting_id: d.meeting_id,

@@ -1,22 +1,4 @@
 //! Storage of bodies, meetings and everything that happens in them.
-macro_rules! entity {
-    ($module:ident, $table:literal, { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
-        pub mod $module {
-            use sea_orm::entity::prelude::*;
-            #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-            #[sea_orm(table_name = $table)]
-            pub struct Model {
-                #[sea_orm(primary_key)]
-                pub id: i32,
-                $($(#[$fm])* pub $field: $ty),*
-            }
-            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-            pub enum Relation {}
-            impl ActiveModelBehavior for ActiveModel {}
-        }
-    };
-}
-
 entity!(body, "body", {
     intercommunality_id: i32,
     kind: String,
@@ -188,6 +170,7 @@ entity!(notification, "notification", {
     message: Option<String>,
     created_at: DateTimeUtc,
     read_at: Option<DateTimeUtc>,
+    referral_id: Option<i32>,
 });
 
 entity!(calendar_feed, "calendar_feed", {

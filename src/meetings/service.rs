@@ -72,7 +72,7 @@ pub fn paris_instant(field: &str, t: NaiveDateTime) -> AppResult<DateTime<Utc>> 
     })
 }
 
-fn check_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
+pub fn check_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
     let s = raw.trim();
     if s.is_empty() || s.chars().count() > max {
         return Err(AppError::validation(field, format!("{field} must have 1 to {max} characters")));
@@ -80,7 +80,7 @@ fn check_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
     Ok(s.to_string())
 }
 
-fn opt_text(field: &str, raw: Option<&str>, max: usize) -> AppResult<Option<String>> {
+pub fn opt_text(field: &str, raw: Option<&str>, max: usize) -> AppResult<Option<String>> {
     raw.map(str::trim).filter(|s| !s.is_empty()).map(|s| check_text(field, s, max)).transpose()
 }
 
@@ -89,7 +89,7 @@ fn audit<'a>(action: &'a str, target_type: &'a str, id: i32, b: &body::Model, su
 }
 
 /// Refuses with CONFLICT unless the update matched the expected version.
-fn expect_one(rows: u64, what: &str, current: i32, expected: i32) -> AppResult<()> {
+pub fn expect_one(rows: u64, what: &str, current: i32, expected: i32) -> AppResult<()> {
     if rows == 1 {
         Ok(())
     } else {
@@ -761,15 +761,23 @@ async fn notify_convened<C: ConnectionTrait>(
     message: String,
 ) -> AppResult<usize> {
     let people = convened_people(conn, meeting_id).await?;
-    notify(conn, &people, kind, Some(meeting_id), item, &message).await
+    notify(conn, &people, kind, About { meeting: Some(meeting_id), item, referral: None }, &message).await
 }
 
+/// What a notification is about.
+#[derive(Clone, Copy, Default)]
+pub struct About {
+    pub meeting: Option<i32>,
+    pub item: Option<i32>,
+    pub referral: Option<i32>,
+}
+
+/// Records one notification per person (500 rows per statement).
 pub async fn notify<C: ConnectionTrait>(
     conn: &C,
     people: &[i32],
     kind: &str,
-    meeting_id: Option<i32>,
-    item: Option<i32>,
+    about: About,
     message: &str,
 ) -> AppResult<usize> {
     let now = Utc::now();
@@ -777,8 +785,9 @@ pub async fn notify<C: ConnectionTrait>(
         notification::Entity::insert_many(chunk.iter().map(|p| notification::ActiveModel {
             person_id: Set(*p),
             kind: Set(kind.to_string()),
-            meeting_id: Set(meeting_id),
-            agenda_item_id: Set(item),
+            meeting_id: Set(about.meeting),
+            agenda_item_id: Set(about.item),
+            referral_id: Set(about.referral),
             message: Set(Some(message.to_string())),
             created_at: Set(now),
             read_at: Set(None),
@@ -984,6 +993,33 @@ pub struct Upload {
     pub content: Vec<u8>,
 }
 
+/// An upload checked for storage: its base name, a plausible media type, its SHA-256.
+pub struct CheckedUpload {
+    pub filename: String,
+    pub media_type: String,
+    pub sha256: String,
+    pub content: Vec<u8>,
+}
+
+/// Checks an upload: not empty, at most `max` bytes, a file name of 1 to 255 characters
+/// (the path dropped), a media type without control characters (else octet-stream).
+pub fn check_upload(file: Upload, max: usize) -> AppResult<CheckedUpload> {
+    if file.content.len() > max {
+        return Err(AppError::validation("file", format!("documents are limited to {max} bytes")));
+    }
+    if file.content.is_empty() {
+        return Err(AppError::validation("file", "the file is empty"));
+    }
+    let name = file.filename.rsplit(['/', '\\']).next().unwrap_or("").trim().to_string();
+    let filename = check_text("file", &name, 255)?;
+    let media_type = file
+        .media_type
+        .filter(|t| t.len() < 128 && t.contains('/') && !t.chars().any(|c| c.is_control()))
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let sha256 = hex::encode(Sha256::digest(&file.content));
+    Ok(CheckedUpload { filename, media_type, sha256, content: file.content })
+}
+
 /// Stores a document with its SHA-256; after convening, members are told (timestamped).
 pub async fn upload_document(
     state: &AppState,
@@ -1010,20 +1046,7 @@ pub async fn upload_document(
             return Err(AppError::validation("agendaItemId", "this item belongs to another meeting"));
         }
     }
-    let max = state.config.limits.document_bytes;
-    if file.content.len() > max {
-        return Err(AppError::validation("file", format!("documents are limited to {max} bytes")));
-    }
-    if file.content.is_empty() {
-        return Err(AppError::validation("file", "the file is empty"));
-    }
-    let name = file.filename.rsplit(['/', '\\']).next().unwrap_or("").trim().to_string();
-    let name = check_text("file", &name, 255)?;
-    let media = file
-        .media_type
-        .filter(|t| t.len() < 128 && t.contains('/') && !t.chars().any(|c| c.is_control()))
-        .unwrap_or_else(|| "application/octet-stream".into());
-    let sha = hex::encode(Sha256::digest(&file.content));
+    let file = check_upload(file, state.config.limits.document_bytes)?;
     let txn = state.db.begin().await?;
     // Read the status under the meeting's lock: a convocation sent meanwhile makes this a
     // document added after convening, which members are told of.
@@ -1038,10 +1061,10 @@ pub async fn upload_document(
     let d = document::ActiveModel {
         meeting_id: Set(meeting_id),
         agenda_item_id: Set(item_id),
-        filename: Set(name),
-        media_type: Set(media),
+        filename: Set(file.filename),
+        media_type: Set(file.media_type),
         size_bytes: Set(file.content.len() as i64),
-        sha256: Set(sha),
+        sha256: Set(file.sha256),
         content: Set(file.content),
         uploaded_by_account_id: Set(p.map(|p| p.account_id)),
         uploaded_at: Set(Utc::now()),
@@ -2001,8 +2024,7 @@ pub async fn publish(state: &AppState, actor: &Actor, id: i32, what: Publication
                             &txn,
                             &councillors,
                             "OPINION_ADOPTED",
-                            Some(id),
-                            Some(o.id),
+                            About { meeting: Some(id), item: Some(o.id), referral: None },
                             &format!("Avis de la conférence des maires: {}", o.title),
                         )
                         .await?;

@@ -1,4 +1,8 @@
 //! Referrals (saisines): consultations of the communes for an opinion, and data
-//! collections. So far: the legal rules (procedures, deadlines, silence, qualified
-//! majority), pure and unit-tested; storage and API come next (issue #4).
+//! collections, with their legal rules (procedures, deadlines, silence, qualified
+//! majority), responses per commune, forms and datasets, and the deadline job.
+pub mod form;
+pub mod graphql;
+pub mod model;
 pub mod rules;
+pub mod service;

@@ -5,65 +5,225 @@
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
 
-/// The legal procedure of a referral.
-#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Procedure {
-    /// Transfert de compétence (CGCT L5211-17).
-    TransferOfCompetence,
-    /// Modification des statuts (L5211-20).
-    Statutes,
-    /// Décision ne concernant qu'une commune (L5211-57).
-    SingleCommune,
-    /// Projet de PLUi arrêté (Code de l'urbanisme R153-5).
-    Plui,
-    /// Pacte de gouvernance (L5211-11-2).
-    GovernancePact,
-    /// Rapport de la CLECT (CGI 1609 nonies C IV).
-    ClectReport,
-    /// Consultation libre pour avis.
-    FreeConsultation,
-    /// Recensement / collecte de données.
-    DataCollection,
+str_enum!(
+    /// The legal procedure of a referral (its French name in each value's description).
+    /// It brings the duration, the event the clock starts from, what silence means and
+    /// the decision rule.
+    Procedure {
+        /// Transfert de compétence (CGCT L5211-17): 3 months from notification to the
+        /// mayor, silence is favourable, qualified majority with the most populous commune.
+        TransferOfCompetence = "TRANSFER_OF_COMPETENCE",
+        /// Modification des statuts (L5211-20): as a transfer of competence.
+        Statutes = "STATUTES",
+        /// Décision ne concernant qu'une commune (L5211-57): 3 months from transmission,
+        /// silence is favourable; if unfavourable the council decides by 2/3 of its members.
+        SingleCommune = "SINGLE_COMMUNE",
+        /// Projet de PLUi arrêté (Code de l'urbanisme R153-5): 3 months from the arrêt du
+        /// projet, silence is favourable; an unfavourable opinion makes the council deliberate again.
+        Plui = "PLUI",
+        /// Pacte de gouvernance (L5211-11-2): 2 months from transmission of the draft;
+        /// silence means nothing, the council may adopt once the period has passed.
+        GovernancePact = "GOVERNANCE_PACT",
+        /// Rapport de la CLECT (CGI 1609 nonies C IV): 3 months from transmission by the
+        /// CLECT president, qualified majority; without it the prefect fixes the costs.
+        ClectReport = "CLECT_REPORT",
+        /// Consultation libre pour avis: deadline and meaning of silence set per referral;
+        /// counts and population-weighted shares.
+        FreeConsultation = "FREE_CONSULTATION",
+        /// Recensement / collecte de données: deadline set per referral, no vote; the
+        /// answers consolidate into a dataset.
+        DataCollection = "DATA_COLLECTION",
+    }
+);
+
+str_enum!(
+    /// The event a procedure's clock starts from.
+    ClockStart {
+        /// Notification de la délibération au maire.
+        Notification = "NOTIFICATION",
+        /// Transmission du projet ou du rapport.
+        Transmission = "TRANSMISSION",
+        /// Arrêt du projet (PLUi).
+        DraftAdopted = "DRAFT_ADOPTED",
+        /// Ouverture de la saisine.
+        Opening = "OPENING",
+    }
+);
+
+str_enum!(
+    /// What a commune's silence at the deadline means.
+    Silence {
+        /// Avis réputé favorable.
+        DeemedFavourable = "DEEMED_FAVOURABLE",
+        /// Absence de réponse: nothing is inferred.
+        NoResponse = "NO_RESPONSE",
+    }
+);
+
+str_enum!(
+    /// How a referral's outcome is decided.
+    Decision {
+        /// Majorité qualifiée (CGCT L5211-5 II).
+        QualifiedMajority = "QUALIFIED_MAJORITY",
+        /// Majorité qualifiée, and the most populous commune must agree when it holds more
+        /// than a quarter of the population (L5211-17, L5211-20).
+        QualifiedMajorityWithMostPopulous = "QUALIFIED_MAJORITY_WITH_MOST_POPULOUS",
+        /// If the commune is unfavourable, the council decides by 2/3 of its members (L5211-57).
+        SingleCommune = "SINGLE_COMMUNE",
+        /// The council deliberates again on an unfavourable opinion (PLUi).
+        CouncilDeliberatesAgain = "COUNCIL_DELIBERATES_AGAIN",
+        /// The council may adopt once the period has passed (pacte de gouvernance).
+        CouncilMayAdopt = "COUNCIL_MAY_ADOPT",
+        /// Counts and population-weighted shares only.
+        Counts = "COUNTS",
+        /// No vote: a consolidated dataset.
+        Dataset = "DATASET",
+    }
+);
+
+impl Decision {
+    pub fn qualified(self) -> bool {
+        matches!(self, Decision::QualifiedMajority | Decision::QualifiedMajorityWithMostPopulous)
+    }
 }
 
-/// The event a procedure's clock starts from.
-#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum ClockStart {
-    /// Notification to the mayor.
-    Notification,
-    /// Transmission of the draft or report.
-    Transmission,
-    /// Arrêt du projet (PLUi).
-    DraftAdopted,
-    /// Opening of the referral.
-    Opening,
+str_enum!(
+    /// What a referral asks for.
+    ReferralKind {
+        /// Saisine pour avis.
+        Opinion = "OPINION",
+        /// Collecte de données (recensement).
+        DataCollection = "DATA_COLLECTION",
+    }
+);
+
+str_enum!(
+    /// Life of a referral: DRAFT → OPEN → CLOSED. Opening freezes the addressees and their
+    /// populations and sets the deadline; it closes when the deadline passes.
+    ReferralStatus {
+        /// En préparation: the secretariat's only.
+        Draft = "DRAFT",
+        /// Ouverte: the communes answer until the deadline.
+        Open = "OPEN",
+        /// Close: the deadline has passed; silence has been given its meaning.
+        Closed = "CLOSED",
+    }
+);
+
+impl ReferralStatus {
+    /// The status as queries show it: an open referral whose deadline has passed is
+    /// closed, whether or not the background job has recorded it yet.
+    pub fn effective(self, deadline: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Self {
+        match (self, deadline) {
+            (ReferralStatus::Open, Some(d)) if now > d => ReferralStatus::Closed,
+            (s, _) => s,
+        }
+    }
 }
 
-/// What a commune's silence at the deadline means.
-#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Silence {
-    /// Avis réputé favorable.
-    DeemedFavourable,
-    /// No response: nothing is inferred.
-    NoResponse,
+str_enum!(
+    /// Who a referral is addressed to.
+    AddresseeMode {
+        /// Every commune member of the intercommunality on the opening date.
+        AllMembers = "ALL_MEMBERS",
+        /// A chosen subset of the member communes.
+        Subset = "SUBSET",
+        /// The one commune concerned (L5211-57).
+        SingleCommune = "SINGLE_COMMUNE",
+        /// Every current commune of France (a national consultation; administrators only).
+        AllCommunes = "ALL_COMMUNES",
+    }
+);
+
+str_enum!(
+    /// Opinion of a municipal council (avis).
+    Opinion {
+        /// Avis favorable.
+        Favourable = "FAVOURABLE",
+        /// Avis favorable avec réserves.
+        FavourableWithReservations = "FAVOURABLE_WITH_RESERVATIONS",
+        /// Avis défavorable.
+        Unfavourable = "UNFAVOURABLE",
+        /// Abstention.
+        Abstention = "ABSTENTION",
+    }
+);
+
+str_enum!(
+    /// Where a commune's response stands. After the deadline an unsubmitted response is
+    /// DEEMED_FAVOURABLE or NO_RESPONSE according to the procedure.
+    ResponseStatus {
+        /// Nothing saved yet.
+        Pending = "PENDING",
+        /// Brouillon: saved, not submitted; it counts as not answered.
+        Draft = "DRAFT",
+        /// Transmise: submitted by the mayor or a holder of their signature delegation.
+        Submitted = "SUBMITTED",
+        /// Avis réputé favorable: silence at the deadline.
+        DeemedFavourable = "DEEMED_FAVOURABLE",
+        /// Pas de réponse à l'échéance.
+        NoResponse = "NO_RESPONSE",
+    }
+);
+
+impl ResponseStatus {
+    /// The status as queries show it: past the deadline, an unsubmitted response takes
+    /// the meaning of silence.
+    pub fn effective(self, deadline_passed: bool, silence: Silence) -> Self {
+        match self {
+            ResponseStatus::Pending | ResponseStatus::Draft if deadline_passed => match silence {
+                Silence::DeemedFavourable => ResponseStatus::DeemedFavourable,
+                Silence::NoResponse => ResponseStatus::NoResponse,
+            },
+            s => s,
+        }
+    }
+    pub fn answered(self) -> bool {
+        self == ResponseStatus::Submitted
+    }
 }
 
-/// How the outcome is decided.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// L5211-5 II; `most_populous`: the most populous commune must agree when it holds
-    /// more than a quarter of the population (L5211-17, L5211-20).
-    QualifiedMajority { most_populous: bool },
-    /// Unfavourable: the EPCI council must then decide by 2/3 of its members (L5211-57).
-    SingleCommune,
-    /// The council deliberates again on an unfavourable opinion (PLUi).
-    CouncilDeliberatesAgain,
-    /// The council may adopt once the period has passed (pacte de gouvernance).
-    CouncilMayAdopt,
-    /// Counts and weighted shares only.
-    Counts,
-    /// No vote: a consolidated dataset.
-    Dataset,
+str_enum!(
+    /// A line of an outcome: a submitted opinion, a silence, or not yet answered.
+    Position {
+        /// Avis favorable.
+        Favourable = "FAVOURABLE",
+        /// Avis favorable avec réserves.
+        FavourableWithReservations = "FAVOURABLE_WITH_RESERVATIONS",
+        /// Avis défavorable.
+        Unfavourable = "UNFAVOURABLE",
+        /// Abstention.
+        Abstention = "ABSTENTION",
+        /// Answered (a data collection: no opinion).
+        Answered = "ANSWERED",
+        /// Avis réputé favorable (silence).
+        DeemedFavourable = "DEEMED_FAVOURABLE",
+        /// No response at the deadline.
+        NoResponse = "NO_RESPONSE",
+        /// Not answered yet (the referral is open).
+        Pending = "PENDING",
+    }
+);
+
+impl Position {
+    pub fn of(status: ResponseStatus, opinion: Option<Opinion>) -> Position {
+        match (status, opinion) {
+            (ResponseStatus::Submitted, Some(Opinion::Favourable)) => Position::Favourable,
+            (ResponseStatus::Submitted, Some(Opinion::FavourableWithReservations)) => {
+                Position::FavourableWithReservations
+            }
+            (ResponseStatus::Submitted, Some(Opinion::Unfavourable)) => Position::Unfavourable,
+            (ResponseStatus::Submitted, Some(Opinion::Abstention)) => Position::Abstention,
+            (ResponseStatus::Submitted, None) => Position::Answered,
+            (ResponseStatus::DeemedFavourable, _) => Position::DeemedFavourable,
+            (ResponseStatus::NoResponse, _) => Position::NoResponse,
+            (ResponseStatus::Pending | ResponseStatus::Draft, _) => Position::Pending,
+        }
+    }
+    /// Counts as a favourable council in a qualified majority.
+    pub fn favourable(self) -> bool {
+        matches!(self, Position::Favourable | Position::FavourableWithReservations | Position::DeemedFavourable)
+    }
 }
 
 /// A procedure's defaults.
@@ -88,14 +248,14 @@ impl Procedure {
                 Some(3),
                 ClockStart::Notification,
                 Some(Silence::DeemedFavourable),
-                Decision::QualifiedMajority { most_populous: true },
+                Decision::QualifiedMajorityWithMostPopulous,
                 "CGCT L5211-17",
             ),
             Statutes => d(
                 Some(3),
                 ClockStart::Notification,
                 Some(Silence::DeemedFavourable),
-                Decision::QualifiedMajority { most_populous: true },
+                Decision::QualifiedMajorityWithMostPopulous,
                 "CGCT L5211-20",
             ),
             SingleCommune => d(
@@ -123,7 +283,7 @@ impl Procedure {
                 Some(3),
                 ClockStart::Transmission,
                 Some(Silence::NoResponse),
-                Decision::QualifiedMajority { most_populous: false },
+                Decision::QualifiedMajority,
                 "CGI 1609 nonies C IV",
             ),
             FreeConsultation => d(None, ClockStart::Opening, None, Decision::Counts, "consultation libre"),
@@ -163,14 +323,15 @@ pub struct Council {
     pub favourable: bool,
 }
 
-/// The branch of L5211-5 II that decided.
-#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Branch {
-    /// Two thirds at least of the councils, more than half of the population.
-    TwoThirdsOfCouncils,
-    /// Half at least of the councils, two thirds of the population.
-    TwoThirdsOfPopulation,
-}
+str_enum!(
+    /// The branch of L5211-5 II that decided.
+    Branch {
+        /// Deux tiers au moins des conseils municipaux représentant plus de la moitié de la population.
+        TwoThirdsOfCouncils = "TWO_THIRDS_OF_COUNCILS",
+        /// La moitié au moins des conseils représentant les deux tiers de la population.
+        TwoThirdsOfPopulation = "TWO_THIRDS_OF_POPULATION",
+    }
+);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QualifiedOutcome {
@@ -216,6 +377,148 @@ pub fn qualified_majority(councils: &[Council], strict_second: bool, most_populo
         favourable_population: fav_pop,
         most_populous_refused,
     }
+}
+
+impl Procedure {
+    /// Procedures answered by a deliberation of the municipal council: the response
+    /// carries the deliberation's number and date.
+    pub fn needs_deliberation(self) -> bool {
+        !matches!(self, Procedure::FreeConsultation | Procedure::DataCollection)
+    }
+    /// The kind of referral the procedure belongs to.
+    pub fn kind(self) -> ReferralKind {
+        if self == Procedure::DataCollection {
+            ReferralKind::DataCollection
+        } else {
+            ReferralKind::Opinion
+        }
+    }
+}
+
+str_enum!(
+    /// What the outcome means for what comes next.
+    Verdict {
+        /// Still open: the figures are provisional.
+        Provisional = "PROVISIONAL",
+        /// The qualified majority is reached.
+        MajorityReached = "MAJORITY_REACHED",
+        /// The qualified majority is not reached.
+        MajorityNotReached = "MAJORITY_NOT_REACHED",
+        /// CLECT report without the qualified majority: the prefect fixes the transferred costs.
+        PrefectFixesCosts = "PREFECT_FIXES_COSTS",
+        /// The commune's opinion is favourable (or deemed so).
+        FavourableOpinion = "FAVOURABLE_OPINION",
+        /// L5211-57, unfavourable: the council decides by two thirds of its members.
+        CouncilTwoThirdsRequired = "COUNCIL_TWO_THIRDS_REQUIRED",
+        /// PLUi with unfavourable opinions: the council deliberates again.
+        CouncilDeliberatesAgain = "COUNCIL_DELIBERATES_AGAIN",
+        /// Pacte de gouvernance: the council may adopt, the period having passed.
+        CouncilMayAdopt = "COUNCIL_MAY_ADOPT",
+        /// Counts only: the opinions inform the decision.
+        Informative = "INFORMATIVE",
+        /// A data collection: the answers form a dataset.
+        DatasetComplete = "DATASET_COMPLETE",
+    }
+);
+
+/// One addressee as the outcome sees it.
+#[derive(Copy, Clone, Debug)]
+pub struct Standing {
+    pub population: i64,
+    pub position: Position,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PositionCount {
+    pub position: Position,
+    pub communes: i64,
+    pub population: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub final_: bool,
+    pub communes: i64,
+    pub population: i64,
+    /// Every position, in declaration order, zeros included.
+    pub counts: Vec<PositionCount>,
+    pub qualified: Option<QualifiedOutcome>,
+    pub verdict: Verdict,
+    pub message: String,
+}
+
+/// The outcome of a referral from its addressees' standings. `final_`: the deadline has
+/// passed (silence has its meaning). `deadline_day` names the date in messages.
+pub fn outcome(decision: Decision, strict_second: bool, standings: &[Standing], final_: bool, deadline_day: &str) -> Outcome {
+    let mut counts: Vec<PositionCount> =
+        Position::ALL.iter().map(|&position| PositionCount { position, communes: 0, population: 0 }).collect();
+    for s in standings {
+        let c = &mut counts[Position::ALL.iter().position(|p| *p == s.position).unwrap_or(0)];
+        c.communes += 1;
+        c.population += s.population;
+    }
+    let population = standings.iter().map(|s| s.population).sum();
+    let qualified = decision.qualified().then(|| {
+        let councils: Vec<Council> = standings
+            .iter()
+            .map(|s| Council { population: s.population, favourable: s.position.favourable() })
+            .collect();
+        qualified_majority(&councils, strict_second, decision == Decision::QualifiedMajorityWithMostPopulous)
+    });
+    let unfavourable = standings.iter().filter(|s| s.position == Position::Unfavourable).count();
+    let (verdict, message) = match decision {
+        _ if !final_ => (
+            Verdict::Provisional,
+            format!("open until {deadline_day} at 23:59:59 (Paris): the figures are provisional"),
+        ),
+        Decision::QualifiedMajority | Decision::QualifiedMajorityWithMostPopulous => {
+            let q = qualified.as_ref().expect("computed for qualified decisions");
+            match (q.reached, decision) {
+                (true, _) => (Verdict::MajorityReached, branch_message(q)),
+                (false, Decision::QualifiedMajority) => (
+                    Verdict::PrefectFixesCosts,
+                    format!("qualified majority not reached ({}); the prefect fixes the transferred costs", figures(q)),
+                ),
+                (false, _) if q.most_populous_refused => (
+                    Verdict::MajorityNotReached,
+                    "the most populous commune, holding more than a quarter of the population, is unfavourable".into(),
+                ),
+                (false, _) => (Verdict::MajorityNotReached, format!("qualified majority not reached ({})", figures(q))),
+            }
+        }
+        Decision::SingleCommune if unfavourable > 0 => (
+            Verdict::CouncilTwoThirdsRequired,
+            "the commune is unfavourable: the council decides by two thirds of its members (L5211-57)".into(),
+        ),
+        Decision::SingleCommune => (Verdict::FavourableOpinion, "the commune's opinion is favourable".into()),
+        Decision::CouncilDeliberatesAgain if unfavourable > 0 => (
+            Verdict::CouncilDeliberatesAgain,
+            format!("{unfavourable} unfavourable opinion(s): the council deliberates again on the draft"),
+        ),
+        Decision::CouncilDeliberatesAgain => (Verdict::MajorityReached, "no unfavourable opinion".into()),
+        Decision::CouncilMayAdopt => (
+            Verdict::CouncilMayAdopt,
+            format!("the period ended on {deadline_day}: the council may adopt the pact (L5211-11-2)"),
+        ),
+        Decision::Counts => (Verdict::Informative, "the opinions inform the decision".into()),
+        Decision::Dataset => (Verdict::DatasetComplete, "the answers form the dataset".into()),
+    };
+    Outcome { final_, communes: standings.len() as i64, population, counts, qualified, verdict, message }
+}
+
+fn figures(q: &QualifiedOutcome) -> String {
+    format!(
+        "{} of {} councils, {} of {} inhabitants",
+        q.favourable_councils, q.councils, q.favourable_population, q.population
+    )
+}
+
+fn branch_message(q: &QualifiedOutcome) -> String {
+    let branch = match q.branch {
+        Some(Branch::TwoThirdsOfCouncils) => "two thirds of the councils with more than half of the population",
+        _ => "half of the councils with two thirds of the population",
+    };
+    format!("qualified majority reached: {branch} ({})", figures(q))
 }
 
 #[cfg(test)]

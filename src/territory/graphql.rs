@@ -29,7 +29,7 @@ pub struct PopulationFigure {
     pub source: Option<String>,
 }
 
-fn figure(value: Option<i32>, year: Option<i32>, source: &Option<String>) -> Option<PopulationFigure> {
+pub fn figure(value: Option<i32>, year: Option<i32>, source: &Option<String>) -> Option<PopulationFigure> {
     value.map(|v| PopulationFigure { value: v, year, source: source.clone() })
 }
 

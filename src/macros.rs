@@ -1,0 +1,41 @@
+//! The project's two declarative macros.
+//!
+//! `entity!`: a sea-orm entity with an integer primary key `id` and no relations (the
+//! services join by hand and list relations go through DataLoaders).
+//!
+//! `str_enum!`: a GraphQL enum stored as its SCREAMING_CASE string, with `ALL`, `as_str`
+//! and `parse`.
+macro_rules! entity {
+    ($module:ident, $table:literal, { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        pub mod $module {
+            use sea_orm::entity::prelude::*;
+            #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+            #[sea_orm(table_name = $table)]
+            pub struct Model {
+                #[sea_orm(primary_key)]
+                pub id: i32,
+                $($(#[$fm])* pub $field: $ty),*
+            }
+            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+            pub enum Relation {}
+            impl ActiveModelBehavior for ActiveModel {}
+        }
+    };
+}
+
+macro_rules! str_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vm])* $v),+ }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$v => $s),+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|x| x.as_str() == s)
+            }
+        }
+    };
+}
