@@ -52,7 +52,12 @@ pub(crate) fn fk(from: &str, col: &str, to: &str) -> ForeignKeyCreateStatement {
     ForeignKey::create().from(a(from), a(col)).to(a(to), a("id")).on_delete(ForeignKeyAction::Restrict).take()
 }
 
-pub(crate) async fn table(m: &SchemaManager<'_>, name: &str, cols: Vec<ColumnDef>, fks: &[(&str, &str)]) -> Result<(), DbErr> {
+pub(crate) async fn table(
+    m: &SchemaManager<'_>,
+    name: &str,
+    cols: Vec<ColumnDef>,
+    fks: &[(&str, &str)],
+) -> Result<(), DbErr> {
     let mut t = Table::create().table(a(name)).col(pk()).take();
     for mut c in cols {
         t.col(&mut c);
@@ -63,7 +68,13 @@ pub(crate) async fn table(m: &SchemaManager<'_>, name: &str, cols: Vec<ColumnDef
     m.create_table(t).await
 }
 
-pub(crate) async fn index(m: &SchemaManager<'_>, name: &str, table: &str, cols: &[&str], unique: bool) -> Result<(), DbErr> {
+pub(crate) async fn index(
+    m: &SchemaManager<'_>,
+    name: &str,
+    table: &str,
+    cols: &[&str],
+    unique: bool,
+) -> Result<(), DbErr> {
     let mut i = Index::create().name(name).table(a(table)).take();
     for c in cols {
         i.col(a(c));

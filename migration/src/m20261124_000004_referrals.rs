@@ -4,7 +4,8 @@
 use sea_orm_migration::prelude::*;
 
 use crate::m20261124_000003_meetings::{
-    a, big_null, boolean, date, date_null, index, int, int_null, long_null, table, text, text_null, ts, ts_null, version,
+    a, big_null, boolean, date, date_null, index, int, int_null, long_null, table, text, text_null, ts, ts_null,
+    version,
 };
 
 #[derive(DeriveMigrationName)]
@@ -154,7 +155,8 @@ impl MigrationTrait for Migration {
             &[("referral_id", "referral")],
         )
         .await?;
-        index(m, "ux_referral_reminder", "referral_reminder", &["referral_id", "deadline", "offset_days"], true).await?;
+        index(m, "ux_referral_reminder", "referral_reminder", &["referral_id", "deadline", "offset_days"], true)
+            .await?;
 
         m.alter_table(Table::alter().table(a("notification")).add_column(int_null("referral_id")).to_owned()).await
     }

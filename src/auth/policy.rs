@@ -75,6 +75,12 @@ pub enum Action {
 }
 
 impl Action {
+    /// Acts only a mandate gives, which platform administrators do not take over: a
+    /// commune's response is drafted and signed by those acting for the commune, a
+    /// signature is delegated by its mayor.
+    fn personal(&self) -> bool {
+        matches!(self, Action::DraftResponse { .. } | Action::SubmitResponse { .. } | Action::DelegateSignature { .. })
+    }
     fn describe(&self) -> &'static str {
         match self {
             Action::Read => "read the directory",
@@ -113,7 +119,7 @@ pub async fn authorize<'a>(
         return Ok(None);
     }
     let p = actor.require()?;
-    if p.role == PlatformRole::Admin {
+    if p.role == PlatformRole::Admin && !action.personal() {
         return Ok(Some(p));
     }
     let allowed = match action {

@@ -95,7 +95,9 @@ pub fn check_fields(fields: &[Field]) -> Result<(), Invalid> {
         let choice = matches!(t, FieldType::SingleChoice | FieldType::MultipleChoice);
         if choice {
             let distinct: HashSet<&str> = f.choices.iter().map(String::as_str).collect();
-            if f.choices.is_empty() || distinct.len() != f.choices.len() || f.choices.iter().any(|c| c.trim().is_empty())
+            if f.choices.is_empty()
+                || distinct.len() != f.choices.len()
+                || f.choices.iter().any(|c| c.trim().is_empty())
             {
                 return Err(invalid(path("choices"), "a choice field needs distinct, non-empty choices"));
             }
@@ -108,7 +110,8 @@ pub fn check_fields(fields: &[Field]) -> Result<(), Invalid> {
         if t == FieldType::Decimal && f.unit.as_deref().is_none_or(|u| u.trim().is_empty()) {
             return Err(invalid(path("unit"), "a decimal field states its unit"));
         }
-        let bounded = matches!(t, FieldType::Text | FieldType::Integer | FieldType::Decimal | FieldType::MultipleChoice);
+        let bounded =
+            matches!(t, FieldType::Text | FieldType::Integer | FieldType::Decimal | FieldType::MultipleChoice);
         if !bounded && (f.min.is_some() || f.max.is_some()) {
             return Err(invalid(path("min"), "this type of field takes no bounds"));
         }

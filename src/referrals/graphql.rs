@@ -143,7 +143,10 @@ impl Referral {
     /// The current form of a data collection.
     async fn form(&self, ctx: &Context<'_>) -> AppResult<Option<Form>> {
         let f = service::current_form(&state(ctx)?.db, self.r.id).await?;
-        Ok(f.map(|f| Form { version: f.form_version, fields: super::form::parse_fields(f.fields.as_deref()).into_iter().map(FormField).collect() }))
+        Ok(f.map(|f| Form {
+            version: f.form_version,
+            fields: super::form::parse_fields(f.fields.as_deref()).into_iter().map(FormField).collect(),
+        }))
     }
     /// The responses the actor may see: their own commune's; the others' once the
     /// referral is closed (unless secretariat-only); all of them, live, for the
@@ -205,11 +208,15 @@ impl Referral {
         &self,
         ctx: &Context<'_>,
         sort_by: Option<String>,
-        #[graphql(default)] descending: bool,
-        #[graphql(default)] per_inhabitant: bool,
+        descending: Option<bool>,
+        per_inhabitant: Option<bool>,
     ) -> AppResult<DatasetView> {
         let v = view_of(ctx, &self.r).await?;
-        let sort = service::SortBy { field: sort_by.as_deref(), descending, per_inhabitant };
+        let sort = service::SortBy {
+            field: sort_by.as_deref(),
+            descending: descending.unwrap_or(false),
+            per_inhabitant: per_inhabitant.unwrap_or(false),
+        };
         Ok(DatasetView(service::dataset(&state(ctx)?.db, &self.r, &v, sort).await?))
     }
     /// GET this path (with the bearer token) for the responses as CSV (RFC 4180, UTF-8).
@@ -226,7 +233,16 @@ async fn documents(ctx: &Context<'_>, referral: i32, commune: Option<i32>) -> Ap
     use referral_document::Column as C;
     let mut q = referral_document::Entity::find()
         .select_only()
-        .columns([C::Id, C::ReferralId, C::CommuneId, C::Filename, C::MediaType, C::SizeBytes, C::Sha256, C::UploadedAt])
+        .columns([
+            C::Id,
+            C::ReferralId,
+            C::CommuneId,
+            C::Filename,
+            C::MediaType,
+            C::SizeBytes,
+            C::Sha256,
+            C::UploadedAt,
+        ])
         .filter(C::ReferralId.eq(referral));
     q = match commune {
         Some(c) => q.filter(C::CommuneId.eq(c)),
@@ -321,7 +337,12 @@ impl ReferralResponse {
         ids::encode(Kind::ReferralResponse, self.a.id)
     }
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Commune> {
-        loaders(ctx)?.commune.load_one(self.a.commune_id).await?.map(Commune).ok_or_else(|| AppError::not_found("commune"))
+        loaders(ctx)?
+            .commune
+            .load_one(self.a.commune_id)
+            .await?
+            .map(Commune)
+            .ok_or_else(|| AppError::not_found("commune"))
     }
     /// The population frozen at opening (figure, year, source): the weight of this
     /// commune in the outcome.
@@ -467,11 +488,19 @@ impl PositionCountView {
     }
     /// Share of the addressees (0 to 1).
     async fn commune_share(&self) -> f64 {
-        if self.2 == 0 { 0.0 } else { self.0.communes as f64 / self.2 as f64 }
+        if self.2 == 0 {
+            0.0
+        } else {
+            self.0.communes as f64 / self.2 as f64
+        }
     }
     /// Share of the frozen population (0 to 1).
     async fn population_share(&self) -> f64 {
-        if self.1 == 0 { 0.0 } else { self.0.population as f64 / self.1 as f64 }
+        if self.1 == 0 {
+            0.0
+        } else {
+            self.0.population as f64 / self.1 as f64
+        }
     }
 }
 
@@ -524,7 +553,11 @@ impl ProgressView {
     }
     /// Submitted / addressees (0 to 1).
     async fn response_rate(&self) -> f64 {
-        if self.0.addressees == 0 { 0.0 } else { self.0.submitted as f64 / self.0.addressees as f64 }
+        if self.0.addressees == 0 {
+            0.0
+        } else {
+            self.0.submitted as f64 / self.0.addressees as f64
+        }
     }
     /// The communes that have not submitted (first 500 by id).
     async fn pending(&self, ctx: &Context<'_>) -> AppResult<Vec<Commune>> {
@@ -534,7 +567,11 @@ impl ProgressView {
     }
     /// By territory (conseil de territoire) or, nationally, by département.
     async fn by_group(&self) -> Vec<GroupProgressView> {
-        self.0.groups.iter().map(|g| GroupProgressView { name: g.name.clone(), addressees: g.addressees, submitted: g.submitted }).collect()
+        self.0
+            .groups
+            .iter()
+            .map(|g| GroupProgressView { name: g.name.clone(), addressees: g.addressees, submitted: g.submitted })
+            .collect()
     }
 }
 
@@ -584,7 +621,13 @@ impl DatasetView {
         self.0
             .totals
             .iter()
-            .map(|t| FieldTotal { key: t.key.clone(), sum: t.sum, answered: t.answered, population: t.population, per_inhabitant: t.per_inhabitant })
+            .map(|t| FieldTotal {
+                key: t.key.clone(),
+                sum: t.sum,
+                answered: t.answered,
+                population: t.population,
+                per_inhabitant: t.per_inhabitant,
+            })
             .collect()
     }
 }
@@ -843,12 +886,19 @@ impl ReferralsMutation {
         procedure: Procedure,
         input: ReferralInput,
     ) -> AppResult<Referral> {
-        let e = intercommunality_id.as_ref().map(|e| id_of("intercommunalityId", Kind::Intercommunality, e)).transpose()?;
+        let e =
+            intercommunality_id.as_ref().map(|e| id_of("intercommunalityId", Kind::Intercommunality, e)).transpose()?;
         let r = service::create_referral(state(ctx)?, actor(ctx)?, e, procedure, input.into_fields()?).await?;
         Ok(Referral::new(r))
     }
     /// Edits a draft referral.
-    async fn update_referral(&self, ctx: &Context<'_>, id: ID, expected_version: i32, input: ReferralInput) -> AppResult<Referral> {
+    async fn update_referral(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: i32,
+        input: ReferralInput,
+    ) -> AppResult<Referral> {
         let id = id_of("id", Kind::Referral, &id)?;
         let r = service::update_referral(state(ctx)?, actor(ctx)?, id, expected_version, input.into_fields()?).await?;
         Ok(Referral::new(r))
@@ -858,22 +908,49 @@ impl ReferralsMutation {
         let id = id_of("id", Kind::Referral, &id)?;
         let fields: Vec<Field> = fields
             .into_iter()
-            .map(|f| Field { key: f.key, label: f.label, kind: f.kind.as_str().into(), required: f.required, min: f.min, max: f.max, unit: f.unit, choices: f.choices })
+            .map(|f| Field {
+                key: f.key,
+                label: f.label,
+                kind: f.kind.as_str().into(),
+                required: f.required,
+                min: f.min,
+                max: f.max,
+                unit: f.unit,
+                choices: f.choices,
+            })
             .collect();
         let f = service::set_form(state(ctx)?, actor(ctx)?, id, fields).await?;
-        Ok(Form { version: f.form_version, fields: super::form::parse_fields(f.fields.as_deref()).into_iter().map(FormField).collect() })
+        Ok(Form {
+            version: f.form_version,
+            fields: super::form::parse_fields(f.fields.as_deref()).into_iter().map(FormField).collect(),
+        })
     }
     /// Attaches a document to the referral (GraphQL multipart request; secretariat).
-    async fn upload_referral_document(&self, ctx: &Context<'_>, referral_id: ID, file: Upload) -> AppResult<ReferralDocument> {
+    async fn upload_referral_document(
+        &self,
+        ctx: &Context<'_>,
+        referral_id: ID,
+        file: Upload,
+    ) -> AppResult<ReferralDocument> {
         let id = id_of("referralId", Kind::Referral, &referral_id)?;
         let r = service::referral_of(&state(ctx)?.db, id).await?;
-        crate::graphql::allow(ctx, crate::auth::policy::Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
+        crate::graphql::allow(
+            ctx,
+            crate::auth::policy::Action::ManageReferrals { intercommunality: r.intercommunality_id },
+        )
+        .await?;
         let file = read_upload(ctx, file).await?;
         let d = service::upload_document(state(ctx)?, actor(ctx)?, id, None, file).await?;
         Ok(doc(d))
     }
     /// Attaches a file to a commune's answer (for a FILE field), by someone acting for it.
-    async fn upload_response_file(&self, ctx: &Context<'_>, referral_id: ID, commune_id: ID, file: Upload) -> AppResult<ReferralDocument> {
+    async fn upload_response_file(
+        &self,
+        ctx: &Context<'_>,
+        referral_id: ID,
+        commune_id: ID,
+        file: Upload,
+    ) -> AppResult<ReferralDocument> {
         let id = id_of("referralId", Kind::Referral, &referral_id)?;
         let c = id_of("communeId", Kind::Commune, &commune_id)?;
         crate::graphql::allow(ctx, crate::auth::policy::Action::DraftResponse { commune: c }).await?;
@@ -883,7 +960,13 @@ impl ReferralsMutation {
     }
     /// Opens the referral: freezes the addressees and their populations, sets the
     /// deadline from `clockStartsOn` (default today), tells each commune's mayor and DGS.
-    async fn open_referral(&self, ctx: &Context<'_>, id: ID, expected_version: i32, clock_starts_on: Option<NaiveDate>) -> AppResult<Referral> {
+    async fn open_referral(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: i32,
+        clock_starts_on: Option<NaiveDate>,
+    ) -> AppResult<Referral> {
         let id = id_of("id", Kind::Referral, &id)?;
         Ok(Referral::new(service::open(state(ctx)?, actor(ctx)?, id, expected_version, clock_starts_on).await?))
     }
@@ -898,7 +981,9 @@ impl ReferralsMutation {
         reason: String,
     ) -> AppResult<Referral> {
         let id = id_of("id", Kind::Referral, &id)?;
-        Ok(Referral::new(service::extend_deadline(state(ctx)?, actor(ctx)?, id, expected_version, deadline_date, &reason).await?))
+        Ok(Referral::new(
+            service::extend_deadline(state(ctx)?, actor(ctx)?, id, expected_version, deadline_date, &reason).await?,
+        ))
     }
     /// Saves a commune's response as a draft (mayor, deputy mayor with a delegation, DGS).
     async fn save_response_draft(&self, ctx: &Context<'_>, input: ResponseInput) -> AppResult<ReferralResponse> {
@@ -910,7 +995,12 @@ impl ReferralsMutation {
         save(ctx, input, true).await
     }
     /// The mayor delegates their signature for referral responses (délégation de signature).
-    async fn grant_signature_delegation(&self, ctx: &Context<'_>, commune_id: ID, person_id: ID) -> AppResult<SignatureDelegation> {
+    async fn grant_signature_delegation(
+        &self,
+        ctx: &Context<'_>,
+        commune_id: ID,
+        person_id: ID,
+    ) -> AppResult<SignatureDelegation> {
         let c = id_of("communeId", Kind::Commune, &commune_id)?;
         let p = id_of("personId", Kind::Person, &person_id)?;
         Ok(SignatureDelegation(service::grant_signature(state(ctx)?, actor(ctx)?, c, p).await?))
@@ -923,5 +1013,14 @@ impl ReferralsMutation {
 }
 
 fn doc(d: referral_document::Model) -> ReferralDocument {
-    ReferralDocument((d.id, d.referral_id, d.commune_id, d.filename, d.media_type, d.size_bytes, d.sha256, d.uploaded_at))
+    ReferralDocument((
+        d.id,
+        d.referral_id,
+        d.commune_id,
+        d.filename,
+        d.media_type,
+        d.size_bytes,
+        d.sha256,
+        d.uploaded_at,
+    ))
 }

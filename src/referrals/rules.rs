@@ -110,12 +110,18 @@ str_enum!(
     }
 );
 
+/// Whether a deadline has passed at `now`. The deadline's whole second counts (an answer
+/// at 23:59:59.6 is in time): it passes at midnight, when the Paris day changes.
+pub fn passed(deadline: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    now >= deadline + chrono::Duration::seconds(1)
+}
+
 impl ReferralStatus {
     /// The status as queries show it: an open referral whose deadline has passed is
     /// closed, whether or not the background job has recorded it yet.
     pub fn effective(self, deadline: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Self {
         match (self, deadline) {
-            (ReferralStatus::Open, Some(d)) if now > d => ReferralStatus::Closed,
+            (ReferralStatus::Open, Some(d)) if passed(d, now) => ReferralStatus::Closed,
             (s, _) => s,
         }
     }
@@ -449,7 +455,13 @@ pub struct Outcome {
 
 /// The outcome of a referral from its addressees' standings. `final_`: the deadline has
 /// passed (silence has its meaning). `deadline_day` names the date in messages.
-pub fn outcome(decision: Decision, strict_second: bool, standings: &[Standing], final_: bool, deadline_day: &str) -> Outcome {
+pub fn outcome(
+    decision: Decision,
+    strict_second: bool,
+    standings: &[Standing],
+    final_: bool,
+    deadline_day: &str,
+) -> Outcome {
     let mut counts: Vec<PositionCount> =
         Position::ALL.iter().map(|&position| PositionCount { position, communes: 0, population: 0 }).collect();
     for s in standings {
@@ -495,7 +507,7 @@ pub fn outcome(decision: Decision, strict_second: bool, standings: &[Standing], 
             Verdict::CouncilDeliberatesAgain,
             format!("{unfavourable} unfavourable opinion(s): the council deliberates again on the draft"),
         ),
-        Decision::CouncilDeliberatesAgain => (Verdict::MajorityReached, "no unfavourable opinion".into()),
+        Decision::CouncilDeliberatesAgain => (Verdict::FavourableOpinion, "no unfavourable opinion".into()),
         Decision::CouncilMayAdopt => (
             Verdict::CouncilMayAdopt,
             format!("the period ended on {deadline_day}: the council may adopt the pact (L5211-11-2)"),
@@ -606,5 +618,111 @@ mod tests {
         let small = councils(&[(24, false), (26, true), (25, true), (25, true)]);
         let o = qualified_majority(&small, false, true);
         assert!(!o.most_populous_refused);
+    }
+    /// The AMP communes with the population the referral freezes (communes.json).
+    fn amp() -> Vec<(String, i64)> {
+        let v: serde_json::Value = serde_json::from_str(include_str!("../../data/demo/amp.json")).unwrap();
+        v["communes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["code"].as_str().unwrap().to_string(), c["population"].as_i64().unwrap()))
+            .collect()
+    }
+
+    fn amp_with(favourable: &dyn Fn(&str, usize) -> bool) -> Vec<Council> {
+        let mut by_size = amp();
+        by_size.sort_by_key(|c| c.1);
+        by_size
+            .iter()
+            .enumerate()
+            .map(|(rank, (code, population))| Council { population: *population, favourable: favourable(code, rank) })
+            .collect()
+    }
+
+    const MARSEILLE: &str = "13055";
+
+    #[test]
+    fn qualified_majority_with_the_real_amp_populations() {
+        let total: i64 = amp().iter().map(|c| c.1).sum();
+        assert_eq!((amp().len(), total), (92, 1_939_077));
+        // Exactly 62 councils: Marseille and the 61 smallest communes (60.6% of the people).
+        let o = qualified_majority(&amp_with(&|c, rank| c == MARSEILLE || rank < 61), false, false);
+        assert_eq!((o.favourable_councils, o.reached, o.branch), (62, true, Some(Branch::TwoThirdsOfCouncils)));
+        // 61 councils (60.1%): not two thirds of the councils, not two thirds of the people.
+        let o = qualified_majority(&amp_with(&|c, rank| c == MARSEILLE || rank < 60), false, false);
+        assert_eq!((o.favourable_councils, o.reached), (61, false), "{o:?}");
+
+        // Exactly half the population. 1,939,077 is odd: these 64 councils hold 969,538
+        // inhabitants (2 × 969,538 = total − 1, not more than half), those 64 hold 969,539.
+        const HALF_DOWN_OUT: [&str; 27] = [
+            "13003", "13008", "13009", "13013", "13020", "13023", "13024", "13025", "13029", "13031", "13048", "13049",
+            "13059", "13062", "13072", "13074", "13079", "13082", "13084", "13087", "13088", "13095", "13099", "13101",
+            "13109", "13111", "13118",
+        ];
+        const HALF_UP_OUT: [&str; 27] = [
+            "13003", "13012", "13013", "13020", "13023", "13024", "13025", "13029", "13031", "13046", "13048", "13049",
+            "13059", "13072", "13074", "13082", "13084", "13087", "13088", "13090", "13095", "13099", "13101", "13109",
+            "13111", "13115", "13118",
+        ];
+        let o = qualified_majority(&amp_with(&|c, _| c != MARSEILLE && !HALF_DOWN_OUT.contains(&c)), false, false);
+        assert_eq!((o.favourable_councils, 2 * o.favourable_population), (64, total - 1));
+        assert!(!o.reached, "half the population is not more than half: {o:?}");
+        let o = qualified_majority(&amp_with(&|c, _| c != MARSEILLE && !HALF_UP_OUT.contains(&c)), false, false);
+        assert_eq!((o.favourable_councils, 2 * o.favourable_population), (64, total + 1));
+        assert_eq!((o.reached, o.branch), (true, Some(Branch::TwoThirdsOfCouncils)));
+
+        // The second branch at exactly two thirds: Marseille and these 46 communes hold
+        // 1,292,718 inhabitants, 2/3 of the total to the inhabitant; 47 councils (≥ 46).
+        const TWO_THIRDS: [&str; 46] = [
+            "13002", "13003", "13005", "13007", "13012", "13013", "13016", "13020", "13021", "13024", "13025", "13026",
+            "13029", "13030", "13031", "13035", "13040", "13042", "13043", "13047", "13051", "13053", "13059", "13060",
+            "13063", "13069", "13070", "13072", "13073", "13075", "13079", "13081", "13085", "13086", "13088", "13092",
+            "13095", "13098", "13099", "13101", "13102", "13104", "13106", "13110", "13111", "13114",
+        ];
+        let two_thirds = amp_with(&|c, _| c == MARSEILLE || TWO_THIRDS.contains(&c));
+        let o = qualified_majority(&two_thirds, false, false);
+        assert_eq!((o.favourable_councils, 3 * o.favourable_population), (47, 2 * total));
+        assert_eq!((o.reached, o.branch), (true, Some(Branch::TwoThirdsOfPopulation)));
+        assert!(!qualified_majority(&two_thirds, true, false).reached, "strict: more than two thirds");
+
+        // The most populous commune (Marseille, 45.7% > 25%) refuses, all others agree:
+        // both branches hold (91 councils, 54.3%), the transfer fails, a CLECT report passes.
+        let without_marseille = amp_with(&|c, _| c != MARSEILLE);
+        let o = qualified_majority(&without_marseille, false, true);
+        assert_eq!((o.branch, o.most_populous_refused, o.reached), (Some(Branch::TwoThirdsOfCouncils), true, false));
+        assert!(qualified_majority(&without_marseille, false, false).reached);
+    }
+
+    #[test]
+    fn outcomes_say_what_follows() {
+        let s = |position| Standing { population: 100, position };
+        let o = outcome(Decision::SingleCommune, false, &[s(Position::Unfavourable)], true, "2027-02-28");
+        assert_eq!(o.verdict, Verdict::CouncilTwoThirdsRequired);
+        let o = outcome(Decision::SingleCommune, false, &[s(Position::DeemedFavourable)], true, "2027-02-28");
+        assert_eq!(o.verdict, Verdict::FavourableOpinion);
+        let o = outcome(Decision::CouncilMayAdopt, false, &[s(Position::NoResponse)], true, "2027-01-23");
+        assert_eq!(o.verdict, Verdict::CouncilMayAdopt);
+        assert!(o.message.contains("2027-01-23"), "{}", o.message);
+        let o =
+            outcome(Decision::QualifiedMajority, false, &[s(Position::NoResponse), s(Position::Favourable)], true, "d");
+        assert_eq!(o.verdict, Verdict::PrefectFixesCosts);
+        let o = outcome(Decision::QualifiedMajority, false, &[s(Position::Pending)], false, "d");
+        assert_eq!(o.verdict, Verdict::Provisional);
+        let n = |p| o.counts.iter().find(|c| c.position == p).unwrap().communes;
+        assert_eq!((n(Position::Pending), n(Position::Favourable)), (1, 0));
+    }
+
+    #[test]
+    fn a_deadline_passes_at_midnight() {
+        let d = deadline(day("2026-11-30"), 3).unwrap();
+        assert!(!passed(d, d));
+        assert!(!passed(d, d + chrono::Duration::milliseconds(999)));
+        assert!(passed(d, d + chrono::Duration::seconds(1)));
+        assert_eq!(ReferralStatus::Open.effective(Some(d), d), ReferralStatus::Open);
+        assert_eq!(ReferralStatus::Open.effective(Some(d), d + chrono::Duration::seconds(1)), ReferralStatus::Closed);
+        assert_eq!(ResponseStatus::Draft.effective(true, Silence::DeemedFavourable), ResponseStatus::DeemedFavourable);
+        assert_eq!(ResponseStatus::Pending.effective(true, Silence::NoResponse), ResponseStatus::NoResponse);
+        assert_eq!(ResponseStatus::Submitted.effective(true, Silence::NoResponse), ResponseStatus::Submitted);
     }
 }

@@ -61,10 +61,18 @@ pub fn status_of(r: &referral::Model, now: DateTime<Utc>) -> AppResult<ReferralS
     Ok(stored_status(r)?.effective(r.deadline, now))
 }
 pub fn deadline_passed(r: &referral::Model, now: DateTime<Utc>) -> bool {
-    r.deadline.is_some_and(|d| now > d)
+    r.deadline.is_some_and(|d| passed(d, now))
+}
+/// Deadlines at or before this instant have passed at `now` (see `rules::passed`).
+fn passed_before(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - Duration::seconds(1)
 }
 /// A response's status as queries show it.
-pub fn response_status(r: &referral::Model, a: &referral_addressee::Model, now: DateTime<Utc>) -> AppResult<ResponseStatus> {
+pub fn response_status(
+    r: &referral::Model,
+    a: &referral_addressee::Model,
+    now: DateTime<Utc>,
+) -> AppResult<ResponseStatus> {
     let s = ResponseStatus::parse(&a.status).ok_or_else(|| bad_row("response", a.id))?;
     Ok(s.effective(deadline_passed(r, now), silence_of(r)?))
 }
@@ -75,7 +83,11 @@ pub fn paris_day(t: DateTime<Utc>) -> NaiveDate {
 /// 23:59:59 Europe/Paris on `day`, as an instant.
 pub fn end_of_day(day: NaiveDate) -> AppResult<DateTime<Utc>> {
     let t = day.and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default());
-    Paris.from_local_datetime(&t).single().map(|d| d.with_timezone(&Utc)).ok_or_else(|| AppError::internal("23:59:59 missing"))
+    Paris
+        .from_local_datetime(&t)
+        .single()
+        .map(|d| d.with_timezone(&Utc))
+        .ok_or_else(|| AppError::internal("23:59:59 missing"))
 }
 
 fn audit<'a>(action: &'a str, target_type: &'a str, id: i32, r: &referral::Model, summary: Value) -> Entry<'a> {
@@ -107,7 +119,9 @@ pub async fn acting_for(db: &DatabaseConnection, actor: &Actor) -> AppResult<Act
                 a.drafts.push(c);
                 a.submits.push(c);
             }
-            Some(Role::DeputyMayor) if m.delegation.as_deref().is_some_and(|d| !d.trim().is_empty()) => a.drafts.push(c),
+            Some(Role::DeputyMayor) if m.delegation.as_deref().is_some_and(|d| !d.trim().is_empty()) => {
+                a.drafts.push(c)
+            }
             Some(Role::Dgs) => a.drafts.push(c),
             _ => {}
         }
@@ -178,7 +192,8 @@ impl View {
 
 /// Authorises seeing the referral and says what of it the actor sees.
 pub async fn view(db: &DatabaseConnection, actor: &Actor, r: &referral::Model) -> AppResult<View> {
-    let p = authorize(db, actor, Action::SeeReferral { referral: r.id, intercommunality: r.intercommunality_id }).await?;
+    let p =
+        authorize(db, actor, Action::SeeReferral { referral: r.id, intercommunality: r.intercommunality_id }).await?;
     let officer = match p {
         None => true,
         Some(p) => {
@@ -258,14 +273,22 @@ async fn check_fields(
         (Some(s), None) => s,
         (None, None) => return Err(AppError::validation("silence", "a free consultation states what silence means")),
         (Some(s), Some(x)) if !own_setting && x != s => {
-            return Err(AppError::validation("silence", format!("{} sets silence to {}", procedure.as_str(), s.as_str())))
+            return Err(AppError::validation(
+                "silence",
+                format!("{} sets silence to {}", procedure.as_str(), s.as_str()),
+            ))
         }
         (_, Some(x)) => x,
     };
     let decision = match f.decision {
         None => d.decision,
         Some(x) if x == d.decision => x,
-        Some(x) if procedure == Procedure::FreeConsultation && matches!(x, Decision::Counts | Decision::QualifiedMajority) => x,
+        Some(x)
+            if procedure == Procedure::FreeConsultation
+                && matches!(x, Decision::Counts | Decision::QualifiedMajority) =>
+        {
+            x
+        }
         Some(_) => {
             return Err(AppError::validation(
                 "decision",
@@ -299,7 +322,10 @@ async fn check_fields(
     };
     match (mode, e) {
         (AddresseeMode::AllCommunes, Some(_)) => {
-            return Err(AppError::validation("addresseeMode", "ALL_COMMUNES is a national consultation (no intercommunality)"))
+            return Err(AppError::validation(
+                "addresseeMode",
+                "ALL_COMMUNES is a national consultation (no intercommunality)",
+            ))
         }
         (AddresseeMode::AllMembers, None) => {
             return Err(AppError::validation("addresseeMode", "a national consultation has no member communes"))
@@ -313,15 +339,23 @@ async fn check_fields(
             ids.dedup();
             let wanted = if mode == AddresseeMode::SingleCommune { 1..=1 } else { 1..=5_000 };
             if !wanted.contains(&ids.len()) {
-                return Err(AppError::validation("communes", format!("choose {} to {} communes", wanted.start(), wanted.end())));
+                return Err(AppError::validation(
+                    "communes",
+                    format!("choose {} to {} communes", wanted.start(), wanted.end()),
+                ));
             }
             if let Some(e) = e {
-                let members: HashSet<i32> = member_communes_on(db, e, crate::time::today_paris()).await?.into_iter().collect();
+                let members: HashSet<i32> =
+                    member_communes_on(db, e, crate::time::today_paris()).await?.into_iter().collect();
                 if let Some(c) = ids.iter().find(|c| !members.contains(c)) {
-                    return Err(AppError::validation("communes", format!("commune {} is not a member", crate::ids::encode(crate::ids::Kind::Commune, *c).0)));
+                    return Err(AppError::validation(
+                        "communes",
+                        format!("commune {} is not a member", crate::ids::encode(crate::ids::Kind::Commune, *c).0),
+                    ));
                 }
             } else {
-                let found = commune::Entity::find().filter(commune::Column::Id.is_in(ids.iter().copied())).count(db).await?;
+                let found =
+                    commune::Entity::find().filter(commune::Column::Id.is_in(ids.iter().copied())).count(db).await?;
                 if found as usize != ids.len() {
                     return Err(AppError::validation("communes", "a chosen commune does not exist"));
                 }
@@ -492,7 +526,18 @@ pub async fn set_form(state: &AppState, actor: &Actor, id: i32, fields: Vec<Fiel
     }
     .insert(&txn)
     .await?;
-    record(&txn, actor, audit("SET_REFERRAL_FORM", "Referral", id, &r, json!({ "formVersion": f.form_version, "fields": fields.len() }))).await?;
+    record(
+        &txn,
+        actor,
+        audit(
+            "SET_REFERRAL_FORM",
+            "Referral",
+            id,
+            &r,
+            json!({ "formVersion": f.form_version, "fields": fields.len() }),
+        ),
+    )
+    .await?;
     txn.commit().await?;
     Ok(f)
 }
@@ -526,7 +571,9 @@ pub async fn upload_document(
 ) -> AppResult<referral_document::Model> {
     let r = referral_of(&state.db, id).await?;
     let p = match commune {
-        None => authorize(&state.db, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?,
+        None => {
+            authorize(&state.db, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?
+        }
         Some(c) => {
             let p = authorize(&state.db, actor, Action::DraftResponse { commune: c }).await?;
             addressee_of(&state.db, id, c).await?;
@@ -596,13 +643,18 @@ pub async fn open(
         return Err(AppError::validation("clockStartsOn", "the clock cannot start in the future"));
     }
     let deadline = match (r.duration_months, r.deadline_date) {
-        (Some(m), _) => deadline(start, m as u32).ok_or_else(|| AppError::validation("clockStartsOn", "out of range"))?,
+        (Some(m), _) => {
+            deadline(start, m as u32).ok_or_else(|| AppError::validation("clockStartsOn", "out of range"))?
+        }
         (None, Some(day)) => end_of_day(day)?,
         (None, None) => return Err(AppError::validation("deadlineDate", "set the deadline before opening")),
     };
     let now = Utc::now();
     if deadline <= now {
-        return Err(AppError::rule("DEADLINE_PASSED", format!("the deadline {} has already passed", paris_day(deadline))));
+        return Err(AppError::rule(
+            "DEADLINE_PASSED",
+            format!("the deadline {} has already passed", paris_day(deadline)),
+        ));
     }
     if procedure.kind() == ReferralKind::DataCollection && current_form(&state.db, id).await?.is_none() {
         return Err(AppError::validation("fields", "a data collection needs its form before opening"));
@@ -627,26 +679,41 @@ pub async fn open(
         return Err(AppError::validation("communes", "the referral has no addressee"));
     }
     for chunk in addressees.chunks(CHUNK) {
-        referral_addressee::Entity::insert_many(chunk.iter().map(|(c, pop, year, source)| referral_addressee::ActiveModel {
-            referral_id: Set(id),
-            commune_id: Set(*c),
-            population: Set(pop.map(i64::from)),
-            population_year: Set(*year),
-            population_source: Set(source.clone()),
-            status: Set(ResponseStatus::Pending.as_str().into()),
-            version: Set(1),
-            ..Default::default()
+        referral_addressee::Entity::insert_many(chunk.iter().map(|(c, pop, year, source)| {
+            referral_addressee::ActiveModel {
+                referral_id: Set(id),
+                commune_id: Set(*c),
+                population: Set(pop.map(i64::from)),
+                population_year: Set(*year),
+                population_source: Set(source.clone()),
+                status: Set(ResponseStatus::Pending.as_str().into()),
+                version: Set(1),
+                ..Default::default()
+            }
         }))
         .exec(&txn)
         .await?;
     }
     let communes: HashSet<i32> = addressees.iter().map(|a| a.0).collect();
-    let told = notify_officers(&txn, &communes, "REFERRAL_OPENED", id, &format!("Saisine « {} »: réponse attendue avant le {} à 23:59:59", r.title, paris_day(deadline))).await?;
+    let told = notify_officers(
+        &txn,
+        &communes,
+        "REFERRAL_OPENED",
+        id,
+        &format!("Saisine « {} »: réponse attendue avant le {} à 23:59:59", r.title, paris_day(deadline)),
+    )
+    .await?;
     let r = referral_of(&txn, id).await?;
     record(
         &txn,
         actor,
-        audit("OPEN_REFERRAL", "Referral", id, &r, json!({ "addressees": addressees.len(), "clockStartsOn": start, "deadline": deadline, "told": told })),
+        audit(
+            "OPEN_REFERRAL",
+            "Referral",
+            id,
+            &r,
+            json!({ "addressees": addressees.len(), "clockStartsOn": start, "deadline": deadline, "told": told }),
+        ),
     )
     .await?;
     txn.commit().await?;
@@ -675,7 +742,8 @@ async fn addressee_communes<C: ConnectionTrait>(db: &C, r: &referral::Model, day
             member_communes_on(db, e, day).await?
         }
         AddresseeMode::Subset | AddresseeMode::SingleCommune => {
-            let ids: Vec<i32> = serde_json::from_str(r.chosen_communes.as_deref().unwrap_or("[]")).map_err(AppError::internal)?;
+            let ids: Vec<i32> =
+                serde_json::from_str(r.chosen_communes.as_deref().unwrap_or("[]")).map_err(AppError::internal)?;
             if let Some(e) = r.intercommunality_id {
                 // Frozen on the opening day: a commune that has left since the draft is refused.
                 let members: HashSet<i32> = member_communes_on(db, e, day).await?.into_iter().collect();
@@ -688,7 +756,9 @@ async fn addressee_communes<C: ConnectionTrait>(db: &C, r: &referral::Model, day
     };
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        out.extend(cols().filter(commune::Column::Id.is_in(chunk.iter().copied())).into_tuple::<Frozen>().all(db).await?);
+        out.extend(
+            cols().filter(commune::Column::Id.is_in(chunk.iter().copied())).into_tuple::<Frozen>().all(db).await?,
+        );
     }
     out.sort_by_key(|a| a.0);
     Ok(out)
@@ -753,7 +823,7 @@ pub async fn extend_deadline(
         .filter(referral::Column::Id.eq(id))
         .filter(referral::Column::Version.eq(expected_version))
         .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
-        .filter(referral::Column::Deadline.gte(now))
+        .filter(referral::Column::Deadline.gt(passed_before(now)))
         .exec(&txn)
         .await?;
     if res.rows_affected == 0 {
@@ -762,9 +832,27 @@ pub async fn extend_deadline(
         return Err(AppError::stale("the referral", cur.version, expected_version));
     }
     let communes: HashSet<i32> = addressees(&txn, id).await?.into_iter().map(|a| a.commune_id).collect();
-    let told = notify_officers(&txn, &communes, "DEADLINE_EXTENDED", id, &format!("Saisine « {} »: échéance reportée au {} à 23:59:59 ({reason})", r.title, day)).await?;
+    let told = notify_officers(
+        &txn,
+        &communes,
+        "DEADLINE_EXTENDED",
+        id,
+        &format!("Saisine « {} »: échéance reportée au {} à 23:59:59 ({reason})", r.title, day),
+    )
+    .await?;
     let r2 = referral_of(&txn, id).await?;
-    record(&txn, actor, audit("EXTEND_REFERRAL_DEADLINE", "Referral", id, &r2, json!({ "from": r.deadline, "to": new, "reason": reason, "told": told }))).await?;
+    record(
+        &txn,
+        actor,
+        audit(
+            "EXTEND_REFERRAL_DEADLINE",
+            "Referral",
+            id,
+            &r2,
+            json!({ "from": r.deadline, "to": new, "reason": reason, "told": told }),
+        ),
+    )
+    .await?;
     txn.commit().await?;
     Ok(r2)
 }
@@ -777,7 +865,11 @@ pub async fn addressees<C: ConnectionTrait>(db: &C, referral_id: i32) -> AppResu
         .await?)
 }
 
-pub async fn addressee_of<C: ConnectionTrait>(db: &C, referral_id: i32, commune_id: i32) -> AppResult<referral_addressee::Model> {
+pub async fn addressee_of<C: ConnectionTrait>(
+    db: &C,
+    referral_id: i32,
+    commune_id: i32,
+) -> AppResult<referral_addressee::Model> {
     referral_addressee::Entity::find()
         .filter(referral_addressee::Column::ReferralId.eq(referral_id))
         .filter(referral_addressee::Column::CommuneId.eq(commune_id))
@@ -810,8 +902,11 @@ pub async fn save_response(
     submit: bool,
 ) -> AppResult<referral_addressee::Model> {
     let r = referral_of(&state.db, referral_id).await?;
-    let action =
-        if submit { Action::SubmitResponse { commune: commune_id } } else { Action::DraftResponse { commune: commune_id } };
+    let action = if submit {
+        Action::SubmitResponse { commune: commune_id }
+    } else {
+        Action::DraftResponse { commune: commune_id }
+    };
     let p = authorize(&state.db, actor, action).await?;
     let a = addressee_of(&state.db, referral_id, commune_id).await?;
     require_status(&r, ReferralStatus::Open, "answer")?;
@@ -914,14 +1009,23 @@ async fn check_response(
             if submit {
                 let opinion = input.opinion.ok_or_else(|| AppError::validation("opinion", "an opinion is required"))?;
                 if matches!(opinion, Opinion::FavourableWithReservations | Opinion::Unfavourable) && reasons.is_none() {
-                    return Err(AppError::validation("reasons", "reservations and unfavourable opinions give their reasons"));
+                    return Err(AppError::validation(
+                        "reasons",
+                        "reservations and unfavourable opinions give their reasons",
+                    ));
                 }
                 if procedure.needs_deliberation() {
                     if deliberation_number.is_none() {
-                        return Err(AppError::validation("deliberationNumber", "this procedure is answered by a council deliberation: give its number"));
+                        return Err(AppError::validation(
+                            "deliberationNumber",
+                            "this procedure is answered by a council deliberation: give its number",
+                        ));
                     }
                     if input.deliberation_date.is_none() {
-                        return Err(AppError::validation("deliberationDate", "give the date of the council's deliberation"));
+                        return Err(AppError::validation(
+                            "deliberationDate",
+                            "give the date of the council's deliberation",
+                        ));
                     }
                 }
             }
@@ -931,10 +1035,13 @@ async fn check_response(
             if input.opinion.is_some() {
                 return Err(AppError::validation("opinion", "a data collection asks for answers, not an opinion"));
             }
-            let f = current_form(db, r.id).await?.ok_or_else(|| AppError::internal("open data collection without a form"))?;
+            let f = current_form(db, r.id)
+                .await?
+                .ok_or_else(|| AppError::internal("open data collection without a form"))?;
             let fields = form::parse_fields(f.fields.as_deref());
             let answers = input.answers.clone().unwrap_or(Value::Null);
-            let clean = form::validate_answers(&fields, &answers, submit).map_err(|e| AppError::validation(&e.path, e.message))?;
+            let clean = form::validate_answers(&fields, &answers, submit)
+                .map_err(|e| AppError::validation(&e.path, e.message))?;
             check_files(db, r.id, commune_id, &fields, &clean).await?;
             Ok(CheckedResponse {
                 reasons,
@@ -1020,7 +1127,18 @@ pub async fn grant_signature(
     .insert(&txn)
     .await?;
     let scope = crate::auth::policy::current_intercommunalities_of(&state.db, commune_id).await?.first().copied();
-    record(&txn, actor, Entry { action: "GRANT_SIGNATURE_DELEGATION", target_type: "SignatureDelegation", target_id: Some(d.id), scope, summary: json!({ "commune": commune_id, "person": person_id, "mayorMandate": mayor.id }) }).await?;
+    record(
+        &txn,
+        actor,
+        Entry {
+            action: "GRANT_SIGNATURE_DELEGATION",
+            target_type: "SignatureDelegation",
+            target_id: Some(d.id),
+            scope,
+            summary: json!({ "commune": commune_id, "person": person_id, "mayorMandate": mayor.id }),
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(d)
 }
@@ -1040,7 +1158,18 @@ pub async fn revoke_signature(state: &AppState, actor: &Actor, id: i32) -> AppRe
     m.end_date = Set(Some(today));
     let d = m.update(&txn).await?;
     let scope = crate::auth::policy::current_intercommunalities_of(&state.db, d.commune_id).await?.first().copied();
-    record(&txn, actor, Entry { action: "REVOKE_SIGNATURE_DELEGATION", target_type: "SignatureDelegation", target_id: Some(d.id), scope, summary: json!({ "commune": d.commune_id, "person": d.person_id }) }).await?;
+    record(
+        &txn,
+        actor,
+        Entry {
+            action: "REVOKE_SIGNATURE_DELEGATION",
+            target_type: "SignatureDelegation",
+            target_id: Some(d.id),
+            scope,
+            summary: json!({ "commune": d.commune_id, "person": d.person_id }),
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(d)
 }
@@ -1075,7 +1204,10 @@ pub async fn outcome_of(db: &DatabaseConnection, r: &referral::Model, now: DateT
         .iter()
         .map(|(_, pop, status, opinion)| {
             let s = ResponseStatus::parse(status).unwrap_or(ResponseStatus::Pending).effective(passed, silence);
-            Standing { population: pop.unwrap_or(0), position: Position::of(s, opinion.as_deref().and_then(Opinion::parse)) }
+            Standing {
+                population: pop.unwrap_or(0),
+                position: Position::of(s, opinion.as_deref().and_then(Opinion::parse)),
+            }
         })
         .collect();
     let day = r.deadline.map(paris_day).map(|d| d.to_string()).unwrap_or_default();
@@ -1108,7 +1240,13 @@ pub async fn progress(db: &DatabaseConnection, r: &referral::Model) -> AppResult
                 .select_only()
                 .column(territory_commune::Column::CommuneId)
                 .column(territory::Column::Name)
-                .join(JoinType::InnerJoin, territory_commune::Entity::belongs_to(territory::Entity).from(territory_commune::Column::TerritoryId).to(territory::Column::Id).into())
+                .join(
+                    JoinType::InnerJoin,
+                    territory_commune::Entity::belongs_to(territory::Entity)
+                        .from(territory_commune::Column::TerritoryId)
+                        .to(territory::Column::Id)
+                        .into(),
+                )
                 .filter(territory::Column::IntercommunalityId.eq(e))
                 .into_tuple()
                 .all(db)
@@ -1120,7 +1258,13 @@ pub async fn progress(db: &DatabaseConnection, r: &referral::Model) -> AppResult
                 .select_only()
                 .column(referral_addressee::Column::CommuneId)
                 .column(commune::Column::Departement)
-                .join(JoinType::InnerJoin, referral_addressee::Entity::belongs_to(commune::Entity).from(referral_addressee::Column::CommuneId).to(commune::Column::Id).into())
+                .join(
+                    JoinType::InnerJoin,
+                    referral_addressee::Entity::belongs_to(commune::Entity)
+                        .from(referral_addressee::Column::CommuneId)
+                        .to(commune::Column::Id)
+                        .into(),
+                )
                 .filter(referral_addressee::Column::ReferralId.eq(r.id))
                 .into_tuple()
                 .all(db)
@@ -1144,7 +1288,10 @@ pub async fn progress(db: &DatabaseConnection, r: &referral::Model) -> AppResult
         g.0 += 1;
         g.1 += i64::from(done);
     }
-    p.groups = groups.into_iter().map(|(name, (addressees, submitted))| GroupProgress { name, addressees, submitted }).collect();
+    p.groups = groups
+        .into_iter()
+        .map(|(name, (addressees, submitted))| GroupProgress { name, addressees, submitted })
+        .collect();
     Ok(p)
 }
 
@@ -1205,7 +1352,12 @@ pub struct SortBy<'a> {
     pub per_inhabitant: bool,
 }
 
-pub async fn dataset(db: &DatabaseConnection, r: &referral::Model, view: &View, sort: SortBy<'_>) -> AppResult<Dataset> {
+pub async fn dataset(
+    db: &DatabaseConnection,
+    r: &referral::Model,
+    view: &View,
+    sort: SortBy<'_>,
+) -> AppResult<Dataset> {
     let f = current_form(db, r.id).await?;
     let fields = form::parse_fields(f.as_ref().and_then(|f| f.fields.as_deref()));
     if let Some(k) = sort.field {
@@ -1235,8 +1387,17 @@ pub async fn responses_csv(db: &DatabaseConnection, actor: &Actor, id: i32) -> A
     let (r, view) = visible(db, actor, id).await?;
     let fields = form::parse_fields(current_form(db, id).await?.and_then(|f| f.fields).as_deref());
     let mut header: Vec<String> = [
-        "insee_code", "commune", "population", "population_year", "status", "opinion", "reasons",
-        "deliberation_number", "deliberation_date", "submitted_at", "form_version",
+        "insee_code",
+        "commune",
+        "population",
+        "population_year",
+        "status",
+        "opinion",
+        "reasons",
+        "deliberation_number",
+        "deliberation_date",
+        "submitted_at",
+        "form_version",
     ]
     .map(String::from)
     .to_vec();
@@ -1285,7 +1446,11 @@ pub async fn dataset_csv(db: &DatabaseConnection, actor: &Actor, id: i32) -> App
         .rows
         .iter()
         .map(|row| {
-            let mut out = vec![row.insee_code.clone(), row.name.clone(), row.population.map(|p| p.to_string()).unwrap_or_default()];
+            let mut out = vec![
+                row.insee_code.clone(),
+                row.name.clone(),
+                row.population.map(|p| p.to_string()).unwrap_or_default(),
+            ];
             for f in &d.fields {
                 out.push(row.answers.as_ref().and_then(|a| a.get(&f.key)).map(form::cell).unwrap_or_default());
                 if f.field_type().numeric() {
@@ -1317,7 +1482,7 @@ pub async fn run_jobs(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<
     let mut run = JobRun::default();
     let due = referral::Entity::find()
         .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
-        .filter(referral::Column::Deadline.lt(now))
+        .filter(referral::Column::Deadline.lte(passed_before(now)))
         .all(db)
         .await?;
     for r in due {
@@ -1325,7 +1490,7 @@ pub async fn run_jobs(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<
     }
     let open = referral::Entity::find()
         .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
-        .filter(referral::Column::Deadline.gte(now))
+        .filter(referral::Column::Deadline.gt(passed_before(now)))
         .all(db)
         .await?;
     for r in open {
@@ -1343,7 +1508,7 @@ async fn close(db: &DatabaseConnection, actor: &Actor, r: &referral::Model, now:
         .col_expr(referral::Column::Version, Expr::col(referral::Column::Version).add(1))
         .filter(referral::Column::Id.eq(r.id))
         .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
-        .filter(referral::Column::Deadline.lt(now))
+        .filter(referral::Column::Deadline.lte(passed_before(now)))
         .exec(&txn)
         .await?;
     if res.rows_affected == 0 {
@@ -1354,10 +1519,24 @@ async fn close(db: &DatabaseConnection, actor: &Actor, r: &referral::Model, now:
         .col_expr(referral_addressee::Column::Status, Expr::value(silent.as_str()))
         .col_expr(referral_addressee::Column::Version, Expr::col(referral_addressee::Column::Version).add(1))
         .filter(referral_addressee::Column::ReferralId.eq(r.id))
-        .filter(referral_addressee::Column::Status.is_in([ResponseStatus::Pending.as_str(), ResponseStatus::Draft.as_str()]))
+        .filter(
+            referral_addressee::Column::Status
+                .is_in([ResponseStatus::Pending.as_str(), ResponseStatus::Draft.as_str()]),
+        )
         .exec(&txn)
         .await?;
-    record(&txn, actor, audit("CLOSE_REFERRAL", "Referral", r.id, r, json!({ "deadline": r.deadline, "silent": res.rows_affected, "silenceMeans": silent.as_str() }))).await?;
+    record(
+        &txn,
+        actor,
+        audit(
+            "CLOSE_REFERRAL",
+            "Referral",
+            r.id,
+            r,
+            json!({ "deadline": r.deadline, "silent": res.rows_affected, "silenceMeans": silent.as_str() }),
+        ),
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(referral = r.id, silent = res.rows_affected, "referral closed at its deadline");
     Ok(true)
@@ -1394,7 +1573,17 @@ async fn remind(db: &DatabaseConnection, actor: &Actor, r: &referral::Model, now
     for d in &due {
         let recipients = if *d == latest {
             let days = (deadline_day - today).num_days();
-            notify_officers(&txn, &silent, "REFERRAL_REMINDER", r.id, &format!("Saisine « {} »: réponse attendue avant le {deadline_day} à 23:59:59 ({days} jour(s))", r.title)).await?
+            notify_officers(
+                &txn,
+                &silent,
+                "REFERRAL_REMINDER",
+                r.id,
+                &format!(
+                    "Saisine « {} »: réponse attendue avant le {deadline_day} à 23:59:59 ({days} jour(s))",
+                    r.title
+                ),
+            )
+            .await?
         } else {
             0
         };
@@ -1410,7 +1599,18 @@ async fn remind(db: &DatabaseConnection, actor: &Actor, r: &referral::Model, now
         .insert(&txn)
         .await?;
     }
-    record(&txn, actor, audit("SEND_REFERRAL_REMINDER", "Referral", r.id, r, json!({ "offsets": due, "sent": latest, "communes": silent.len(), "told": told }))).await?;
+    record(
+        &txn,
+        actor,
+        audit(
+            "SEND_REFERRAL_REMINDER",
+            "Referral",
+            r.id,
+            r,
+            json!({ "offsets": due, "sent": latest, "communes": silent.len(), "told": told }),
+        ),
+    )
+    .await?;
     match txn.commit().await {
         Ok(()) => Ok(told),
         // Another process sent it first (the unique reminder row): nothing more to do.

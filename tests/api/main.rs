@@ -13,5 +13,6 @@ mod mandates;
 mod meetings;
 mod n_plus_one;
 mod permissions;
+mod referrals;
 mod schema;
 mod territory;
