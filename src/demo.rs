@@ -276,6 +276,7 @@ pub async fn load(state: &AppState) -> AppResult<DemoReport> {
     txn.commit().await?;
     let president_mandate = president_mandate(state, president.id).await?;
     meetings(state, &actor, amp.id, president_mandate, &[marseille_mayor, aix_mayor, cassis_mayor]).await?;
+    referrals(state, &actor, amp.id).await?;
     Ok(DemoReport { communes: file.communes.len(), persons, accounts: accounts.len() })
 }
 
@@ -351,6 +352,82 @@ async fn meetings(state: &AppState, actor: &Actor, amp: i32, president_mandate: 
         m::add_agenda_item(state, actor, plenary.id, item).await?;
     }
     m::convene(state, actor, plenary.id, plenary.version, None, &[]).await?;
+    Ok(())
+}
+
+/// The demo's referrals: the governance pact open for two months (Aix has answered), and
+/// a data collection for the DGS committee, with its form. Made through the use cases.
+async fn referrals(state: &AppState, actor: &Actor, amp: i32) -> AppResult<()> {
+    use crate::referrals::form::{Field, FieldType};
+    use crate::referrals::rules::{Opinion, Procedure, Silence};
+    use crate::referrals::service::{self as r, ReferralFields, ResponseInput};
+    let pact = r::create_referral(
+        state,
+        actor,
+        Some(amp),
+        Procedure::GovernancePact,
+        ReferralFields {
+            title: "Pacte de gouvernance 2026-2032".into(),
+            description: Some("Projet de pacte de gouvernance entre la Métropole et ses communes.".into()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let pact = r::open(state, actor, pact.id, pact.version, None).await?;
+    let aix = {
+        use crate::territory::model::commune;
+        use sea_orm::{ColumnTrait, QueryFilter};
+        commune::Entity::find()
+            .filter(commune::Column::InseeCode.eq("13001"))
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| AppError::internal("demo: no Aix-en-Provence"))?
+    };
+    let input = ResponseInput {
+        opinion: Some(Opinion::FavourableWithReservations),
+        reasons: Some("Favorable, sous réserve d'une conférence territoriale par bassin de vie.".into()),
+        deliberation_number: Some("2026-DCM-118".into()),
+        deliberation_date: Some(crate::time::today_paris()),
+        answers: None,
+    };
+    r::save_response(state, actor, pact.id, aix.id, 1, input, true).await?;
+
+    let census = r::create_referral(
+        state,
+        actor,
+        Some(amp),
+        Procedure::DataCollection,
+        ReferralFields {
+            title: "Recensement des équipements sportifs".into(),
+            deadline_date: Some(crate::time::today_paris() + chrono::Duration::days(45)),
+            silence: Some(Silence::NoResponse),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let field = |key: &str, label: &str, kind: FieldType, unit: Option<&str>, choices: &[&str]| Field {
+        key: key.into(),
+        label: label.into(),
+        kind: kind.as_str().into(),
+        required: kind != FieldType::SingleChoice,
+        min: kind.numeric().then_some(0.0),
+        max: None,
+        unit: unit.map(str::to_string),
+        choices: choices.iter().map(|c| c.to_string()).collect(),
+    };
+    let fields = vec![
+        field("equipments", "Équipements sportifs communaux", FieldType::Integer, None, &[]),
+        field("budget", "Budget de fonctionnement annuel", FieldType::Decimal, Some("€"), &[]),
+        field(
+            "management",
+            "Mode de gestion principal",
+            FieldType::SingleChoice,
+            None,
+            &["régie", "délégation", "mixte"],
+        ),
+    ];
+    r::set_form(state, actor, census.id, fields).await?;
+    r::open(state, actor, census.id, census.version, None).await?;
     Ok(())
 }
 

@@ -47,8 +47,7 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
         .route("/health", get(health))
         .route("/documents/{id}", get(download_document))
         .route("/referral-documents/{id}", get(download_referral_document))
-        .route("/referrals/{id}/responses.csv", get(responses_csv))
-        .route("/referrals/{id}/dataset.csv", get(dataset_csv))
+        .route("/referrals/{id}/{file}", get(referral_csv))
         .route("/meetings/{id}/calendar.ics", get(meeting_calendar))
         .route("/calendar/{token}", get(calendar_feed))
         .layer(axum::middleware::from_fn_with_state(limits.body_bytes, limit_non_multipart))
@@ -307,32 +306,23 @@ fn csv_file((filename, content): (String, Vec<u8>)) -> File {
     File { filename, media_type: "text/csv; charset=utf-8; header=present".into(), sha256: None, content }
 }
 
-/// GET /referrals/{id}/responses.csv: the responses the bearer may see (RFC 4180).
-async fn responses_csv(
+/// GET /referrals/{id}/responses.csv (the responses the bearer may see) and
+/// /referrals/{id}/dataset.csv (a data collection's dataset): RFC 4180, UTF-8.
+async fn referral_csv(
     State(h): State<Http>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    axum::extract::Path((id, file)): axum::extract::Path<(String, String)>,
 ) -> Response {
     let db = h.state.db.clone();
     serve_file(&h, addr, &headers, |actor| async move {
         let id = crate::ids::decode("id", crate::ids::Kind::Referral, &async_graphql::ID(id))?;
-        crate::referrals::service::responses_csv(&db, &actor, id).await.map(csv_file)
-    })
-    .await
-}
-
-/// GET /referrals/{id}/dataset.csv: a data collection's dataset (RFC 4180).
-async fn dataset_csv(
-    State(h): State<Http>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Response {
-    let db = h.state.db.clone();
-    serve_file(&h, addr, &headers, |actor| async move {
-        let id = crate::ids::decode("id", crate::ids::Kind::Referral, &async_graphql::ID(id))?;
-        crate::referrals::service::dataset_csv(&db, &actor, id).await.map(csv_file)
+        let csv = match file.as_str() {
+            "responses.csv" => crate::referrals::service::responses_csv(&db, &actor, id).await?,
+            "dataset.csv" => crate::referrals::service::dataset_csv(&db, &actor, id).await?,
+            _ => return Err(AppError::not_found("export (responses.csv or dataset.csv)")),
+        };
+        Ok(csv_file(csv))
     })
     .await
 }

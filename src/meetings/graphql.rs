@@ -805,6 +805,10 @@ pub struct ProgressReport {
 
 #[Object]
 impl ProgressReport {
+    /// The referrals still open, soonest deadline first, with their response rates.
+    async fn open_referrals(&self, ctx: &Context<'_>) -> AppResult<Vec<crate::referrals::graphql::ReferralProgress>> {
+        crate::referrals::graphql::open_referrals(ctx, self.intercommunality).await
+    }
     /// Each body with its next meeting.
     async fn bodies(&self, ctx: &Context<'_>) -> AppResult<Vec<BodyProgress>> {
         let db = &state(ctx)?.db;

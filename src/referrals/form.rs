@@ -289,7 +289,7 @@ pub fn sort_rows(rows: &mut [Row], key: Option<&str>, descending: bool, per_inha
             };
             match (value(a), value(b)) {
                 (Some(x), Some(y)) => {
-                    let o = x.cmp(&y);
+                    let o = x.compare(&y);
                     (if descending { o.reverse() } else { o }).then_with(|| name_order(a, b))
                 }
                 (Some(_), None) => std::cmp::Ordering::Less,
@@ -300,16 +300,21 @@ pub fn sort_rows(rows: &mut [Row], key: Option<&str>, descending: bool, per_inha
     }
 }
 
-#[derive(PartialEq, PartialOrd)]
 enum SortKey {
     Number(f64),
     Text(String),
 }
 
-impl Eq for SortKey {}
-impl Ord for SortKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.partial_cmp(other).unwrap_or(std::cmp::Ordering::Equal)
+impl SortKey {
+    /// Numbers before text; numbers by value (total order), text by code point.
+    fn compare(&self, other: &Self) -> std::cmp::Ordering {
+        use std::cmp::Ordering::*;
+        match (self, other) {
+            (SortKey::Number(x), SortKey::Number(y)) => x.total_cmp(y),
+            (SortKey::Text(x), SortKey::Text(y)) => x.cmp(y),
+            (SortKey::Number(_), SortKey::Text(_)) => Less,
+            (SortKey::Text(_), SortKey::Number(_)) => Greater,
+        }
     }
 }
 

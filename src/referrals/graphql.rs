@@ -688,6 +688,59 @@ impl SignatureDelegation {
     }
 }
 
+/// An open referral with its response rate (in the progress report).
+#[derive(SimpleObject)]
+pub struct ReferralProgress {
+    referral: Referral,
+    addressees: i64,
+    submitted: i64,
+    /// Submitted / addressees (0 to 1).
+    response_rate: f64,
+}
+
+/// The open referrals of intercommunality `e` (deadline not passed), soonest deadline
+/// first, with their counts: two statements whatever their number.
+pub async fn open_referrals(ctx: &Context<'_>, e: i32) -> AppResult<Vec<ReferralProgress>> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let db = &state(ctx)?.db;
+    let now = Utc::now();
+    let open: Vec<referral::Model> = referral::Entity::find()
+        .filter(referral::Column::IntercommunalityId.eq(e))
+        .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
+        .order_by_asc(referral::Column::Deadline)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|r| !service::deadline_passed(r, now))
+        .collect();
+    let counts: Vec<(i32, String, i64)> = referral_addressee::Entity::find()
+        .select_only()
+        .column(referral_addressee::Column::ReferralId)
+        .column(referral_addressee::Column::Status)
+        .column_as(Expr::col(referral_addressee::Column::Id).count(), "n")
+        .filter(referral_addressee::Column::ReferralId.is_in(open.iter().map(|r| r.id)))
+        .group_by(referral_addressee::Column::ReferralId)
+        .group_by(referral_addressee::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(open
+        .into_iter()
+        .map(|r| {
+            let of = |submitted_only: bool| -> i64 {
+                counts
+                    .iter()
+                    .filter(|(id, s, _)| *id == r.id && (!submitted_only || s == ResponseStatus::Submitted.as_str()))
+                    .map(|c| c.2)
+                    .sum()
+            };
+            let (addressees, submitted) = (of(false), of(true));
+            let response_rate = if addressees == 0 { 0.0 } else { submitted as f64 / addressees as f64 };
+            ReferralProgress { referral: Referral::new(r), addressees, submitted, response_rate }
+        })
+        .collect())
+}
+
 // ---- queries ---------------------------------------------------------------------------
 
 #[derive(Default)]

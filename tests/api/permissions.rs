@@ -61,6 +61,8 @@ struct World {
     martigues: String,
     mayor_of_marseille: Mayor,
     mayor_of_cassis: Mayor,
+    /// The DGS of Marseille's person ID.
+    dgs_marseille: String,
     seq: std::sync::atomic::AtomicU32,
 }
 
@@ -171,6 +173,24 @@ impl World {
         let d =
             self.as_admin(TRANSITION, json!({"i": {"id": m.id, "expectedVersion": m.version, "status": "HELD"}})).await;
         Prepared { version: d["transitionMeeting"]["version"].as_i64().unwrap(), ..m }
+    }
+    /// A draft referral of AMP prepared by the admin: (id, version).
+    async fn draft_referral(&self, procedure: &str) -> (String, i64) {
+        let deadline = (entente::time::today_paris() + chrono::Duration::days(30)).to_string();
+        let input =
+            json!({"title": format!("Saisine {}", self.next()), "silence": "NO_RESPONSE", "deadlineDate": deadline});
+        let d = self.as_admin(crate::referrals::CREATE, json!({"e": self.amp, "p": procedure, "i": input})).await;
+        (d["createReferral"]["id"].as_str().unwrap().to_string(), d["createReferral"]["version"].as_i64().unwrap())
+    }
+    /// An open referral of AMP (a free consultation, or a data collection with a form).
+    async fn open_referral(&self, procedure: &str) -> (String, i64) {
+        let (id, v) = self.draft_referral(procedure).await;
+        if procedure == "DATA_COLLECTION" {
+            let f = json!([{"key": "report", "label": "Rapport", "type": "FILE"}]);
+            self.as_admin(crate::referrals::SET_FORM, json!({"id": id, "f": f})).await;
+        }
+        let d = self.as_admin(crate::referrals::OPEN, json!({"id": id, "v": v})).await;
+        (id, d["openReferral"]["version"].as_i64().unwrap())
     }
     /// The proxy Marseille's mayor gives Cassis's mayor for a convened meeting of `body`.
     fn proxy_input(&self, meeting: &str) -> Value {
@@ -397,6 +417,84 @@ async fn attempt(w: &World, row: &str) -> (String, Value) {
                 json!({"id": ok(&r)["createMeetingRequest"]["id"]}),
             )
         }
+
+        // ---- referrals ----
+        "createReferral" | "createReferral:national" => {
+            let e = if row == "createReferral" { json!(w.amp) } else { Value::Null };
+            let deadline = (entente::time::today_paris() + chrono::Duration::days(30)).to_string();
+            (
+                q(crate::referrals::CREATE),
+                json!({"e": e, "p": "FREE_CONSULTATION", "i": {"title": "Consultation", "silence": "NO_RESPONSE", "deadlineDate": deadline}}),
+            )
+        }
+        "updateReferral" => {
+            let (id, v) = w.draft_referral("FREE_CONSULTATION").await;
+            let deadline = (entente::time::today_paris() + chrono::Duration::days(40)).to_string();
+            (
+                q("mutation($id:ID!,$v:Int!,$i:ReferralInput!){updateReferral(id:$id,expectedVersion:$v,input:$i){id}}"),
+                json!({"id": id, "v": v, "i": {"title": "Renommée", "silence": "NO_RESPONSE", "deadlineDate": deadline}}),
+            )
+        }
+        "setReferralForm" => {
+            let (id, _) = w.draft_referral("DATA_COLLECTION").await;
+            (
+                q(crate::referrals::SET_FORM),
+                json!({"id": id, "f": [{"key": "agents", "label": "Agents", "type": "INTEGER"}]}),
+            )
+        }
+        "uploadReferralDocument" => {
+            let (id, _) = w.draft_referral("FREE_CONSULTATION").await;
+            (
+                q("mutation($r:ID!,$file:Upload!){uploadReferralDocument(referralId:$r,file:$file){id}}"),
+                json!({"r": id, "file": null}),
+            )
+        }
+        "openReferral" => {
+            let (id, v) = w.draft_referral("FREE_CONSULTATION").await;
+            (q(crate::referrals::OPEN), json!({"id": id, "v": v}))
+        }
+        "extendReferralDeadline" => {
+            let (id, v) = w.open_referral("FREE_CONSULTATION").await;
+            let day = (entente::time::today_paris() + chrono::Duration::days(60)).to_string();
+            (
+                q("mutation($id:ID!,$v:Int!,$d:NaiveDate!){extendReferralDeadline(id:$id,expectedVersion:$v,deadlineDate:$d,reason:\"Demande des maires\"){id}}"),
+                json!({"id": id, "v": v, "d": day}),
+            )
+        }
+        "saveResponseDraft" | "submitResponse" => {
+            let (id, _) = w.open_referral("FREE_CONSULTATION").await;
+            let query = if row == "submitResponse" { crate::referrals::SUBMIT } else { crate::referrals::DRAFT };
+            (
+                q(query),
+                json!({"i": {"referralId": id, "communeId": w.marseille, "expectedVersion": 1, "opinion": "FAVOURABLE"}}),
+            )
+        }
+        "uploadResponseFile" => {
+            let (id, _) = w.open_referral("DATA_COLLECTION").await;
+            (
+                q("mutation($r:ID!,$c:ID!,$file:Upload!){uploadResponseFile(referralId:$r,communeId:$c,file:$file){id}}"),
+                json!({"r": id, "c": w.marseille, "file": null}),
+            )
+        }
+        "grantSignatureDelegation" => (
+            q("mutation($c:ID!,$p:ID!){grantSignatureDelegation(communeId:$c,personId:$p){id}}"),
+            json!({"c": w.marseille, "p": w.dgs_marseille}),
+        ),
+        "revokeSignatureDelegation" => {
+            let decode = |k, id: &str| entente::ids::decode("id", k, &async_graphql::ID(id.into())).unwrap();
+            let d = entente::referrals::service::grant_signature(
+                &w.app.state,
+                &entente::auth::Actor::system("test"),
+                decode(entente::ids::Kind::Commune, &w.marseille),
+                decode(entente::ids::Kind::Person, &w.dgs_marseille),
+            )
+            .await
+            .unwrap();
+            (
+                q("mutation($id:ID!){revokeSignatureDelegation(id:$id){id}}"),
+                json!({"id": entente::ids::encode(entente::ids::Kind::SignatureDelegation, d.id)}),
+            )
+        }
         other => panic!("no attempt for {other}"),
     }
 }
@@ -441,6 +539,18 @@ fn allowed(row: &str, r: Role) -> bool {
         // Current mayors of member communes. The admin passes the policy but holds no mayor
         // mandate to sign with: the service refuses (FORBIDDEN) and nothing is written.
         "createMeetingRequest" | "signMeetingRequest" => matches!(r, MayorMarseille | MayorCassis),
+        // The secretariat prepares and follows referrals; a national one is the admin's.
+        "createReferral"
+        | "updateReferral"
+        | "setReferralForm"
+        | "uploadReferralDocument"
+        | "openReferral"
+        | "extendReferralDeadline" => amp_secretariat,
+        "createReferral:national" => r == Admin,
+        // Marseille's response: drafted by those acting for it, signed by its mayor (an
+        // admin takes over no commune's voice). The mayor alone delegates the signature.
+        "saveResponseDraft" | "uploadResponseFile" => commune_officer,
+        "submitResponse" | "grantSignatureDelegation" | "revokeSignatureDelegation" => r == MayorMarseille,
         other => panic!("no expectation for {other}"),
     }
 }
@@ -464,7 +574,7 @@ fn field(row: &str) -> &str {
 /// auth.rs, the last two in `self_service_meeting_mutations` below.
 const SELF_SERVICE: [&str; 6] =
     ["login", "logout", "acceptInvitation", "changePassword", "acknowledgeConvocation", "createCalendarFeed"];
-const MATRIX: [&str; 37] = [
+const MATRIX: [&str; 49] = [
     "createPerson",
     "updatePerson",
     "createMandate",
@@ -502,11 +612,23 @@ const MATRIX: [&str; 37] = [
     "publish",
     "createMeetingRequest",
     "signMeetingRequest",
+    "createReferral",
+    "createReferral:national",
+    "updateReferral",
+    "setReferralForm",
+    "uploadReferralDocument",
+    "openReferral",
+    "extendReferralDeadline",
+    "saveResponseDraft",
+    "submitResponse",
+    "uploadResponseFile",
+    "grantSignatureDelegation",
+    "revokeSignatureDelegation",
 ];
 
 /// Runs a prepared attempt with `token`: a GraphQL multipart request for an upload.
 async fn run(w: &World, token: Option<&str>, row: &str, query: &str, vars: Value) -> Value {
-    if field(row) == "uploadDocument" {
+    if matches!(field(row), "uploadDocument" | "uploadReferralDocument" | "uploadResponseFile") {
         upload(&w.app, token, query, vars, "ordre-du-jour.pdf", b"%PDF-1.4 ordre du jour").await
     } else {
         w.app.gql(token, query, vars).await
@@ -538,6 +660,12 @@ async fn world() -> (World, Vec<Option<String>>) {
     let mayor_of_marseille = current_mayor(&app, &admin, "13055").await;
     let mayor_of_cassis = current_mayor(&app, &admin, "13022").await;
     let mayor_aix = app.login_as("maire.aix@demo.entente.fr").await;
+    let r = app.gql(Some(&admin), "{commune(inseeCode:\"13055\"){council{role person{id}}}}", json!({})).await;
+    let dgs_marseille = ok(&r)["commune"]["council"].as_array().unwrap().iter().find(|m| m["role"] == "DGS").unwrap()
+        ["person"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let sec_amp = tokens[2].clone().unwrap();
     let w = World {
         app,
@@ -549,6 +677,7 @@ async fn world() -> (World, Vec<Option<String>>) {
         martigues,
         mayor_of_marseille,
         mayor_of_cassis,
+        dgs_marseille,
         seq: Default::default(),
     };
     (w, tokens)
