@@ -755,7 +755,8 @@ impl ReferralsQuery {
         Ok(Referral::new(r))
     }
     /// The referrals the actor follows, newest first: an intercommunality's (its
-    /// secretariat and president), or those addressed to the communes the actor acts for.
+    /// secretariat, by default its own, and its president), or those addressed to the
+    /// communes the actor acts for.
     async fn referrals(
         &self,
         ctx: &Context<'_>,
@@ -764,9 +765,14 @@ impl ReferralsQuery {
     ) -> AppResult<Vec<Referral>> {
         let db = &state(ctx)?.db;
         let actor = actor(ctx)?;
-        let rows = match intercommunality_id {
+        // A secretariat follows its own intercommunality's by default.
+        let scope = match (intercommunality_id, &actor.principal) {
+            (Some(e), _) => Some(id_of("intercommunalityId", Kind::Intercommunality, &e)?),
+            (None, Some(p)) if p.role == crate::auth::PlatformRole::Secretariat => p.secretariat_of,
+            (None, _) => None,
+        };
+        let rows = match scope {
             Some(e) => {
-                let e = id_of("intercommunalityId", Kind::Intercommunality, &e)?;
                 let list = referral::Entity::find()
                     .filter(referral::Column::IntercommunalityId.eq(e))
                     .order_by_desc(referral::Column::Id)

@@ -1588,16 +1588,21 @@ async fn remind(db: &DatabaseConnection, actor: &Actor, r: &referral::Model, now
             0
         };
         told += recipients;
-        referral_reminder::ActiveModel {
+        let row = referral_reminder::ActiveModel {
             referral_id: Set(r.id),
             offset_days: Set(*d),
             deadline: Set(deadline),
             sent_at: Set(now),
             recipients: Set(recipients as i32),
             ..Default::default()
+        };
+        match row.insert(&txn).await.map_err(AppError::from) {
+            Ok(_) => {}
+            // Another process recorded this reminder first (its unique row): the
+            // transaction rolls back, its notifications with it.
+            Err(AppError::Conflict(_)) => return Ok(0),
+            Err(e) => return Err(e),
         }
-        .insert(&txn)
-        .await?;
     }
     record(
         &txn,
@@ -1611,11 +1616,10 @@ async fn remind(db: &DatabaseConnection, actor: &Actor, r: &referral::Model, now
         ),
     )
     .await?;
-    match txn.commit().await {
+    match txn.commit().await.map_err(AppError::from) {
         Ok(()) => Ok(told),
-        // Another process sent it first (the unique reminder row): nothing more to do.
-        Err(e) if matches!(AppError::from(e.clone()), AppError::Conflict(_)) => Ok(0),
-        Err(e) => Err(e.into()),
+        Err(AppError::Conflict(_)) => Ok(0),
+        Err(e) => Err(e),
     }
 }
 
