@@ -318,12 +318,23 @@ impl SortKey {
     }
 }
 
-/// An answer as one CSV cell: text as is, numbers and booleans in JSON notation, several
-/// choices joined with "; ".
+/// Text as one CSV cell. Text that a spreadsheet would read as a formula (starting with
+/// =, +, -, @, a tab or a carriage return) is prefixed with an apostrophe (OWASP's advice
+/// against CSV injection); numbers are written by `cell` and never changed.
+pub fn text_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// An answer as one CSV cell: text through `text_cell`, numbers and booleans in JSON
+/// notation, several choices joined with "; ".
 pub fn cell(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => text_cell(s),
         Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join("; "),
         other => other.to_string(),
     }
@@ -451,6 +462,14 @@ mod tests {
         assert_eq!(names, ["Cassis", "Aubagne", "Allauch"], "by agents per inhabitant, the silent last");
         sort_rows(&mut sorted, None, false, false);
         assert_eq!(sorted[0].name, "Allauch");
+    }
+
+    #[test]
+    fn text_that_a_spreadsheet_would_run_is_defused() {
+        assert_eq!(cell(&json!("=HYPERLINK(\"http://x\")")), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(cell(&json!("@SUM(A1)")), "'@SUM(A1)");
+        assert_eq!(cell(&json!(-3.5)), "-3.5");
+        assert_eq!(cell(&json!("Voirie")), "Voirie");
     }
 
     #[test]

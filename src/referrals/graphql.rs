@@ -8,6 +8,7 @@ use super::form::{Field, FieldType};
 use super::model::{referral, referral_addressee, referral_document, response_revision, signature_delegation};
 use super::rules::*;
 use super::service::{self, View};
+use crate::auth::policy::{authorize, Action};
 use crate::error::{AppError, AppResult};
 use crate::graphql::{actor, connection, loaders, state, window, Conn, PageArgs};
 use crate::ids::{self, Kind};
@@ -166,7 +167,7 @@ impl Referral {
         for n in service::responses_named(&state(ctx)?.db, self.r.id, &v).await? {
             let s = service::response_status(&self.r, &n.a, self.now)?;
             if status.is_none_or(|x| x == s) {
-                rows.push(ReferralResponse { a: n.a, status: s });
+                rows.push(ReferralResponse::new(n.a, s, &v));
             }
         }
         let w = window(ctx, &PageArgs { after, before, first, last }, rows.len() as u64)?;
@@ -182,7 +183,7 @@ impl Referral {
         }
         let a = service::addressee_of(&state(ctx)?.db, self.r.id, c).await?;
         let status = service::response_status(&self.r, &a, self.now)?;
-        Ok(ReferralResponse { a, status })
+        Ok(ReferralResponse::new(a, status, &v))
     }
     /// Counts by opinion (communes and shares of the frozen population), the qualified
     /// majority where the procedure needs one, and what follows. Live for the secretariat;
@@ -197,7 +198,7 @@ impl Referral {
     /// Follow-up for the secretariat: response rate, the communes still to answer, and a
     /// breakdown by territory (by département for a national consultation).
     async fn progress(&self, ctx: &Context<'_>) -> AppResult<ProgressView> {
-        if !matches!(view_of(ctx, &self.r).await?, View::All) {
+        if !view_of(ctx, &self.r).await?.officer {
             return Err(AppError::forbidden("the follow-up is the secretariat's"));
         }
         Ok(ProgressView(service::progress(&state(ctx)?.db, &self.r).await?))
@@ -325,10 +326,32 @@ impl FormField {
 }
 
 /// A commune's response to a referral (réponse / avis de la commune), with its frozen
-/// population.
+/// population. Its content (opinion, reasons, deliberation, answers, files) is shown to
+/// the commune itself, and to others once submitted: a draft is the commune's own work
+/// until its mayor signs it.
 pub struct ReferralResponse {
     a: referral_addressee::Model,
     status: ResponseStatus,
+    /// The actor acts for this commune: drafts and their revisions included.
+    own: bool,
+}
+
+impl ReferralResponse {
+    fn new(mut a: referral_addressee::Model, status: ResponseStatus, view: &View) -> Self {
+        if !view.shows_content(a.commune_id, &a.status) {
+            a.opinion = None;
+            a.reasons = None;
+            a.deliberation_number = None;
+            a.deliberation_date = None;
+            a.answers = None;
+            a.form_version = None;
+        }
+        let own = view.own.contains(&a.commune_id);
+        ReferralResponse { a, status, own }
+    }
+    fn shows_content(&self) -> bool {
+        self.own || self.a.status == ResponseStatus::Submitted.as_str()
+    }
 }
 
 #[Object]
@@ -393,12 +416,18 @@ impl ReferralResponse {
     async fn version(&self) -> i32 {
         self.a.version
     }
-    /// Every saved state, oldest first (drafts and submissions).
+    /// Every saved state, oldest first: drafts and submissions for the commune itself,
+    /// the submissions for others.
     async fn revisions(&self, ctx: &Context<'_>) -> AppResult<Vec<ResponseRevision>> {
-        Ok(service::revisions(&state(ctx)?.db, self.a.id).await?.into_iter().map(ResponseRevision).collect())
+        let all = service::revisions(&state(ctx)?.db, self.a.id).await?;
+        let submitted = ResponseStatus::Submitted.as_str();
+        Ok(all.into_iter().filter(|r| self.own || r.status == submitted).map(ResponseRevision).collect())
     }
     /// Files the commune attached.
     async fn files(&self, ctx: &Context<'_>) -> AppResult<Vec<ReferralDocument>> {
+        if !self.shows_content() {
+            return Ok(Vec::new());
+        }
         documents(ctx, self.a.referral_id, Some(self.a.commune_id)).await
     }
 }
@@ -763,6 +792,7 @@ impl ReferralsQuery {
         intercommunality_id: Option<ID>,
         status: Option<ReferralStatus>,
     ) -> AppResult<Vec<Referral>> {
+        crate::graphql::allow(ctx, Action::Read).await?;
         let db = &state(ctx)?.db;
         let actor = actor(ctx)?;
         // A secretariat follows its own intercommunality's by default.
@@ -771,42 +801,31 @@ impl ReferralsQuery {
             (None, Some(p)) if p.role == crate::auth::PlatformRole::Secretariat => p.secretariat_of,
             (None, _) => None,
         };
-        let rows = match scope {
+        let officer = match scope {
             Some(e) => {
-                let list = referral::Entity::find()
-                    .filter(referral::Column::IntercommunalityId.eq(e))
-                    .order_by_desc(referral::Column::Id)
-                    .limit(500)
-                    .all(db)
-                    .await?;
-                let mut out = Vec::new();
-                for r in list {
-                    // Authorises once (the same answer for every referral of `e`, but a
-                    // draft is the secretariat's only).
-                    if service::view(db, actor, &r).await.is_ok() {
-                        out.push(r);
-                    }
-                }
-                out
+                granted(authorize(db, actor, Action::ManageReferrals { intercommunality: Some(e) }).await)?
+                    || crate::auth::policy::is_president_of(db, actor, e).await?
             }
-            None => {
-                let communes = service::acting_for(db, actor).await?.drafts;
-                let ids: Vec<i32> = referral_addressee::Entity::find()
-                    .select_only()
-                    .column(referral_addressee::Column::ReferralId)
-                    .filter(referral_addressee::Column::CommuneId.is_in(communes))
-                    .distinct()
-                    .into_tuple()
-                    .all(db)
-                    .await?;
-                referral::Entity::find()
-                    .filter(referral::Column::Id.is_in(ids))
-                    .order_by_desc(referral::Column::Id)
-                    .limit(500)
-                    .all(db)
-                    .await?
-            }
+            None => false,
         };
+        let mut q = referral::Entity::find();
+        if let Some(e) = scope {
+            q = q.filter(referral::Column::IntercommunalityId.eq(e));
+        }
+        if !officer {
+            // Those acting for communes: the opened referrals addressed to them.
+            let communes = service::acting_for(db, actor).await?.drafts;
+            let ids: Vec<i32> = referral_addressee::Entity::find()
+                .select_only()
+                .column(referral_addressee::Column::ReferralId)
+                .filter(referral_addressee::Column::CommuneId.is_in(communes))
+                .distinct()
+                .into_tuple()
+                .all(db)
+                .await?;
+            q = q.filter(referral::Column::Id.is_in(ids));
+        }
+        let rows = q.order_by_desc(referral::Column::Id).limit(500).all(db).await?;
         let now = Utc::now();
         let mut out = Vec::new();
         for r in rows {
@@ -816,16 +835,32 @@ impl ReferralsQuery {
         }
         Ok(out)
     }
-    /// The signature delegations of a commune (its mayor and the secretariat see them).
+    /// The signature delegations of a commune: its mayor and the secretariat of its
+    /// intercommunality see them all, a delegate their own.
     async fn signature_delegations(&self, ctx: &Context<'_>, commune_id: ID) -> AppResult<Vec<SignatureDelegation>> {
         let c = id_of("communeId", Kind::Commune, &commune_id)?;
-        crate::graphql::allow(ctx, crate::auth::policy::Action::DelegateSignature { commune: c }).await?;
-        let rows = signature_delegation::Entity::find()
-            .filter(signature_delegation::Column::CommuneId.eq(c))
-            .order_by_desc(signature_delegation::Column::Id)
-            .all(&state(ctx)?.db)
-            .await?;
+        let db = &state(ctx)?.db;
+        let actor = actor(ctx)?;
+        let p = actor.require()?;
+        let mut all = granted(authorize(db, actor, Action::DelegateSignature { commune: c }).await)?;
+        for e in crate::auth::policy::current_intercommunalities_of(db, c).await? {
+            all = all || granted(authorize(db, actor, Action::ManageReferrals { intercommunality: Some(e) }).await)?;
+        }
+        let mut q = signature_delegation::Entity::find().filter(signature_delegation::Column::CommuneId.eq(c));
+        if !all {
+            q = q.filter(signature_delegation::Column::PersonId.eq(p.person_id));
+        }
+        let rows = q.order_by_desc(signature_delegation::Column::Id).all(db).await?;
         Ok(rows.into_iter().map(SignatureDelegation).collect())
+    }
+}
+
+/// An authorization's answer as a yes or no; other errors (the database) stay errors.
+fn granted<T>(r: AppResult<T>) -> AppResult<bool> {
+    match r {
+        Ok(_) => Ok(true),
+        Err(AppError::Forbidden(_) | AppError::Unauthenticated) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -931,7 +966,7 @@ async fn save(ctx: &Context<'_>, input: ResponseInput, submit: bool) -> AppResul
     let a = service::save_response(st, actor(ctx)?, referral, commune, input.expected_version, fields, submit).await?;
     let r = service::referral_of(&st.db, referral).await?;
     let status = service::response_status(&r, &a, Utc::now())?;
-    Ok(ReferralResponse { a, status })
+    Ok(ReferralResponse { a, status, own: true })
 }
 
 #[Object]
@@ -1012,7 +1047,7 @@ impl ReferralsMutation {
     ) -> AppResult<ReferralDocument> {
         let id = id_of("referralId", Kind::Referral, &referral_id)?;
         let c = id_of("communeId", Kind::Commune, &commune_id)?;
-        crate::graphql::allow(ctx, crate::auth::policy::Action::DraftResponse { commune: c }).await?;
+        crate::graphql::allow(ctx, Action::DraftResponse { commune: c }).await?;
         let file = read_upload(ctx, file).await?;
         let d = service::upload_document(state(ctx)?, actor(ctx)?, id, Some(c), file).await?;
         Ok(doc(d))

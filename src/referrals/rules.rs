@@ -453,9 +453,10 @@ pub struct Outcome {
     pub message: String,
 }
 
-/// The outcome of a referral from its addressees' standings. `final_`: the deadline has
+/// The outcome of a referral of `procedure` from its addressees' standings. `final_`: the deadline has
 /// passed (silence has its meaning). `deadline_day` names the date in messages.
 pub fn outcome(
+    procedure: Procedure,
     decision: Decision,
     strict_second: bool,
     standings: &[Standing],
@@ -487,7 +488,7 @@ pub fn outcome(
             let q = qualified.as_ref().expect("computed for qualified decisions");
             match (q.reached, decision) {
                 (true, _) => (Verdict::MajorityReached, branch_message(q)),
-                (false, Decision::QualifiedMajority) => (
+                (false, _) if procedure == Procedure::ClectReport => (
                     Verdict::PrefectFixesCosts,
                     format!("qualified majority not reached ({}); the prefect fixes the transferred costs", figures(q)),
                 ),
@@ -697,17 +698,42 @@ mod tests {
     #[test]
     fn outcomes_say_what_follows() {
         let s = |position| Standing { population: 100, position };
-        let o = outcome(Decision::SingleCommune, false, &[s(Position::Unfavourable)], true, "2027-02-28");
+        let o = outcome(
+            Procedure::SingleCommune,
+            Decision::SingleCommune,
+            false,
+            &[s(Position::Unfavourable)],
+            true,
+            "2027-02-28",
+        );
         assert_eq!(o.verdict, Verdict::CouncilTwoThirdsRequired);
-        let o = outcome(Decision::SingleCommune, false, &[s(Position::DeemedFavourable)], true, "2027-02-28");
+        let o = outcome(
+            Procedure::SingleCommune,
+            Decision::SingleCommune,
+            false,
+            &[s(Position::DeemedFavourable)],
+            true,
+            "2027-02-28",
+        );
         assert_eq!(o.verdict, Verdict::FavourableOpinion);
-        let o = outcome(Decision::CouncilMayAdopt, false, &[s(Position::NoResponse)], true, "2027-01-23");
+        let o = outcome(
+            Procedure::GovernancePact,
+            Decision::CouncilMayAdopt,
+            false,
+            &[s(Position::NoResponse)],
+            true,
+            "2027-01-23",
+        );
         assert_eq!(o.verdict, Verdict::CouncilMayAdopt);
         assert!(o.message.contains("2027-01-23"), "{}", o.message);
-        let o =
-            outcome(Decision::QualifiedMajority, false, &[s(Position::NoResponse), s(Position::Favourable)], true, "d");
+        let split = [s(Position::NoResponse), s(Position::Favourable)];
+        let o = outcome(Procedure::ClectReport, Decision::QualifiedMajority, false, &split, true, "d");
         assert_eq!(o.verdict, Verdict::PrefectFixesCosts);
-        let o = outcome(Decision::QualifiedMajority, false, &[s(Position::Pending)], false, "d");
+        // A free consultation decided by qualified majority has no prefect to call.
+        let o = outcome(Procedure::FreeConsultation, Decision::QualifiedMajority, false, &split, true, "d");
+        assert_eq!(o.verdict, Verdict::MajorityNotReached);
+        let o =
+            outcome(Procedure::ClectReport, Decision::QualifiedMajority, false, &[s(Position::Pending)], false, "d");
         assert_eq!(o.verdict, Verdict::Provisional);
         let n = |p| o.counts.iter().find(|c| c.position == p).unwrap().communes;
         assert_eq!((n(Position::Pending), n(Position::Favourable)), (1, 0));

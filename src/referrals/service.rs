@@ -170,23 +170,27 @@ pub async fn acts_for_addressee(db: &DatabaseConnection, actor: &Actor, referral
 
 /// What the actor sees of a referral's responses.
 #[derive(Clone, Debug)]
-pub enum View {
-    /// The secretariat, the president, administrators: everything, live.
-    All,
-    /// The people acting for addressee communes: their own communes' responses, and the
-    /// others' once the referral is closed (unless it is secretariat-only).
-    Communes { own: Vec<i32>, others: bool },
+pub struct View {
+    /// The secretariat, the president, administrators: every response, live.
+    pub officer: bool,
+    /// The communes the actor acts for: their responses in full, drafts included.
+    pub own: Vec<i32>,
+    /// Other communes' responses are visible (closed, and not secretariat-only).
+    pub others: bool,
 }
 
 impl View {
     pub fn sees(&self, commune: i32) -> bool {
-        match self {
-            View::All => true,
-            View::Communes { own, others } => *others || own.contains(&commune),
-        }
+        self.officer || self.others || self.own.contains(&commune)
     }
     pub fn sees_all(&self) -> bool {
-        matches!(self, View::All | View::Communes { others: true, .. })
+        self.officer || self.others
+    }
+    /// Whether a seen response's content (opinion, reasons, answers, files, revisions)
+    /// is shown: always to the commune itself; to others once submitted, a draft being
+    /// the commune's own work until its mayor signs it.
+    pub fn shows_content(&self, commune: i32, stored_status: &str) -> bool {
+        self.own.contains(&commune) || stored_status == ResponseStatus::Submitted.as_str()
     }
 }
 
@@ -207,15 +211,12 @@ pub async fn view(db: &DatabaseConnection, actor: &Actor, r: &referral::Model) -
                 }
         }
     };
-    if officer {
-        return Ok(View::All);
-    }
-    if stored_status(r)? == ReferralStatus::Draft {
+    if !officer && stored_status(r)? == ReferralStatus::Draft {
         return Err(AppError::forbidden("you may not see this referral"));
     }
     let own = acting_for(db, actor).await?.drafts;
     let closed = status_of(r, Utc::now())? == ReferralStatus::Closed;
-    Ok(View::Communes { own, others: closed && !r.secretariat_only })
+    Ok(View { officer, own, others: closed && !r.secretariat_only })
 }
 
 /// The referral, for those who may see it.
@@ -272,7 +273,7 @@ async fn check_fields(
     let silence = match (d.silence, f.silence) {
         (Some(s), None) => s,
         (None, None) => return Err(AppError::validation("silence", "a free consultation states what silence means")),
-        (Some(s), Some(x)) if !own_setting && x != s => {
+        (Some(s), Some(x)) if procedure != Procedure::FreeConsultation && x != s => {
             return Err(AppError::validation(
                 "silence",
                 format!("{} sets silence to {}", procedure.as_str(), s.as_str()),
@@ -306,6 +307,9 @@ async fn check_fields(
         (true, Some(day)) if day <= crate::time::today_paris() => {
             return Err(AppError::validation("deadlineDate", "the deadline must be after today"))
         }
+        (true, Some(day)) if day > crate::time::today_paris() + Duration::days(366) => {
+            return Err(AppError::validation("deadlineDate", "the deadline is at most a year from today"))
+        }
         _ => {}
     }
     let mode = match (procedure, f.addressee_mode) {
@@ -320,6 +324,14 @@ async fn check_fields(
         (_, None) => AddresseeMode::AllMembers,
         (_, Some(m)) => m,
     };
+    // The legal procedures consult every member council (L5211-5 II counts them all);
+    // only a free consultation or a data collection chooses its addressees.
+    if procedure.needs_deliberation() && procedure != Procedure::SingleCommune && mode != AddresseeMode::AllMembers {
+        return Err(AppError::validation(
+            "addresseeMode",
+            format!("{} is addressed to every member commune (ALL_MEMBERS)", procedure.as_str()),
+        ));
+    }
     match (mode, e) {
         (AddresseeMode::AllCommunes, Some(_)) => {
             return Err(AppError::validation(
@@ -616,8 +628,15 @@ pub async fn document_for(db: &DatabaseConnection, actor: &Actor, id: i32) -> Ap
     let d = referral_document::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("document"))?;
     let (_, v) = visible(db, actor, d.referral_id).await?;
     match d.commune_id {
-        Some(c) if !v.sees(c) => Err(AppError::forbidden("you may not see this commune's response")),
-        _ => Ok(d),
+        Some(c) => {
+            let a = addressee_of(db, d.referral_id, c).await?;
+            if v.sees(c) && v.shows_content(c, &a.status) {
+                Ok(d)
+            } else {
+                Err(AppError::forbidden("you may not see this commune's response"))
+            }
+        }
+        None => Ok(d),
     }
 }
 
@@ -677,6 +696,14 @@ pub async fn open(
     let addressees = addressee_communes(&txn, &r, today).await?;
     if addressees.is_empty() {
         return Err(AppError::validation("communes", "the referral has no addressee"));
+    }
+    let unknown = addressees.iter().filter(|a| a.1.is_none()).count();
+    if unknown > 0 && decision_of(&r)?.qualified() {
+        // A qualified majority weighs each council by its population: none may be missing.
+        return Err(AppError::validation(
+            "communes",
+            format!("{unknown} addressee(s) have no known population; import the official figures first"),
+        ));
     }
     for chunk in addressees.chunks(CHUNK) {
         referral_addressee::Entity::insert_many(chunk.iter().map(|(c, pop, year, source)| {
@@ -764,19 +791,22 @@ async fn addressee_communes<C: ConnectionTrait>(db: &C, r: &referral::Model, day
     Ok(out)
 }
 
-/// The people told of a referral for a commune: its mayor and its DGS today.
+/// The people told of a referral for a commune: its mayor and its DGS today. Reads the
+/// mandates of these communes only, 2,000 communes per statement.
 async fn officers_of<C: ConnectionTrait>(db: &C, communes: &HashSet<i32>) -> AppResult<Vec<i32>> {
     let today = crate::time::today_paris();
-    let rows = mandate::Entity::find()
-        .filter(mandate::Column::Role.is_in([Role::Mayor.as_str(), Role::Dgs.as_str()]))
-        .filter(mandate::Column::CommuneId.is_not_null())
-        .all(db)
-        .await?;
-    let mut people: Vec<i32> = rows
-        .into_iter()
-        .filter(|m| runs_on(m, today) && m.commune_id.is_some_and(|c| communes.contains(&c)))
-        .map(|m| m.person_id)
-        .collect();
+    let ids: Vec<i32> = communes.iter().copied().collect();
+    let mut people = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = mandate::Entity::find()
+            .filter(mandate::Column::Role.is_in([Role::Mayor.as_str(), Role::Dgs.as_str()]))
+            .filter(mandate::Column::CommuneId.is_in(chunk.iter().copied()))
+            .filter(mandate::Column::StartDate.lte(today))
+            .filter(mandate::Column::EndDate.is_null().or(mandate::Column::EndDate.gt(today)))
+            .all(db)
+            .await?;
+        people.extend(rows.into_iter().filter(|m| runs_on(m, today)).map(|m| m.person_id));
+    }
     people.sort_unstable();
     people.dedup();
     Ok(people)
@@ -805,6 +835,13 @@ pub async fn extend_deadline(
     let r = referral_of(&state.db, id).await?;
     authorize(&state.db, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
     require_status(&r, ReferralStatus::Open, "extend the deadline")?;
+    if let Some(m) = r.duration_months {
+        // The law fixes these periods, and with them the day silence becomes an opinion.
+        return Err(AppError::validation(
+            "deadlineDate",
+            format!("{} has a legal period of {m} months from the clock's start: it cannot be extended", r.procedure),
+        ));
+    }
     let reason = check_text("reason", reason, 2_000)?;
     let new = end_of_day(day)?;
     if r.deadline.is_some_and(|d| new <= d) {
@@ -818,6 +855,7 @@ pub async fn extend_deadline(
     let now = Utc::now();
     let res = referral::Entity::update_many()
         .col_expr(referral::Column::Deadline, Expr::value(new))
+        .col_expr(referral::Column::DeadlineDate, Expr::value(day))
         .col_expr(referral::Column::UpdatedAt, Expr::value(now))
         .col_expr(referral::Column::Version, Expr::value(next))
         .filter(referral::Column::Id.eq(id))
@@ -1114,6 +1152,7 @@ pub async fn grant_signature(
     if !held.iter().any(|m| m.person_id == person_id && Role::parse(&m.role) != Some(Role::Mayor)) {
         return Err(AppError::validation("personId", "a signature is delegated to someone serving the commune today"));
     }
+    let scope = crate::auth::policy::current_intercommunalities_of(&state.db, commune_id).await?.first().copied();
     let txn = state.db.begin().await?;
     let d = signature_delegation::ActiveModel {
         commune_id: Set(commune_id),
@@ -1126,7 +1165,6 @@ pub async fn grant_signature(
     }
     .insert(&txn)
     .await?;
-    let scope = crate::auth::policy::current_intercommunalities_of(&state.db, commune_id).await?.first().copied();
     record(
         &txn,
         actor,
@@ -1153,11 +1191,11 @@ pub async fn revoke_signature(state: &AppState, actor: &Actor, id: i32) -> AppRe
     if d.end_date.is_some_and(|e| e <= today) {
         return Err(AppError::rule("INVALID_TRANSITION", "this delegation has already ended"));
     }
+    let scope = crate::auth::policy::current_intercommunalities_of(&state.db, d.commune_id).await?.first().copied();
     let txn = state.db.begin().await?;
     let mut m: signature_delegation::ActiveModel = d.into();
     m.end_date = Set(Some(today));
     let d = m.update(&txn).await?;
-    let scope = crate::auth::policy::current_intercommunalities_of(&state.db, d.commune_id).await?.first().copied();
     record(
         &txn,
         actor,
@@ -1177,8 +1215,8 @@ pub async fn revoke_signature(state: &AppState, actor: &Actor, id: i32) -> AppRe
 // ---- outcome, progress and dataset ------------------------------------------------------
 
 /// (commune, population, status, opinion) of every addressee: one statement.
-pub async fn standings_rows(
-    db: &DatabaseConnection,
+pub async fn standings_rows<C: ConnectionTrait>(
+    db: &C,
     referral_id: i32,
 ) -> AppResult<Vec<(i32, Option<i64>, String, Option<String>)>> {
     Ok(referral_addressee::Entity::find()
@@ -1211,7 +1249,7 @@ pub async fn outcome_of(db: &DatabaseConnection, r: &referral::Model, now: DateT
         })
         .collect();
     let day = r.deadline.map(paris_day).map(|d| d.to_string()).unwrap_or_default();
-    Ok(outcome(decision_of(r)?, r.strict_second_branch, &standings, passed, &day))
+    Ok(outcome(procedure_of(r)?, decision_of(r)?, r.strict_second_branch, &standings, passed, &day))
 }
 
 /// Response rate and the communes still to answer, with a breakdown by territory (the
@@ -1404,7 +1442,18 @@ pub async fn responses_csv(db: &DatabaseConnection, actor: &Actor, id: i32) -> A
     header.extend(fields.iter().map(|f| f.key.clone()));
     let now = Utc::now();
     let mut rows = Vec::new();
-    for n in responses_named(db, id, &view).await? {
+    for mut n in responses_named(db, id, &view).await? {
+        if !view.shows_content(n.a.commune_id, &n.a.status) {
+            n.a = referral_addressee::Model {
+                opinion: None,
+                reasons: None,
+                deliberation_number: None,
+                deliberation_date: None,
+                answers: None,
+                form_version: None,
+                ..n.a
+            };
+        }
         let a = &n.a;
         let answers = form::parse_answers(a.answers.as_deref()).unwrap_or_default();
         let opt = |v: Option<String>| v.unwrap_or_default();
@@ -1415,8 +1464,8 @@ pub async fn responses_csv(db: &DatabaseConnection, actor: &Actor, id: i32) -> A
             opt(a.population_year.map(|y| y.to_string())),
             response_status(&r, a, now)?.as_str().to_string(),
             opt(a.opinion.clone()),
-            opt(a.reasons.clone()),
-            opt(a.deliberation_number.clone()),
+            opt(a.reasons.as_deref().map(form::text_cell)),
+            opt(a.deliberation_number.as_deref().map(form::text_cell)),
             opt(a.deliberation_date.map(|d| d.to_string())),
             opt(a.submitted_at.map(|t| t.to_rfc3339())),
             opt(a.form_version.map(|v| v.to_string())),
@@ -1485,8 +1534,12 @@ pub async fn run_jobs(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<
         .filter(referral::Column::Deadline.lte(passed_before(now)))
         .all(db)
         .await?;
+    // One referral's failure does not hold the others back; it is retried next time.
     for r in due {
-        run.closed += usize::from(close(db, &actor, &r, now).await?);
+        match close(db, &actor, &r, now).await {
+            Ok(closed) => run.closed += usize::from(closed),
+            Err(e) => tracing::error!(referral = r.id, error = %e, "closing a referral failed"),
+        }
     }
     let open = referral::Entity::find()
         .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
@@ -1494,7 +1547,10 @@ pub async fn run_jobs(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<
         .all(db)
         .await?;
     for r in open {
-        run.reminders += remind(db, &actor, &r, now).await?;
+        match remind(db, &actor, &r, now).await {
+            Ok(told) => run.reminders += told,
+            Err(e) => tracing::error!(referral = r.id, error = %e, "sending a reminder failed"),
+        }
     }
     Ok(run)
 }
@@ -1563,7 +1619,7 @@ async fn remind(db: &DatabaseConnection, actor: &Actor, r: &referral::Model, now
         .collect();
     let Some(&latest) = due.iter().min() else { return Ok(0) };
     let txn = db.begin().await?;
-    let silent: HashSet<i32> = standings_rows(db, r.id)
+    let silent: HashSet<i32> = standings_rows(&txn, r.id)
         .await?
         .into_iter()
         .filter(|(_, _, s, _)| s != ResponseStatus::Submitted.as_str())

@@ -294,6 +294,10 @@ async fn silence_follows_the_procedure() {
         )
         .await;
     assert_eq!(code(&r), "VALIDATION", "{r}");
+    // A qualified majority counts every member council: no hand-picked subset.
+    let subset = json!({"title": "x", "addresseeMode": "SUBSET", "communes": [c.cassis]});
+    let r = c.app.gql(Some(&c.sec), CREATE, json!({"e": c.amp, "p": "STATUTES", "i": subset})).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "addresseeMode", "{r}");
     for id in &ids {
         time_passes(&c.app, id).await;
     }
@@ -326,7 +330,7 @@ async fn two_people_saving_the_same_response_at_once() {
     );
     let codes = [a["errors"][0]["extensions"]["code"].clone(), b["errors"][0]["extensions"]["code"].clone()];
     assert!(codes.contains(&Value::Null) && codes.contains(&json!("CONFLICT")), "{a}\n{b}");
-    let r = c.response(&c.sec, &id, &c.marseille).await;
+    let r = c.response(&c.mayor_marseille, &id, &c.marseille).await;
     let resp = &ok(&r)["referral"]["response"];
     assert_eq!((resp["version"].clone(), resp["revisions"].as_array().unwrap().len()), (json!(2), 1));
     // The loser reloads and saves on top: nothing is lost, both texts are in the history.
@@ -338,9 +342,14 @@ async fn two_people_saving_the_same_response_at_once() {
     let mut i = input(loser.1);
     i["i"]["expectedVersion"] = json!(2);
     ok(&c.app.gql(Some(loser.0), DRAFT, i).await);
-    let r = c.response(&c.sec, &id, &c.marseille).await;
+    let r = c.response(&c.mayor_marseille, &id, &c.marseille).await;
     assert_eq!(ok(&r)["referral"]["response"]["revisions"].as_array().unwrap().len(), 2);
     assert_eq!(ok(&r)["referral"]["response"]["reasons"], loser.1);
+    // A draft is the commune's own until signed: the secretariat sees its status only.
+    let r = c.response(&c.sec, &id, &c.marseille).await;
+    let resp = &ok(&r)["referral"]["response"];
+    assert_eq!((resp["status"].clone(), resp["reasons"].clone()), (json!("DRAFT"), Value::Null));
+    assert!(resp["revisions"].as_array().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -353,6 +362,10 @@ async fn other_communes_responses_are_visible_once_closed() {
         ok(&c.submit(&c.mayor_marseille, id, &c.marseille, "FAVOURABLE").await);
         ok(&c.submit(&c.mayor_cassis, id, &c.cassis, "UNFAVOURABLE").await);
     }
+    // Aix's mayor keeps an unsigned draft: it never becomes another commune's reading.
+    let aix_mayor = c.app.login_as("maire.aix@demo.entente.fr").await;
+    let draft = json!({"i": {"referralId": open_one, "communeId": c.aix, "expectedVersion": 1, "opinion": "UNFAVOURABLE", "reasons": "Brouillon interne"}});
+    ok(&c.app.gql(Some(&aix_mayor), DRAFT, draft).await);
     let listed = |r: &Value| -> Vec<String> {
         r["data"]["referral"]["responses"]["edges"]
             .as_array()
@@ -378,6 +391,15 @@ async fn other_communes_responses_are_visible_once_closed() {
     assert_eq!(ok(&r)["referral"]["response"]["opinion"], "FAVOURABLE");
     assert_eq!(listed(&c.app.gql(Some(&c.mayor_cassis), list, json!({"id": open_one})).await).len(), 92);
     ok(&c.outcome(&c.mayor_cassis, &open_one).await);
+    let r = c.response(&c.mayor_cassis, &open_one, &c.aix).await;
+    let aix = &ok(&r)["referral"]["response"];
+    assert_eq!(
+        (aix["status"].clone(), aix["opinion"].clone(), aix["reasons"].clone()),
+        (json!("NO_RESPONSE"), Value::Null, Value::Null)
+    );
+    assert!(aix["revisions"].as_array().unwrap().is_empty());
+    let (_, _, rows) = get_csv(&c.app, &c.mayor_cassis, &format!("/referrals/{open_one}/responses.csv")).await;
+    assert!(!rows.iter().flat_map(|r| r.iter()).any(|cell| cell.contains("Brouillon")), "a draft leaked into the CSV");
     // ...unless the referral is secretariat-only.
     assert_eq!(code(&c.response(&c.mayor_cassis, &secret, &c.marseille).await), "FORBIDDEN");
     assert_eq!(listed(&c.app.gql(Some(&c.mayor_cassis), list, json!({"id": secret})).await), ["13022"]);
@@ -499,9 +521,16 @@ async fn extending_a_deadline_tells_the_addressees() {
     assert_eq!(code(&r), "FORBIDDEN");
     let r = c.app.gql(Some(&c.sec), ext, json!({"id": id, "v": v, "d": in_days(40), "r": "Demande des maires"})).await;
     assert_eq!(ok(&r)["extendReferralDeadline"]["deadlineDay"], in_days(40));
+    let r = c.app.gql(Some(&c.sec), "query($id:ID!){referral(id:$id){deadlineDate}}", json!({"id": id})).await;
+    assert_eq!(ok(&r)["referral"]["deadlineDate"], in_days(40));
     let r = c.app.gql(Some(&c.sec), ext, json!({"id": id, "v": v, "d": in_days(50), "r": "x"})).await;
     assert_eq!(code(&r), "CONFLICT", "{r}");
     assert_eq!(notifications(&c.app, &c.mayor_cassis, "DEADLINE_EXTENDED", &id).await, 1);
+    // A legal period is fixed by the law: it runs from the clock's start, not extended.
+    let (legal, opened) = c.open("TRANSFER_OF_COMPETENCE", json!({"title": "Transfert"})).await;
+    let r =
+        c.app.gql(Some(&c.sec), ext, json!({"id": legal, "v": opened["version"], "d": in_days(200), "r": "x"})).await;
+    assert_eq!((code(&r), r["errors"][0]["extensions"]["field"].clone()), ("VALIDATION".into(), json!("deadlineDate")));
 }
 
 #[tokio::test]
