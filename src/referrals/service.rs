@@ -698,8 +698,10 @@ pub async fn open(
         return Err(AppError::validation("communes", "the referral has no addressee"));
     }
     let unknown = addressees.iter().filter(|a| a.1.is_none()).count();
-    if unknown > 0 && decision_of(&r)?.qualified() {
-        // A qualified majority weighs each council by its population: none may be missing.
+    if unknown > 0 && decision_of(&r)?.qualified() && r.intercommunality_id.is_some() {
+        // A qualified majority weighs each member council by its population: none may be
+        // missing. (Nationally, the six territories without a figure, the TAAF districts
+        // and Clipperton, have no inhabitants and no council: they weigh nothing.)
         return Err(AppError::validation(
             "communes",
             format!("{unknown} addressee(s) have no known population; import the official figures first"),
