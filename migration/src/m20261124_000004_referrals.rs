@@ -80,6 +80,9 @@ impl MigrationTrait for Migration {
         .await?;
         index(m, "ux_referral_addressee", "referral_addressee", &["referral_id", "commune_id"], true).await?;
         index(m, "ix_referral_addressee_commune", "referral_addressee", &["commune_id"], false).await?;
+        // The most populous addressee of a referral (the L5211-17 condition).
+        index(m, "ix_referral_addressee_population", "referral_addressee", &["referral_id", "population"], false)
+            .await?;
 
         table(
             m,

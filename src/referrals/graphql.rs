@@ -783,9 +783,10 @@ impl ReferralsQuery {
         let (r, _) = service::visible(&state(ctx)?.db, actor(ctx)?, id).await?;
         Ok(Referral::new(r))
     }
-    /// The referrals the actor follows, newest first: an intercommunality's (its
-    /// secretariat, by default its own, and its president), or those addressed to the
-    /// communes the actor acts for.
+    /// The referrals the actor follows, newest first (500 at most): an intercommunality's
+    /// (its secretariat, by default its own, and its president), every one for an
+    /// administrator without `intercommunalityId`, or those addressed to the communes the
+    /// actor acts for.
     async fn referrals(
         &self,
         ctx: &Context<'_>,
@@ -806,7 +807,8 @@ impl ReferralsQuery {
                 granted(authorize(db, actor, Action::ManageReferrals { intercommunality: Some(e) }).await)?
                     || crate::auth::policy::is_president_of(db, actor, e).await?
             }
-            None => false,
+            // An administrator with no scope lists every referral, national ones included.
+            None => actor.principal.as_ref().is_some_and(|p| p.role == crate::auth::PlatformRole::Admin),
         };
         let mut q = referral::Entity::find();
         if let Some(e) = scope {

@@ -358,10 +358,35 @@ pub struct QualifiedOutcome {
 /// a parameter). With `most_populous`, the most populous commune must be favourable when
 /// it holds more than a quarter of the population. Integer arithmetic: no rounding.
 pub fn qualified_majority(councils: &[Council], strict_second: bool, most_populous: bool) -> QualifiedOutcome {
-    let n = councils.len() as i64;
-    let fav_n = councils.iter().filter(|c| c.favourable).count() as i64;
-    let pop: i64 = councils.iter().map(|c| c.population).sum();
-    let fav_pop: i64 = councils.iter().filter(|c| c.favourable).map(|c| c.population).sum();
+    let favourable: Vec<&Council> = councils.iter().filter(|c| c.favourable).collect();
+    let totals = Totals {
+        councils: councils.len() as i64,
+        favourable_councils: favourable.len() as i64,
+        population: councils.iter().map(|c| c.population).sum(),
+        favourable_population: favourable.iter().map(|c| c.population).sum(),
+    };
+    let biggest = councils.iter().max_by_key(|c| c.population).copied();
+    qualified_majority_of(totals, biggest, strict_second, most_populous)
+}
+
+/// The sums a qualified majority needs, however they were counted (in SQL for 35,000
+/// councils).
+#[derive(Copy, Clone, Debug, Default)]
+pub struct Totals {
+    pub councils: i64,
+    pub favourable_councils: i64,
+    pub population: i64,
+    pub favourable_population: i64,
+}
+
+/// L5211-5 II from the totals and the most populous council (see `qualified_majority`).
+pub fn qualified_majority_of(
+    t: Totals,
+    biggest: Option<Council>,
+    strict_second: bool,
+    most_populous: bool,
+) -> QualifiedOutcome {
+    let (n, fav_n, pop, fav_pop) = (t.councils, t.favourable_councils, t.population, t.favourable_population);
     let first = n > 0 && 3 * fav_n >= 2 * n && 2 * fav_pop > pop;
     let second_pop = if strict_second { 3 * fav_pop > 2 * pop } else { 3 * fav_pop >= 2 * pop };
     let second = n > 0 && 2 * fav_n >= n && second_pop;
@@ -372,7 +397,6 @@ pub fn qualified_majority(councils: &[Council], strict_second: bool, most_populo
     } else {
         None
     };
-    let biggest = councils.iter().max_by_key(|c| c.population);
     let most_populous_refused = most_populous && biggest.is_some_and(|b| 4 * b.population > pop && !b.favourable);
     QualifiedOutcome {
         reached: branch.is_some() && !most_populous_refused,
@@ -453,32 +477,43 @@ pub struct Outcome {
     pub message: String,
 }
 
-/// The outcome of a referral of `procedure` from its addressees' standings. `final_`: the deadline has
+/// The outcome of a referral of `procedure` from its addressees counted by position
+/// (several lines of one position add up) and its most populous addressee. `final_`: the deadline has
 /// passed (silence has its meaning). `deadline_day` names the date in messages.
 pub fn outcome(
     procedure: Procedure,
     decision: Decision,
     strict_second: bool,
-    standings: &[Standing],
+    counts: &[PositionCount],
+    biggest: Option<Standing>,
     final_: bool,
     deadline_day: &str,
 ) -> Outcome {
-    let mut counts: Vec<PositionCount> =
-        Position::ALL.iter().map(|&position| PositionCount { position, communes: 0, population: 0 }).collect();
-    for s in standings {
-        let c = &mut counts[Position::ALL.iter().position(|p| *p == s.position).unwrap_or(0)];
-        c.communes += 1;
-        c.population += s.population;
-    }
-    let population = standings.iter().map(|s| s.population).sum();
+    let counts: Vec<PositionCount> = Position::ALL
+        .iter()
+        .map(|&position| {
+            let of = counts.iter().filter(|c| c.position == position);
+            PositionCount {
+                position,
+                communes: of.clone().map(|c| c.communes).sum(),
+                population: of.map(|c| c.population).sum(),
+            }
+        })
+        .collect();
+    let population = counts.iter().map(|c| c.population).sum();
     let qualified = decision.qualified().then(|| {
-        let councils: Vec<Council> = standings
-            .iter()
-            .map(|s| Council { population: s.population, favourable: s.position.favourable() })
-            .collect();
-        qualified_majority(&councils, strict_second, decision == Decision::QualifiedMajorityWithMostPopulous)
+        let favourable = counts.iter().filter(|c| c.position.favourable());
+        let totals = Totals {
+            councils: counts.iter().map(|c| c.communes).sum(),
+            favourable_councils: favourable.clone().map(|c| c.communes).sum(),
+            population,
+            favourable_population: favourable.map(|c| c.population).sum(),
+        };
+        let biggest = biggest.map(|b| Council { population: b.population, favourable: b.position.favourable() });
+        qualified_majority_of(totals, biggest, strict_second, decision == Decision::QualifiedMajorityWithMostPopulous)
     });
-    let unfavourable = standings.iter().filter(|s| s.position == Position::Unfavourable).count();
+    let communes = counts.iter().map(|c| c.communes).sum();
+    let unfavourable = counts.iter().filter(|c| c.position == Position::Unfavourable).map(|c| c.communes).sum::<i64>();
     let (verdict, message) = match decision {
         _ if !final_ => (
             Verdict::Provisional,
@@ -516,7 +551,7 @@ pub fn outcome(
         Decision::Counts => (Verdict::Informative, "the opinions inform the decision".into()),
         Decision::Dataset => (Verdict::DatasetComplete, "the answers form the dataset".into()),
     };
-    Outcome { final_, communes: standings.len() as i64, population, counts, qualified, verdict, message }
+    Outcome { final_, communes, population, counts, qualified, verdict, message }
 }
 
 fn figures(q: &QualifiedOutcome) -> String {
@@ -695,31 +730,42 @@ mod tests {
         assert!(qualified_majority(&without_marseille, false, false).reached);
     }
 
+    /// Counts and the most populous of individual standings.
+    fn tally(standings: &[Standing]) -> (Vec<PositionCount>, Option<Standing>) {
+        let counts = standings
+            .iter()
+            .map(|s| PositionCount { position: s.position, communes: 1, population: s.population })
+            .collect();
+        (counts, standings.iter().max_by_key(|s| s.population).copied())
+    }
+
+    fn outcome_of(p: Procedure, d: Decision, standings: &[Standing], final_: bool, day: &str) -> Outcome {
+        let (counts, biggest) = tally(standings);
+        outcome(p, d, false, &counts, biggest, final_, day)
+    }
+
     #[test]
     fn outcomes_say_what_follows() {
         let s = |position| Standing { population: 100, position };
-        let o = outcome(
+        let o = outcome_of(
             Procedure::SingleCommune,
             Decision::SingleCommune,
-            false,
             &[s(Position::Unfavourable)],
             true,
             "2027-02-28",
         );
         assert_eq!(o.verdict, Verdict::CouncilTwoThirdsRequired);
-        let o = outcome(
+        let o = outcome_of(
             Procedure::SingleCommune,
             Decision::SingleCommune,
-            false,
             &[s(Position::DeemedFavourable)],
             true,
             "2027-02-28",
         );
         assert_eq!(o.verdict, Verdict::FavourableOpinion);
-        let o = outcome(
+        let o = outcome_of(
             Procedure::GovernancePact,
             Decision::CouncilMayAdopt,
-            false,
             &[s(Position::NoResponse)],
             true,
             "2027-01-23",
@@ -727,13 +773,12 @@ mod tests {
         assert_eq!(o.verdict, Verdict::CouncilMayAdopt);
         assert!(o.message.contains("2027-01-23"), "{}", o.message);
         let split = [s(Position::NoResponse), s(Position::Favourable)];
-        let o = outcome(Procedure::ClectReport, Decision::QualifiedMajority, false, &split, true, "d");
+        let o = outcome_of(Procedure::ClectReport, Decision::QualifiedMajority, &split, true, "d");
         assert_eq!(o.verdict, Verdict::PrefectFixesCosts);
         // A free consultation decided by qualified majority has no prefect to call.
-        let o = outcome(Procedure::FreeConsultation, Decision::QualifiedMajority, false, &split, true, "d");
+        let o = outcome_of(Procedure::FreeConsultation, Decision::QualifiedMajority, &split, true, "d");
         assert_eq!(o.verdict, Verdict::MajorityNotReached);
-        let o =
-            outcome(Procedure::ClectReport, Decision::QualifiedMajority, false, &[s(Position::Pending)], false, "d");
+        let o = outcome_of(Procedure::ClectReport, Decision::QualifiedMajority, &[s(Position::Pending)], false, "d");
         assert_eq!(o.verdict, Verdict::Provisional);
         let n = |p| o.counts.iter().find(|c| c.position == p).unwrap().communes;
         assert_eq!((n(Position::Pending), n(Position::Favourable)), (1, 0));

@@ -1235,23 +1235,54 @@ pub async fn standings_rows<C: ConnectionTrait>(
         .await?)
 }
 
-/// The outcome as it stands at `now` (final once the deadline has passed).
+/// The outcome as it stands at `now` (final once the deadline has passed). Counted in
+/// SQL, by stored status and opinion (a handful of rows whatever the addressees), plus
+/// the most populous addressee: two statements.
 pub async fn outcome_of(db: &DatabaseConnection, r: &referral::Model, now: DateTime<Utc>) -> AppResult<Outcome> {
-    let rows = standings_rows(db, r.id).await?;
+    use referral_addressee::Column as C;
+    use sea_orm::sea_query::{Alias, ExprTrait};
+    let groups: Vec<(String, Option<String>, i64, Option<i64>)> = referral_addressee::Entity::find()
+        .select_only()
+        .column(C::Status)
+        .column(C::Opinion)
+        .column_as(Expr::col(C::Id).count().cast_as(Alias::new("BIGINT")), "communes")
+        .column_as(Expr::col(C::Population).sum().cast_as(Alias::new("BIGINT")), "population")
+        .filter(C::ReferralId.eq(r.id))
+        .group_by(C::Status)
+        .group_by(C::Opinion)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let biggest: Option<(Option<i64>, String, Option<String>)> = referral_addressee::Entity::find()
+        .select_only()
+        .columns([C::Population, C::Status, C::Opinion])
+        .filter(C::ReferralId.eq(r.id))
+        .filter(C::Population.is_not_null())
+        .order_by_desc(C::Population)
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await?;
     let passed = deadline_passed(r, now);
     let silence = silence_of(r)?;
-    let standings: Vec<Standing> = rows
+    let position = |status: &str, opinion: Option<&str>| {
+        let s = ResponseStatus::parse(status).unwrap_or(ResponseStatus::Pending).effective(passed, silence);
+        Position::of(s, opinion.and_then(Opinion::parse))
+    };
+    let counts: Vec<PositionCount> = groups
         .iter()
-        .map(|(_, pop, status, opinion)| {
-            let s = ResponseStatus::parse(status).unwrap_or(ResponseStatus::Pending).effective(passed, silence);
-            Standing {
-                population: pop.unwrap_or(0),
-                position: Position::of(s, opinion.as_deref().and_then(Opinion::parse)),
-            }
+        .map(|(status, opinion, communes, population)| PositionCount {
+            position: position(status, opinion.as_deref()),
+            communes: *communes,
+            population: population.unwrap_or(0),
         })
         .collect();
+    let biggest = biggest.map(|(population, status, opinion)| Standing {
+        population: population.unwrap_or(0),
+        position: position(&status, opinion.as_deref()),
+    });
     let day = r.deadline.map(paris_day).map(|d| d.to_string()).unwrap_or_default();
-    Ok(outcome(procedure_of(r)?, decision_of(r)?, r.strict_second_branch, &standings, passed, &day))
+    Ok(outcome(procedure_of(r)?, decision_of(r)?, r.strict_second_branch, &counts, biggest, passed, &day))
 }
 
 /// Response rate and the communes still to answer, with a breakdown by territory (the
