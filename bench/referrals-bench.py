@@ -5,11 +5,10 @@ Usage: python3 bench/referrals-bench.py BASE_URL DATABASE_URL SERVER_PID
   [--amp-runs 20] [--national-runs 3] [--outcome-runs 30]
 
 1. openReferral to the 92 AMP communes (TRANSFER_OF_COMPETENCE), over fresh referrals.
-2. openReferral of a national consultation (FREE_CONSULTATION, silence NO_RESPONSE, its
-   default decision: counts and shares, no qualified majority; every commune), fresh
-   referral each run; the server's peak RSS (VmHWM) after it. (With decision
-   QUALIFIED_MAJORITY opening is refused: 6 communes of the official files, the TAAF
-   districts and Clipperton, have no population.)
+2. openReferral of a national consultation (FREE_CONSULTATION, silence NO_RESPONSE,
+   decided by QUALIFIED_MAJORITY so that the outcome computes L5211-5 II; every
+   commune), fresh referral each run; the server's peak RSS (VmHWM) after it. (The TAAF
+   districts and Clipperton have no population figure: they weigh nothing.)
 3. referral(id){outcome{...}} over every commune answered. The answers are written by
    SQL straight after opening (the API would need one signed-in mayor per commune): one
    UPDATE sets every addressee of the last national referral SUBMITTED with an opinion
