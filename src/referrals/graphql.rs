@@ -131,10 +131,13 @@ impl Referral {
             None => Ok(None),
         }
     }
+    /// The meeting the referral is linked to, when the actor may see it (null otherwise).
     async fn meeting(&self, ctx: &Context<'_>) -> AppResult<Option<Meeting>> {
-        match self.r.meeting_id {
-            Some(m) => Ok(Some(Meeting(crate::meetings::graphql::visible_meeting(ctx, m).await?))),
-            None => Ok(None),
+        let Some(m) = self.r.meeting_id else { return Ok(None) };
+        match crate::meetings::graphql::visible_meeting(ctx, m).await {
+            Ok(m) => Ok(Some(Meeting(m))),
+            Err(AppError::Forbidden(_)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
     /// The referral's documents (the communes' attachments are on their responses).

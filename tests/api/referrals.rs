@@ -729,3 +729,19 @@ async fn a_data_collection_consolidates_into_a_dataset_and_csv() {
         .await;
     assert_eq!(ok(&r)["referral"]["response"]["formVersion"], 1);
 }
+
+#[tokio::test]
+async fn a_linked_meeting_shows_only_to_those_who_may_see_it() {
+    let c = ctx().await;
+    let body = crate::meetings::create_body(&c.app, &c.sec, "COMMISSION", "Commission des finances").await;
+    let meeting = crate::meetings::create_meeting(&c.app, &c.sec, &body, 20).await;
+    let input = json!({"title": "Avis sur le budget", "silence": "NO_RESPONSE", "deadlineDate": in_days(20), "bodyId": body, "meetingId": meeting});
+    let (id, _) = c.open("FREE_CONSULTATION", input).await;
+    let q = "query($id:ID!){referral(id:$id){title meeting{id}}}";
+    let r = c.app.gql(Some(&c.sec), q, json!({"id": id})).await;
+    assert_eq!(ok(&r)["referral"]["meeting"]["id"], meeting.as_str());
+    // Cassis is consulted but does not sit in the commission: the referral, not the meeting.
+    let r = c.app.gql(Some(&c.mayor_cassis), q, json!({"id": id})).await;
+    assert_eq!(ok(&r)["referral"]["title"], "Avis sur le budget");
+    assert!(ok(&r)["referral"]["meeting"].is_null(), "{r}");
+}
