@@ -341,13 +341,13 @@ pub fn cell(v: &Value) -> String {
 }
 
 /// A table as RFC 4180 CSV (UTF-8, CRLF line ends, a header row, quotes where needed).
-pub fn to_csv(header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>, String> {
+pub fn to_csv(header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    w.write_record(header).map_err(|e| e.to_string())?;
+    w.write_record(header)?;
     for r in rows {
-        w.write_record(r).map_err(|e| e.to_string())?;
+        w.write_record(r)?;
     }
-    w.into_inner().map_err(|e| e.to_string())
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
 /// Answers as stored (JSON object text) back to a map.

@@ -5,7 +5,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::form::{Field, FieldType};
-use super::model::{referral, referral_addressee, referral_document, response_revision, signature_delegation};
+use super::model::{
+    referral, referral_addressee, referral_document, referral_form, response_revision, signature_delegation,
+};
 use super::rules::*;
 use super::service::{self, View};
 use crate::auth::policy::{authorize, Action};
@@ -147,10 +149,7 @@ impl Referral {
     /// The current form of a data collection.
     async fn form(&self, ctx: &Context<'_>) -> AppResult<Option<Form>> {
         let f = service::current_form(&state(ctx)?.db, self.r.id).await?;
-        Ok(f.map(|f| Form {
-            version: f.form_version,
-            fields: super::form::parse_fields(f.fields.as_deref()).into_iter().map(FormField).collect(),
-        }))
+        Ok(f.map(Form::of))
     }
     /// The responses the actor may see: their own commune's; the others' once the
     /// referral is closed (unless secretariat-only); all of them, live, for the
@@ -294,6 +293,13 @@ pub struct Form {
     fields: Vec<FormField>,
 }
 
+impl Form {
+    fn of(f: referral_form::Model) -> Self {
+        let fields = super::form::parse_fields(f.fields.as_deref()).into_iter().map(FormField).collect();
+        Form { version: f.form_version, fields }
+    }
+}
+
 pub struct FormField(Field);
 
 #[Object]
@@ -337,23 +343,15 @@ pub struct ReferralResponse {
     status: ResponseStatus,
     /// The actor acts for this commune: drafts and their revisions included.
     own: bool,
+    /// Its content is shown (`View::shows_content`).
+    full: bool,
 }
 
 impl ReferralResponse {
-    fn new(mut a: referral_addressee::Model, status: ResponseStatus, view: &View) -> Self {
-        if !view.shows_content(a.commune_id, &a.status) {
-            a.opinion = None;
-            a.reasons = None;
-            a.deliberation_number = None;
-            a.deliberation_date = None;
-            a.answers = None;
-            a.form_version = None;
-        }
+    fn new(a: referral_addressee::Model, status: ResponseStatus, view: &View) -> Self {
+        let full = view.shows_content(a.commune_id, &a.status);
         let own = view.own.contains(&a.commune_id);
-        ReferralResponse { a, status, own }
-    }
-    fn shows_content(&self) -> bool {
-        self.own || self.a.status == ResponseStatus::Submitted.as_str()
+        ReferralResponse { a: view.redact(a), status, own, full }
     }
 }
 
@@ -428,7 +426,7 @@ impl ReferralResponse {
     }
     /// Files the commune attached.
     async fn files(&self, ctx: &Context<'_>) -> AppResult<Vec<ReferralDocument>> {
-        if !self.shows_content() {
+        if !self.full {
             return Ok(Vec::new());
         }
         documents(ctx, self.a.referral_id, Some(self.a.commune_id)).await
@@ -971,7 +969,7 @@ async fn save(ctx: &Context<'_>, input: ResponseInput, submit: bool) -> AppResul
     let a = service::save_response(st, actor(ctx)?, referral, commune, input.expected_version, fields, submit).await?;
     let r = service::referral_of(&st.db, referral).await?;
     let status = service::response_status(&r, &a, Utc::now())?;
-    Ok(ReferralResponse { a, status, own: true })
+    Ok(ReferralResponse { a, status, own: true, full: true })
 }
 
 #[Object]
@@ -1019,10 +1017,7 @@ impl ReferralsMutation {
             })
             .collect();
         let f = service::set_form(state(ctx)?, actor(ctx)?, id, fields).await?;
-        Ok(Form {
-            version: f.form_version,
-            fields: super::form::parse_fields(f.fields.as_deref()).into_iter().map(FormField).collect(),
-        })
+        Ok(Form::of(f))
     }
     /// Attaches a document to the referral (GraphQL multipart request; secretariat).
     async fn upload_referral_document(

@@ -514,42 +514,41 @@ pub fn outcome(
     });
     let communes = counts.iter().map(|c| c.communes).sum();
     let unfavourable = counts.iter().filter(|c| c.position == Position::Unfavourable).map(|c| c.communes).sum::<i64>();
-    let (verdict, message) = match decision {
+    let (verdict, message) = match (decision, qualified.as_ref()) {
         _ if !final_ => (
             Verdict::Provisional,
             format!("open until {deadline_day} at 23:59:59 (Paris): the figures are provisional"),
         ),
-        Decision::QualifiedMajority | Decision::QualifiedMajorityWithMostPopulous => {
-            let q = qualified.as_ref().expect("computed for qualified decisions");
-            match (q.reached, decision) {
-                (true, _) => (Verdict::MajorityReached, branch_message(q)),
-                (false, _) if procedure == Procedure::ClectReport => (
-                    Verdict::PrefectFixesCosts,
-                    format!("qualified majority not reached ({}); the prefect fixes the transferred costs", figures(q)),
-                ),
-                (false, _) if q.most_populous_refused => (
-                    Verdict::MajorityNotReached,
-                    "the most populous commune, holding more than a quarter of the population, is unfavourable".into(),
-                ),
-                (false, _) => (Verdict::MajorityNotReached, format!("qualified majority not reached ({})", figures(q))),
-            }
+        (_, Some(q)) if q.reached => (Verdict::MajorityReached, branch_message(q)),
+        (_, Some(q)) if procedure == Procedure::ClectReport => (
+            Verdict::PrefectFixesCosts,
+            format!("qualified majority not reached ({}); the prefect fixes the transferred costs", figures(q)),
+        ),
+        (_, Some(q)) if q.most_populous_refused => (
+            Verdict::MajorityNotReached,
+            "the most populous commune, holding more than a quarter of the population, is unfavourable".into(),
+        ),
+        (_, Some(q)) => (Verdict::MajorityNotReached, format!("qualified majority not reached ({})", figures(q))),
+        // `qualified` is computed for exactly these two decisions.
+        (Decision::QualifiedMajority | Decision::QualifiedMajorityWithMostPopulous, None) => {
+            (Verdict::MajorityNotReached, "qualified majority not computed".into())
         }
-        Decision::SingleCommune if unfavourable > 0 => (
+        (Decision::SingleCommune, _) if unfavourable > 0 => (
             Verdict::CouncilTwoThirdsRequired,
             "the commune is unfavourable: the council decides by two thirds of its members (L5211-57)".into(),
         ),
-        Decision::SingleCommune => (Verdict::FavourableOpinion, "the commune's opinion is favourable".into()),
-        Decision::CouncilDeliberatesAgain if unfavourable > 0 => (
+        (Decision::SingleCommune, _) => (Verdict::FavourableOpinion, "the commune's opinion is favourable".into()),
+        (Decision::CouncilDeliberatesAgain, _) if unfavourable > 0 => (
             Verdict::CouncilDeliberatesAgain,
             format!("{unfavourable} unfavourable opinion(s): the council deliberates again on the draft"),
         ),
-        Decision::CouncilDeliberatesAgain => (Verdict::FavourableOpinion, "no unfavourable opinion".into()),
-        Decision::CouncilMayAdopt => (
+        (Decision::CouncilDeliberatesAgain, _) => (Verdict::FavourableOpinion, "no unfavourable opinion".into()),
+        (Decision::CouncilMayAdopt, _) => (
             Verdict::CouncilMayAdopt,
             format!("the period ended on {deadline_day}: the council may adopt the pact (L5211-11-2)"),
         ),
-        Decision::Counts => (Verdict::Informative, "the opinions inform the decision".into()),
-        Decision::Dataset => (Verdict::DatasetComplete, "the answers form the dataset".into()),
+        (Decision::Counts, _) => (Verdict::Informative, "the opinions inform the decision".into()),
+        (Decision::Dataset, _) => (Verdict::DatasetComplete, "the answers form the dataset".into()),
     };
     Outcome { final_, communes, population, counts, qualified, verdict, message }
 }

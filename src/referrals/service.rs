@@ -192,6 +192,21 @@ impl View {
     pub fn shows_content(&self, commune: i32, stored_status: &str) -> bool {
         self.own.contains(&commune) || stored_status == ResponseStatus::Submitted.as_str()
     }
+    /// The response as this actor may read it: its content blanked unless shown.
+    pub fn redact(&self, a: referral_addressee::Model) -> referral_addressee::Model {
+        if self.shows_content(a.commune_id, &a.status) {
+            return a;
+        }
+        referral_addressee::Model {
+            opinion: None,
+            reasons: None,
+            deliberation_number: None,
+            deliberation_date: None,
+            answers: None,
+            form_version: None,
+            ..a
+        }
+    }
 }
 
 /// Authorises seeing the referral and says what of it the actor sees.
@@ -1476,17 +1491,7 @@ pub async fn responses_csv(db: &DatabaseConnection, actor: &Actor, id: i32) -> A
     let now = Utc::now();
     let mut rows = Vec::new();
     for mut n in responses_named(db, id, &view).await? {
-        if !view.shows_content(n.a.commune_id, &n.a.status) {
-            n.a = referral_addressee::Model {
-                opinion: None,
-                reasons: None,
-                deliberation_number: None,
-                deliberation_date: None,
-                answers: None,
-                form_version: None,
-                ..n.a
-            };
-        }
+        n.a = view.redact(n.a);
         let a = &n.a;
         let answers = form::parse_answers(a.answers.as_deref()).unwrap_or_default();
         let opt = |v: Option<String>| v.unwrap_or_default();
