@@ -58,18 +58,32 @@ bench_backend() {
   token=$(login_token); export TOKEN=$token
   # Warm-up, checking that every response is a correct answer.
   checked -t2 -c8 -d3s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql"
-  checked -t1 -c2 -d2s -s bench/login.lua "http://127.0.0.1:$PORT/graphql"
+  checked -t8 -c8 -d2s -s bench/login.lua "http://127.0.0.1:$PORT/graphql"
   sleep 2
   echo "$b idle_rss_mib=$(( $(rss_kib $pid) / 1024 ))" | tee "$OUT/$b-idle.txt"
   echo "-- AMP query, 64 connections, ${DUR}s (response cache on: the same account repeats the query)"
   wrk -t2 -c64 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$b-amp.txt" | grep BENCH
   echo "$b rss_after_load_mib=$(( $(rss_kib $pid) / 1024 )) peak_rss_mib=$(( $(hwm_kib $pid) / 1024 ))" | tee "$OUT/$b-rss.txt"
-  echo "-- login, 8 clients in a loop, with the AMP query at 32 connections alongside, ${DUR}s"
-  CHECK=1 wrk -t1 -c8 -d"${DUR}s" --latency -s bench/login.lua "http://127.0.0.1:$PORT/graphql" > "$OUT/$b-login.txt" &
+  echo "-- login, 8 people (the demo's 8 accounts) signing in in a loop, ${DUR}s"
+  wrk -t8 -c8 -d"${DUR}s" --latency -s bench/login.lua "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$b-login.txt" | grep BENCH
+  echo "-- login, one account's 8 devices in a loop (its attempts are taken one at a time), ${DUR}s"
+  LOGIN_SAME_ACCOUNT=1 wrk -t8 -c8 -d"${DUR}s" --latency -s bench/login.lua "http://127.0.0.1:$PORT/graphql" |
+    tee "$OUT/$b-login-same-account.txt" | grep BENCH
+  echo "-- AMP query at a steady pace (64 connections, 40 ms apart), alone then during the 8 people's login loop, ${DUR}s each"
+  wrk -t1 -c64 -d"${DUR}s" --latency -s bench/amp-paced.lua "http://127.0.0.1:$PORT/graphql" |
+    tee "$OUT/$b-amp-paced.txt" | sed 's/^/alone: /' | grep BENCH
+  wrk -t8 -c8 -d"${DUR}s" --latency -s bench/login.lua "http://127.0.0.1:$PORT/graphql" > "$OUT/$b-login-with-paced.txt" &
   local lp=$!
+  wrk -t1 -c64 -d"${DUR}s" --latency -s bench/amp-paced.lua "http://127.0.0.1:$PORT/graphql" > "$OUT/$b-amp-paced-during-login.txt"
+  wait $lp
+  echo "during login: $(grep BENCH "$OUT/$b-amp-paced-during-login.txt")"
+  echo "login meanwhile: $(grep BENCH "$OUT/$b-login-with-paced.txt")"
+  echo "-- stress: the login loop with the AMP query at 32 connections as fast as it goes, ${DUR}s"
+  wrk -t8 -c8 -d"${DUR}s" --latency -s bench/login.lua "http://127.0.0.1:$PORT/graphql" > "$OUT/$b-login-with-amp.txt" &
+  lp=$!
   wrk -t1 -c32 -d"${DUR}s" --latency -s bench/amp.lua "http://127.0.0.1:$PORT/graphql" > "$OUT/$b-amp-during-login.txt"
   wait $lp
-  echo "login: $(grep BENCH "$OUT/$b-login.txt")"
+  echo "login: $(grep BENCH "$OUT/$b-login-with-amp.txt")"
   echo "AMP during login: $(grep BENCH "$OUT/$b-amp-during-login.txt")"
   echo "$b peak_rss_mib=$(( $(hwm_kib $pid) / 1024 ))" | tee -a "$OUT/$b-rss.txt"
   checked -t1 -c2 -d1s -s bench/amp.lua "http://127.0.0.1:$PORT/graphql"  # still signed in

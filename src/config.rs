@@ -58,8 +58,10 @@ pub struct AuthConfig {
     /// doubled at each further failure.
     pub slow_after: i32,
     pub slow_base: Duration,
-    /// Password hashes computed at once (half the cores, at least one), so that queries
-    /// keep a core while people sign in.
+    /// Password hashes computed at once (default: one per core). Hashing runs on the
+    /// blocking pool, never on the async runtime: while people sign in, queries share the
+    /// cores with it (BENCHMARKS.md measures both). Fewer slots favour queries over
+    /// sign-in latency.
     pub hash_slots: usize,
 }
 
@@ -92,7 +94,7 @@ impl Default for AuthConfig {
             lock_duration: Duration::from_secs(15 * 60),
             slow_after: 3,
             slow_base: Duration::from_millis(500),
-            hash_slots: std::thread::available_parallelism().map_or(1, |n| n.get().div_ceil(2)),
+            hash_slots: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }

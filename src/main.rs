@@ -49,6 +49,10 @@ enum Command {
         /// measured best on SQLite and PostgreSQL; see BENCHMARKS.md).
         #[arg(long, env = "ENTENTE_DB_MAX_CONNECTIONS")]
         db_max_connections: Option<u32>,
+        /// Password hashes computed at once (default: one per core; fewer keep cores for
+        /// queries while people sign in, at the cost of sign-in latency).
+        #[arg(long, env = "ENTENTE_HASH_SLOTS")]
+        hash_slots: Option<usize>,
         /// Entries of the per-account query response cache; 0 turns it off.
         #[arg(long, env = "ENTENTE_RESPONSE_CACHE_ENTRIES", default_value_t = 2_000)]
         response_cache_entries: usize,
@@ -171,6 +175,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             production,
             log_json,
             db_max_connections,
+            hash_slots,
             response_cache_entries,
             trusted_proxies,
             max_document_mib,
@@ -189,6 +194,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.response_cache_entries = response_cache_entries;
             config.trusted_proxies = trusted_proxies;
             config.limits.document_bytes = max_document_mib.clamp(1, 1024) << 20;
+            if let Some(n) = hash_slots {
+                config.auth.hash_slots = n.max(1);
+            }
             if let Some(n) = db_max_connections {
                 config.max_db_connections = n.max(1);
             }

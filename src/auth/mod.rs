@@ -1,6 +1,7 @@
 //! Accounts, sign-in, the request's Actor and the authorization point.
 pub mod actor;
 pub mod graphql;
+pub mod keyed;
 pub mod model;
 pub mod password;
 pub mod policy;

@@ -1,11 +1,13 @@
 //! Argon2id hashing, run on the blocking pool so that hashing never stalls the async
-//! runtime, with a bounded number of hashes at once so queries keep a core.
+//! runtime, with a bounded number of hashes at once, and sign-in attempts at one key
+//! (an e-mail address) taken one at a time.
 use std::sync::Arc;
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
+use super::keyed::{KeyGuard, KeyedLocks};
 use crate::config::AuthConfig;
 use crate::error::{AppError, AppResult};
 
@@ -16,13 +18,19 @@ pub struct Hasher {
     /// answer takes as long as for a real account.
     dummy: Arc<String>,
     permits: Arc<Semaphore>,
+    attempts: Arc<KeyedLocks>,
 }
 
 impl Hasher {
     pub fn new(cfg: &AuthConfig) -> AppResult<Self> {
         let params = Params::new(cfg.argon2_m_kib, cfg.argon2_t, cfg.argon2_p, None).map_err(AppError::internal)?;
         let dummy = hash_with(&params, &super::rules::new_secret())?;
-        Ok(Hasher { params, dummy: Arc::new(dummy), permits: Arc::new(Semaphore::new(cfg.hash_slots.max(1))) })
+        Ok(Hasher {
+            params,
+            dummy: Arc::new(dummy),
+            permits: Arc::new(Semaphore::new(cfg.hash_slots.max(1))),
+            attempts: Arc::default(),
+        })
     }
 
     pub async fn hash(&self, password: &str) -> AppResult<String> {
@@ -31,8 +39,16 @@ impl Hasher {
         tokio::task::spawn_blocking(move || hash_with(&params, &pw)).await.map_err(AppError::internal)?
     }
 
-    /// A hashing slot. Sign-in holds one while it reads its failure counters, verifies and
-    /// records the outcome, so that guesses in parallel are counted exactly.
+    /// Attempts at one key (an e-mail address, an account's password) one at a time:
+    /// sign-in holds this while it reads the key's failure counter, verifies and records
+    /// the outcome, so that parallel guesses at one address are counted exactly.
+    pub async fn one_at_a_time(&self, key: &str) -> KeyGuard<'_> {
+        self.attempts.lock(key).await
+    }
+
+    /// A hashing slot. Sign-in holds one from reading the failure counters to recording a
+    /// failure, so that parallel guesses from one client address (at different e-mail
+    /// addresses) pass its limit by at most `hash_slots - 1`.
     pub async fn permit(&self) -> AppResult<HashPermit> {
         Ok(HashPermit(self.permits.clone().acquire_owned().await.map_err(AppError::internal)?))
     }

@@ -141,18 +141,20 @@ async fn bump<C: ConnectionTrait>(conn: &C, key: &str, window: std::time::Durati
     Ok((row.failures, row.window_started_at))
 }
 
-/// Failures counted under `key` in the current window, and when the window started.
-async fn failures<C: ConnectionTrait>(
+/// Failures counted under each key in its current window, and when that window started,
+/// in one statement.
+async fn failures<C: ConnectionTrait, const N: usize>(
     conn: &C,
-    key: &str,
+    keys: [&str; N],
     window: std::time::Duration,
-) -> AppResult<(i32, DateTime<Utc>)> {
+) -> AppResult<[(i32, DateTime<Utc>); N]> {
     let now = Utc::now();
     let cutoff = now - chrono::Duration::from_std(window).map_err(AppError::internal)?;
-    Ok(match login_throttle::Entity::find_by_id(key.to_string()).one(conn).await? {
+    let rows = login_throttle::Entity::find().filter(login_throttle::Column::Key.is_in(keys)).all(conn).await?;
+    Ok(keys.map(|key| match rows.iter().find(|r| r.key == key) {
         Some(row) if row.window_started_at >= cutoff => (row.failures, row.window_started_at),
         _ => (0, now),
-    })
+    }))
 }
 
 /// RATE_LIMITED until the window that started at `since` is over.
@@ -165,11 +167,11 @@ fn locked(cfg: &crate::config::AuthConfig, since: DateTime<Utc>) -> AppResult<Ap
 /// The per-e-mail and per-client failure counts, refused when either is at its limit.
 async fn check_failures(state: &AppState, email_key: &str, client_key: &str) -> AppResult<i32> {
     let cfg = &state.config.auth;
-    let (by_email, email_since) = failures(&state.db, email_key, cfg.failure_window).await?;
+    let [(by_email, email_since), (by_client, client_since)] =
+        failures(&state.db, [email_key, client_key], cfg.failure_window).await?;
     if by_email >= cfg.max_failures_per_email {
         return Err(locked(cfg, email_since)?);
     }
-    let (by_client, client_since) = failures(&state.db, client_key, cfg.failure_window).await?;
     if by_client >= cfg.max_failures_per_client {
         return Err(locked(cfg, client_since)?);
     }
@@ -177,31 +179,35 @@ async fn check_failures(state: &AppState, email_key: &str, client_key: &str) -> 
 }
 
 /// Signs in. Failures (not attempts) are counted per e-mail address, whether or not it
-/// has an account, and per client address. The counters are checked again and updated
-/// while holding a hashing slot, so parallel guesses are counted exactly within a
-/// process (with k processes, at most k-1 guesses past a limit).
+/// has an account, and per client address. Attempts at one e-mail address are taken one
+/// at a time, from reading its counter to recording the outcome, so that parallel guesses
+/// at an address are counted exactly within a process (with k processes, at most k-1
+/// guesses past its limit). The client counter is read and a failure recorded within a
+/// hashing slot: parallel guesses from one client pass its limit by at most
+/// `hash_slots - 1`.
 pub async fn login(state: &AppState, actor: &Actor, email: &str, password: &str) -> AppResult<SignedIn> {
     let cfg = &state.config.auth;
     let email = Email::parse(email).map_err(|m| AppError::validation("email", m))?;
     let email_key = format!("email:{}", email.as_str());
     let client_key = format!("client:{}", actor.client_addr.as_deref().unwrap_or("unknown"));
 
-    // Slowed before taking a slot, so that a slowed guesser holds nobody else up.
+    // Slowed before waiting for anything, so that a slowed guesser holds nobody else up.
     let before = check_failures(state, &email_key, &client_key).await?;
     tokio::time::sleep(slowdown(before + 1, cfg.slow_after, cfg.slow_base)).await;
 
-    let slot = state.hasher.permit().await?;
-    let attempt = check_failures(state, &email_key, &client_key).await? + 1;
+    let _one_at_a_time = state.hasher.one_at_a_time(&email_key).await;
     let acc = account::Entity::find()
         .filter(account::Column::Email.eq(email.as_str()))
         .filter(account::Column::Active.eq(true))
         .one(&state.db)
         .await?;
     let stored = acc.as_ref().and_then(|a| a.password_hash.as_deref());
+    let slot = state.hasher.permit().await?;
+    let attempt = check_failures(state, &email_key, &client_key).await? + 1;
     let ok = state.hasher.verify(&slot, password, stored).await?;
 
-    let txn = state.db.begin().await?;
     let Some(acc) = acc.filter(|_| ok) else {
+        let txn = state.db.begin().await?;
         bump(&txn, &email_key, cfg.failure_window).await?;
         bump(&txn, &client_key, cfg.failure_window).await?;
         record(
@@ -220,6 +226,7 @@ pub async fn login(state: &AppState, actor: &Actor, email: &str, password: &str)
         return Err(AppError::BadCredentials);
     };
     drop(slot);
+    let txn = state.db.begin().await?;
     login_throttle::Entity::delete_by_id(email_key).exec(&txn).await?;
     let signed_in = open_session(&txn, state, actor, acc, "LOGIN").await?;
     txn.commit().await?;
@@ -294,17 +301,18 @@ pub async fn change_password(state: &AppState, actor: &Actor, current: &str, new
     let cfg = &state.config.auth;
     // Guesses of the current password through a stolen session are throttled like sign-in.
     let key = format!("password:{}", p.account_id);
-    let slot = state.hasher.permit().await?;
-    let (failed, since) = failures(&state.db, &key, cfg.failure_window).await?;
+    let one_at_a_time = state.hasher.one_at_a_time(&key).await;
+    let [(failed, since)] = failures(&state.db, [&key], cfg.failure_window).await?;
     if failed >= cfg.max_failures_per_email {
         return Err(locked(cfg, since)?);
     }
     let acc = account::Entity::find_by_id(p.account_id).one(&state.db).await?.ok_or(AppError::Unauthenticated)?;
+    let slot = state.hasher.permit().await?;
     if !state.hasher.verify(&slot, current, acc.password_hash.as_deref()).await? {
         bump(&state.db, &key, cfg.failure_window).await?;
         return Err(AppError::validation("currentPassword", "current password is wrong"));
     }
-    drop(slot);
+    drop((slot, one_at_a_time));
     let hash = state.hasher.hash(new).await?;
     let txn = state.db.begin().await?;
     let now = Utc::now();

@@ -102,8 +102,9 @@ async fn repeated_failures_lock_the_client_address() {
 
 #[tokio::test]
 async fn concurrent_guesses_cannot_pass_the_limit() {
-    // One hashing slot: the counters are read and written inside it, so the count is exact.
-    let app = TestApp::spawn_with(|c| c.auth.hash_slots = 1).await;
+    // Attempts at one address are taken one at a time, however many hashing slots there
+    // are, so the count is exact.
+    let app = TestApp::spawn_with(|c| c.auth.hash_slots = 4).await;
     entente::demo::load(&app.state).await.unwrap();
     let attempts = (0..12).map(|_| app.login("maire.aix@demo.entente.fr", "wrong password!"));
     let results = futures_util::future::join_all(attempts).await;
@@ -111,6 +112,26 @@ async fn concurrent_guesses_cannot_pass_the_limit() {
     let limited = results.iter().filter(|r| r.as_ref().err().is_some_and(|e| code(e) == "RATE_LIMITED")).count();
     assert_eq!(unauth, 5, "exactly the allowed attempts were checked");
     assert_eq!(limited, 7);
+}
+
+#[tokio::test]
+async fn concurrent_guesses_from_one_client_pass_its_limit_by_less_than_the_slots() {
+    // Guesses at different addresses run in parallel, up to the hashing slots; the client
+    // counter is read and bumped within a slot, so at most slots - 1 guesses get past it.
+    for slots in [1, 3] {
+        let app = TestApp::spawn_with(|c| {
+            c.auth.hash_slots = slots;
+            c.auth.max_failures_per_client = 6;
+        })
+        .await;
+        let emails: Vec<String> = (0..14).map(|i| format!("guess{i}@demo.entente.fr")).collect();
+        let attempts = emails.iter().map(|e| app.login(e, "wrong password!"));
+        let results = futures_util::future::join_all(attempts).await;
+        let unauth = results.iter().filter(|r| r.as_ref().err().is_some_and(|e| code(e) == "UNAUTHENTICATED")).count();
+        let limited = results.iter().filter(|r| r.as_ref().err().is_some_and(|e| code(e) == "RATE_LIMITED")).count();
+        assert!((6..6 + slots).contains(&unauth), "{slots} slots: {unauth} guesses checked");
+        assert_eq!(unauth + limited, 14);
+    }
 }
 
 #[tokio::test]
