@@ -60,9 +60,11 @@ impl Hasher {
         let hash = stored.map(str::to_owned).unwrap_or_else(|| (*self.dummy).clone());
         let pw = password.to_owned();
         let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
+            let ok = PasswordHash::new(&hash)
                 .map(|parsed| Argon2::default().verify_password(pw.as_bytes(), &parsed).is_ok())
-                .unwrap_or(false)
+                .unwrap_or(false);
+            give_memory_back();
+            ok
         })
         .await
         .map_err(AppError::internal)?;
@@ -75,10 +77,22 @@ pub struct HashPermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
 fn hash_with(params: &Params, password: &str) -> AppResult<String> {
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+    let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(AppError::internal)
+        .map_err(AppError::internal);
+    give_memory_back();
+    hash
+}
+
+/// Returns the memory a hash worked in (19 MiB) to the system now. The server's allocator
+/// (mimalloc) would otherwise keep it cached in the blocking thread that hashed, one copy
+/// per such thread: measured, an idle server held 79 MiB on SQLite and 118 MiB on
+/// PostgreSQL after eight parallel sign-ins, against about 50 MiB.
+fn give_memory_back() {
+    // SAFETY: mi_collect only frees and decommits memory that nothing references; it
+    // takes no pointer and is safe to call from any thread at any time.
+    unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
 #[cfg(test)]
