@@ -227,7 +227,11 @@ pub async fn login(state: &AppState, actor: &Actor, email: &str, password: &str)
     };
     drop(slot);
     let txn = state.db.begin().await?;
-    login_throttle::Entity::delete_by_id(email_key).exec(&txn).await?;
+    if attempt > 1 {
+        // Failures were counted in the current window: a success clears them. (A row from
+        // an expired window is harmless: the next failure starts a new one.)
+        login_throttle::Entity::delete_by_id(email_key).exec(&txn).await?;
+    }
     let signed_in = open_session(&txn, state, actor, acc, "LOGIN").await?;
     txn.commit().await?;
     Ok(signed_in)
