@@ -95,12 +95,18 @@ fn hash_with(params: &Params, password: &str) -> AppResult<String> {
 /// to the system (`give_memory_back`). While hashes follow each other, their memory is
 /// reused instead of being faulted in again (about 1 ms a hash: `examples/hash_cost.rs`).
 fn hashing<T>(running: &AtomicUsize, hash: impl FnOnce() -> T) -> T {
-    running.fetch_add(1, Ordering::SeqCst);
-    let out = hash();
-    if running.fetch_sub(1, Ordering::SeqCst) == 1 {
-        give_memory_back();
+    /// Counts the hash out even if it panics, so memory is still given back later.
+    struct Running<'a>(&'a AtomicUsize);
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            if self.0.fetch_sub(1, Ordering::SeqCst) == 1 {
+                give_memory_back();
+            }
+        }
     }
-    out
+    running.fetch_add(1, Ordering::SeqCst);
+    let _running = Running(running);
+    hash()
 }
 
 /// Returns the memory hashes worked in (19 MiB each) to the system now. The server's
