@@ -358,13 +358,7 @@ pub struct QualifiedOutcome {
 /// a parameter). With `most_populous`, the most populous commune must be favourable when
 /// it holds more than a quarter of the population. Integer arithmetic: no rounding.
 pub fn qualified_majority(councils: &[Council], strict_second: bool, most_populous: bool) -> QualifiedOutcome {
-    let favourable: Vec<&Council> = councils.iter().filter(|c| c.favourable).collect();
-    let totals = Totals {
-        councils: councils.len() as i64,
-        favourable_councils: favourable.len() as i64,
-        population: councils.iter().map(|c| c.population).sum(),
-        favourable_population: favourable.iter().map(|c| c.population).sum(),
-    };
+    let totals = councils.iter().fold(Totals::default(), |t, c| t.add(1, c.population, c.favourable));
     let biggest = councils.iter().max_by_key(|c| c.population).copied();
     qualified_majority_of(totals, biggest, strict_second, most_populous)
 }
@@ -377,6 +371,19 @@ pub struct Totals {
     pub favourable_councils: i64,
     pub population: i64,
     pub favourable_population: i64,
+}
+
+impl Totals {
+    /// These totals with `councils` more councils of `population` inhabitants in all.
+    fn add(self, councils: i64, population: i64, favourable: bool) -> Self {
+        let (fav_councils, fav_population) = if favourable { (councils, population) } else { (0, 0) };
+        Totals {
+            councils: self.councils + councils,
+            favourable_councils: self.favourable_councils + fav_councils,
+            population: self.population + population,
+            favourable_population: self.favourable_population + fav_population,
+        }
+    }
 }
 
 /// L5211-5 II from the totals and the most populous council (see `qualified_majority`).
@@ -502,13 +509,8 @@ pub fn outcome(
         .collect();
     let population = counts.iter().map(|c| c.population).sum();
     let qualified = decision.qualified().then(|| {
-        let favourable = counts.iter().filter(|c| c.position.favourable());
-        let totals = Totals {
-            councils: counts.iter().map(|c| c.communes).sum(),
-            favourable_councils: favourable.clone().map(|c| c.communes).sum(),
-            population,
-            favourable_population: favourable.map(|c| c.population).sum(),
-        };
+        let totals =
+            counts.iter().fold(Totals::default(), |t, c| t.add(c.communes, c.population, c.position.favourable()));
         let biggest = biggest.map(|b| Council { population: b.population, favourable: b.position.favourable() });
         qualified_majority_of(totals, biggest, strict_second, decision == Decision::QualifiedMajorityWithMostPopulous)
     });
@@ -746,29 +748,12 @@ mod tests {
     #[test]
     fn outcomes_say_what_follows() {
         let s = |position| Standing { population: 100, position };
-        let o = outcome_of(
-            Procedure::SingleCommune,
-            Decision::SingleCommune,
-            &[s(Position::Unfavourable)],
-            true,
-            "2027-02-28",
-        );
+        let one = |p, d, position, day| outcome_of(p, d, &[s(position)], true, day);
+        let o = one(Procedure::SingleCommune, Decision::SingleCommune, Position::Unfavourable, "2027-02-28");
         assert_eq!(o.verdict, Verdict::CouncilTwoThirdsRequired);
-        let o = outcome_of(
-            Procedure::SingleCommune,
-            Decision::SingleCommune,
-            &[s(Position::DeemedFavourable)],
-            true,
-            "2027-02-28",
-        );
+        let o = one(Procedure::SingleCommune, Decision::SingleCommune, Position::DeemedFavourable, "2027-02-28");
         assert_eq!(o.verdict, Verdict::FavourableOpinion);
-        let o = outcome_of(
-            Procedure::GovernancePact,
-            Decision::CouncilMayAdopt,
-            &[s(Position::NoResponse)],
-            true,
-            "2027-01-23",
-        );
+        let o = one(Procedure::GovernancePact, Decision::CouncilMayAdopt, Position::NoResponse, "2027-01-23");
         assert_eq!(o.verdict, Verdict::CouncilMayAdopt);
         assert!(o.message.contains("2027-01-23"), "{}", o.message);
         let split = [s(Position::NoResponse), s(Position::Favourable)];

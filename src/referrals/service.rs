@@ -822,7 +822,7 @@ async fn officers_of<C: ConnectionTrait>(db: &C, communes: &HashSet<i32>) -> App
             .filter(mandate::Column::EndDate.is_null().or(mandate::Column::EndDate.gt(today)))
             .all(db)
             .await?;
-        people.extend(rows.into_iter().filter(|m| runs_on(m, today)).map(|m| m.person_id));
+        people.extend(rows.into_iter().map(|m| m.person_id));
     }
     people.sort_unstable();
     people.dedup();
