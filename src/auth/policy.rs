@@ -108,6 +108,16 @@ impl Action {
     }
 }
 
+/// An authorization's answer as a yes or no, for what a reader sees (drafts, contacts);
+/// other errors (the database) stay errors instead of reading as "no".
+pub fn granted<T>(r: AppResult<T>) -> AppResult<bool> {
+    match r {
+        Ok(_) => Ok(true),
+        Err(AppError::Forbidden(_) | AppError::Unauthenticated) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Allows or refuses `action` for `actor`. Anonymous actors are refused with
 /// UNAUTHENTICATED, signed-in ones without the right with FORBIDDEN.
 pub async fn authorize<'a>(

@@ -12,7 +12,7 @@ use super::model::{
 };
 use super::rules::*;
 use super::service::{self, Member, Publication, Vacancy};
-use crate::auth::policy::Action;
+use crate::auth::policy::{granted, Action};
 use crate::error::{AppError, AppResult};
 use crate::graphql::{actor, allow, loaders, state};
 use crate::ids::{self, Kind};
@@ -111,7 +111,7 @@ impl Body {
     async fn meetings(&self, ctx: &Context<'_>) -> AppResult<Vec<Meeting>> {
         self.see(ctx).await?;
         let db = &state(ctx)?.db;
-        let sees_drafts = service::authorize_convener(db, actor(ctx)?, &self.0).await.is_ok();
+        let sees_drafts = granted(service::authorize_convener(db, actor(ctx)?, &self.0).await)?;
         let mut q = meeting::Entity::find().filter(meeting::Column::BodyId.eq(self.0.id));
         if !sees_drafts {
             q = q.filter(meeting::Column::Status.ne(MeetingStatus::Draft.as_str()));

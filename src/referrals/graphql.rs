@@ -10,7 +10,7 @@ use super::model::{
 };
 use super::rules::*;
 use super::service::{self, View};
-use crate::auth::policy::{authorize, Action};
+use crate::auth::policy::{authorize, granted, Action};
 use crate::error::{AppError, AppResult};
 use crate::graphql::{actor, connection, loaders, state, window, Conn, PageArgs};
 use crate::ids::{self, Kind};
@@ -855,15 +855,6 @@ impl ReferralsQuery {
         }
         let rows = q.order_by_desc(signature_delegation::Column::Id).all(db).await?;
         Ok(rows.into_iter().map(SignatureDelegation).collect())
-    }
-}
-
-/// An authorization's answer as a yes or no; other errors (the database) stay errors.
-fn granted<T>(r: AppResult<T>) -> AppResult<bool> {
-    match r {
-        Ok(_) => Ok(true),
-        Err(AppError::Forbidden(_) | AppError::Unauthenticated) => Ok(false),
-        Err(e) => Err(e),
     }
 }
 
