@@ -1,7 +1,9 @@
 //! What one argon2id hash costs at the parameters entente uses (OWASP's minimum:
 //! 19 MiB, t=2, p=1), alone, two at once, and with its memory given back after each hash
-//! as the server does. Run with `cargo run --release --example hash_cost`; BENCHMARKS.md
-//! quotes it.
+//! as the server does. Run with `cargo run --release --example hash_cost`, and for the
+//! build for this machine's CPU (README, "Building for the server's CPU") with
+//! `RUSTFLAGS="-C target-cpu=native" cargo run --release --example hash_cost
+//! --target-dir target/cpu-native`; BENCHMARKS.md quotes both.
 use std::time::Instant;
 
 use argon2::{Algorithm, Argon2, Params, Version};
