@@ -6,6 +6,7 @@ mod m20261123_000001_foundation;
 mod m20261123_000002_data_version;
 mod m20261124_000003_meetings;
 mod m20261124_000004_referrals;
+mod m20261124_000005_referral_standing_index;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_data_version::Migration),
             Box::new(m20261124_000003_meetings::Migration),
             Box::new(m20261124_000004_referrals::Migration),
+            Box::new(m20261124_000005_referral_standing_index::Migration),
         ]
     }
 }

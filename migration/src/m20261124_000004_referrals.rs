@@ -83,10 +83,6 @@ impl MigrationTrait for Migration {
         // The most populous addressee of a referral (the L5211-17 condition).
         index(m, "ix_referral_addressee_population", "referral_addressee", &["referral_id", "population"], false)
             .await?;
-        // Covers the outcome's count by status and opinion and the follow-up's standings:
-        // read from the index alone (87 ms → 12 ms over 34,969 rows in SQLite).
-        let standing = ["referral_id", "status", "opinion", "population", "commune_id"];
-        index(m, "ix_referral_addressee_standing", "referral_addressee", &standing, false).await?;
 
         table(
             m,
