@@ -40,10 +40,13 @@ impl Hasher {
     pub async fn hash(&self, password: &str) -> AppResult<String> {
         let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
         let (params, pw) = (self.params.clone(), password.to_owned());
+        self.off_runtime(move || hash_with(&params, &pw)).await?
+    }
+
+    /// Runs `hash` on the blocking pool, counted as a running hash (see `hashing`).
+    async fn off_runtime<T: Send + 'static>(&self, hash: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
         let running = self.running.clone();
-        tokio::task::spawn_blocking(move || hashing(&running, || hash_with(&params, &pw)))
-            .await
-            .map_err(AppError::internal)?
+        tokio::task::spawn_blocking(move || hashing(&running, hash)).await.map_err(AppError::internal)
     }
 
     /// Attempts at one key (an e-mail address, an account's password) one at a time:
@@ -66,16 +69,13 @@ impl Hasher {
         let real = stored.is_some();
         let hash = stored.map(str::to_owned).unwrap_or_else(|| (*self.dummy).clone());
         let pw = password.to_owned();
-        let running = self.running.clone();
-        let ok = tokio::task::spawn_blocking(move || {
-            hashing(&running, || {
+        let ok = self
+            .off_runtime(move || {
                 PasswordHash::new(&hash)
                     .map(|parsed| Argon2::default().verify_password(pw.as_bytes(), &parsed).is_ok())
                     .unwrap_or(false)
             })
-        })
-        .await
-        .map_err(AppError::internal)?;
+            .await?;
         Ok(ok && real)
     }
 }
