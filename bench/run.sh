@@ -5,8 +5,8 @@
 # $BENCH_PG_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/test). Writes the raw
 # figures to bench/out/ and prints a summary.
 # BENCH_TARGET_CPU=native builds the server for this machine's CPU instead of the portable
-# x86-64 baseline (README, "Building for the server's CPU"): argon2 then hashes about a
-# third faster on a CPU with AVX-512, and the binary runs only on CPUs like this one.
+# x86-64 baseline (BENCHMARKS.md runs 6 and 7, made when the server still hashed with
+# RustCrypto's argon2, which uses AVX2 at most; argon2-rust picks AVX-512 at run time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which="${1:-both}"

@@ -1,52 +1,70 @@
 //! Argon2id hashing, run on the blocking pool so that hashing never stalls the async
 //! runtime, with a bounded number of hashes at once, and sign-in attempts at one key
 //! (an e-mail address) taken one at a time.
-use std::sync::atomic::{AtomicUsize, Ordering};
+//!
+//! The argon2id implementation is the `argon2-rust` crate: it picks its SIMD code
+//! (AVX-512, AVX2, SSE2, NEON) when the server starts, where RustCrypto's `argon2` only
+//! goes as far as AVX2, so one portable binary hashes about 40% faster on a server CPU
+//! (BENCHMARKS.md, `examples/hash_cost.rs`). It works in its own `mmap`ed arena, wiped and
+//! given back to the system after each hash. Both crates read and write the same
+//! standard PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$…`), so stored hashes do not
+//! depend on the choice: the tests below check the two against each other.
 use std::sync::Arc;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2_rust::params::{Memory, TagLen};
+use argon2_rust::{Algorithm, Argon2, Error as Argon2Error, Params, Version};
 use tokio::sync::Semaphore;
 
 use super::keyed::{KeyGuard, KeyedLocks};
 use crate::config::AuthConfig;
 use crate::error::{AppError, AppResult};
 
+/// The most a stored hash may ask of a verification. A hash in the database was written
+/// by this server, but a row is still data: a string asking for terabytes or thousands of
+/// passes is refused before anything is allocated. Far above any sensible setting, so
+/// that hashes made before a change of parameters still verify.
+const CEILING: Params = Params::builder()
+    .memory(Memory::gib(1))
+    .passes(64)
+    .lanes(16)
+    .threads(1)
+    .tag_len(TagLen::bytes(64))
+    .build_or_panic();
+
 #[derive(Clone)]
 pub struct Hasher {
-    params: Params,
+    argon2: Argon2,
     /// A hash of a random password, verified when an e-mail has no account so that the
     /// answer takes as long as for a real account.
     dummy: Arc<String>,
     permits: Arc<Semaphore>,
     attempts: Arc<KeyedLocks>,
-    /// Hashes running now (see `hashing`).
-    running: Arc<AtomicUsize>,
 }
 
 impl Hasher {
     pub fn new(cfg: &AuthConfig) -> AppResult<Self> {
-        let params = Params::new(cfg.argon2_m_kib, cfg.argon2_t, cfg.argon2_p, None).map_err(AppError::internal)?;
-        let dummy = hash_with(&params, &super::rules::new_secret())?;
+        let params = Params::builder()
+            .memory(Memory::kib(u64::from(cfg.argon2_m_kib)))
+            .passes(cfg.argon2_t)
+            .lanes(cfg.argon2_p)
+            .threads(1)
+            .tag_len(TagLen::bytes(32))
+            .build()
+            .map_err(AppError::internal)?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let dummy = hash_with(&argon2, &super::rules::new_secret())?;
         Ok(Hasher {
-            params,
+            argon2,
             dummy: Arc::new(dummy),
             permits: Arc::new(Semaphore::new(cfg.hash_slots.max(1))),
             attempts: Arc::default(),
-            running: Arc::default(),
         })
     }
 
     pub async fn hash(&self, password: &str) -> AppResult<String> {
         let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
-        let (params, pw) = (self.params.clone(), password.to_owned());
-        self.off_runtime(move || hash_with(&params, &pw)).await?
-    }
-
-    /// Runs `hash` on the blocking pool, counted as a running hash (see `hashing`).
-    async fn off_runtime<T: Send + 'static>(&self, hash: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-        let running = self.running.clone();
-        tokio::task::spawn_blocking(move || hashing(&running, hash)).await.map_err(AppError::internal)
+        let (argon2, pw) = (self.argon2, password.to_owned());
+        off_runtime(move || hash_with(&argon2, &pw)).await?
     }
 
     /// Attempts at one key (an e-mail address, an account's password) one at a time:
@@ -64,75 +82,125 @@ impl Hasher {
     }
 
     /// Verifies `password` against `stored`, or against the dummy hash when there is none
-    /// (and then answers false). Needs a slot from `permit`.
+    /// (and then answers false). Needs a slot from `permit`. A stored value that is not a
+    /// hash this server could have written answers false, and is logged.
     pub async fn verify(&self, _slot: &HashPermit, password: &str, stored: Option<&str>) -> AppResult<bool> {
         let real = stored.is_some();
         let hash = stored.map(str::to_owned).unwrap_or_else(|| (*self.dummy).clone());
         let pw = password.to_owned();
-        let ok = self
-            .off_runtime(move || {
-                PasswordHash::new(&hash)
-                    .map(|parsed| Argon2::default().verify_password(pw.as_bytes(), &parsed).is_ok())
-                    .unwrap_or(false)
-            })
-            .await?;
-        Ok(ok && real)
+        let outcome =
+            off_runtime(move || Argon2::verify_encoded_bounded(&hash, pw.as_bytes(), Algorithm::Argon2id, &CEILING))
+                .await?;
+        match outcome {
+            Ok(()) => Ok(real),
+            Err(Argon2Error::VerifyMismatch) => Ok(false),
+            Err(e) => {
+                tracing::warn!(error = %e, "a stored password hash could not be verified");
+                Ok(false)
+            }
+        }
     }
+}
+
+/// Runs `hash` on the blocking pool.
+async fn off_runtime<T: Send + 'static>(hash: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    tokio::task::spawn_blocking(hash).await.map_err(AppError::internal)
 }
 
 /// A held hashing slot (see `Hasher::permit`).
 pub struct HashPermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
-fn hash_with(params: &Params, password: &str) -> AppResult<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(AppError::internal)
-}
-
-/// Runs a hash, and when no other hash is running once it is done, gives the memory back
-/// to the system (`give_memory_back`). While hashes follow each other, their memory is
-/// reused instead of being faulted in again (about 1 ms a hash: `examples/hash_cost.rs`).
-fn hashing<T>(running: &AtomicUsize, hash: impl FnOnce() -> T) -> T {
-    /// Counts the hash out even if it panics, so memory is still given back later.
-    struct Running<'a>(&'a AtomicUsize);
-    impl Drop for Running<'_> {
-        fn drop(&mut self) {
-            if self.0.fetch_sub(1, Ordering::SeqCst) == 1 {
-                give_memory_back();
-            }
-        }
-    }
-    running.fetch_add(1, Ordering::SeqCst);
-    let _running = Running(running);
-    hash()
-}
-
-/// Returns the memory hashes worked in (19 MiB each) to the system now. The server's
-/// allocator (mimalloc) would otherwise keep it, one copy per blocking thread that hashed:
-/// measured, an idle server held 79 MiB on SQLite and 118 MiB on PostgreSQL after eight
-/// parallel sign-ins, against about 40 MiB. mimalloc purges its freed memory program-wide
-/// on a forced collect, so the last hash to finish releases the others' too.
-fn give_memory_back() {
-    // SAFETY: mi_collect only frees and decommits memory that nothing references; it
-    // takes no pointer and is safe to call from any thread at any time.
-    unsafe { libmimalloc_sys::mi_collect(true) }
+/// A PHC string for `password` with a fresh 16-byte salt from the system's generator.
+fn hash_with(argon2: &Argon2, password: &str) -> AppResult<String> {
+    argon2.hash_password_with_random_salt(password.as_bytes()).map_err(AppError::internal)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2 as rustcrypto;
+    use rand::{Rng, RngCore};
+    use rustcrypto::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+
+    fn hasher() -> Hasher {
+        Hasher::new(&AuthConfig { hash_slots: 1, ..AuthConfig::default() }).unwrap()
+    }
 
     #[tokio::test]
     async fn hashes_are_argon2id_at_owasp_minimum_and_verify() {
-        let h = Hasher::new(&AuthConfig { hash_slots: 1, ..AuthConfig::default() }).unwrap();
+        let h = hasher();
         let stored = h.hash("correct horse battery").await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
-        let slot = h.permit().await.unwrap();
+        assert_ne!(stored, h.hash("correct horse battery").await.unwrap(), "a fresh salt each time");
+        let slot = h.permit().await.unwrap(); // the only slot: hash before taking it
         assert!(h.verify(&slot, "correct horse battery", Some(&stored)).await.unwrap());
         assert!(!h.verify(&slot, "wrong horse battery", Some(&stored)).await.unwrap());
         assert!(!h.verify(&slot, "anything", None).await.unwrap());
         assert!(!h.verify(&slot, "x", Some("not a hash")).await.unwrap());
+    }
+
+    /// Hashes stored before the change of crate (RustCrypto's `argon2`, up to
+    /// 2026-11-24) still sign their owners in, and what we write now verifies there too:
+    /// switching back would need no migration.
+    #[tokio::test]
+    async fn stored_hashes_are_the_same_strings_as_rustcrypto_argon2_writes() {
+        let h = hasher();
+        let ours = h.hash("un autre mot de passe").await.unwrap();
+        let slot = h.permit().await.unwrap(); // the only slot: hash before taking it
+        let theirs = rustcrypto::Argon2::new(
+            rustcrypto::Algorithm::Argon2id,
+            rustcrypto::Version::V0x13,
+            rustcrypto::Params::new(19_456, 2, 1, None).unwrap(),
+        );
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let old = theirs.hash_password("un mot de passe été 2026".as_bytes(), &salt).unwrap().to_string();
+        assert!(h.verify(&slot, "un mot de passe été 2026", Some(&old)).await.unwrap(), "{old}");
+        assert!(!h.verify(&slot, "un mot de passe ete 2026", Some(&old)).await.unwrap());
+
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(theirs.verify_password(b"un autre mot de passe", &parsed).is_ok());
+        assert!(theirs.verify_password(b"un autre mot de pass", &parsed).is_err());
+    }
+
+    /// The same tag as RustCrypto's implementation, on whatever SIMD code this CPU
+    /// selects, over random passwords, salts and small parameters (lanes included).
+    #[test]
+    fn tags_match_rustcrypto_argon2_on_random_inputs() {
+        let mut rng = rand::thread_rng();
+        for _ in 0..24 {
+            let (lanes, passes) = (rng.gen_range(1..=4u32), rng.gen_range(1..=3u32));
+            let m_kib = rng.gen_range(8 * lanes..=256);
+            let mut pw = vec![0u8; rng.gen_range(0..64)];
+            let mut salt = vec![0u8; rng.gen_range(8..32)];
+            rng.fill_bytes(&mut pw);
+            rng.fill_bytes(&mut salt);
+            let params = Params::builder()
+                .memory(Memory::kib(u64::from(m_kib)))
+                .passes(passes)
+                .lanes(lanes)
+                .tag_len(TagLen::bytes(32))
+                .build()
+                .unwrap();
+            let mut ours = [0u8; 32];
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_into(&pw, &salt, &mut ours).unwrap();
+            let mut theirs = [0u8; 32];
+            rustcrypto::Argon2::new(
+                rustcrypto::Algorithm::Argon2id,
+                rustcrypto::Version::V0x13,
+                rustcrypto::Params::new(m_kib, passes, lanes, Some(32)).unwrap(),
+            )
+            .hash_password_into(&pw, &salt, &mut theirs)
+            .unwrap();
+            assert_eq!(ours, theirs, "m={m_kib} t={passes} p={lanes}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_asking_for_too_much_is_refused_without_running() {
+        let h = hasher();
+        let stored = h.hash("pw").await.unwrap();
+        let slot = h.permit().await.unwrap();
+        let greedy = stored.replace("m=19456", "m=4294967295");
+        assert!(!h.verify(&slot, "pw", Some(&greedy)).await.unwrap());
     }
 }
