@@ -162,18 +162,32 @@ mod tests {
         assert!(theirs.verify_password(b"un autre mot de pass", &parsed).is_err());
     }
 
-    /// The same tag as RustCrypto's implementation, on whatever SIMD code this CPU
-    /// selects, over random passwords, salts and small parameters (lanes included).
+    /// The same tag as RustCrypto's implementation, with each SIMD backend this CPU can
+    /// run (scalar, SSE2, AVX2, AVX-512 on the CI machine), over random passwords, salts
+    /// and small parameters (lanes included): a hash written on one server verifies on
+    /// another whatever code its processor selects.
     #[test]
-    fn tags_match_rustcrypto_argon2_on_random_inputs() {
+    fn tags_match_rustcrypto_argon2_on_every_backend() {
+        let backends: Vec<_> = argon2_rust::Backend::ALL.iter().copied().filter(|b| b.is_available()).collect();
+        assert!(backends.contains(&argon2_rust::detected_backend()), "{backends:?}");
+        #[cfg(target_arch = "x86_64")]
+        assert!(backends.len() >= 2, "scalar and SSE2 at least: {backends:?}");
         let mut rng = rand::thread_rng();
-        for _ in 0..24 {
+        for _ in 0..16 {
             let (lanes, passes) = (rng.gen_range(1..=4u32), rng.gen_range(1..=3u32));
             let m_kib = rng.gen_range(8 * lanes..=256);
             let mut pw = vec![0u8; rng.gen_range(0..64)];
             let mut salt = vec![0u8; rng.gen_range(8..32)];
             rng.fill_bytes(&mut pw);
             rng.fill_bytes(&mut salt);
+            let mut theirs = [0u8; 32];
+            rustcrypto::Argon2::new(
+                rustcrypto::Algorithm::Argon2id,
+                rustcrypto::Version::V0x13,
+                rustcrypto::Params::new(m_kib, passes, lanes, Some(32)).unwrap(),
+            )
+            .hash_password_into(&pw, &salt, &mut theirs)
+            .unwrap();
             let params = Params::builder()
                 .memory(Memory::kib(u64::from(m_kib)))
                 .passes(passes)
@@ -183,15 +197,26 @@ mod tests {
                 .unwrap();
             let mut ours = [0u8; 32];
             Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_into(&pw, &salt, &mut ours).unwrap();
-            let mut theirs = [0u8; 32];
-            rustcrypto::Argon2::new(
-                rustcrypto::Algorithm::Argon2id,
-                rustcrypto::Version::V0x13,
-                rustcrypto::Params::new(m_kib, passes, lanes, Some(32)).unwrap(),
-            )
-            .hash_password_into(&pw, &salt, &mut theirs)
-            .unwrap();
-            assert_eq!(ours, theirs, "m={m_kib} t={passes} p={lanes}");
+            assert_eq!(ours, theirs, "selected backend, m={m_kib} t={passes} p={lanes}");
+            for &b in &backends {
+                let mut tag = [0u8; 32];
+                // SAFETY: `b.is_available()` said this CPU has the instructions.
+                unsafe {
+                    argon2_rust::__internal::hash_with_backend(
+                        b,
+                        Algorithm::Argon2id,
+                        Version::V0x13,
+                        &params,
+                        &pw,
+                        &salt,
+                        &[],
+                        &[],
+                        &mut tag,
+                    )
+                }
+                .unwrap();
+                assert_eq!(tag, theirs, "{b:?}, m={m_kib} t={passes} p={lanes}");
+            }
         }
     }
 
