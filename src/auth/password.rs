@@ -3,12 +3,15 @@
 //! (an e-mail address) taken one at a time.
 //!
 //! The argon2id implementation is the `argon2-rust` crate: it picks its SIMD code
-//! (AVX-512, AVX2, SSE2, NEON) when the server starts, where RustCrypto's `argon2` only
-//! goes as far as AVX2, so one portable binary hashes about 40% faster on a server CPU
-//! (BENCHMARKS.md, `examples/hash_cost.rs`). It works in its own `mmap`ed arena, wiped and
-//! given back to the system after each hash. Both crates read and write the same
-//! standard PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$…`), so stored hashes do not
-//! depend on the choice: the tests below check the two against each other.
+//! (AVX-512, AVX2, SSE2, NEON) at the first hash, where RustCrypto's `argon2` only goes
+//! as far as AVX2, so one portable binary hashes in about a third less time on a server
+//! CPU with AVX-512 (8–9 ms instead of 13: BENCHMARKS.md, `examples/hash_cost.rs`). It
+//! works in its own `mmap`ed arena, wiped and given back to the system after each hash.
+//! It is younger than RustCrypto's crate (1.0 in 2026) and, like it, not independently
+//! audited; both read and write the same standard PHC strings
+//! (`$argon2id$v=19$m=19456,t=2,p=1$…`), so stored hashes do not depend on the choice and
+//! going back is a change to this file alone. The tests below hold every SIMD backend of
+//! this crate to RustCrypto's output.
 use std::sync::Arc;
 
 use argon2_rust::params::{Memory, TagLen};
