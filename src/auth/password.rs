@@ -46,14 +46,7 @@ pub struct Hasher {
 
 impl Hasher {
     pub fn new(cfg: &AuthConfig) -> AppResult<Self> {
-        let params = Params::builder()
-            .memory(Memory::kib(u64::from(cfg.argon2_m_kib)))
-            .passes(cfg.argon2_t)
-            .lanes(cfg.argon2_p)
-            .threads(1)
-            .tag_len(TagLen::bytes(32))
-            .build()
-            .map_err(AppError::internal)?;
+        let params = params(cfg.argon2_m_kib, cfg.argon2_t, cfg.argon2_p).map_err(AppError::internal)?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy = hash_with(&argon2, &super::rules::new_secret())?;
         Ok(Hasher {
@@ -113,6 +106,18 @@ async fn off_runtime<T: Send + 'static>(hash: impl FnOnce() -> T + Send + 'stati
 /// A held hashing slot (see `Hasher::permit`).
 pub struct HashPermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
 
+/// Argon2 parameters: memory in KiB, passes, lanes (computed one after the other), and a
+/// 32-byte tag.
+fn params(m_kib: u32, passes: u32, lanes: u32) -> Result<Params, Argon2Error> {
+    Params::builder()
+        .memory(Memory::kib(u64::from(m_kib)))
+        .passes(passes)
+        .lanes(lanes)
+        .threads(1)
+        .tag_len(TagLen::bytes(32))
+        .build()
+}
+
 /// A PHC string for `password` with a fresh 16-byte salt from the system's generator.
 fn hash_with(argon2: &Argon2, password: &str) -> AppResult<String> {
     argon2.hash_password_with_random_salt(password.as_bytes()).map_err(AppError::internal)
@@ -127,6 +132,12 @@ mod tests {
 
     fn hasher() -> Hasher {
         Hasher::new(&AuthConfig { hash_slots: 1, ..AuthConfig::default() }).unwrap()
+    }
+
+    /// RustCrypto's argon2id, the implementation the server used before.
+    fn theirs(m_kib: u32, passes: u32, lanes: u32) -> rustcrypto::Argon2<'static> {
+        let params = rustcrypto::Params::new(m_kib, passes, lanes, Some(32)).unwrap();
+        rustcrypto::Argon2::new(rustcrypto::Algorithm::Argon2id, rustcrypto::Version::V0x13, params)
     }
 
     #[tokio::test]
@@ -150,11 +161,7 @@ mod tests {
         let h = hasher();
         let ours = h.hash("un autre mot de passe").await.unwrap();
         let slot = h.permit().await.unwrap(); // the only slot: hash before taking it
-        let theirs = rustcrypto::Argon2::new(
-            rustcrypto::Algorithm::Argon2id,
-            rustcrypto::Version::V0x13,
-            rustcrypto::Params::new(19_456, 2, 1, None).unwrap(),
-        );
+        let theirs = theirs(19_456, 2, 1);
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let old = theirs.hash_password("un mot de passe été 2026".as_bytes(), &salt).unwrap().to_string();
         assert!(h.verify(&slot, "un mot de passe été 2026", Some(&old)).await.unwrap(), "{old}");
@@ -183,24 +190,12 @@ mod tests {
             let mut salt = vec![0u8; rng.gen_range(8..32)];
             rng.fill_bytes(&mut pw);
             rng.fill_bytes(&mut salt);
-            let mut theirs = [0u8; 32];
-            rustcrypto::Argon2::new(
-                rustcrypto::Algorithm::Argon2id,
-                rustcrypto::Version::V0x13,
-                rustcrypto::Params::new(m_kib, passes, lanes, Some(32)).unwrap(),
-            )
-            .hash_password_into(&pw, &salt, &mut theirs)
-            .unwrap();
-            let params = Params::builder()
-                .memory(Memory::kib(u64::from(m_kib)))
-                .passes(passes)
-                .lanes(lanes)
-                .tag_len(TagLen::bytes(32))
-                .build()
-                .unwrap();
+            let mut expected = [0u8; 32];
+            theirs(m_kib, passes, lanes).hash_password_into(&pw, &salt, &mut expected).unwrap();
+            let params = params(m_kib, passes, lanes).unwrap();
             let mut ours = [0u8; 32];
             Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_into(&pw, &salt, &mut ours).unwrap();
-            assert_eq!(ours, theirs, "selected backend, m={m_kib} t={passes} p={lanes}");
+            assert_eq!(ours, expected, "selected backend, m={m_kib} t={passes} p={lanes}");
             for &b in &backends {
                 let mut tag = [0u8; 32];
                 // SAFETY: `b.is_available()` said this CPU has the instructions.
@@ -218,7 +213,7 @@ mod tests {
                     )
                 }
                 .unwrap();
-                assert_eq!(tag, theirs, "{b:?}, m={m_kib} t={passes} p={lanes}");
+                assert_eq!(tag, expected, "{b:?}, m={m_kib} t={passes} p={lanes}");
             }
         }
     }
