@@ -90,8 +90,7 @@ async fn a_success_resets_the_email_counter() {
 
 #[tokio::test]
 async fn repeated_failures_lock_the_client_address() {
-    let app = TestApp::spawn_with(|c| c.auth.max_failures_per_client = 6).await;
-    entente::demo::load(&app.state).await.unwrap();
+    let app = TestApp::demo_with(|c| c.auth.max_failures_per_client = 6).await;
     for i in 0..6 {
         let e = app.login(&format!("guess{i}@demo.entente.fr"), "wrong password!").await.unwrap_err();
         assert_eq!(code(&e), "UNAUTHENTICATED");
@@ -104,8 +103,7 @@ async fn repeated_failures_lock_the_client_address() {
 async fn concurrent_guesses_cannot_pass_the_limit() {
     // Attempts at one address are taken one at a time, however many hashing slots there
     // are, so the count is exact.
-    let app = TestApp::spawn_with(|c| c.auth.hash_slots = 4).await;
-    entente::demo::load(&app.state).await.unwrap();
+    let app = TestApp::demo_with(|c| c.auth.hash_slots = 4).await;
     let attempts = (0..12).map(|_| app.login("maire.aix@demo.entente.fr", "wrong password!"));
     let results = futures_util::future::join_all(attempts).await;
     let unauth = results.iter().filter(|r| r.as_ref().err().is_some_and(|e| code(e) == "UNAUTHENTICATED")).count();
@@ -136,8 +134,7 @@ async fn concurrent_guesses_from_one_client_pass_its_limit_by_less_than_the_slot
 
 #[tokio::test]
 async fn simultaneous_correct_sign_ins_are_not_counted_as_failures() {
-    let app = TestApp::spawn_with(|c| c.auth.max_failures_per_client = 3).await;
-    entente::demo::load(&app.state).await.unwrap();
+    let app = TestApp::demo_with(|c| c.auth.max_failures_per_client = 3).await;
     // Eight devices of one person, then eight more: all succeed, and the client address
     // (limit 3 failures here) is not locked by successes.
     for _ in 0..2 {
@@ -161,8 +158,7 @@ async fn logout_revokes_the_token() {
 
 #[tokio::test]
 async fn sessions_expire() {
-    let app = TestApp::spawn_with(|c| c.auth.session_ttl = std::time::Duration::from_secs(1)).await;
-    entente::demo::load(&app.state).await.unwrap();
+    let app = TestApp::demo_with(|c| c.auth.session_ttl = std::time::Duration::from_secs(1)).await;
     let token = app.login_as("maire.cassis@demo.entente.fr").await;
     ok(&app.gql(Some(&token), ME, json!({})).await);
     tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
@@ -218,8 +214,7 @@ async fn invitation_sets_a_password_once() {
 
 #[tokio::test]
 async fn invitations_expire() {
-    let app = TestApp::spawn_with(|c| c.auth.invitation_ttl = std::time::Duration::from_secs(1)).await;
-    entente::demo::load(&app.state).await.unwrap();
+    let app = TestApp::demo_with(|c| c.auth.invitation_ttl = std::time::Duration::from_secs(1)).await;
     let sec = app.login_as("secretariat@demo.entente.fr").await;
     let person = new_person(&app, &sec, "Jules").await;
     let inv = app
@@ -265,12 +260,11 @@ async fn login_from(app: &TestApp, forwarded: &str, email: &str, password: &str)
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_client_address_is_limited_apart() {
-    let app = TestApp::spawn_with(|c| {
+    let app = TestApp::demo_with(|c| {
         c.auth.max_failures_per_client = 3;
         c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
-    entente::demo::load(&app.state).await.unwrap();
     for i in 0..3 {
         let r = login_from(&app, "203.0.113.7", &format!("guess{i}@demo.entente.fr"), "wrong password!").await;
         assert_eq!(code(&r), "UNAUTHENTICATED");
@@ -283,8 +277,7 @@ async fn behind_a_trusted_proxy_each_client_address_is_limited_apart() {
 
 #[tokio::test]
 async fn without_a_trusted_proxy_forwarded_addresses_are_ignored() {
-    let app = TestApp::spawn_with(|c| c.auth.max_failures_per_client = 3).await;
-    entente::demo::load(&app.state).await.unwrap();
+    let app = TestApp::demo_with(|c| c.auth.max_failures_per_client = 3).await;
     // A client rotating made-up X-Forwarded-For values is still one address.
     for i in 0..3 {
         let r =

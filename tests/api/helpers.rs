@@ -53,6 +53,13 @@ fn rand_suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
 }
 
+/// For the tests that count SQL statements: a DataLoader batching window wide enough that
+/// a debug build on a busy machine does not split one batch into two (the server's 1 ms
+/// did, once, on PostgreSQL in CI).
+pub fn wide_batches(c: &mut Config) {
+    c.dataloader_delay = std::time::Duration::from_millis(25);
+}
+
 /// A test configuration: real argon2 parameters, short slowdowns.
 pub fn test_config(url: String) -> Config {
     let mut c = Config::new(url);
@@ -83,7 +90,11 @@ impl TestApp {
 
     /// A server with the AMP demo loaded.
     pub async fn demo() -> TestApp {
-        let app = Self::spawn().await;
+        Self::demo_with(|_| {}).await
+    }
+
+    pub async fn demo_with(tune: impl FnOnce(&mut Config)) -> TestApp {
+        let app = Self::spawn_with(tune).await;
         entente::demo::load(&app.state).await.expect("demo loads");
         app
     }

@@ -86,12 +86,11 @@ async fn introspection_and_suggestions_follow_the_mode() {
     let gi = dev.client.get(dev.url("/graphql")).send().await.unwrap();
     assert_eq!(gi.status(), 200);
 
-    let prod = TestApp::spawn_with(|c| {
+    let prod = TestApp::demo_with(|c| {
         c.production = true;
         c.graphiql = false;
     })
     .await;
-    entente::demo::load(&prod.state).await.unwrap();
     let t = prod.login_as("secretariat@demo.entente.fr").await;
     let r = prod.gql(Some(&t), "{__schema{queryType{name}}}", json!({})).await;
     assert!(r.get("errors").is_some_and(|e| !e.is_null()) || r["data"]["__schema"].is_null(), "{r}");

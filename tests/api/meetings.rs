@@ -4,7 +4,7 @@
 use chrono::{Duration, NaiveDate};
 use serde_json::{json, Value};
 
-use crate::helpers::{code, ok, TestApp, DEMO_PASSWORD};
+use crate::helpers::{code, ok, wide_batches, TestApp, DEMO_PASSWORD};
 
 pub fn today() -> NaiveDate {
     entente::time::today_paris()
@@ -774,8 +774,7 @@ async fn upload(app: &TestApp, tok: &str, meeting: &str, name: &str, bytes: Vec<
 
 #[tokio::test]
 async fn documents_are_hashed_and_downloaded_only_by_those_who_see_the_meeting() {
-    let app = TestApp::spawn_with(|c| c.limits.document_bytes = 64 * 1024).await;
-    entente::demo::load(&app.state).await.unwrap();
+    let app = TestApp::demo_with(|c| c.limits.document_bytes = 64 * 1024).await;
     let sec = app.login_as("secretariat@demo.entente.fr").await;
     let conf = create_body(&app, &sec, "CONFERENCE_OF_MAYORS", "Conférence").await;
     let m = create_meeting(&app, &sec, &conf, 10).await;
@@ -921,7 +920,7 @@ async fn working_group_meetings_rotate_among_member_communes() {
 
 #[tokio::test]
 async fn the_meeting_view_costs_the_same_statements_whatever_its_members_and_items() {
-    let app = TestApp::demo().await;
+    let app = TestApp::demo_with(wide_batches).await;
     let sec = app.login_as("secretariat@demo.entente.fr").await;
     let conf = create_body(&app, &sec, "CONFERENCE_OF_MAYORS", "Conférence").await;
     let (wg, _) = working_group(&app, &sec, &["13055", "13001"]).await;

@@ -2,7 +2,7 @@
 //! as for 92.
 use serde_json::json;
 
-use crate::helpers::{ok, TestApp};
+use crate::helpers::{ok, wide_batches, TestApp};
 
 const NESTED: &str = "query($n:Int!){intercommunality(siren:\"200054807\"){name president{person{fullName}}
   communes(first:$n){totalCount edges{node{name population{value}
@@ -20,9 +20,7 @@ async fn statements_for(app: &TestApp, token: &str, n: i64) -> u64 {
 
 #[tokio::test]
 async fn nested_list_queries_use_a_constant_number_of_statements() {
-    // A batching window wide enough that a slow debug build rarely splits a batch.
-    let app = TestApp::spawn_with(|c| c.dataloader_delay = std::time::Duration::from_millis(25)).await;
-    entente::demo::load(&app.state).await.unwrap();
+    let app = TestApp::demo_with(wide_batches).await;
     let t = app.login_as("secretariat@demo.entente.fr").await;
     let small = statements_for(&app, &t, 5).await;
     let large = statements_for(&app, &t, 92).await;

@@ -10,7 +10,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::helpers::{code, ok, TestApp};
+use crate::helpers::{code, ok, wide_batches, TestApp};
 
 pub const CREATE: &str = "mutation($e:ID,$p:Procedure!,$i:ReferralInput!){createReferral(intercommunalityId:$e,procedure:$p,input:$i){id version status}}";
 pub const OPEN: &str = "mutation($id:ID!,$v:Int!,$c:NaiveDate){openReferral(id:$id,expectedVersion:$v,clockStartsOn:$c){id version status deadline deadlineDay clockStartsOn}}";
@@ -554,12 +554,11 @@ async fn reminders_go_to_communes_that_have_not_answered() {
 
 #[tokio::test]
 async fn the_dashboard_costs_the_same_statements_for_5_or_92_communes() {
-    let app = TestApp::spawn_with(|cfg| {
-        cfg.dataloader_delay = std::time::Duration::from_millis(25);
+    let app = TestApp::demo_with(|cfg| {
+        wide_batches(cfg);
         cfg.response_cache_entries = 0;
     })
     .await;
-    entente::demo::load(&app.state).await.unwrap();
     let sec = app.login_as("secretariat@demo.entente.fr").await;
     let amp = app.epci_id(&sec, "200054807").await;
     let mut five = Vec::new();
