@@ -3,6 +3,9 @@
 //! the date in Paris (mandates start and end at midnight) and the request's exact text
 //! and variables. Keying by account keeps every permission decision as it was taken for
 //! that account; a mutation anywhere, in any server process, makes every entry stale.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use bytes::Bytes;
 use chrono::NaiveDate;
 use quick_cache::sync::Cache;
@@ -41,6 +44,25 @@ impl ResponseCache {
     }
     pub fn insert(&self, key: Key, body: Bytes) {
         self.0.insert(key, body);
+    }
+}
+
+/// Put in every request's data: a resolver whose answer can change without a bump of
+/// the data version (the audit log, which grows with sign-ins) marks it, and the answer
+/// is then not cached. A mark on the resolver rather than a look at the query's text also
+/// covers `node(id:)` on an audit entry, whose global ID the text does not name.
+#[derive(Clone, Default)]
+pub struct DoNotCache(Arc<AtomicBool>);
+
+impl DoNotCache {
+    /// Marks the request of `ctx` (a request without the mark's data is never cached).
+    pub fn mark(ctx: &async_graphql::Context<'_>) {
+        if let Some(mark) = ctx.data_opt::<DoNotCache>() {
+            mark.0.store(true, Ordering::Relaxed);
+        }
+    }
+    pub fn is_marked(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
 }
 

@@ -22,7 +22,7 @@ use tower_http::trace::TraceLayer;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 
 use crate::auth::Actor;
-use crate::cache::Key;
+use crate::cache::{DoNotCache, Key};
 use crate::error::{AppError, AppResult};
 use crate::graphql::{add_error_codes, check_shape, AppSchema};
 use crate::loaders::Loaders;
@@ -182,11 +182,14 @@ async fn graphql_handler(
             return json_body(body);
         }
     }
-    let req = req.data(actor).data(Loaders::new(&h.state.db, h.state.config.dataloader_delay));
+    let uncacheable = DoNotCache::default();
+    let req =
+        req.data(actor).data(Loaders::new(&h.state.db, h.state.config.dataloader_delay)).data(uncacheable.clone());
     let mut resp = h.schema.execute(req).await;
     add_error_codes(&mut resp);
     match (&h.state.responses, key) {
-        (Some(cache), Some(k)) if resp.errors.is_empty() => match serde_json::to_vec(&resp) {
+        (Some(cache), Some(k)) if resp.errors.is_empty() && !uncacheable.is_marked() => match serde_json::to_vec(&resp)
+        {
             Ok(bytes) => {
                 let body = bytes::Bytes::from(bytes);
                 cache.insert(k, body.clone());
@@ -416,8 +419,8 @@ fn cache_key(
         },
         Err(_) => false,
     };
-    // The audit log grows with sign-ins, which do not bump the data version: never cached.
-    if !is_query || req.query.contains("auditEntries") {
+    // Resolvers of data that changes without a version bump mark the request (DoNotCache).
+    if !is_query {
         return Ok(None);
     }
     Ok(Some(Key {

@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 use super::model::audit_entry;
 use crate::auth::actor::PlatformRole;
 use crate::auth::policy::Action;
+use crate::cache::DoNotCache;
 use crate::error::AppResult;
 use crate::graphql::{actor, allow, connection, state, window, Conn, PageArgs};
 use crate::ids::{self, Kind};
@@ -50,6 +51,7 @@ impl AuditEntry {
 
 /// An audit entry, if the actor may read its scope.
 pub async fn find_visible(ctx: &Context<'_>, id: i32) -> AppResult<Option<AuditEntry>> {
+    DoNotCache::mark(ctx);
     let Some(e) = audit_entry::Entity::find_by_id(id).one(&state(ctx)?.db).await? else { return Ok(None) };
     allow(ctx, Action::ReadAudit { scope: e.intercommunality_id }).await?;
     Ok(Some(AuditEntry(e)))
@@ -74,6 +76,7 @@ impl AuditQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> AppResult<Conn<AuditEntry>> {
+        DoNotCache::mark(ctx);
         let p = actor(ctx)?.require()?;
         let scope = match &intercommunality_id {
             Some(i) => Some(ids::decode("intercommunalityId", Kind::Intercommunality, i)?),

@@ -1,5 +1,7 @@
 //! The per-account response cache: repeats cost no query SQL, any mutation (by anyone)
 //! makes entries stale, errors are never cached.
+use async_graphql::ID;
+use entente::ids::{decode, encode, Kind};
 use serde_json::json;
 
 use crate::helpers::{code, ok, TestApp};
@@ -69,4 +71,22 @@ async fn the_audit_log_is_never_served_stale() {
     app.login_as("secretariat@demo.entente.fr").await;
     let after = ok(&app.gql(Some(&sec), q, json!({})).await)["auditEntries"]["totalCount"].as_u64().unwrap();
     assert_eq!(after, before + 1);
+}
+
+#[tokio::test]
+async fn an_audit_entry_read_by_its_id_is_never_served_stale() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    // The newest entry is this sign-in: the one after it does not exist yet.
+    let newest = app.gql(Some(&sec), "{auditEntries(first:1){edges{node{id action}}}}", json!({})).await;
+    let node = &ok(&newest)["auditEntries"]["edges"][0]["node"];
+    assert_eq!(node["action"], "LOGIN", "{newest}");
+    let n = decode("id", Kind::AuditEntry, &ID(node["id"].as_str().unwrap_or_default().into())).unwrap();
+    let q = "query($id:ID!){node(id:$id){... on AuditEntry{action}}}";
+    let next = json!({"id": encode(Kind::AuditEntry, n + 1).0});
+    assert!(ok(&app.gql(Some(&sec), q, next.clone()).await)["node"].is_null());
+    // A sign-in writes that entry and bumps no data version.
+    app.login_as("secretariat@demo.entente.fr").await;
+    let after = app.gql(Some(&sec), q, next).await;
+    assert_eq!(ok(&after)["node"]["action"], "LOGIN", "{after}");
 }
