@@ -49,11 +49,21 @@ pub struct Actor {
     pub principal: Option<Principal>,
     system: Option<&'static str>,
     mandates: OnceCell<Vec<mandate::Model>>,
+    /// The communes the person acts for today, computed once per request by
+    /// `referrals::service::acting_for` (read by the policy and by referral views).
+    pub(crate) acting: OnceCell<crate::referrals::service::Acting>,
 }
 
 impl Actor {
     pub fn anonymous(request_id: String, client_addr: Option<String>) -> Self {
-        Actor { request_id, client_addr, principal: None, system: None, mandates: OnceCell::new() }
+        Actor {
+            request_id,
+            client_addr,
+            principal: None,
+            system: None,
+            mandates: OnceCell::new(),
+            acting: OnceCell::new(),
+        }
     }
     pub fn signed_in(request_id: String, client_addr: Option<String>, principal: Principal) -> Self {
         Actor { principal: Some(principal), ..Actor::anonymous(request_id, client_addr) }

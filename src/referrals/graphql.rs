@@ -817,11 +817,11 @@ impl ReferralsQuery {
         }
         if !officer {
             // Those acting for communes: the opened referrals addressed to them.
-            let communes = service::acting_for(db, actor).await?.drafts;
+            let communes = &service::acting_for(db, actor).await?.drafts;
             let ids: Vec<i32> = referral_addressee::Entity::find()
                 .select_only()
                 .column(referral_addressee::Column::ReferralId)
-                .filter(referral_addressee::Column::CommuneId.is_in(communes))
+                .filter(referral_addressee::Column::CommuneId.is_in(communes.iter().copied()))
                 .distinct()
                 .into_tuple()
                 .all(db)

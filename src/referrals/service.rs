@@ -108,7 +108,12 @@ pub struct Acting {
     pub submits: Vec<i32>,
 }
 
-pub async fn acting_for(db: &DatabaseConnection, actor: &Actor) -> AppResult<Acting> {
+/// Loaded once per request (the policy asks, then the view).
+pub async fn acting_for<'a>(db: &DatabaseConnection, actor: &'a Actor) -> AppResult<&'a Acting> {
+    actor.acting.get_or_try_init(|| compute_acting(db, actor)).await
+}
+
+async fn compute_acting(db: &DatabaseConnection, actor: &Actor) -> AppResult<Acting> {
     let Some(p) = &actor.principal else { return Ok(Acting::default()) };
     let mandates = actor.current_mandates(db).await?;
     let mut a = Acting::default();
@@ -156,13 +161,13 @@ pub async fn acting_for(db: &DatabaseConnection, actor: &Actor) -> AppResult<Act
 
 /// Whether the actor acts today for one of the referral's addressee communes.
 pub async fn acts_for_addressee(db: &DatabaseConnection, actor: &Actor, referral_id: i32) -> AppResult<bool> {
-    let communes = acting_for(db, actor).await?.drafts;
+    let communes = &acting_for(db, actor).await?.drafts;
     if communes.is_empty() {
         return Ok(false);
     }
     let n = referral_addressee::Entity::find()
         .filter(referral_addressee::Column::ReferralId.eq(referral_id))
-        .filter(referral_addressee::Column::CommuneId.is_in(communes))
+        .filter(referral_addressee::Column::CommuneId.is_in(communes.iter().copied()))
         .count(db)
         .await?;
     Ok(n > 0)
@@ -229,7 +234,7 @@ pub async fn view(db: &DatabaseConnection, actor: &Actor, r: &referral::Model) -
     if !officer && stored_status(r)? == ReferralStatus::Draft {
         return Err(AppError::forbidden("you may not see this referral"));
     }
-    let own = acting_for(db, actor).await?.drafts;
+    let own = acting_for(db, actor).await?.drafts.clone();
     let closed = status_of(r, Utc::now())? == ReferralStatus::Closed;
     Ok(View { officer, own, others: closed && !r.secretariat_only })
 }

@@ -505,6 +505,23 @@ async fn a_signature_delegation_lets_the_dgs_submit_until_revoked() {
 }
 
 #[tokio::test]
+async fn who_acts_for_which_commune_is_read_once_per_request() {
+    let c = ctx().await;
+    let (state, db) = (&c.app.state, &c.app.state.db);
+    let (actor, _) =
+        entente::auth::service::resolve_actor(state, Some(&c.mayor_marseille), "test".into(), None).await.unwrap();
+    let marseille = entente::ids::decode("id", entente::ids::Kind::Commune, &async_graphql::ID(c.marseille.clone()));
+    let before = state.statements.get();
+    let first = entente::referrals::service::acting_for(db, &actor).await.unwrap().submits.clone();
+    assert!(state.statements.get() > before, "the first call reads the mandates and delegations");
+    let before = state.statements.get();
+    let again = entente::referrals::service::acting_for(db, &actor).await.unwrap().submits.clone();
+    assert_eq!(state.statements.get() - before, 0, "the policy and the view share one reading");
+    assert_eq!(first, again);
+    assert_eq!(first, vec![marseille.unwrap()]);
+}
+
+#[tokio::test]
 async fn extending_a_deadline_tells_the_addressees() {
     let c = ctx().await;
     let (id, opened) = c
