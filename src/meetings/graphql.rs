@@ -811,6 +811,9 @@ impl ProgressReport {
     }
     /// Each body with its next meeting.
     async fn bodies(&self, ctx: &Context<'_>) -> AppResult<Vec<BodyProgress>> {
+        // "Next" changes when a meeting starts, at an hour and not with the data: the
+        // answer is not kept in the response cache.
+        crate::cache::DoNotCache::mark(ctx);
         let db = &state(ctx)?.db;
         let bodies = body::Entity::find()
             .filter(body::Column::IntercommunalityId.eq(self.intercommunality))
