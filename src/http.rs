@@ -170,7 +170,9 @@ async fn graphql_handler(
         add_error_codes(&mut resp);
         return GraphQLResponse::from(resp).into_response();
     }
-    let key = match cache_key(&h.state, &actor, version, &mut req) {
+    let reads_only = is_query(&mut req);
+    let actor = if reads_only { actor.reading_only() } else { actor };
+    let key = match cache_key(&h.state, &actor, version, reads_only, &req) {
         Ok(k) => k,
         Err(e) => {
             tracing::error!(error = ?e, "building the cache key failed");
@@ -398,18 +400,11 @@ fn json_body(body: bytes::Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// The cache key of a signed-in actor's query operation (None for anonymous requests,
-/// mutations, or when the cache is off). `version` is the data version read with the
-/// session, before the query runs.
-fn cache_key(
-    state: &AppState,
-    actor: &Actor,
-    version: Option<i64>,
-    req: &mut async_graphql::Request,
-) -> AppResult<Option<Key>> {
-    let (Some(_), Some(p), Some(version)) = (&state.responses, &actor.principal, version) else { return Ok(None) };
+/// Whether the request runs a query (which writes nothing), not a mutation; a document
+/// that does not parse, or names no operation among several, counts as not.
+fn is_query(req: &mut async_graphql::Request) -> bool {
     let operation = req.operation_name.clone();
-    let is_query = match req.parsed_query() {
+    match req.parsed_query() {
         Ok(doc) => match (&doc.operations, operation.as_deref()) {
             (DocumentOperations::Single(op), _) => op.node.ty == OperationType::Query,
             (DocumentOperations::Multiple(ops), Some(name)) => {
@@ -418,11 +413,26 @@ fn cache_key(
             (DocumentOperations::Multiple(_), None) => false,
         },
         Err(_) => false,
-    };
-    // Resolvers of data that changes without a version bump mark the request (DoNotCache).
+    }
+}
+
+/// The cache key of a signed-in actor's query operation (None for anonymous requests,
+/// mutations, or when the cache is off). `version` is the data version read with the
+/// session, before the query runs.
+fn cache_key(
+    state: &AppState,
+    actor: &Actor,
+    version: Option<i64>,
+    is_query: bool,
+    req: &async_graphql::Request,
+) -> AppResult<Option<Key>> {
+    let (Some(_), Some(p), Some(version)) = (&state.responses, &actor.principal, version) else { return Ok(None) };
+    // Mutations are not cached. (Queries whose answer changes without a version bump are
+    // marked by their resolvers: DoNotCache.)
     if !is_query {
         return Ok(None);
     }
+    let operation = req.operation_name.clone();
     Ok(Some(Key {
         account: p.account_id,
         version,

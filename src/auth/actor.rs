@@ -1,4 +1,6 @@
 //! The request's Actor: who is asking (from the bearer token), and their current mandates.
+use std::sync::Arc;
+
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use tokio::sync::OnceCell;
 
@@ -48,10 +50,14 @@ pub struct Actor {
     pub client_addr: Option<String>,
     pub principal: Option<Principal>,
     system: Option<&'static str>,
-    mandates: OnceCell<Vec<mandate::Model>>,
-    /// The communes the person acts for today, computed once per request by
-    /// `referrals::service::acting_for` (read by the policy and by referral views).
-    pub(crate) acting: OnceCell<crate::referrals::service::Acting>,
+    /// Set for a query (which writes nothing): what the powers follow from is then read
+    /// once per request. A mutation reads it afresh at each check, since one of its
+    /// fields may end a mandate or a delegation that a later field's check relies on.
+    read_only: bool,
+    mandates: OnceCell<Arc<Vec<mandate::Model>>>,
+    /// The communes the person acts for today (`referrals::service::acting_for`, read by
+    /// the policy and by referral views).
+    pub(crate) acting: OnceCell<Arc<crate::referrals::service::Acting>>,
 }
 
 impl Actor {
@@ -61,6 +67,7 @@ impl Actor {
             client_addr,
             principal: None,
             system: None,
+            read_only: false,
             mandates: OnceCell::new(),
             acting: OnceCell::new(),
         }
@@ -71,6 +78,23 @@ impl Actor {
     /// The command line (import, demo, account create): trusted, audited under its name.
     pub fn system(name: &'static str) -> Self {
         Actor { system: Some(name), ..Actor::anonymous(uuid::Uuid::new_v4().to_string(), None) }
+    }
+    /// For a request that writes nothing: see `read_only`.
+    pub fn reading_only(self) -> Self {
+        Actor { read_only: true, ..self }
+    }
+    /// `compute`'s value, kept in `cell` for the rest of the request if it writes nothing.
+    /// The computation is boxed: the policy's checks are awaited inside most resolvers,
+    /// and carrying it inline made their futures overflow a debug build's stack.
+    pub(crate) async fn once_per_read<T, F, Fut>(&self, cell: &OnceCell<Arc<T>>, compute: F) -> AppResult<Arc<T>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = AppResult<T>>,
+    {
+        if !self.read_only {
+            return Box::pin(compute()).await.map(Arc::new);
+        }
+        cell.get_or_try_init(|| async { Box::pin(compute()).await.map(Arc::new) }).await.cloned()
     }
     pub fn is_system(&self) -> bool {
         self.system.is_some()
@@ -85,19 +109,16 @@ impl Actor {
     pub fn require(&self) -> AppResult<&Principal> {
         self.principal.as_ref().ok_or(AppError::Unauthenticated)
     }
-    /// The person's mandates that run today (Europe/Paris), loaded once per request.
-    pub async fn current_mandates(&self, db: &DatabaseConnection) -> AppResult<&[mandate::Model]> {
-        let Some(p) = &self.principal else { return Ok(&[]) };
+    /// The person's mandates that run today (Europe/Paris), loaded once per query.
+    pub async fn current_mandates(&self, db: &DatabaseConnection) -> AppResult<Arc<Vec<mandate::Model>>> {
+        let Some(p) = &self.principal else { return Ok(Arc::default()) };
         let person_id = p.person_id;
-        let list = self
-            .mandates
-            .get_or_try_init(|| async move {
-                let today = crate::time::today_paris();
-                let all = mandate::Entity::find().filter(mandate::Column::PersonId.eq(person_id)).all(db).await?;
-                Ok::<_, AppError>(all.into_iter().filter(|m| crate::people::service::runs_on(m, today)).collect())
-            })
-            .await?;
-        Ok(list)
+        self.once_per_read(&self.mandates, || async move {
+            let today = crate::time::today_paris();
+            let all = mandate::Entity::find().filter(mandate::Column::PersonId.eq(person_id)).all(db).await?;
+            Ok(all.into_iter().filter(|m| crate::people::service::runs_on(m, today)).collect())
+        })
+        .await
     }
     /// Communes where the actor is currently mayor.
     pub async fn mayor_of_communes(&self, db: &DatabaseConnection) -> AppResult<Vec<i32>> {

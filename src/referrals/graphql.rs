@@ -817,7 +817,8 @@ impl ReferralsQuery {
         }
         if !officer {
             // Those acting for communes: the opened referrals addressed to them.
-            let communes = &service::acting_for(db, actor).await?.drafts;
+            let acting = service::acting_for(db, actor).await?;
+            let communes = &acting.drafts;
             let ids: Vec<i32> = referral_addressee::Entity::find()
                 .select_only()
                 .column(referral_addressee::Column::ReferralId)

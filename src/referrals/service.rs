@@ -2,6 +2,7 @@
 //! transaction with the audit entry. The deadline job (`run_jobs`) closes referrals whose
 //! deadline has passed and sends reminders; queries give the same answers before it runs.
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
@@ -108,16 +109,17 @@ pub struct Acting {
     pub submits: Vec<i32>,
 }
 
-/// Loaded once per request (the policy asks, then the view).
-pub async fn acting_for<'a>(db: &DatabaseConnection, actor: &'a Actor) -> AppResult<&'a Acting> {
-    actor.acting.get_or_try_init(|| compute_acting(db, actor)).await
+/// Loaded once per query (the policy asks, then the view), afresh at each call in a
+/// mutation (see `Actor::once_per_read`).
+pub async fn acting_for(db: &DatabaseConnection, actor: &Actor) -> AppResult<Arc<Acting>> {
+    actor.once_per_read(&actor.acting, || compute_acting(db, actor)).await
 }
 
 async fn compute_acting(db: &DatabaseConnection, actor: &Actor) -> AppResult<Acting> {
     let Some(p) = &actor.principal else { return Ok(Acting::default()) };
     let mandates = actor.current_mandates(db).await?;
     let mut a = Acting::default();
-    for m in mandates {
+    for m in mandates.iter() {
         let Some(c) = m.commune_id else { continue };
         match Role::parse(&m.role) {
             Some(Role::Mayor) => {
@@ -161,7 +163,8 @@ async fn compute_acting(db: &DatabaseConnection, actor: &Actor) -> AppResult<Act
 
 /// Whether the actor acts today for one of the referral's addressee communes.
 pub async fn acts_for_addressee(db: &DatabaseConnection, actor: &Actor, referral_id: i32) -> AppResult<bool> {
-    let communes = &acting_for(db, actor).await?.drafts;
+    let acting = acting_for(db, actor).await?;
+    let communes = &acting.drafts;
     if communes.is_empty() {
         return Ok(false);
     }

@@ -505,20 +505,28 @@ async fn a_signature_delegation_lets_the_dgs_submit_until_revoked() {
 }
 
 #[tokio::test]
-async fn who_acts_for_which_commune_is_read_once_per_request() {
+async fn who_acts_for_which_commune_is_read_once_per_query_and_afresh_in_a_mutation() {
+    use entente::referrals::service::acting_for;
     let c = ctx().await;
     let (state, db) = (&c.app.state, &c.app.state.db);
-    let (actor, _) =
-        entente::auth::service::resolve_actor(state, Some(&c.mayor_marseille), "test".into(), None).await.unwrap();
     let marseille = entente::ids::decode("id", entente::ids::Kind::Commune, &async_graphql::ID(c.marseille.clone()));
-    let before = state.statements.get();
-    let first = entente::referrals::service::acting_for(db, &actor).await.unwrap().submits.clone();
-    assert!(state.statements.get() > before, "the first call reads the mandates and delegations");
-    let before = state.statements.get();
-    let again = entente::referrals::service::acting_for(db, &actor).await.unwrap().submits.clone();
-    assert_eq!(state.statements.get() - before, 0, "the policy and the view share one reading");
-    assert_eq!(first, again);
-    assert_eq!(first, vec![marseille.unwrap()]);
+    let (mutation, _) =
+        entente::auth::service::resolve_actor(state, Some(&c.mayor_marseille), "test".into(), None).await.unwrap();
+    let (query, _) =
+        entente::auth::service::resolve_actor(state, Some(&c.mayor_marseille), "test".into(), None).await.unwrap();
+    let query = query.reading_only();
+    for (actor, again) in [(&query, 0), (&mutation, 2)] {
+        let before = state.statements.get();
+        let first = acting_for(db, actor).await.unwrap();
+        assert!(state.statements.get() > before, "the first call reads the mandates and delegations");
+        let before = state.statements.get();
+        let second = acting_for(db, actor).await.unwrap();
+        // A query's policy check and view share one reading; in a mutation, a field may
+        // end a mandate or a delegation that a later field's check relies on.
+        assert_eq!(state.statements.get() - before, again);
+        assert_eq!(first.submits, second.submits);
+        assert_eq!(first.submits, vec![*marseille.as_ref().unwrap()]);
+    }
 }
 
 #[tokio::test]
