@@ -5,8 +5,6 @@
 //! Run with `cargo run --release --example hash_cost`; BENCHMARKS.md quotes it.
 use std::time::Instant;
 
-use argon2_rust::params::{Memory, TagLen};
-
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -24,15 +22,7 @@ fn ms_per_hash(mut hash: impl FnMut(&mut [u8; 32])) -> f64 {
 }
 
 fn ours() -> f64 {
-    let params = argon2_rust::Params::builder()
-        .memory(Memory::kib(19_456))
-        .passes(2)
-        .lanes(1)
-        .threads(1)
-        .tag_len(TagLen::bytes(32))
-        .build()
-        .expect("valid parameters");
-    let argon2 = argon2_rust::Argon2::new(argon2_rust::Algorithm::Argon2id, argon2_rust::Version::V0x13, params);
+    let argon2 = entente::auth::password::argon2id(19_456, 2, 1).expect("valid parameters");
     ms_per_hash(|out| argon2.hash_into(PASSWORD, SALT, out).expect("hash"))
 }
 

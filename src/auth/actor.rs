@@ -91,10 +91,11 @@ impl Actor {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = AppResult<T>>,
     {
+        let run = async { Box::pin(compute()).await.map(Arc::new) };
         if !self.read_only {
-            return Box::pin(compute()).await.map(Arc::new);
+            return run.await;
         }
-        cell.get_or_try_init(|| async { Box::pin(compute()).await.map(Arc::new) }).await.cloned()
+        cell.get_or_try_init(|| run).await.cloned()
     }
     pub fn is_system(&self) -> bool {
         self.system.is_some()

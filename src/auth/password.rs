@@ -46,8 +46,7 @@ pub struct Hasher {
 
 impl Hasher {
     pub fn new(cfg: &AuthConfig) -> AppResult<Self> {
-        let params = params(cfg.argon2_m_kib, cfg.argon2_t, cfg.argon2_p).map_err(AppError::internal)?;
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let argon2 = argon2id(cfg.argon2_m_kib, cfg.argon2_t, cfg.argon2_p).map_err(AppError::internal)?;
         let dummy = hash_with(&argon2, &super::rules::new_secret())?;
         Ok(Hasher {
             argon2,
@@ -116,6 +115,12 @@ fn params(m_kib: u32, passes: u32, lanes: u32) -> Result<Params, Argon2Error> {
         .threads(1)
         .tag_len(TagLen::bytes(32))
         .build()
+}
+
+/// Argon2id (version 0x13) with those parameters: the server's hasher, the tests' and
+/// `examples/hash_cost.rs`.
+pub fn argon2id(m_kib: u32, passes: u32, lanes: u32) -> Result<Argon2, Argon2Error> {
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params(m_kib, passes, lanes)?))
 }
 
 /// A PHC string for `password` with a fresh 16-byte salt from the system's generator.
@@ -194,7 +199,7 @@ mod tests {
             theirs(m_kib, passes, lanes).hash_password_into(&pw, &salt, &mut expected).unwrap();
             let params = params(m_kib, passes, lanes).unwrap();
             let mut ours = [0u8; 32];
-            Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_into(&pw, &salt, &mut ours).unwrap();
+            argon2id(m_kib, passes, lanes).unwrap().hash_into(&pw, &salt, &mut ours).unwrap();
             assert_eq!(ours, expected, "selected backend, m={m_kib} t={passes} p={lanes}");
             for &b in &backends {
                 let mut tag = [0u8; 32];
