@@ -5,18 +5,25 @@
 //! The argon2id implementation is the `argon2-rust` crate: it picks its SIMD code
 //! (AVX-512, AVX2, SSE2, NEON) at the first hash, where RustCrypto's `argon2` only goes
 //! as far as AVX2, so one portable binary hashes in about a third less time on a server
-//! CPU with AVX-512 (8–9 ms instead of 13: BENCHMARKS.md, `examples/hash_cost.rs`). It
-//! works in its own `mmap`ed arena, wiped and given back to the system after each hash.
+//! CPU with AVX-512 (8–9 ms instead of 13: BENCHMARKS.md, `examples/hash_cost.rs`).
 //! It is younger than RustCrypto's crate (1.0 in 2026) and, like it, not independently
 //! audited; both read and write the same standard PHC strings
 //! (`$argon2id$v=19$m=19456,t=2,p=1$…`), so stored hashes do not depend on the choice and
 //! going back is a change to this file alone. The tests below hold every SIMD backend of
 //! this crate to RustCrypto's output.
-use std::sync::Arc;
+//!
+//! Each hashing slot lends its hashes a 19 MiB arena (the crate's pooled `Hasher`), wiped
+//! when a hash returns and kept mapped for the next one, so that a stream of sign-ins
+//! does not pay the kernel for a fresh zeroed mapping each time (BENCHMARKS.md, run 11).
+//! The arenas go back to the system once no hash has ended for `ARENA_IDLE_RELEASE`, so
+//! an idle server holds none.
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
 
 use argon2_rust::params::{Memory, TagLen};
 use argon2_rust::{Algorithm, Argon2, Error as Argon2Error, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::keyed::{KeyGuard, KeyedLocks};
 use crate::config::AuthConfig;
@@ -25,7 +32,8 @@ use crate::error::{AppError, AppResult};
 /// The most a stored hash may ask of a verification. A hash in the database was written
 /// by this server, but a row is still data: a string asking for terabytes or thousands of
 /// passes is refused before anything is allocated. Far above any sensible setting, so
-/// that hashes made before a change of parameters still verify.
+/// that hashes made before a change of parameters still verify. (One asking for more
+/// memory than the server's own parameters runs on an arena of its own, not a kept one.)
 const CEILING: Params = Params::builder()
     .memory(Memory::gib(1))
     .passes(64)
@@ -34,32 +42,42 @@ const CEILING: Params = Params::builder()
     .tag_len(TagLen::bytes(64))
     .build_or_panic();
 
+/// How long the hashing arenas are kept after the last hash ended.
+const ARENA_IDLE_RELEASE: Duration = Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct Hasher {
-    argon2: Argon2,
     /// A hash of a random password, verified when an e-mail has no account so that the
     /// answer takes as long as for a real account.
     dummy: Arc<String>,
     permits: Arc<Semaphore>,
+    arenas: Arc<Arenas>,
     attempts: Arc<KeyedLocks>,
 }
 
 impl Hasher {
     pub fn new(cfg: &AuthConfig) -> AppResult<Self> {
+        Self::keeping_arenas(cfg, ARENA_IDLE_RELEASE)
+    }
+
+    fn keeping_arenas(cfg: &AuthConfig, idle: Duration) -> AppResult<Self> {
         let argon2 = argon2id(cfg.argon2_m_kib, cfg.argon2_t, cfg.argon2_p).map_err(AppError::internal)?;
-        let dummy = hash_with(&argon2, &super::rules::new_secret())?;
+        let dummy =
+            argon2.hash_password_with_random_salt(super::rules::new_secret().as_bytes()).map_err(AppError::internal)?;
         Ok(Hasher {
-            argon2,
             dummy: Arc::new(dummy),
             permits: Arc::new(Semaphore::new(cfg.hash_slots.max(1))),
+            arenas: Arc::new(Arenas::new(argon2, idle)),
             attempts: Arc::default(),
         })
     }
 
+    /// A PHC string for `password` with a fresh 16-byte salt from the system's generator.
     pub async fn hash(&self, password: &str) -> AppResult<String> {
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
-        let (argon2, pw) = (self.argon2, password.to_owned());
-        off_runtime(move || hash_with(&argon2, &pw)).await?
+        let mut slot = self.permit().await?;
+        let pw = password.to_owned();
+        let hashed = slot.off_runtime(move |arena| arena.hash_password_with_random_salt(pw.as_bytes())).await?;
+        hashed.map_err(AppError::internal)
     }
 
     /// Attempts at one key (an e-mail address, an account's password) one at a time:
@@ -73,19 +91,20 @@ impl Hasher {
     /// failure, so that parallel guesses from one client address (at different e-mail
     /// addresses) pass its limit by at most `hash_slots - 1`.
     pub async fn permit(&self) -> AppResult<HashPermit> {
-        Ok(HashPermit(self.permits.clone().acquire_owned().await.map_err(AppError::internal)?))
+        let slot = self.permits.clone().acquire_owned().await.map_err(AppError::internal)?;
+        Ok(HashPermit { arena: None, arenas: self.arenas.clone(), _slot: slot })
     }
 
     /// Verifies `password` against `stored`, or against the dummy hash when there is none
-    /// (and then answers false). Needs a slot from `permit`. A stored value that is not a
-    /// hash this server could have written answers false, and is logged.
-    pub async fn verify(&self, _slot: &HashPermit, password: &str, stored: Option<&str>) -> AppResult<bool> {
+    /// (and then answers false), in the slot. A stored value that is not a hash this
+    /// server could have written answers false, and is logged.
+    pub async fn verify(&self, slot: &mut HashPermit, password: &str, stored: Option<&str>) -> AppResult<bool> {
         let real = stored.is_some();
         let hash = stored.map(str::to_owned).unwrap_or_else(|| (*self.dummy).clone());
         let pw = password.to_owned();
-        let outcome =
-            off_runtime(move || Argon2::verify_encoded_bounded(&hash, pw.as_bytes(), Algorithm::Argon2id, &CEILING))
-                .await?;
+        let outcome = slot
+            .off_runtime(move |arena| arena.verify_encoded_bounded(&hash, pw.as_bytes(), Algorithm::Argon2id, &CEILING))
+            .await?;
         match outcome {
             Ok(()) => Ok(real),
             Err(Argon2Error::VerifyMismatch) => Ok(false),
@@ -97,13 +116,114 @@ impl Hasher {
     }
 }
 
-/// Runs `hash` on the blocking pool.
-async fn off_runtime<T: Send + 'static>(hash: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
-    tokio::task::spawn_blocking(hash).await.map_err(AppError::internal)
+/// A held hashing slot (see `Hasher::permit`), with the arena its hashes use.
+pub struct HashPermit {
+    arena: Option<argon2_rust::Hasher>,
+    arenas: Arc<Arenas>,
+    _slot: OwnedSemaphorePermit,
 }
 
-/// A held hashing slot (see `Hasher::permit`).
-pub struct HashPermit(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+impl HashPermit {
+    /// Runs `hash` on the blocking pool with a kept arena (or a new one). A hash that
+    /// panics takes its arena with it.
+    async fn off_runtime<T: Send + 'static>(
+        &mut self,
+        hash: impl FnOnce(&mut argon2_rust::Hasher) -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let mut arena = self.arena.take().unwrap_or_else(|| self.arenas.take());
+        let (out, arena) =
+            tokio::task::spawn_blocking(move || (hash(&mut arena), arena)).await.map_err(AppError::internal)?;
+        self.arena = Some(arena);
+        Ok(out)
+    }
+}
+
+impl Drop for HashPermit {
+    fn drop(&mut self) {
+        // Before the slot itself is given back (fields drop after this), so that the
+        // next holder finds the arena.
+        if let Some(arena) = self.arena.take() {
+            self.arenas.put_back(arena);
+        }
+    }
+}
+
+/// The arenas of the slots not in use, given back to the system once no hash has ended
+/// for `idle`.
+struct Arenas {
+    argon2: Argon2,
+    free: Mutex<Vec<argon2_rust::Hasher>>,
+    idle: Duration,
+    /// Counts the arenas that came back, so that a pending release sees a recent hash.
+    returned: AtomicU64,
+    /// Counts the arenas made (a new one maps its memory at its first hash).
+    made: AtomicU64,
+    release_pending: AtomicBool,
+}
+
+impl Arenas {
+    fn new(argon2: Argon2, idle: Duration) -> Self {
+        let (returned, release_pending) = (AtomicU64::new(0), AtomicBool::new(false));
+        Arenas { argon2, free: Mutex::default(), idle, returned, made: AtomicU64::new(0), release_pending }
+    }
+
+    fn free(&self) -> MutexGuard<'_, Vec<argon2_rust::Hasher>> {
+        // One push or pop at a time: the list is consistent after any panic.
+        self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A kept arena, or a hasher that maps a new one at its first hash.
+    fn take(&self) -> argon2_rust::Hasher {
+        self.free().pop().unwrap_or_else(|| {
+            self.made.fetch_add(1, Ordering::Relaxed);
+            self.argon2.hasher()
+        })
+    }
+
+    fn put_back(self: &Arc<Self>, arena: argon2_rust::Hasher) {
+        self.free().push(arena);
+        self.returned.fetch_add(1, Ordering::AcqRel);
+        if self.release_pending.swap(true, Ordering::AcqRel) {
+            return; // the pending release sees this return and waits again
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn(release_when_idle(Arc::downgrade(self)))),
+            Err(_) => {
+                self.release_pending.store(false, Ordering::Release);
+                drop(self.take_all());
+            }
+        }
+    }
+
+    /// Every kept arena (each was wiped when its hash returned); dropped, they unmap.
+    fn take_all(&self) -> Vec<argon2_rust::Hasher> {
+        std::mem::take(&mut *self.free())
+    }
+
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.free().iter().filter(|a| a.reserved_blocks() > 0).count()
+    }
+}
+
+/// Waits until no arena has come back for `idle`, then gives the kept ones back. One such
+/// task at a time: a return after it cleared `release_pending` starts the next.
+async fn release_when_idle(arenas: Weak<Arenas>) {
+    loop {
+        let Some((seen, idle)) = arenas.upgrade().map(|a| (a.returned.load(Ordering::Acquire), a.idle)) else {
+            return;
+        };
+        tokio::time::sleep(idle).await;
+        let Some(a) = arenas.upgrade() else { return };
+        if a.returned.load(Ordering::Acquire) == seen {
+            a.release_pending.store(false, Ordering::Release);
+            let kept = a.take_all();
+            // Unmapping is quick, but it is still memory work: off the runtime too.
+            drop(tokio::task::spawn_blocking(move || drop(kept)));
+            return;
+        }
+    }
+}
 
 /// Argon2 parameters: memory in KiB, passes, lanes (computed one after the other), and a
 /// 32-byte tag.
@@ -121,11 +241,6 @@ fn params(m_kib: u32, passes: u32, lanes: u32) -> Result<Params, Argon2Error> {
 /// `examples/hash_cost.rs`.
 pub fn argon2id(m_kib: u32, passes: u32, lanes: u32) -> Result<Argon2, Argon2Error> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params(m_kib, passes, lanes)?))
-}
-
-/// A PHC string for `password` with a fresh 16-byte salt from the system's generator.
-fn hash_with(argon2: &Argon2, password: &str) -> AppResult<String> {
-    argon2.hash_password_with_random_salt(password.as_bytes()).map_err(AppError::internal)
 }
 
 #[cfg(test)]
@@ -151,11 +266,11 @@ mod tests {
         let stored = h.hash("correct horse battery").await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
         assert_ne!(stored, h.hash("correct horse battery").await.unwrap(), "a fresh salt each time");
-        let slot = h.permit().await.unwrap(); // the only slot: hash before taking it
-        assert!(h.verify(&slot, "correct horse battery", Some(&stored)).await.unwrap());
-        assert!(!h.verify(&slot, "wrong horse battery", Some(&stored)).await.unwrap());
-        assert!(!h.verify(&slot, "anything", None).await.unwrap());
-        assert!(!h.verify(&slot, "x", Some("not a hash")).await.unwrap());
+        let mut slot = h.permit().await.unwrap(); // the only slot: hash before taking it
+        assert!(h.verify(&mut slot, "correct horse battery", Some(&stored)).await.unwrap());
+        assert!(!h.verify(&mut slot, "wrong horse battery", Some(&stored)).await.unwrap());
+        assert!(!h.verify(&mut slot, "anything", None).await.unwrap());
+        assert!(!h.verify(&mut slot, "x", Some("not a hash")).await.unwrap());
     }
 
     /// Hashes stored before the change of crate (RustCrypto's `argon2`, up to
@@ -165,12 +280,12 @@ mod tests {
     async fn stored_hashes_are_the_same_strings_as_rustcrypto_argon2_writes() {
         let h = hasher();
         let ours = h.hash("un autre mot de passe").await.unwrap();
-        let slot = h.permit().await.unwrap(); // the only slot: hash before taking it
+        let mut slot = h.permit().await.unwrap(); // the only slot: hash before taking it
         let theirs = theirs(19_456, 2, 1);
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let old = theirs.hash_password("un mot de passe été 2026".as_bytes(), &salt).unwrap().to_string();
-        assert!(h.verify(&slot, "un mot de passe été 2026", Some(&old)).await.unwrap(), "{old}");
-        assert!(!h.verify(&slot, "un mot de passe ete 2026", Some(&old)).await.unwrap());
+        assert!(h.verify(&mut slot, "un mot de passe été 2026", Some(&old)).await.unwrap(), "{old}");
+        assert!(!h.verify(&mut slot, "un mot de passe ete 2026", Some(&old)).await.unwrap());
 
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(theirs.verify_password(b"un autre mot de passe", &parsed).is_ok());
@@ -223,12 +338,38 @@ mod tests {
         }
     }
 
+    /// A stream of hashes reuses the slots' arenas instead of mapping one per hash, and an
+    /// idle server gives them back.
+    #[tokio::test]
+    async fn slots_keep_their_arenas_between_hashes_and_give_them_back_when_idle() {
+        let cfg = AuthConfig { hash_slots: 2, ..AuthConfig::default() };
+        let h = Hasher::keeping_arenas(&cfg, Duration::from_millis(500)).unwrap();
+        let stored = h.hash("first").await.unwrap();
+        assert_eq!(h.arenas.kept(), 1, "the hash's arena is kept");
+        let (mut a, mut b) = (h.permit().await.unwrap(), h.permit().await.unwrap());
+        let (ok, wrong) =
+            tokio::join!(h.verify(&mut a, "first", Some(&stored)), h.verify(&mut b, "second", Some(&stored)));
+        assert!(ok.unwrap() && !wrong.unwrap());
+        drop((a, b));
+        for _ in 0..5 {
+            h.hash("again").await.unwrap();
+            let mut slot = h.permit().await.unwrap();
+            assert!(!h.verify(&mut slot, "x", None).await.unwrap());
+        }
+        assert_eq!(h.arenas.made.load(Ordering::Relaxed), 2, "one arena per slot, for 13 hashes");
+        assert_eq!(h.arenas.kept(), 2);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(h.arenas.kept(), 0, "given back once idle");
+        h.hash("later").await.unwrap();
+        assert_eq!((h.arenas.made.load(Ordering::Relaxed), h.arenas.kept()), (3, 1), "a new arena after idling");
+    }
+
     #[tokio::test]
     async fn a_stored_hash_asking_for_too_much_is_refused_without_running() {
         let h = hasher();
         let stored = h.hash("pw").await.unwrap();
-        let slot = h.permit().await.unwrap();
+        let mut slot = h.permit().await.unwrap();
         let greedy = stored.replace("m=19456", "m=4294967295");
-        assert!(!h.verify(&slot, "pw", Some(&greedy)).await.unwrap());
+        assert!(!h.verify(&mut slot, "pw", Some(&greedy)).await.unwrap());
     }
 }

@@ -202,9 +202,9 @@ pub async fn login(state: &AppState, actor: &Actor, email: &str, password: &str)
         .one(&state.db)
         .await?;
     let stored = acc.as_ref().and_then(|a| a.password_hash.as_deref());
-    let slot = state.hasher.permit().await?;
+    let mut slot = state.hasher.permit().await?;
     let attempt = check_failures(state, &email_key, &client_key).await? + 1;
-    let ok = state.hasher.verify(&slot, password, stored).await?;
+    let ok = state.hasher.verify(&mut slot, password, stored).await?;
 
     let Some(acc) = acc.filter(|_| ok) else {
         let txn = state.db.begin().await?;
@@ -311,8 +311,8 @@ pub async fn change_password(state: &AppState, actor: &Actor, current: &str, new
         return Err(locked(cfg, since)?);
     }
     let acc = account::Entity::find_by_id(p.account_id).one(&state.db).await?.ok_or(AppError::Unauthenticated)?;
-    let slot = state.hasher.permit().await?;
-    if !state.hasher.verify(&slot, current, acc.password_hash.as_deref()).await? {
+    let mut slot = state.hasher.permit().await?;
+    if !state.hasher.verify(&mut slot, current, acc.password_hash.as_deref()).await? {
         bump(&state.db, &key, cfg.failure_window).await?;
         return Err(AppError::validation("currentPassword", "current password is wrong"));
     }
