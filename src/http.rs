@@ -163,16 +163,9 @@ async fn graphql_handler(
                 return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
             }
         };
-    let limits = &h.state.config.limits;
-    let mut req = req;
-    if let Err(e) = check_shape(&mut req, limits.max_fields, limits.max_aliases) {
-        let mut resp = async_graphql::Response::from_errors(vec![e]);
-        add_error_codes(&mut resp);
-        return GraphQLResponse::from(resp).into_response();
-    }
-    let reads_only = is_query(&mut req);
-    let actor = if reads_only { actor.reading_only() } else { actor };
-    let key = match cache_key(&h.state, &actor, version, reads_only, &req) {
+    // Looked up before the document is even parsed: only a query that passed the checks
+    // below was ever stored, under its exact text.
+    let key = match cache_key(&h.state, &actor, version, &req) {
         Ok(k) => k,
         Err(e) => {
             tracing::error!(error = ?e, "building the cache key failed");
@@ -184,6 +177,18 @@ async fn graphql_handler(
             return json_body(body);
         }
     }
+    let limits = &h.state.config.limits;
+    let mut req = req;
+    if let Err(e) = check_shape(&mut req, limits.max_fields, limits.max_aliases) {
+        let mut resp = async_graphql::Response::from_errors(vec![e]);
+        add_error_codes(&mut resp);
+        return GraphQLResponse::from(resp).into_response();
+    }
+    let reads_only = is_query(&mut req);
+    let actor = if reads_only { actor.reading_only() } else { actor };
+    // Mutations are not cached. (Queries whose answer changes without a version bump are
+    // marked by their resolvers: DoNotCache.)
+    let key = key.filter(|_| reads_only);
     let uncacheable = DoNotCache::default();
     let req =
         req.data(actor).data(Loaders::new(&h.state.db, h.state.config.dataloader_delay)).data(uncacheable.clone());
@@ -416,22 +421,16 @@ fn is_query(req: &mut async_graphql::Request) -> bool {
     }
 }
 
-/// The cache key of a signed-in actor's query operation (None for anonymous requests,
-/// mutations, or when the cache is off). `version` is the data version read with the
-/// session, before the query runs.
+/// The cache key of a signed-in actor's request (None for anonymous requests, or when
+/// the cache is off). `version` is the data version read with the session, before the
+/// query runs.
 fn cache_key(
     state: &AppState,
     actor: &Actor,
     version: Option<i64>,
-    is_query: bool,
     req: &async_graphql::Request,
 ) -> AppResult<Option<Key>> {
     let (Some(_), Some(p), Some(version)) = (&state.responses, &actor.principal, version) else { return Ok(None) };
-    // Mutations are not cached. (Queries whose answer changes without a version bump are
-    // marked by their resolvers: DoNotCache.)
-    if !is_query {
-        return Ok(None);
-    }
     let operation = req.operation_name.clone();
     Ok(Some(Key {
         account: p.account_id,
