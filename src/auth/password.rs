@@ -15,8 +15,8 @@
 //! Each hashing slot lends its hashes a 19 MiB arena (the crate's pooled `Hasher`), wiped
 //! when a hash returns and kept mapped for the next one, so that a stream of sign-ins
 //! does not pay the kernel for a fresh zeroed mapping each time (BENCHMARKS.md, run 11).
-//! The arenas go back to the system once no hash has ended for `ARENA_IDLE_RELEASE`, so
-//! an idle server holds none.
+//! The arenas go back to the system once no hash has ended for `ARENA_IDLE_RELEASE` (the
+//! release comes one to two such delays after the last hash), so an idle server holds none.
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
@@ -206,7 +206,8 @@ impl Arenas {
     }
 }
 
-/// Waits until no arena has come back for `idle`, then gives the kept ones back. One such
+/// Waits until no arena has come back for `idle` (it looks every `idle`, so the release
+/// comes one to two of them after the last return), then gives the kept ones back. One such
 /// task at a time: a return after it cleared `release_pending` starts the next.
 async fn release_when_idle(arenas: Weak<Arenas>) {
     loop {
@@ -338,12 +339,17 @@ mod tests {
         }
     }
 
-    /// A stream of hashes reuses the slots' arenas instead of mapping one per hash, and an
-    /// idle server gives them back.
+    fn arenas_made(h: &Hasher) -> u64 {
+        h.arenas.made.load(Ordering::Relaxed)
+    }
+
+    /// A stream of hashes reuses the slots' arenas instead of mapping one per hash, keeps
+    /// them while hashes go on ending, and an idle server gives them back, each time it
+    /// goes idle. (Idle after 600 ms here; every pause below is far shorter.)
     #[tokio::test]
     async fn slots_keep_their_arenas_between_hashes_and_give_them_back_when_idle() {
         let cfg = AuthConfig { hash_slots: 2, ..AuthConfig::default() };
-        let h = Hasher::keeping_arenas(&cfg, Duration::from_millis(500)).unwrap();
+        let h = Hasher::keeping_arenas(&cfg, Duration::from_millis(600)).unwrap();
         let stored = h.hash("first").await.unwrap();
         assert_eq!(h.arenas.kept(), 1, "the hash's arena is kept");
         let (mut a, mut b) = (h.permit().await.unwrap(), h.permit().await.unwrap());
@@ -351,17 +357,43 @@ mod tests {
             tokio::join!(h.verify(&mut a, "first", Some(&stored)), h.verify(&mut b, "second", Some(&stored)));
         assert!(ok.unwrap() && !wrong.unwrap());
         drop((a, b));
-        for _ in 0..5 {
+        // Hashes ending every 100 ms for 1.5 s, more than twice the idle delay: kept.
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(1_500) {
             h.hash("again").await.unwrap();
             let mut slot = h.permit().await.unwrap();
             assert!(!h.verify(&mut slot, "x", None).await.unwrap());
+            drop(slot);
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert_eq!(h.arenas.made.load(Ordering::Relaxed), 2, "one arena per slot, for 13 hashes");
+        assert_eq!(arenas_made(&h), 2, "one arena per slot, however many hashes");
         assert_eq!(h.arenas.kept(), 2);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        assert_eq!(h.arenas.kept(), 0, "given back once idle");
-        h.hash("later").await.unwrap();
-        assert_eq!((h.arenas.made.load(Ordering::Relaxed), h.arenas.kept()), (3, 1), "a new arena after idling");
+        for cycle in 1..=2 {
+            tokio::time::sleep(Duration::from_millis(2_000)).await;
+            assert_eq!(h.arenas.kept(), 0, "given back once idle (cycle {cycle})");
+            h.hash("later").await.unwrap();
+            assert_eq!((arenas_made(&h), h.arenas.kept()), (2 + cycle, 1), "a new arena after idling");
+        }
+    }
+
+    /// A slot's arena is back in the pool before the slot is: whoever waited for the slot
+    /// hashes on it.
+    #[tokio::test]
+    async fn the_next_holder_of_a_slot_finds_its_arena() {
+        let h = Hasher::new(&AuthConfig { hash_slots: 1, ..AuthConfig::default() }).unwrap();
+        let mut slot = h.permit().await.unwrap();
+        assert!(!h.verify(&mut slot, "x", None).await.unwrap());
+        let waiter = {
+            let h = h.clone();
+            tokio::spawn(async move {
+                let mut slot = h.permit().await.unwrap();
+                h.verify(&mut slot, "y", None).await.unwrap()
+            })
+        };
+        tokio::task::yield_now().await; // the waiter is queued on the slot
+        drop(slot);
+        assert!(!waiter.await.unwrap());
+        assert_eq!(arenas_made(&h), 1);
     }
 
     #[tokio::test]
