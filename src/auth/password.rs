@@ -15,11 +15,11 @@
 //! Each hashing slot lends its hashes a 19 MiB arena (the crate's pooled `Hasher`), wiped
 //! when a hash returns and kept mapped for the next one, so that a stream of sign-ins
 //! does not pay the kernel for a fresh zeroed mapping each time (BENCHMARKS.md, run 11).
-//! The arenas go back to the system once no hash has ended for `ARENA_IDLE_RELEASE` (the
-//! release comes one to two such delays after the last hash), so an idle server holds none.
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+//! The arenas go back to the system once no hash has ended for `ARENA_IDLE_RELEASE`, so an
+//! idle server holds none.
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use argon2_rust::params::{Memory, TagLen};
 use argon2_rust::{Algorithm, Argon2, Error as Argon2Error, Params, Version};
@@ -152,76 +152,86 @@ impl Drop for HashPermit {
 /// for `idle`.
 struct Arenas {
     argon2: Argon2,
-    free: Mutex<Vec<argon2_rust::Hasher>>,
+    kept: Mutex<Kept>,
     idle: Duration,
-    /// Counts the arenas that came back, so that a pending release sees a recent hash.
-    returned: AtomicU64,
     /// Counts the arenas made (a new one maps its memory at its first hash).
     made: AtomicU64,
-    release_pending: AtomicBool,
+}
+
+#[derive(Default)]
+struct Kept {
+    arenas: Vec<argon2_rust::Hasher>,
+    last_return: Option<Instant>,
+    /// A task waits to give the arenas back (`release_when_idle`).
+    release_pending: bool,
 }
 
 impl Arenas {
     fn new(argon2: Argon2, idle: Duration) -> Self {
-        let (returned, release_pending) = (AtomicU64::new(0), AtomicBool::new(false));
-        Arenas { argon2, free: Mutex::default(), idle, returned, made: AtomicU64::new(0), release_pending }
+        Arenas { argon2, kept: Mutex::default(), idle, made: AtomicU64::new(0) }
     }
 
-    fn free(&self) -> MutexGuard<'_, Vec<argon2_rust::Hasher>> {
-        // One push or pop at a time: the list is consistent after any panic.
-        self.free.lock().unwrap_or_else(PoisonError::into_inner)
+    fn kept(&self) -> MutexGuard<'_, Kept> {
+        // Each change under the lock leaves it consistent, even if a panic follows.
+        self.kept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A kept arena, or a hasher that maps a new one at its first hash.
     fn take(&self) -> argon2_rust::Hasher {
-        self.free().pop().unwrap_or_else(|| {
+        self.kept().arenas.pop().unwrap_or_else(|| {
             self.made.fetch_add(1, Ordering::Relaxed);
             self.argon2.hasher()
         })
     }
 
     fn put_back(self: &Arc<Self>, arena: argon2_rust::Hasher) {
-        self.free().push(arena);
-        self.returned.fetch_add(1, Ordering::AcqRel);
-        if self.release_pending.swap(true, Ordering::AcqRel) {
-            return; // the pending release sees this return and waits again
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => drop(rt.spawn(release_when_idle(Arc::downgrade(self)))),
-            Err(_) => {
-                self.release_pending.store(false, Ordering::Release);
-                drop(self.take_all());
+        let start_release = {
+            let mut kept = self.kept();
+            kept.arenas.push(arena);
+            kept.last_return = Some(Instant::now());
+            !std::mem::replace(&mut kept.release_pending, true)
+        };
+        if start_release {
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn(release_when_idle(Arc::downgrade(self)))),
+                // No runtime to wait on: given back at once.
+                Err(_) => drop(self.due_release(Instant::now() + self.idle)),
             }
         }
     }
 
-    /// Every kept arena (each was wiped when its hash returned); dropped, they unmap.
-    fn take_all(&self) -> Vec<argon2_rust::Hasher> {
-        std::mem::take(&mut *self.free())
+    /// At or after `now + idle` from the last return: every kept arena (each was wiped when
+    /// its hash returned; dropped, they unmap), and no release pending any more.
+    /// Before: when to look again.
+    fn due_release(&self, now: Instant) -> Result<Vec<argon2_rust::Hasher>, Instant> {
+        let mut kept = self.kept();
+        match kept.last_return.map(|t| t + self.idle) {
+            Some(due) if now < due => Err(due),
+            _ => {
+                kept.release_pending = false;
+                Ok(std::mem::take(&mut kept.arenas))
+            }
+        }
     }
 
     #[cfg(test)]
-    fn kept(&self) -> usize {
-        self.free().iter().filter(|a| a.reserved_blocks() > 0).count()
+    fn kept_count(&self) -> usize {
+        self.kept().arenas.iter().filter(|a| a.reserved_blocks() > 0).count()
     }
 }
 
-/// Waits until no arena has come back for `idle` (it looks every `idle`, so the release
-/// comes one to two of them after the last return), then gives the kept ones back. One such
-/// task at a time: a return after it cleared `release_pending` starts the next.
+/// Gives the kept arenas back once no arena has come back for `idle`. One such task at a
+/// time: a return after it has taken them starts the next.
 async fn release_when_idle(arenas: Weak<Arenas>) {
     loop {
-        let Some((seen, idle)) = arenas.upgrade().map(|a| (a.returned.load(Ordering::Acquire), a.idle)) else {
-            return;
-        };
-        tokio::time::sleep(idle).await;
-        let Some(a) = arenas.upgrade() else { return };
-        if a.returned.load(Ordering::Acquire) == seen {
-            a.release_pending.store(false, Ordering::Release);
-            let kept = a.take_all();
-            // Unmapping is quick, but it is still memory work: off the runtime too.
-            drop(tokio::task::spawn_blocking(move || drop(kept)));
-            return;
+        let Some(due) = arenas.upgrade().map(|a| a.due_release(Instant::now())) else { return };
+        match due {
+            Err(later) => tokio::time::sleep_until(later.into()).await,
+            Ok(kept) => {
+                // Unmapping is quick, but it is still memory work: off the runtime too.
+                drop(tokio::task::spawn_blocking(move || drop(kept)));
+                return;
+            }
         }
     }
 }
@@ -351,7 +361,7 @@ mod tests {
         let cfg = AuthConfig { hash_slots: 2, ..AuthConfig::default() };
         let h = Hasher::keeping_arenas(&cfg, Duration::from_millis(600)).unwrap();
         let stored = h.hash("first").await.unwrap();
-        assert_eq!(h.arenas.kept(), 1, "the hash's arena is kept");
+        assert_eq!(h.arenas.kept_count(), 1, "the hash's arena is kept");
         let (mut a, mut b) = (h.permit().await.unwrap(), h.permit().await.unwrap());
         let (ok, wrong) =
             tokio::join!(h.verify(&mut a, "first", Some(&stored)), h.verify(&mut b, "second", Some(&stored)));
@@ -367,12 +377,12 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(arenas_made(&h), 2, "one arena per slot, however many hashes");
-        assert_eq!(h.arenas.kept(), 2);
+        assert_eq!(h.arenas.kept_count(), 2);
         for cycle in 1..=2 {
             tokio::time::sleep(Duration::from_millis(2_000)).await;
-            assert_eq!(h.arenas.kept(), 0, "given back once idle (cycle {cycle})");
+            assert_eq!(h.arenas.kept_count(), 0, "given back once idle (cycle {cycle})");
             h.hash("later").await.unwrap();
-            assert_eq!((arenas_made(&h), h.arenas.kept()), (2 + cycle, 1), "a new arena after idling");
+            assert_eq!((arenas_made(&h), h.arenas.kept_count()), (2 + cycle, 1), "a new arena after idling");
         }
     }
 
