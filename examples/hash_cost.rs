@@ -3,7 +3,8 @@
 //! uses (`argon2-rust`, SIMD chosen at run time) beside RustCrypto's `argon2` (the one it
 //! used before, AVX2 at most), interleaved so that the machine's drift hits both alike;
 //! and argon2-rust again with its arena kept between hashes (its pooled `Hasher`), as each
-//! of the server's hashing slots does. Run with `cargo run --release --example hash_cost`; BENCHMARKS.md quotes it.
+//! of the server's hashing slots does. Run with `cargo run --release --example hash_cost`;
+//! BENCHMARKS.md quotes it.
 use std::time::Instant;
 
 #[global_allocator]

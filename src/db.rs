@@ -1,5 +1,6 @@
 //! Opening the database (SQLite embedded by default, PostgreSQL in production) and
 //! applying migrations. Tables are only ever created by the `migration` crate.
+use std::ffi::c_int;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,25 +63,33 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<(DatabaseConnect
 /// could have changed (a bound LIKE pattern used as an index prefix, STAT4 estimates
 /// after ANALYZE) this schema does not use.
 async fn stable_plans(conn: &mut SqliteConnection) -> Result<(), sea_orm::sqlx::Error> {
-    use std::ffi::c_int;
+    match planner_guarantee(conn, 1).await? {
+        Ok(true) => Ok(()),
+        answer => {
+            Err(sea_orm::sqlx::Error::Configuration(format!("SQLITE_DBCONFIG_ENABLE_QPSG answered {answer:?}").into()))
+        }
+    }
+}
+
+/// Sets SQLite's `SQLITE_DBCONFIG_ENABLE_QPSG` on `conn` (1 on, 0 off, -1 left as it is)
+/// and reads it back: `Ok(on)`, or SQLite's error code.
+async fn planner_guarantee(
+    conn: &mut SqliteConnection,
+    set: c_int,
+) -> Result<Result<bool, c_int>, sea_orm::sqlx::Error> {
     let mut handle = conn.lock_handle().await?;
-    let db = handle.as_raw_handle().as_ptr();
-    // SAFETY: `db` is this connection's open handle, locked for the duration of the call;
-    // SQLITE_DBCONFIG_ENABLE_QPSG takes an int (1: on) and an optional `int*` for the new
-    // setting, which may be null.
+    let mut on: c_int = -1;
+    // SAFETY: the connection's open handle, locked for the duration of the call; the
+    // option takes an int and an `int*` for the setting after the call.
     let rc = unsafe {
         libsqlite3_sys::sqlite3_db_config(
-            db,
+            handle.as_raw_handle().as_ptr(),
             libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
-            1 as c_int,
-            std::ptr::null_mut::<c_int>(),
+            set,
+            &mut on as *mut c_int,
         )
     };
-    if rc == libsqlite3_sys::SQLITE_OK {
-        Ok(())
-    } else {
-        Err(sea_orm::sqlx::Error::Configuration(format!("SQLITE_DBCONFIG_ENABLE_QPSG answered {rc}").into()))
-    }
+    Ok(if rc == libsqlite3_sys::SQLITE_OK { Ok(on == 1) } else { Err(rc) })
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
@@ -89,8 +98,6 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 #[cfg(test)]
 mod tests {
-    use std::ffi::c_int;
-
     /// Every pooled SQLite connection has the planner stability guarantee on (read back
     /// from SQLite itself): without it, each `.one()` query is planned anew at each run.
     #[tokio::test]
@@ -100,18 +107,7 @@ mod tests {
         let pool = db.get_sqlite_connection_pool();
         let (mut a, mut b) = (pool.acquire().await.unwrap(), pool.acquire().await.unwrap());
         for conn in [&mut a, &mut b] {
-            let mut handle = conn.lock_handle().await.unwrap();
-            let mut on: c_int = -1;
-            // SAFETY: an open handle, locked; -1 leaves the setting as it is and writes it to `on`.
-            let rc = unsafe {
-                libsqlite3_sys::sqlite3_db_config(
-                    handle.as_raw_handle().as_ptr(),
-                    libsqlite3_sys::SQLITE_DBCONFIG_ENABLE_QPSG,
-                    -1 as c_int,
-                    &mut on as *mut c_int,
-                )
-            };
-            assert_eq!((rc, on), (libsqlite3_sys::SQLITE_OK, 1));
+            assert_eq!(super::planner_guarantee(conn, -1).await.unwrap(), Ok(true));
         }
     }
 }
