@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 
 /// Counts SQL statements sent on a connection; read by the N+1 test and the benchmark.
 #[derive(Clone, Default, Debug)]
@@ -90,6 +93,20 @@ async fn planner_guarantee(
         )
     };
     Ok(if rc == libsqlite3_sys::SQLITE_OK { Ok(on == 1) } else { Err(rc) })
+}
+
+/// Opens the transaction of a use case that writes. On SQLite it begins IMMEDIATE: it
+/// takes the write lock at once (waiting up to the busy timeout for another writer to
+/// finish) instead of at its first write, which SQLite refuses with "database is locked"
+/// when another writer committed since this transaction's first read. Every read the
+/// write depends on, the authorization and the audit entry then happen on it, so a use
+/// case never waits for a second pool connection while it holds one.
+pub async fn write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {

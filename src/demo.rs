@@ -3,7 +3,7 @@
 //! mayor per commune, the president, a few DGS and the demo accounts of the README.
 //! The names of persons are invented; the territory is real.
 use chrono::{NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, Set};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -147,7 +147,7 @@ pub async fn load(state: &AppState) -> AppResult<DemoReport> {
     }
     let hash = state.hasher.hash(DEMO_PASSWORD).await?;
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
 
     let e = &file.intercommunality;
     let siren = Siren::parse(&e.code).map_err(AppError::internal)?;

@@ -1,7 +1,7 @@
 //! The request's Actor: who is asking (from the bearer token), and their current mandates.
 use std::sync::Arc;
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use tokio::sync::OnceCell;
 
 use crate::error::{AppError, AppResult};
@@ -111,7 +111,7 @@ impl Actor {
         self.principal.as_ref().ok_or(AppError::Unauthenticated)
     }
     /// The person's mandates that run today (Europe/Paris), loaded once per query.
-    pub async fn current_mandates(&self, db: &DatabaseConnection) -> AppResult<Arc<Vec<mandate::Model>>> {
+    pub async fn current_mandates<C: ConnectionTrait>(&self, db: &C) -> AppResult<Arc<Vec<mandate::Model>>> {
         let Some(p) = &self.principal else { return Ok(Arc::default()) };
         let person_id = p.person_id;
         self.once_per_read(&self.mandates, || async move {
@@ -122,7 +122,7 @@ impl Actor {
         .await
     }
     /// Communes where the actor is currently mayor.
-    pub async fn mayor_of_communes(&self, db: &DatabaseConnection) -> AppResult<Vec<i32>> {
+    pub async fn mayor_of_communes<C: ConnectionTrait>(&self, db: &C) -> AppResult<Vec<i32>> {
         Ok(self
             .current_mandates(db)
             .await?
@@ -132,7 +132,7 @@ impl Actor {
             .collect())
     }
     /// Communes where the actor is currently mayor or DGS (acting for the mayor).
-    pub async fn officer_of_communes(&self, db: &DatabaseConnection) -> AppResult<Vec<i32>> {
+    pub async fn officer_of_communes<C: ConnectionTrait>(&self, db: &C) -> AppResult<Vec<i32>> {
         Ok(self
             .current_mandates(db)
             .await?

@@ -2,7 +2,7 @@
 //! the answer follows the account's platform role and its person's current mandates.
 use std::collections::HashSet;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::actor::{Actor, PlatformRole, Principal};
 use super::model::account;
@@ -120,8 +120,8 @@ pub fn granted<T>(r: AppResult<T>) -> AppResult<bool> {
 
 /// Allows or refuses `action` for `actor`. Anonymous actors are refused with
 /// UNAUTHENTICATED, signed-in ones without the right with FORBIDDEN.
-pub async fn authorize<'a>(
-    db: &DatabaseConnection,
+pub async fn authorize<'a, C: ConnectionTrait>(
+    db: &C,
     actor: &'a Actor,
     action: Action,
 ) -> AppResult<Option<&'a Principal>> {
@@ -229,7 +229,7 @@ pub async fn authorize<'a>(
 }
 
 /// Whether the actor is the current president of intercommunality `e`.
-pub async fn is_president_of(db: &DatabaseConnection, actor: &Actor, e: i32) -> AppResult<bool> {
+pub async fn is_president_of<C: ConnectionTrait>(db: &C, actor: &Actor, e: i32) -> AppResult<bool> {
     Ok(actor
         .current_mandates(db)
         .await?
@@ -242,7 +242,7 @@ fn is_secretariat_of(p: &Principal, intercommunality: i32) -> bool {
 }
 
 /// Intercommunalities the commune belongs to today.
-pub async fn current_intercommunalities_of(db: &DatabaseConnection, commune: i32) -> AppResult<Vec<i32>> {
+pub async fn current_intercommunalities_of<C: ConnectionTrait>(db: &C, commune: i32) -> AppResult<Vec<i32>> {
     let today = crate::time::today_paris();
     let rows =
         commune_membership::Entity::find().filter(commune_membership::Column::CommuneId.eq(commune)).all(db).await?;
@@ -254,8 +254,8 @@ pub async fn current_intercommunalities_of(db: &DatabaseConnection, commune: i32
 }
 
 /// The person and their mandates running today.
-async fn current_holdings(
-    db: &DatabaseConnection,
+async fn current_holdings<C: ConnectionTrait>(
+    db: &C,
     person_id: i32,
 ) -> AppResult<Option<(person::Model, Vec<mandate::Model>)>> {
     let Some(person) = person::Entity::find_by_id(person_id).one(db).await? else { return Ok(None) };
@@ -287,7 +287,7 @@ pub async fn member_communes_on<C: ConnectionTrait>(db: &C, e: i32, day: chrono:
 /// The person is in intercommunality `e`'s circle: every mandate they hold today is in
 /// `e` or one of its member communes (and they hold one), or `e`'s side created them and
 /// they hold none. A secretariat cannot reach an official who also serves elsewhere.
-async fn within_intercommunality(db: &DatabaseConnection, e: i32, person_id: i32) -> AppResult<bool> {
+async fn within_intercommunality<C: ConnectionTrait>(db: &C, e: i32, person_id: i32) -> AppResult<bool> {
     let Some((person, current)) = current_holdings(db, person_id).await? else { return Ok(false) };
     if current.is_empty() {
         return Ok(person.scope_intercommunality_id == Some(e));
@@ -299,7 +299,7 @@ async fn within_intercommunality(db: &DatabaseConnection, e: i32, person_id: i32
 /// The person is in commune `c`'s council or staff: every mandate they hold today is a
 /// deputy mayor, councillor or DGA mandate in `c` (and they hold one); or they hold none,
 /// were created on `c`'s side and have no account yet.
-async fn within_commune(db: &DatabaseConnection, c: i32, person_id: i32) -> AppResult<bool> {
+async fn within_commune<C: ConnectionTrait>(db: &C, c: i32, person_id: i32) -> AppResult<bool> {
     let Some((person, current)) = current_holdings(db, person_id).await? else { return Ok(false) };
     if current.is_empty() {
         let has_account = account::Entity::find().filter(account::Column::PersonId.eq(person_id)).count(db).await? > 0;
@@ -312,14 +312,14 @@ async fn within_commune(db: &DatabaseConnection, c: i32, person_id: i32) -> AppR
     Ok(current.iter().all(|m| m.commune_id == Some(c) && Role::parse(&m.role).is_some_and(Role::managed_by_commune)))
 }
 
-async fn secretariat_covers(db: &DatabaseConnection, p: &Principal, person_id: i32) -> AppResult<bool> {
+async fn secretariat_covers<C: ConnectionTrait>(db: &C, p: &Principal, person_id: i32) -> AppResult<bool> {
     match (p.role, p.secretariat_of) {
         (PlatformRole::Secretariat, Some(e)) => within_intercommunality(db, e, person_id).await,
         _ => Ok(false),
     }
 }
 
-async fn officer_covers(db: &DatabaseConnection, actor: &Actor, person_id: i32) -> AppResult<bool> {
+async fn officer_covers<C: ConnectionTrait>(db: &C, actor: &Actor, person_id: i32) -> AppResult<bool> {
     for c in actor.officer_of_communes(db).await? {
         if within_commune(db, c, person_id).await? {
             return Ok(true);

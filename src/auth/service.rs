@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QuerySelect,
-    RelationTrait, Set, TransactionTrait,
+    RelationTrait, Set,
 };
 use serde_json::json;
 
@@ -207,7 +207,7 @@ pub async fn login(state: &AppState, actor: &Actor, email: &str, password: &str)
     let ok = state.hasher.verify(&mut slot, password, stored).await?;
 
     let Some(acc) = acc.filter(|_| ok) else {
-        let txn = state.db.begin().await?;
+        let txn = crate::db::write(&state.db).await?;
         bump(&txn, &email_key, cfg.failure_window).await?;
         bump(&txn, &client_key, cfg.failure_window).await?;
         record(
@@ -226,7 +226,7 @@ pub async fn login(state: &AppState, actor: &Actor, email: &str, password: &str)
         return Err(AppError::BadCredentials);
     };
     drop(slot);
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
     if attempt > 1 {
         // Failures were counted in the current window: a success clears them. (A row from
         // an expired window is harmless: the next failure starts a new one.)
@@ -276,7 +276,7 @@ async fn open_session<C: ConnectionTrait>(
 pub async fn logout(state: &AppState, actor: &Actor) -> AppResult<bool> {
     let p = actor.require()?;
     let Some(session_id) = p.session_id else { return Ok(false) };
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
     session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Some(Utc::now())))
         .filter(session::Column::Id.eq(session_id))
@@ -318,7 +318,7 @@ pub async fn change_password(state: &AppState, actor: &Actor, current: &str, new
     }
     drop((slot, one_at_a_time));
     let hash = state.hasher.hash(new).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
     let now = Utc::now();
     let changed = account::Entity::update_many()
         .col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
@@ -383,29 +383,29 @@ pub async fn invite(
         }
         _ => {}
     }
-    let Some(person) = person::Entity::find_by_id(input.person_id).one(&state.db).await? else {
+    let txn = crate::db::write(&state.db).await?;
+    let Some(person) = person::Entity::find_by_id(input.person_id).one(&txn).await? else {
         return Err(AppError::not_found("person"));
     };
     authorize(
-        &state.db,
+        &txn,
         actor,
         Action::Invite { person: input.person_id, role: input.role, secretariat_of: input.secretariat_of },
     )
     .await?;
     // Replacing a pending invitation needs the right to have issued it too: a mayor
     // cannot turn someone else's pending secretariat invitation into theirs.
-    let pending = account::Entity::find().filter(account::Column::PersonId.eq(input.person_id)).one(&state.db).await?;
+    let pending = account::Entity::find().filter(account::Column::PersonId.eq(input.person_id)).one(&txn).await?;
     if let Some(a) = pending.as_ref().filter(|a| a.password_hash.is_none()) {
         let role = PlatformRole::parse(&a.platform_role).ok_or_else(|| AppError::internal("unknown platform role"))?;
         authorize(
-            &state.db,
+            &txn,
             actor,
             Action::Invite { person: input.person_id, role, secretariat_of: a.secretariat_intercommunality_id },
         )
         .await?;
     }
 
-    let txn = state.db.begin().await?;
     let by_email = account::Entity::find().filter(account::Column::Email.eq(email.as_str())).one(&txn).await?;
     let by_person = account::Entity::find().filter(account::Column::PersonId.eq(input.person_id)).one(&txn).await?;
     let now = Utc::now();
@@ -490,7 +490,7 @@ pub async fn accept_invitation(state: &AppState, actor: &Actor, token: &str, pas
         return Err(invalid());
     }
     let hash = state.hasher.hash(password).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
     // Claim the invitation atomically: a second concurrent acceptance updates nothing.
     let claimed = invitation::Entity::update_many()
         .col_expr(invitation::Column::AcceptedAt, Expr::value(Some(now)))
@@ -536,7 +536,7 @@ pub async fn create_account(
         return Err(AppError::validation("siren", "a secretariat account needs --siren, and only it"));
     }
     let hash = state.hasher.hash(password).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
     if account::Entity::find().filter(account::Column::Email.eq(email.as_str())).one(&txn).await?.is_some() {
         return Err(AppError::Conflict(format!("an account for {} exists already", email.as_str())));
     }

@@ -7,7 +7,7 @@ use chrono_tz::Europe::Paris;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -295,13 +295,13 @@ pub async fn members<C: ConnectionTrait>(db: &C, b: &body::Model, day: NaiveDate
 
 /// Whether the person sits in the body today (former members lose sight of it the day
 /// their seat ends; they keep the meetings they were convened to, see `Action::SeeMeeting`).
-pub async fn sits_in(db: &DatabaseConnection, body_id: i32, person_id: i32) -> AppResult<bool> {
+pub async fn sits_in<C: ConnectionTrait>(db: &C, body_id: i32, person_id: i32) -> AppResult<bool> {
     let b = body_of(db, body_id).await?;
     Ok(members(db, &b, crate::time::today_paris()).await?.iter().any(|m| m.person_id == person_id))
 }
 
 /// Whether the person was convened to this meeting.
-pub async fn convened_to(db: &DatabaseConnection, meeting_id: i32, person_id: i32) -> AppResult<bool> {
+pub async fn convened_to<C: ConnectionTrait>(db: &C, meeting_id: i32, person_id: i32) -> AppResult<bool> {
     Ok(convocation::Entity::find()
         .filter(convocation::Column::MeetingId.eq(meeting_id))
         .filter(convocation::Column::PersonId.eq(person_id))
@@ -312,8 +312,8 @@ pub async fn convened_to(db: &DatabaseConnection, meeting_id: i32, person_id: i3
 
 /// May the actor see this meeting? Drafts: those who prepare or convene it; otherwise
 /// the body's current members, those convened to it, its secretariat and the president.
-pub async fn authorize_view(
-    db: &DatabaseConnection,
+pub async fn authorize_view<C: ConnectionTrait>(
+    db: &C,
     actor: &Actor,
     m: &meeting::Model,
     b: &body::Model,
@@ -326,7 +326,7 @@ pub async fn authorize_view(
 }
 
 /// The meeting, if the actor may see it (NOT_FOUND, or FORBIDDEN).
-pub async fn visible(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<meeting::Model> {
+pub async fn visible<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResult<meeting::Model> {
     let (m, b) = meeting_of(db, id).await?;
     authorize_view(db, actor, &m, &b).await?;
     Ok(m)
@@ -334,7 +334,7 @@ pub async fn visible(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResu
 
 /// Who convenes a body's meetings, and so prepares them: its secretariat; for the
 /// conference of mayors, also the president.
-pub async fn authorize_convener(db: &DatabaseConnection, actor: &Actor, b: &body::Model) -> AppResult<()> {
+pub async fn authorize_convener<C: ConnectionTrait>(db: &C, actor: &Actor, b: &body::Model) -> AppResult<()> {
     let conference = kind_of(b)? == BodyKind::ConferenceOfMayors;
     authorize(db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await.map(|_| ())
 }
@@ -349,11 +349,12 @@ pub struct NewBody {
 }
 
 pub async fn create_body(state: &AppState, actor: &Actor, input: NewBody) -> AppResult<body::Model> {
+    let txn = crate::db::write(&state.db).await?;
     crate::territory::model::intercommunality::Entity::find_by_id(input.intercommunality_id)
-        .one(&state.db)
+        .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("intercommunality"))?;
-    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: input.intercommunality_id }).await?;
+    authorize(&txn, actor, Action::ManageMeetings { intercommunality: input.intercommunality_id }).await?;
     let name = check_text("name", &input.name, 200)?;
     let theme = opt_text("theme", input.theme.as_deref(), 300)?;
     if input.kind == BodyKind::WorkingGroup && theme.is_none() {
@@ -361,7 +362,6 @@ pub async fn create_body(state: &AppState, actor: &Actor, input: NewBody) -> App
     }
     let p = input.kind.default_profile();
     let now = Utc::now();
-    let txn = state.db.begin().await?;
     let b = body::ActiveModel {
         intercommunality_id: Set(input.intercommunality_id),
         kind: Set(input.kind.as_str().into()),
@@ -409,8 +409,9 @@ pub async fn update_body_rules(
     expected_version: i32,
     patch: RulesPatch,
 ) -> AppResult<body::Model> {
-    let b = body_of(&state.db, id).await?;
-    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let b = body_of(&txn, id).await?;
+    authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
     let range = |field: &str, v: Option<i32>, lo: i32, hi: i32| -> AppResult<Option<i32>> {
         match v {
             Some(n) if n < lo || n > hi => {
@@ -429,7 +430,6 @@ pub async fn update_body_rules(
     }
     let source = opt_text("legalSource", patch.legal_source.as_deref(), 1000)?;
     let next = next_version(expected_version)?;
-    let txn = state.db.begin().await?;
     let mut q = body::Entity::update_many()
         .col_expr(body::Column::Version, Expr::value(next))
         .col_expr(body::Column::UpdatedAt, Expr::value(Utc::now()));
@@ -490,7 +490,8 @@ pub async fn add_seat(
     role: SeatRole,
     start: NaiveDate,
 ) -> AppResult<body_seat::Model> {
-    let b = body_of(&state.db, body_id).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let b = body_of(&txn, body_id).await?;
     let kind = kind_of(&b)?;
     if matches!(kind, BodyKind::ConferenceOfMayors | BodyKind::DgsCommittee) {
         return Err(AppError::validation(
@@ -498,8 +499,7 @@ pub async fn add_seat(
             "the seats of this body follow mandates (mayors, DGS): nobody designates them",
         ));
     }
-    let m =
-        mandate::Entity::find_by_id(mandate_id).one(&state.db).await?.ok_or_else(|| AppError::not_found("mandate"))?;
+    let m = mandate::Entity::find_by_id(mandate_id).one(&txn).await?.ok_or_else(|| AppError::not_found("mandate"))?;
     let mrole = Role::parse(&m.role).ok_or_else(|| AppError::internal("mandate with unknown role"))?;
     // Mayors designate their councillors to working groups; other bodies' seats are the
     // secretariat's to record.
@@ -507,7 +507,7 @@ pub async fn add_seat(
         && role == SeatRole::Member
         && matches!(mrole, Role::MunicipalCouncillor | Role::DeputyMayor);
     authorize(
-        &state.db,
+        &txn,
         actor,
         Action::DesignateSeat { intercommunality: b.intercommunality_id, commune: m.commune_id, designation },
     )
@@ -520,7 +520,7 @@ pub async fn add_seat(
     if m.end_date.is_some_and(|e| e <= std::cmp::max(start, today)) {
         return Err(AppError::validation("mandateId", "this mandate has ended"));
     }
-    let members = member_communes(&state.db, b.intercommunality_id).await?;
+    let members = member_communes(&txn, b.intercommunality_id).await?;
     let in_epci = m.intercommunality_id == Some(b.intercommunality_id);
     let in_member_commune = m.commune_id.is_some_and(|c| members.contains(&c));
     let fits = match role {
@@ -546,7 +546,7 @@ pub async fn add_seat(
         mandate::Entity::find()
             .filter(mandate::Column::CommuneId.eq(c))
             .filter(mandate::Column::Role.eq(Role::Mayor.as_str()))
-            .all(&state.db)
+            .all(&txn)
             .await?
             .into_iter()
             .find(|x| runs_on(x, today))
@@ -557,7 +557,6 @@ pub async fn add_seat(
     if designation && designator.is_none() {
         return Err(AppError::rule("SEAT_VACANT", "this commune has no mayor in office to designate its councillors"));
     }
-    let txn = state.db.begin().await?;
     let existing = body_seat::Entity::find()
         .filter(body_seat::Column::BodyId.eq(body_id))
         .filter(body_seat::Column::PersonId.eq(m.person_id))
@@ -597,15 +596,13 @@ pub async fn end_seat(
     end: NaiveDate,
     expected_version: i32,
 ) -> AppResult<body_seat::Model> {
-    let s = body_seat::Entity::find_by_id(seat_id).one(&state.db).await?.ok_or_else(|| AppError::not_found("seat"))?;
-    let b = body_of(&state.db, s.body_id).await?;
-    let m = mandate::Entity::find_by_id(s.mandate_id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| AppError::not_found("mandate"))?;
+    let txn = crate::db::write(&state.db).await?;
+    let s = body_seat::Entity::find_by_id(seat_id).one(&txn).await?.ok_or_else(|| AppError::not_found("seat"))?;
+    let b = body_of(&txn, s.body_id).await?;
+    let m = mandate::Entity::find_by_id(s.mandate_id).one(&txn).await?.ok_or_else(|| AppError::not_found("mandate"))?;
     let designation = s.designated_by_mandate_id.is_some();
     authorize(
-        &state.db,
+        &txn,
         actor,
         Action::DesignateSeat { intercommunality: b.intercommunality_id, commune: m.commune_id, designation },
     )
@@ -614,7 +611,6 @@ pub async fn end_seat(
         return Err(AppError::validation("endDate", "the end must be after the seat's start, today or later"));
     }
     let next = next_version(expected_version)?;
-    let txn = state.db.begin().await?;
     let res = body_seat::Entity::update_many()
         .col_expr(body_seat::Column::EndDate, Expr::value(Some(end)))
         .col_expr(body_seat::Column::Version, Expr::value(next))
@@ -710,25 +706,23 @@ pub async fn create_meeting(
     request_id: Option<i32>,
     f: MeetingFields,
 ) -> AppResult<meeting::Model> {
-    let b = body_of(&state.db, body_id).await?;
-    authorize_convener(&state.db, actor, &b).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let b = body_of(&txn, body_id).await?;
+    authorize_convener(&txn, actor, &b).await?;
     let title = check_text("title", f.title.as_deref().unwrap_or(""), 300)?;
     let starts = paris_instant("startsAt", f.starts_at.ok_or_else(|| AppError::validation("startsAt", "required"))?)?;
     let ends = paris_instant("endsAt", f.ends_at.ok_or_else(|| AppError::validation("endsAt", "required"))?)?;
     check_times(starts, ends)?;
     let host = f.host_commune_id.flatten();
-    check_host(&state.db, &b, host).await?;
+    check_host(&txn, &b, host).await?;
     if let Some(r) = request_id {
-        let req = meeting_request::Entity::find_by_id(r)
-            .one(&state.db)
-            .await?
-            .ok_or_else(|| AppError::not_found("request"))?;
+        let req =
+            meeting_request::Entity::find_by_id(r).one(&txn).await?.ok_or_else(|| AppError::not_found("request"))?;
         if req.body_id != body_id || req.status != RequestStatus::Granted.as_str() {
             return Err(AppError::validation("requestId", "only a granted request of this body can be answered"));
         }
     }
     let now = Utc::now();
-    let txn = state.db.begin().await?;
     let mut row = new_meeting_row(body_id, title, starts, ends, now);
     row.venue = Set(opt_text("venue", f.venue.flatten().as_deref(), 300)?);
     row.host_commune_id = Set(host);
@@ -806,8 +800,9 @@ pub async fn update_meeting(
     expected_version: i32,
     f: MeetingFields,
 ) -> AppResult<meeting::Model> {
-    let (m, b) = meeting_of(&state.db, id).await?;
-    authorize_convener(&state.db, actor, &b).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let (m, b) = meeting_of(&txn, id).await?;
+    authorize_convener(&txn, actor, &b).await?;
     let status = status_of(&m)?;
     if !matches!(status, MeetingStatus::Draft | MeetingStatus::Convened | MeetingStatus::Postponed) {
         return Err(AppError::rule(
@@ -828,11 +823,10 @@ pub async fn update_meeting(
     let venue = f.venue.map(|v| opt_text("venue", v.as_deref(), 300)).transpose()?;
     let online = f.online_url.map(|u| check_url(u.as_deref())).transpose()?;
     if let Some(h) = f.host_commune_id {
-        check_host(&state.db, &b, h).await?;
+        check_host(&txn, &b, h).await?;
     }
     let next = next_version(expected_version)?;
     let told = status != MeetingStatus::Draft;
-    let txn = state.db.begin().await?;
     let res = meeting::Entity::update_many()
         .col_expr(meeting::Column::Title, Expr::value(title.clone().unwrap_or(m.title.clone())))
         .col_expr(meeting::Column::StartsAt, Expr::value(starts))
@@ -876,8 +870,9 @@ pub async fn add_agenda_item(
     meeting_id: i32,
     input: NewItem,
 ) -> AppResult<agenda_item::Model> {
-    let (m, b) = meeting_of(&state.db, meeting_id).await?;
-    authorize_convener(&state.db, actor, &b).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let (m, b) = meeting_of(&txn, meeting_id).await?;
+    authorize_convener(&txn, actor, &b).await?;
     if !matches!(status_of(&m)?, MeetingStatus::Draft | MeetingStatus::Postponed) {
         return Err(AppError::rule(
             "INVALID_TRANSITION",
@@ -888,13 +883,13 @@ pub async fn add_agenda_item(
     let note = opt_text("note", input.note.as_deref(), 100_000)?;
     if let Some(p) = input.presenter_id {
         crate::people::model::person::Entity::find_by_id(p)
-            .one(&state.db)
+            .one(&txn)
             .await?
             .ok_or_else(|| AppError::not_found("presenter"))?;
     }
     match (input.kind, input.minutes_of_meeting_id) {
         (AgendaItemKind::MinutesApproval, Some(of)) => {
-            let (earlier, eb) = meeting_of(&state.db, of).await?;
+            let (earlier, eb) = meeting_of(&txn, of).await?;
             if eb.id != b.id || earlier.starts_at >= m.starts_at {
                 return Err(AppError::validation("minutesOfMeetingId", "must be an earlier meeting of the same body"));
             }
@@ -905,7 +900,6 @@ pub async fn add_agenda_item(
         (_, Some(_)) => return Err(AppError::validation("minutesOfMeetingId", "only for a MINUTES_APPROVAL item")),
         _ => {}
     }
-    let txn = state.db.begin().await?;
     // Serialise appends to the agenda on the meeting row; a convocation may have gone out since.
     if status_of(&lock_meeting(&txn, &m).await?)? != status_of(&m)? {
         return Err(AppError::Conflict("the meeting changed meanwhile (convened?); reload and retry".into()));
@@ -1028,8 +1022,9 @@ pub async fn upload_document(
     item_id: Option<i32>,
     file: Upload,
 ) -> AppResult<document::Model> {
-    let (m, b) = meeting_of(&state.db, meeting_id).await?;
-    let p = authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let (m, b) = meeting_of(&txn, meeting_id).await?;
+    let p = authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
     let status = status_of(&m)?;
     if matches!(status, MeetingStatus::Cancelled | MeetingStatus::Closed) {
         return Err(AppError::rule(
@@ -1038,16 +1033,13 @@ pub async fn upload_document(
         ));
     }
     if let Some(i) = item_id {
-        let item = agenda_item::Entity::find_by_id(i)
-            .one(&state.db)
-            .await?
-            .ok_or_else(|| AppError::not_found("agenda item"))?;
+        let item =
+            agenda_item::Entity::find_by_id(i).one(&txn).await?.ok_or_else(|| AppError::not_found("agenda item"))?;
         if item.meeting_id != meeting_id {
             return Err(AppError::validation("agendaItemId", "this item belongs to another meeting"));
         }
     }
     let file = check_upload(file, state.config.limits.document_bytes)?;
-    let txn = state.db.begin().await?;
     // Read the status under the meeting's lock: a convocation sent meanwhile makes this a
     // document added after convening, which members are told of.
     let status = status_of(&lock_meeting(&txn, &m).await?)?;
@@ -1098,11 +1090,12 @@ pub async fn convene(
     urgency_reason: Option<String>,
     paper_for: &[i32],
 ) -> AppResult<meeting::Model> {
-    let (m, b) = meeting_of(&state.db, id).await?;
-    authorize_convener(&state.db, actor, &b).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let (m, b) = meeting_of(&txn, id).await?;
+    authorize_convener(&txn, actor, &b).await?;
     let status = status_of(&m)?;
     status.transition(MeetingStatus::Convened).map_err(|e| AppError::rule("INVALID_TRANSITION", e))?;
-    let items = agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(id)).all(&state.db).await?;
+    let items = agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(id)).all(&txn).await?;
     if items.is_empty() {
         return Err(AppError::validation("agenda", "a convocation lists the agenda: add at least one item"));
     }
@@ -1146,7 +1139,7 @@ pub async fn convene(
         }
     }
     let day = paris_day(m.starts_at);
-    let members = members(&state.db, &b, day).await?;
+    let members = members(&txn, &b, day).await?;
     if members.is_empty() {
         return Err(AppError::validation("bodyId", "this body has no member to convene"));
     }
@@ -1155,7 +1148,6 @@ pub async fn convene(
         return Err(AppError::validation(&format!("paperFor.{i}"), "this person is not a member of this body"));
     }
     let next = next_version(expected_version)?;
-    let txn = state.db.begin().await?;
     let res = meeting::Entity::update_many()
         .col_expr(meeting::Column::Status, Expr::value(MeetingStatus::Convened.as_str()))
         .col_expr(meeting::Column::ConvenedAt, Expr::value(Some(now)))
@@ -1226,18 +1218,18 @@ async fn send_convocations<C: ConnectionTrait>(
 
 /// The convened member acknowledges reading their convocation (accusé de lecture).
 pub async fn acknowledge(state: &AppState, actor: &Actor, meeting_id: i32) -> AppResult<convocation::Model> {
+    let txn = crate::db::write(&state.db).await?;
     let p = actor.require()?;
-    let (_, b) = meeting_of(&state.db, meeting_id).await?;
+    let (_, b) = meeting_of(&txn, meeting_id).await?;
     let c = convocation::Entity::find()
         .filter(convocation::Column::MeetingId.eq(meeting_id))
         .filter(convocation::Column::PersonId.eq(p.person_id))
-        .one(&state.db)
+        .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("convocation"))?;
     if c.read_at.is_some() {
         return Ok(c);
     }
-    let txn = state.db.begin().await?;
     convocation::Entity::update_many()
         .col_expr(convocation::Column::ReadAt, Expr::value(Some(Utc::now())))
         .filter(convocation::Column::Id.eq(c.id))
@@ -1262,7 +1254,8 @@ pub async fn change_status(
     to: MeetingStatus,
     reason: Option<String>,
 ) -> AppResult<meeting::Model> {
-    let (m, b) = meeting_of(&state.db, id).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let (m, b) = meeting_of(&txn, id).await?;
     let conference = kind_of(&b)? == BodyKind::ConferenceOfMayors;
     let action = match to {
         MeetingStatus::Postponed | MeetingStatus::Cancelled => {
@@ -1270,7 +1263,7 @@ pub async fn change_status(
         }
         _ => Action::ManageMeetings { intercommunality: b.intercommunality_id },
     };
-    authorize(&state.db, actor, action).await?;
+    authorize(&txn, actor, action).await?;
     if to == MeetingStatus::Convened {
         return Err(AppError::validation("status", "use conveneMeeting to convene"));
     }
@@ -1279,7 +1272,6 @@ pub async fn change_status(
     let reason = opt_text("reason", reason.as_deref(), 2000)?;
     let told = matches!(to, MeetingStatus::Postponed | MeetingStatus::Cancelled) && from != MeetingStatus::Draft;
     let next = next_version(expected_version)?;
-    let txn = state.db.begin().await?;
     let res = meeting::Entity::update_many()
         .col_expr(meeting::Column::Status, Expr::value(to.as_str()))
         .col_expr(meeting::Column::Sequence, Expr::value(m.sequence + i32::from(told)))
@@ -1373,8 +1365,9 @@ pub async fn give_proxy(
     holder: i32,
     meetings: i32,
 ) -> AppResult<proxy::Model> {
-    let (m, b) = meeting_of(&state.db, meeting_id).await?;
-    authorize(&state.db, actor, Action::GiveProxy { intercommunality: b.intercommunality_id, giver }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let (m, b) = meeting_of(&txn, meeting_id).await?;
+    authorize(&txn, actor, Action::GiveProxy { intercommunality: b.intercommunality_id, giver }).await?;
     if !b.proxies_allowed {
         return Err(AppError::rule("PROXY_REFUSED", "this body's rules allow no proxies"));
     }
@@ -1391,14 +1384,13 @@ pub async fn give_proxy(
         return Err(AppError::rule("PROXY_REFUSED", "proxies are given for a convened meeting, before it starts"));
     }
     let day = paris_day(m.starts_at);
-    let sitting: HashSet<i32> = members(&state.db, &b, day).await?.iter().map(|x| x.person_id).collect();
+    let sitting: HashSet<i32> = members(&txn, &b, day).await?.iter().map(|x| x.person_id).collect();
     if !sitting.contains(&giver) {
         return Err(AppError::validation("giverId", "the giver is not a member of this body"));
     }
     if !sitting.contains(&holder) {
         return Err(AppError::validation("holderId", "a proxy is given to another member of the body"));
     }
-    let txn = state.db.begin().await?;
     lock_meeting(&txn, &m).await?;
     let valid = proxies_at(&txn, &m).await?;
     if valid.iter().any(|p| p.giver_person_id == giver) {
@@ -1447,18 +1439,14 @@ pub async fn give_proxy(
 /// Revokes a proxy: it no longer serves meetings that start after now (a meeting under
 /// way or past keeps it, see `proxies_at`).
 pub async fn revoke_proxy(state: &AppState, actor: &Actor, id: i32) -> AppResult<proxy::Model> {
-    let p = proxy::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("proxy"))?;
-    let b = body_of(&state.db, p.body_id).await?;
-    authorize(
-        &state.db,
-        actor,
-        Action::GiveProxy { intercommunality: b.intercommunality_id, giver: p.giver_person_id },
-    )
-    .await?;
+    let txn = crate::db::write(&state.db).await?;
+    let p = proxy::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("proxy"))?;
+    let b = body_of(&txn, p.body_id).await?;
+    authorize(&txn, actor, Action::GiveProxy { intercommunality: b.intercommunality_id, giver: p.giver_person_id })
+        .await?;
     if p.revoked_at.is_some() {
         return Err(AppError::Conflict("this proxy is already revoked".into()));
     }
-    let txn = state.db.begin().await?;
     let res = proxy::Entity::update_many()
         .col_expr(proxy::Column::RevokedAt, Expr::value(Some(Utc::now())))
         .filter(proxy::Column::Id.eq(id))
@@ -1488,19 +1476,19 @@ pub async fn record_attendance(
     meeting_id: i32,
     rows: Vec<AttendanceInput>,
 ) -> AppResult<usize> {
-    let (m, b) = meeting_of(&state.db, meeting_id).await?;
-    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let (m, b) = meeting_of(&txn, meeting_id).await?;
+    authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
     if !matches!(status_of(&m)?, MeetingStatus::Convened | MeetingStatus::Held) {
         return Err(AppError::rule("INVALID_TRANSITION", "attendance is recorded for a convened or held meeting"));
     }
     if rows.is_empty() || rows.len() > 2000 {
         return Err(AppError::validation("rows", "give 1 to 2000 rows"));
     }
-    let convened: HashSet<i32> = convened_people(&state.db, meeting_id).await?.into_iter().collect();
+    let convened: HashSet<i32> = convened_people(&txn, meeting_id).await?.into_iter().collect();
     let items =
-        agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(meeting_id)).count(&state.db).await?
-            as i32;
-    let proxies = proxies_at(&state.db, &m).await?;
+        agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(meeting_id)).count(&txn).await? as i32;
+    let proxies = proxies_at(&txn, &m).await?;
     let mut seen = HashSet::new();
     for (i, r) in rows.iter().enumerate() {
         let field = |f: &str| format!("rows.{i}.{f}");
@@ -1530,7 +1518,6 @@ pub async fn record_attendance(
         }
     }
     let now = Utc::now();
-    let txn = state.db.begin().await?;
     lock_meeting(&txn, &m).await?;
     let ids: Vec<i32> = rows.iter().map(|r| r.person_id).collect();
     attendance::Entity::delete_many()
@@ -1611,15 +1598,16 @@ pub async fn second_convocation(
     starts_at: NaiveDateTime,
     ends_at: NaiveDateTime,
 ) -> AppResult<meeting::Model> {
-    let (first, b) = meeting_of(&state.db, first_id).await?;
-    authorize_convener(&state.db, actor, &b).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let (first, b) = meeting_of(&txn, first_id).await?;
+    authorize_convener(&txn, actor, &b).await?;
     if !matches!(status_of(&first)?, MeetingStatus::Convened | MeetingStatus::Held) {
         return Err(AppError::rule("INVALID_TRANSITION", "a second convocation follows a convened or held meeting"));
     }
     if first.first_convocation_id.is_some() {
         return Err(AppError::rule("INVALID_TRANSITION", "a second convocation needs no quorum: there is no third"));
     }
-    let failed: Vec<agenda_item::Model> = quorum_by_item(&state.db, &first, &b)
+    let failed: Vec<agenda_item::Model> = quorum_by_item(&txn, &first, &b)
         .await?
         .into_iter()
         .filter(|(i, q)| !q.met && i.result.is_none())
@@ -1628,8 +1616,7 @@ pub async fn second_convocation(
     if failed.is_empty() {
         return Err(AppError::rule("QUORUM_MET", "quorum was reached at every undecided item: no second convocation"));
     }
-    let recorded =
-        attendance::Entity::find().filter(attendance::Column::MeetingId.eq(first.id)).count(&state.db).await?;
+    let recorded = attendance::Entity::find().filter(attendance::Column::MeetingId.eq(first.id)).count(&txn).await?;
     if recorded == 0 {
         return Err(AppError::rule(
             "INVALID_TRANSITION",
@@ -1659,9 +1646,8 @@ pub async fn second_convocation(
         ));
     }
     let day = paris_day(starts);
-    let members = members(&state.db, &b, day).await?;
+    let members = members(&txn, &b, day).await?;
     let now = Utc::now();
-    let txn = state.db.begin().await?;
     lock_meeting(&txn, &first).await?;
     let already = meeting::Entity::find()
         .filter(meeting::Column::FirstConvocationId.eq(first.id))
@@ -1723,12 +1709,11 @@ pub struct VoteInput {
 /// casting vote on a tie (not in a secret ballot), and for the conference of mayors an
 /// optional tally weighted by each mayor's commune population, frozen with the vote.
 pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteInput) -> AppResult<agenda_item::Model> {
-    let item = agenda_item::Entity::find_by_id(item_id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| AppError::not_found("agenda item"))?;
-    let (m, b) = meeting_of(&state.db, item.meeting_id).await?;
-    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let item =
+        agenda_item::Entity::find_by_id(item_id).one(&txn).await?.ok_or_else(|| AppError::not_found("agenda item"))?;
+    let (m, b) = meeting_of(&txn, item.meeting_id).await?;
+    authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
     let kind = AgendaItemKind::parse(&item.kind).ok_or_else(|| AppError::internal("unknown item kind"))?;
     if !kind.is_voted() {
         return Err(AppError::validation("itemId", format!("a {} item takes no vote", kind.as_str())));
@@ -1736,7 +1721,7 @@ pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteI
     if !matches!(status_of(&m)?, MeetingStatus::Convened | MeetingStatus::Held) {
         return Err(AppError::rule("INVALID_TRANSITION", "votes are recorded for a convened or held meeting"));
     }
-    let quorum = quorum_by_item(&state.db, &m, &b)
+    let quorum = quorum_by_item(&txn, &m, &b)
         .await?
         .into_iter()
         .find(|(i, _)| i.id == item_id)
@@ -1761,10 +1746,10 @@ pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteI
         return Err(AppError::validation("rollCall", "a secret ballot has no roll call"));
     }
     // Who may vote at this item: members present, and those they represent by proxy.
-    let att = attendance::Entity::find().filter(attendance::Column::MeetingId.eq(m.id)).all(&state.db).await?;
+    let att = attendance::Entity::find().filter(attendance::Column::MeetingId.eq(m.id)).all(&txn).await?;
     let present: HashSet<i32> =
         att.iter().filter(|a| presence(a).present_at(item.position)).map(|a| a.person_id).collect();
-    let proxies = proxies_at(&state.db, &m).await?;
+    let proxies = proxies_at(&txn, &m).await?;
     let represented: HashMap<i32, i32> = att
         .iter()
         .filter(|a| a.status == AttendanceStatus::Represented.as_str())
@@ -1815,7 +1800,7 @@ pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteI
         ));
     }
     // The president (of the conference, or the animator / lead) casts the deciding vote.
-    let seats = members(&state.db, &b, paris_day(m.starts_at)).await?;
+    let seats = members(&txn, &b, paris_day(m.starts_at)).await?;
     let chair = seats
         .iter()
         .find(|x| matches!(x.role, SeatRole::President | SeatRole::Animator | SeatRole::Lead))
@@ -1840,7 +1825,7 @@ pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteI
         let communes: Vec<i32> = seats.iter().filter_map(|s| s.commune_id).collect();
         let pops: HashMap<i32, commune::Model> = commune::Entity::find()
             .filter(commune::Column::Id.is_in(communes))
-            .all(&state.db)
+            .all(&txn)
             .await?
             .into_iter()
             .map(|c| (c.id, c))
@@ -1874,7 +1859,6 @@ pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteI
     }
     let next = next_version(v.expected_version)?;
     let now = Utc::now();
-    let txn = state.db.begin().await?;
     let res = agenda_item::Entity::update_many()
         .col_expr(agenda_item::Column::VotesFor, Expr::value(Some(f as i32)))
         .col_expr(agenda_item::Column::VotesAgainst, Expr::value(Some(a as i32)))
@@ -1952,8 +1936,9 @@ pub async fn draft_minutes(
     expected_version: i32,
     text: String,
 ) -> AppResult<meeting::Model> {
-    let (m, b) = meeting_of(&state.db, id).await?;
-    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let (m, b) = meeting_of(&txn, id).await?;
+    authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
     if !matches!(status_of(&m)?, MeetingStatus::Held | MeetingStatus::Closed) {
         return Err(AppError::rule("INVALID_TRANSITION", "minutes are drafted after the meeting is held"));
     }
@@ -1962,7 +1947,6 @@ pub async fn draft_minutes(
     }
     let text = check_text("text", &text, 1_000_000)?;
     let next = next_version(expected_version)?;
-    let txn = state.db.begin().await?;
     let res = meeting::Entity::update_many()
         .col_expr(meeting::Column::MinutesText, Expr::value(Some(text)))
         .col_expr(meeting::Column::MinutesStatus, Expr::value(MinutesStatus::Draft.as_str()))
@@ -1991,13 +1975,13 @@ pub enum Publication {
 /// Publishes. Publishing the conference's decisions sends each adopted opinion to every
 /// municipal councillor of the member communes (L5211-40-2).
 pub async fn publish(state: &AppState, actor: &Actor, id: i32, what: Publication) -> AppResult<meeting::Model> {
-    let (m, b) = meeting_of(&state.db, id).await?;
-    authorize(&state.db, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let (m, b) = meeting_of(&txn, id).await?;
+    authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
     if !matches!(status_of(&m)?, MeetingStatus::Held | MeetingStatus::Closed) {
         return Err(AppError::rule("INVALID_TRANSITION", "only a held meeting publishes"));
     }
     let now = Utc::now();
-    let txn = state.db.begin().await?;
     let mut told = 0;
     match what {
         Publication::Decisions => {
@@ -2136,15 +2120,15 @@ pub async fn create_request(
     body_id: i32,
     agenda: String,
 ) -> AppResult<meeting_request::Model> {
-    let b = body_of(&state.db, body_id).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let b = body_of(&txn, body_id).await?;
     if kind_of(&b)? != BodyKind::ConferenceOfMayors {
         return Err(AppError::validation("bodyId", "mayors request a meeting of the conference of mayors"));
     }
-    let p = authorize(&state.db, actor, Action::SignRequest { intercommunality: b.intercommunality_id })
+    let p = authorize(&txn, actor, Action::SignRequest { intercommunality: b.intercommunality_id })
         .await?
         .ok_or(AppError::Unauthenticated)?;
     let agenda = check_text("agenda", &agenda, 20_000)?;
-    let txn = state.db.begin().await?;
     let r = meeting_request::ActiveModel {
         body_id: Set(body_id),
         agenda: Set(agenda),
@@ -2162,7 +2146,7 @@ pub async fn create_request(
     .await?;
     record(&txn, actor, audit("CREATE_MEETING_REQUEST", "MeetingRequest", r.id, &b, json!({ "agenda": r.agenda })))
         .await?;
-    sign_in_txn(state, &txn, actor, &b, &r).await?;
+    sign_in_txn(&txn, actor, &b, &r).await?;
     let after =
         meeting_request::Entity::find_by_id(r.id).one(&txn).await?.ok_or_else(|| AppError::not_found("request"))?;
     txn.commit().await?;
@@ -2170,11 +2154,10 @@ pub async fn create_request(
 }
 
 pub async fn sign_request(state: &AppState, actor: &Actor, id: i32) -> AppResult<meeting_request::Model> {
-    let r =
-        meeting_request::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("request"))?;
-    let b = body_of(&state.db, r.body_id).await?;
-    authorize(&state.db, actor, Action::SignRequest { intercommunality: b.intercommunality_id }).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
+    let r = meeting_request::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("request"))?;
+    let b = body_of(&txn, r.body_id).await?;
+    authorize(&txn, actor, Action::SignRequest { intercommunality: b.intercommunality_id }).await?;
     // Serialise signatures of one request (the threshold is checked after each).
     let res = meeting_request::Entity::update_many()
         .col_expr(
@@ -2186,7 +2169,7 @@ pub async fn sign_request(state: &AppState, actor: &Actor, id: i32) -> AppResult
         .await?;
     expect_one(res.rows_affected, "request", r.version, r.version)?;
     let r = meeting_request::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("request"))?;
-    sign_in_txn(state, &txn, actor, &b, &r).await?;
+    sign_in_txn(&txn, actor, &b, &r).await?;
     let after =
         meeting_request::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("request"))?;
     txn.commit().await?;
@@ -2218,7 +2201,6 @@ pub async fn counting_signatures<C: ConnectionTrait>(
 }
 
 async fn sign_in_txn<C: ConnectionTrait>(
-    state: &AppState,
     txn: &C,
     actor: &Actor,
     b: &body::Model,
@@ -2229,7 +2211,7 @@ async fn sign_in_txn<C: ConnectionTrait>(
     }
     let members: HashSet<i32> = member_communes(txn, b.intercommunality_id).await?;
     let (mandate_id, commune_id) = actor
-        .current_mandates(&state.db)
+        .current_mandates(txn)
         .await?
         .iter()
         .filter(|m| Role::parse(&m.role) == Some(Role::Mayor))
@@ -2350,7 +2332,7 @@ pub async fn create_calendar_feed(state: &AppState, actor: &Actor) -> AppResult<
     let p = actor.require()?;
     let token = crate::auth::rules::new_secret();
     let hash = crate::auth::rules::secret_hash(&token);
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
     calendar_feed::Entity::delete_many().filter(calendar_feed::Column::PersonId.eq(p.person_id)).exec(&txn).await?;
     calendar_feed::ActiveModel {
         person_id: Set(p.person_id),

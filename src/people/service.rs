@@ -2,9 +2,7 @@
 //! entry in one transaction.
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
 use super::model::{mandate, person};
@@ -35,7 +33,7 @@ pub fn org_of(m: &mandate::Model) -> AppResult<Org> {
 }
 
 /// The intercommunality whose secretariat reads the audit of changes in `org`.
-pub async fn scope_of(db: &DatabaseConnection, org: Org) -> AppResult<Option<i32>> {
+pub async fn scope_of<C: ConnectionTrait>(db: &C, org: Org) -> AppResult<Option<i32>> {
     Ok(match org {
         Org::Intercommunality(e) => Some(e),
         Org::Commune(c) => current_intercommunalities_of(db, c).await?.into_iter().next(),
@@ -92,17 +90,17 @@ pub struct PersonInput {
 }
 
 pub async fn create_person(state: &AppState, actor: &Actor, input: PersonInput) -> AppResult<person::Model> {
-    authorize(&state.db, actor, Action::CreatePerson).await?;
+    let txn = crate::db::write(&state.db).await?;
+    authorize(&txn, actor, Action::CreatePerson).await?;
     // The person belongs to the creator's intercommunality: the secretariat's, or that of
     // the commune whose mayor (or DGS) creates them.
     let scope = match actor.principal.as_ref().and_then(|p| p.secretariat_of) {
         Some(e) => Some(e),
-        None => match actor.officer_of_communes(&state.db).await?.first() {
-            Some(c) => scope_of(&state.db, Org::Commune(*c)).await?,
+        None => match actor.officer_of_communes(&txn).await?.first() {
+            Some(c) => scope_of(&txn, Org::Commune(*c)).await?,
             None => None,
         },
     };
-    let txn = state.db.begin().await?;
     let p = insert_person(&txn, &input.given_name, &input.family_name, input.email.as_deref(), scope).await?;
     record(
         &txn,
@@ -136,13 +134,13 @@ pub async fn update_person(
     expected_version: i32,
     patch: PersonPatch,
 ) -> AppResult<person::Model> {
-    let current = person::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("person"))?;
-    authorize(&state.db, actor, Action::ManagePerson { person: id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let current = person::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("person"))?;
+    authorize(&txn, actor, Action::ManagePerson { person: id }).await?;
     let given = patch.given_name.as_deref().map(|s| check_name("givenName", s)).transpose()?;
     let family = patch.family_name.as_deref().map(|s| check_name("familyName", s)).transpose()?;
     let email = patch.email.as_ref().map(|e| check_email(e.as_deref())).transpose()?;
     let next = next_version(expected_version)?;
-    let txn = state.db.begin().await?;
     let mut q = person::Entity::update_many()
         .col_expr(person::Column::Version, Expr::value(next))
         .col_expr(person::Column::UpdatedAt, Expr::value(Utc::now()));
@@ -280,6 +278,7 @@ async fn check_single_holder<C: ConnectionTrait>(
 }
 
 pub async fn create_mandate(state: &AppState, actor: &Actor, input: MandateInput) -> AppResult<mandate::Model> {
+    let txn = crate::db::write(&state.db).await?;
     let fits = match input.org {
         Org::Commune(_) => input.role.fits_commune(),
         Org::Intercommunality(_) => input.role.fits_intercommunality(),
@@ -295,17 +294,15 @@ pub async fn create_mandate(state: &AppState, actor: &Actor, input: MandateInput
     if delegation.as_ref().is_some_and(|d| d.chars().count() > 300) {
         return Err(AppError::validation("delegation", "delegation must have at most 300 characters"));
     }
-    person::Entity::find_by_id(input.person_id).one(&state.db).await?.ok_or_else(|| AppError::not_found("person"))?;
+    person::Entity::find_by_id(input.person_id).one(&txn).await?.ok_or_else(|| AppError::not_found("person"))?;
     match input.org {
-        Org::Commune(c) => commune::Entity::find_by_id(c).one(&state.db).await?.map(|_| ()),
-        Org::Intercommunality(e) => intercommunality::Entity::find_by_id(e).one(&state.db).await?.map(|_| ()),
+        Org::Commune(c) => commune::Entity::find_by_id(c).one(&txn).await?.map(|_| ()),
+        Org::Intercommunality(e) => intercommunality::Entity::find_by_id(e).one(&txn).await?.map(|_| ()),
     }
     .ok_or_else(|| AppError::not_found("organisation"))?;
-    authorize(&state.db, actor, Action::ManageMandate { org: input.org, role: input.role, person: input.person_id })
-        .await?;
-    let scope = scope_of(&state.db, input.org).await?;
+    authorize(&txn, actor, Action::ManageMandate { org: input.org, role: input.role, person: input.person_id }).await?;
+    let scope = scope_of(&txn, input.org).await?;
 
-    let txn = state.db.begin().await?;
     lock_org(&txn, input.org).await?;
     check_single_holder(&txn, input.org, input.role, period, None).await?;
     let m = insert_mandate(&txn, input.person_id, input.org, input.role, delegation, period).await?;
@@ -336,16 +333,16 @@ pub async fn end_mandate(
     end_date: NaiveDate,
     expected_version: i32,
 ) -> AppResult<mandate::Model> {
-    let m = mandate::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("mandate"))?;
+    let txn = crate::db::write(&state.db).await?;
+    let m = mandate::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("mandate"))?;
     let org = org_of(&m)?;
     let role = Role::parse(&m.role).ok_or_else(|| AppError::internal(format!("mandate {id} has unknown role")))?;
-    authorize(&state.db, actor, Action::ManageMandate { org, role, person: m.person_id }).await?;
+    authorize(&txn, actor, Action::ManageMandate { org, role, person: m.person_id }).await?;
     if end_date <= m.start_date {
         return Err(AppError::validation("endDate", format!("end date must be after the start date {}", m.start_date)));
     }
     let next_version = next_version(expected_version)?;
-    let scope = scope_of(&state.db, org).await?;
-    let txn = state.db.begin().await?;
+    let scope = scope_of(&txn, org).await?;
     lock_org(&txn, org).await?;
     // Moving an end date later must not make two holders overlap (a mayor's mandate
     // reopened over their successor's).

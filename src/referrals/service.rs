@@ -9,7 +9,7 @@ use chrono_tz::Europe::Paris;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{json, Value};
 
@@ -111,11 +111,11 @@ pub struct Acting {
 
 /// Loaded once per query (the policy asks, then the view), afresh at each call in a
 /// mutation (see `Actor::once_per_read`).
-pub async fn acting_for(db: &DatabaseConnection, actor: &Actor) -> AppResult<Arc<Acting>> {
+pub async fn acting_for<C: ConnectionTrait>(db: &C, actor: &Actor) -> AppResult<Arc<Acting>> {
     actor.once_per_read(&actor.acting, || compute_acting(db, actor)).await
 }
 
-async fn compute_acting(db: &DatabaseConnection, actor: &Actor) -> AppResult<Acting> {
+async fn compute_acting<C: ConnectionTrait>(db: &C, actor: &Actor) -> AppResult<Acting> {
     let Some(p) = &actor.principal else { return Ok(Acting::default()) };
     let mandates = actor.current_mandates(db).await?;
     let mut a = Acting::default();
@@ -162,7 +162,7 @@ async fn compute_acting(db: &DatabaseConnection, actor: &Actor) -> AppResult<Act
 }
 
 /// Whether the actor acts today for one of the referral's addressee communes.
-pub async fn acts_for_addressee(db: &DatabaseConnection, actor: &Actor, referral_id: i32) -> AppResult<bool> {
+pub async fn acts_for_addressee<C: ConnectionTrait>(db: &C, actor: &Actor, referral_id: i32) -> AppResult<bool> {
     let acting = acting_for(db, actor).await?;
     let communes = &acting.drafts;
     if communes.is_empty() {
@@ -218,7 +218,7 @@ impl View {
 }
 
 /// Authorises seeing the referral and says what of it the actor sees.
-pub async fn view(db: &DatabaseConnection, actor: &Actor, r: &referral::Model) -> AppResult<View> {
+pub async fn view<C: ConnectionTrait>(db: &C, actor: &Actor, r: &referral::Model) -> AppResult<View> {
     let p =
         authorize(db, actor, Action::SeeReferral { referral: r.id, intercommunality: r.intercommunality_id }).await?;
     let officer = match p {
@@ -243,7 +243,7 @@ pub async fn view(db: &DatabaseConnection, actor: &Actor, r: &referral::Model) -
 }
 
 /// The referral, for those who may see it.
-pub async fn visible(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<(referral::Model, View)> {
+pub async fn visible<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResult<(referral::Model, View)> {
     let r = referral_of(db, id).await?;
     let v = view(db, actor, &r).await?;
     Ok((r, v))
@@ -282,8 +282,8 @@ struct Checked {
     reminders: String,
 }
 
-async fn check_fields(
-    db: &DatabaseConnection,
+async fn check_fields<C: ConnectionTrait>(
+    db: &C,
     e: Option<i32>,
     procedure: Procedure,
     f: &ReferralFields,
@@ -447,10 +447,10 @@ pub async fn create_referral(
     procedure: Procedure,
     f: ReferralFields,
 ) -> AppResult<referral::Model> {
-    let p = authorize(&state.db, actor, Action::ManageReferrals { intercommunality }).await?;
-    let c = check_fields(&state.db, intercommunality, procedure, &f).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let p = authorize(&txn, actor, Action::ManageReferrals { intercommunality }).await?;
+    let c = check_fields(&txn, intercommunality, procedure, &f).await?;
     let now = Utc::now();
-    let txn = state.db.begin().await?;
     let r = referral::ActiveModel {
         intercommunality_id: Set(intercommunality),
         kind: Set(procedure.kind().as_str().into()),
@@ -502,13 +502,13 @@ pub async fn update_referral(
     expected_version: i32,
     f: ReferralFields,
 ) -> AppResult<referral::Model> {
-    let r = referral_of(&state.db, id).await?;
-    authorize(&state.db, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let r = referral_of(&txn, id).await?;
+    authorize(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
     require_status(&r, ReferralStatus::Draft, "edit it once opened")?;
     let procedure = procedure_of(&r)?;
-    let c = check_fields(&state.db, r.intercommunality_id, procedure, &f).await?;
+    let c = check_fields(&txn, r.intercommunality_id, procedure, &f).await?;
     let next = next_version(expected_version)?;
-    let txn = state.db.begin().await?;
     let res = referral::Entity::update_many()
         .col_expr(referral::Column::Title, Expr::value(c.title))
         .col_expr(referral::Column::Description, Expr::value(c.description))
@@ -540,8 +540,9 @@ pub async fn update_referral(
 /// The form of a data collection: a new version each time; answers keep the version they
 /// were given against. Allowed until the referral closes.
 pub async fn set_form(state: &AppState, actor: &Actor, id: i32, fields: Vec<Field>) -> AppResult<referral_form::Model> {
-    let r = referral_of(&state.db, id).await?;
-    authorize(&state.db, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let r = referral_of(&txn, id).await?;
+    authorize(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
     if procedure_of(&r)?.kind() != ReferralKind::DataCollection {
         return Err(AppError::validation("fields", "only a data collection has a form"));
     }
@@ -549,7 +550,6 @@ pub async fn set_form(state: &AppState, actor: &Actor, id: i32, fields: Vec<Fiel
         return Err(AppError::rule("DEADLINE_PASSED", "the referral is closed"));
     }
     form::check_fields(&fields).map_err(|e| AppError::validation(&e.path, e.message))?;
-    let txn = state.db.begin().await?;
     lock_referral(&txn, id).await?;
     let last = current_form(&txn, id).await?.map_or(0, |f| f.form_version);
     let f = referral_form::ActiveModel {
@@ -604,14 +604,13 @@ pub async fn upload_document(
     commune: Option<i32>,
     file: Upload,
 ) -> AppResult<referral_document::Model> {
-    let r = referral_of(&state.db, id).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let r = referral_of(&txn, id).await?;
     let p = match commune {
-        None => {
-            authorize(&state.db, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?
-        }
+        None => authorize(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?,
         Some(c) => {
-            let p = authorize(&state.db, actor, Action::DraftResponse { commune: c }).await?;
-            addressee_of(&state.db, id, c).await?;
+            let p = authorize(&txn, actor, Action::DraftResponse { commune: c }).await?;
+            addressee_of(&txn, id, c).await?;
             require_status(&r, ReferralStatus::Open, "attach a file")?;
             p
         }
@@ -620,7 +619,6 @@ pub async fn upload_document(
         return Err(AppError::rule("DEADLINE_PASSED", "the referral is closed"));
     }
     let file = check_upload(file, state.config.limits.document_bytes)?;
-    let txn = state.db.begin().await?;
     let d = referral_document::ActiveModel {
         referral_id: Set(id),
         commune_id: Set(commune),
@@ -647,7 +645,7 @@ pub async fn upload_document(
 
 /// A referral document for those who may see it: the referral's own to whoever sees the
 /// referral, a commune's attachment to whoever sees that commune's response.
-pub async fn document_for(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<referral_document::Model> {
+pub async fn document_for<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResult<referral_document::Model> {
     let d = referral_document::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("document"))?;
     let (_, v) = visible(db, actor, d.referral_id).await?;
     match d.commune_id {
@@ -675,8 +673,9 @@ pub async fn open(
     expected_version: i32,
     clock_start: Option<NaiveDate>,
 ) -> AppResult<referral::Model> {
-    let r = referral_of(&state.db, id).await?;
-    authorize(&state.db, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let r = referral_of(&txn, id).await?;
+    authorize(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
     require_status(&r, ReferralStatus::Draft, "open it again")?;
     let procedure = procedure_of(&r)?;
     let today = crate::time::today_paris();
@@ -698,11 +697,10 @@ pub async fn open(
             format!("the deadline {} has already passed", paris_day(deadline)),
         ));
     }
-    if procedure.kind() == ReferralKind::DataCollection && current_form(&state.db, id).await?.is_none() {
+    if procedure.kind() == ReferralKind::DataCollection && current_form(&txn, id).await?.is_none() {
         return Err(AppError::validation("fields", "a data collection needs its form before opening"));
     }
     let next = next_version(expected_version)?;
-    let txn = state.db.begin().await?;
     let res = referral::Entity::update_many()
         .col_expr(referral::Column::Status, Expr::value(ReferralStatus::Open.as_str()))
         .col_expr(referral::Column::ClockStartDate, Expr::value(start))
@@ -857,8 +855,9 @@ pub async fn extend_deadline(
     day: NaiveDate,
     reason: &str,
 ) -> AppResult<referral::Model> {
-    let r = referral_of(&state.db, id).await?;
-    authorize(&state.db, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let r = referral_of(&txn, id).await?;
+    authorize(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
     require_status(&r, ReferralStatus::Open, "extend the deadline")?;
     if let Some(m) = r.duration_months {
         // The law fixes these periods, and with them the day silence becomes an opinion.
@@ -876,7 +875,6 @@ pub async fn extend_deadline(
         return Err(AppError::validation("deadlineDate", "at most a year from today"));
     }
     let next = next_version(expected_version)?;
-    let txn = state.db.begin().await?;
     let now = Utc::now();
     let res = referral::Entity::update_many()
         .col_expr(referral::Column::Deadline, Expr::value(new))
@@ -964,25 +962,25 @@ pub async fn save_response(
     input: ResponseInput,
     submit: bool,
 ) -> AppResult<referral_addressee::Model> {
-    let r = referral_of(&state.db, referral_id).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let r = referral_of(&txn, referral_id).await?;
     let action = if submit {
         Action::SubmitResponse { commune: commune_id }
     } else {
         Action::DraftResponse { commune: commune_id }
     };
-    let p = authorize(&state.db, actor, action).await?;
-    let a = addressee_of(&state.db, referral_id, commune_id).await?;
+    let p = authorize(&txn, actor, action).await?;
+    let a = addressee_of(&txn, referral_id, commune_id).await?;
     require_status(&r, ReferralStatus::Open, "answer")?;
     if !submit && a.status == ResponseStatus::Submitted.as_str() {
         return Err(AppError::rule("INVALID_TRANSITION", "a submitted response is amended by submitting it again"));
     }
     let procedure = procedure_of(&r)?;
-    let checked = check_response(&state.db, &r, procedure, commune_id, &input, submit).await?;
+    let checked = check_response(&txn, &r, procedure, commune_id, &input, submit).await?;
     let next = next_version(expected_version)?;
     let now = Utc::now();
     let person = p.map(|p| p.person_id);
     let status = if submit { ResponseStatus::Submitted } else { ResponseStatus::Draft };
-    let txn = state.db.begin().await?;
     let mut q = referral_addressee::Entity::update_many()
         .col_expr(referral_addressee::Column::Status, Expr::value(status.as_str()))
         .col_expr(referral_addressee::Column::Opinion, Expr::value(input.opinion.map(|o| o.as_str())))
@@ -1049,8 +1047,8 @@ struct CheckedResponse {
     form_version: Option<i32>,
 }
 
-async fn check_response(
-    db: &DatabaseConnection,
+async fn check_response<C: ConnectionTrait>(
+    db: &C,
     r: &referral::Model,
     procedure: Procedure,
     commune_id: i32,
@@ -1117,8 +1115,8 @@ async fn check_response(
 }
 
 /// A FILE answer names a document this commune uploaded to this referral.
-async fn check_files(
-    db: &DatabaseConnection,
+async fn check_files<C: ConnectionTrait>(
+    db: &C,
     referral_id: i32,
     commune_id: i32,
     fields: &[Field],
@@ -1139,7 +1137,7 @@ async fn check_files(
     Ok(())
 }
 
-pub async fn revisions(db: &DatabaseConnection, addressee_id: i32) -> AppResult<Vec<response_revision::Model>> {
+pub async fn revisions<C: ConnectionTrait>(db: &C, addressee_id: i32) -> AppResult<Vec<response_revision::Model>> {
     Ok(response_revision::Entity::find()
         .filter(response_revision::Column::AddresseeId.eq(addressee_id))
         .order_by_asc(response_revision::Column::Revision)
@@ -1158,11 +1156,12 @@ pub async fn grant_signature(
     commune_id: i32,
     person_id: i32,
 ) -> AppResult<signature_delegation::Model> {
-    authorize(&state.db, actor, Action::DelegateSignature { commune: commune_id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    authorize(&txn, actor, Action::DelegateSignature { commune: commune_id }).await?;
     let today = crate::time::today_paris();
     let held = mandate::Entity::find()
         .filter(mandate::Column::CommuneId.eq(commune_id))
-        .all(&state.db)
+        .all(&txn)
         .await?
         .into_iter()
         .filter(|m| runs_on(m, today))
@@ -1177,8 +1176,7 @@ pub async fn grant_signature(
     if !held.iter().any(|m| m.person_id == person_id && Role::parse(&m.role) != Some(Role::Mayor)) {
         return Err(AppError::validation("personId", "a signature is delegated to someone serving the commune today"));
     }
-    let scope = crate::auth::policy::current_intercommunalities_of(&state.db, commune_id).await?.first().copied();
-    let txn = state.db.begin().await?;
+    let scope = crate::auth::policy::current_intercommunalities_of(&txn, commune_id).await?.first().copied();
     let d = signature_delegation::ActiveModel {
         commune_id: Set(commune_id),
         person_id: Set(person_id),
@@ -1207,17 +1205,17 @@ pub async fn grant_signature(
 }
 
 pub async fn revoke_signature(state: &AppState, actor: &Actor, id: i32) -> AppResult<signature_delegation::Model> {
+    let txn = crate::db::write(&state.db).await?;
     let d = signature_delegation::Entity::find_by_id(id)
-        .one(&state.db)
+        .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("signature delegation"))?;
-    authorize(&state.db, actor, Action::DelegateSignature { commune: d.commune_id }).await?;
+    authorize(&txn, actor, Action::DelegateSignature { commune: d.commune_id }).await?;
     let today = crate::time::today_paris();
     if d.end_date.is_some_and(|e| e <= today) {
         return Err(AppError::rule("INVALID_TRANSITION", "this delegation has already ended"));
     }
-    let scope = crate::auth::policy::current_intercommunalities_of(&state.db, d.commune_id).await?.first().copied();
-    let txn = state.db.begin().await?;
+    let scope = crate::auth::policy::current_intercommunalities_of(&txn, d.commune_id).await?.first().copied();
     let mut m: signature_delegation::ActiveModel = d.into();
     m.end_date = Set(Some(today));
     let d = m.update(&txn).await?;
@@ -1261,7 +1259,7 @@ pub async fn standings_rows<C: ConnectionTrait>(
 /// The outcome as it stands at `now` (final once the deadline has passed). Counted in
 /// SQL, by stored status and opinion (a handful of rows whatever the addressees), plus
 /// the most populous addressee: two statements.
-pub async fn outcome_of(db: &DatabaseConnection, r: &referral::Model, now: DateTime<Utc>) -> AppResult<Outcome> {
+pub async fn outcome_of<C: ConnectionTrait>(db: &C, r: &referral::Model, now: DateTime<Utc>) -> AppResult<Outcome> {
     use referral_addressee::Column as C;
     use sea_orm::sea_query::{Alias, ExprTrait};
     let groups: Vec<(String, Option<String>, i64, Option<i64>)> = referral_addressee::Entity::find()
@@ -1324,7 +1322,7 @@ pub struct GroupProgress {
     pub submitted: i64,
 }
 
-pub async fn progress(db: &DatabaseConnection, r: &referral::Model) -> AppResult<Progress> {
+pub async fn progress<C: ConnectionTrait>(db: &C, r: &referral::Model) -> AppResult<Progress> {
     use crate::territory::model::{territory, territory_commune};
     let rows = standings_rows(db, r.id).await?;
     let mut group_of: HashMap<i32, String> = HashMap::new();
@@ -1404,7 +1402,7 @@ pub struct Named {
 }
 
 /// The addressees the view sees, with their commune's name and code: two statements.
-pub async fn responses_named(db: &DatabaseConnection, referral_id: i32, view: &View) -> AppResult<Vec<Named>> {
+pub async fn responses_named<C: ConnectionTrait>(db: &C, referral_id: i32, view: &View) -> AppResult<Vec<Named>> {
     let names: HashMap<i32, (String, String)> = referral_addressee::Entity::find()
         .select_only()
         .column(referral_addressee::Column::CommuneId)
@@ -1446,8 +1444,8 @@ pub struct SortBy<'a> {
     pub per_inhabitant: bool,
 }
 
-pub async fn dataset(
-    db: &DatabaseConnection,
+pub async fn dataset<C: ConnectionTrait>(
+    db: &C,
     r: &referral::Model,
     view: &View,
     sort: SortBy<'_>,
@@ -1477,7 +1475,7 @@ pub async fn dataset(
 }
 
 /// Every response the actor sees, as CSV: one row per commune, the answers' fields last.
-pub async fn responses_csv(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<(String, Vec<u8>)> {
+pub async fn responses_csv<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResult<(String, Vec<u8>)> {
     let (r, view) = visible(db, actor, id).await?;
     let fields = form::parse_fields(current_form(db, id).await?.and_then(|f| f.fields).as_deref());
     let mut header: Vec<String> = [
@@ -1524,7 +1522,7 @@ pub async fn responses_csv(db: &DatabaseConnection, actor: &Actor, id: i32) -> A
 }
 
 /// A data collection's dataset as CSV: each numeric field followed by its value per inhabitant.
-pub async fn dataset_csv(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<(String, Vec<u8>)> {
+pub async fn dataset_csv<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResult<(String, Vec<u8>)> {
     let (r, view) = visible(db, actor, id).await?;
     if procedure_of(&r)?.kind() != ReferralKind::DataCollection {
         return Err(AppError::validation("id", "only a data collection has a dataset"));
@@ -1603,7 +1601,7 @@ pub async fn run_jobs(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<
 
 async fn close(db: &DatabaseConnection, actor: &Actor, r: &referral::Model, now: DateTime<Utc>) -> AppResult<bool> {
     let silence = silence_of(r)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::write(db).await?;
     let res = referral::Entity::update_many()
         .col_expr(referral::Column::Status, Expr::value(ReferralStatus::Closed.as_str()))
         .col_expr(referral::Column::ClosedAt, Expr::value(now))
@@ -1664,7 +1662,7 @@ async fn remind(db: &DatabaseConnection, actor: &Actor, r: &referral::Model, now
         .filter(|d| !sent.contains(d) && today >= deadline_day - Duration::days(i64::from(*d)))
         .collect();
     let Some(&latest) = due.iter().min() else { return Ok(0) };
-    let txn = db.begin().await?;
+    let txn = crate::db::write(db).await?;
     let silent: HashSet<i32> = standings_rows(&txn, r.id)
         .await?
         .into_iter()

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -312,7 +312,7 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
     let today = crate::time::today_paris();
     let mut report = ImportReport::default();
     report.communes.skipped = parsed.skipped;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
 
     // Communes, by INSEE code.
     let existing: HashMap<String, commune::Model> =

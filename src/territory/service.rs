@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
 use super::model::{intercommunality, territory, territory_commune};
@@ -76,13 +76,13 @@ pub async fn create_territory(
     epci: i32,
     input: TerritoryInput,
 ) -> AppResult<territory::Model> {
+    let txn = crate::db::write(&state.db).await?;
     intercommunality::Entity::find_by_id(epci)
-        .one(&state.db)
+        .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("intercommunality"))?;
-    authorize(&state.db, actor, Action::ManageTerritories { intercommunality: epci }).await?;
+    authorize(&txn, actor, Action::ManageTerritories { intercommunality: epci }).await?;
     let name = check_name(&input.name)?;
-    let txn = state.db.begin().await?;
     let communes = check_members(&txn, epci, &input.commune_ids).await?;
     if name_taken(&txn, epci, &name, None).await? {
         return Err(AppError::Conflict(format!("a territory named {name:?} exists already")));
@@ -123,12 +123,11 @@ pub async fn update_territory(
     expected_version: i32,
     input: TerritoryInput,
 ) -> AppResult<territory::Model> {
-    let old =
-        territory::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("territory"))?;
-    authorize(&state.db, actor, Action::ManageTerritories { intercommunality: old.intercommunality_id }).await?;
+    let txn = crate::db::write(&state.db).await?;
+    let old = territory::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("territory"))?;
+    authorize(&txn, actor, Action::ManageTerritories { intercommunality: old.intercommunality_id }).await?;
     let name = check_name(&input.name)?;
     let code = input.code.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
-    let txn = state.db.begin().await?;
     let communes = check_members(&txn, old.intercommunality_id, &input.commune_ids).await?;
     if name_taken(&txn, old.intercommunality_id, &name, Some(id)).await? {
         return Err(AppError::Conflict(format!("a territory named {name:?} exists already")));
@@ -160,10 +159,9 @@ pub async fn update_territory(
 }
 
 pub async fn delete_territory(state: &AppState, actor: &Actor, id: i32, expected_version: i32) -> AppResult<()> {
-    let old =
-        territory::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("territory"))?;
-    authorize(&state.db, actor, Action::ManageTerritories { intercommunality: old.intercommunality_id }).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
+    let old = territory::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("territory"))?;
+    authorize(&txn, actor, Action::ManageTerritories { intercommunality: old.intercommunality_id }).await?;
     territory_commune::Entity::delete_many().filter(territory_commune::Column::TerritoryId.eq(id)).exec(&txn).await?;
     let res = territory::Entity::delete_many()
         .filter(territory::Column::Id.eq(id))
