@@ -79,9 +79,9 @@ impl Body {
     async fn intercommunality(&self, ctx: &Context<'_>) -> AppResult<Option<Intercommunality>> {
         Ok(loaders(ctx)?.intercommunality.load_one(self.0.intercommunality_id).await?.map(Intercommunality))
     }
-    async fn rules(&self) -> RuleProfileView {
-        let p = service::profile_of(&self.0);
-        RuleProfileView {
+    async fn rules(&self) -> AppResult<RuleProfileView> {
+        let p = service::profile_of(&self.0)?;
+        Ok(RuleProfileView {
             notice_clear_days: p.notice_clear_days,
             urgency_clear_days: p.urgency_clear_days,
             note_required: p.note_required,
@@ -91,7 +91,7 @@ impl Body {
             proxy_max_meetings: p.proxy_max_meetings,
             second_convocation_days: p.second_convocation_days,
             legal_source: p.legal_source,
-        }
+        })
     }
     /// Members on `on` (default today, Europe/Paris). The conference's and the DGS
     /// committee's seats follow mandates: a new mayor takes the seat the day they take office.
@@ -218,8 +218,8 @@ impl BodySeat {
     async fn id(&self) -> ID {
         ids::encode(Kind::BodySeat, self.0.id)
     }
-    async fn role(&self) -> SeatRole {
-        SeatRole::parse(&self.0.role).unwrap_or(SeatRole::Member)
+    async fn role(&self) -> AppResult<SeatRole> {
+        SeatRole::stored(&self.0.role)
     }
     async fn person(&self, ctx: &Context<'_>) -> AppResult<Person> {
         person(ctx, self.0.person_id).await
@@ -378,8 +378,8 @@ pub struct Minutes(meeting::Model);
 
 #[Object]
 impl Minutes {
-    async fn status(&self) -> MinutesStatus {
-        MinutesStatus::parse(&self.0.minutes_status).unwrap_or(MinutesStatus::None)
+    async fn status(&self) -> AppResult<MinutesStatus> {
+        MinutesStatus::stored(&self.0.minutes_status)
     }
     async fn text(&self) -> Option<&str> {
         self.0.minutes_text.as_deref()
@@ -479,8 +479,8 @@ impl Convocation {
     async fn person(&self, ctx: &Context<'_>) -> AppResult<Person> {
         person(ctx, self.0.person_id).await
     }
-    async fn seat(&self) -> SeatRole {
-        SeatRole::parse(&self.0.seat).unwrap_or(SeatRole::Member)
+    async fn seat(&self) -> AppResult<SeatRole> {
+        SeatRole::stored(&self.0.seat)
     }
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
         commune(ctx, self.0.commune_id).await
@@ -510,15 +510,15 @@ impl AttendanceRow {
     async fn person(&self, ctx: &Context<'_>) -> AppResult<Person> {
         person(ctx, self.convocation.person_id).await
     }
-    async fn seat(&self) -> SeatRole {
-        SeatRole::parse(&self.convocation.seat).unwrap_or(SeatRole::Member)
+    async fn seat(&self) -> AppResult<SeatRole> {
+        SeatRole::stored(&self.convocation.seat)
     }
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
         commune(ctx, self.convocation.commune_id).await
     }
     /// Null until recorded.
-    async fn status(&self) -> Option<AttendanceStatus> {
-        self.attendance.as_ref().and_then(|a| AttendanceStatus::parse(&a.status))
+    async fn status(&self) -> AppResult<Option<AttendanceStatus>> {
+        self.attendance.as_ref().map(|a| AttendanceStatus::stored(&a.status)).transpose()
     }
     /// Agenda position from which the member was present (null: from the start).
     async fn arrival_position(&self) -> Option<i32> {

@@ -354,12 +354,41 @@ pub fn suggest_host(candidates: &[(i32, String)], hosted: &HashMap<i32, DateTime
 }
 
 /// The calendar year (Paris) of an instant.
+/// How early before its convened start a meeting may be declared held (a secretariat
+/// opening the session on a tablet a little ahead of the hour).
+pub const OPENING_TOLERANCE_MINUTES: i64 = 15;
+
+/// A meeting is declared held only once it has begun: from its convened start, less
+/// `OPENING_TOLERANCE_MINUTES`. Before that the members convened to the hour could not
+/// yet be there. Refused with the earliest time it may be declared held.
+pub fn check_may_be_held(starts_at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), DateTime<Utc>> {
+    let earliest = starts_at - Duration::minutes(OPENING_TOLERANCE_MINUTES);
+    if now < earliest {
+        Err(earliest)
+    } else {
+        Ok(())
+    }
+}
+
 pub fn paris_year(t: DateTime<Utc>) -> i32 {
     paris_day(t).year()
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_meeting_is_held_only_once_it_has_begun() {
+        let start = Utc.with_ymd_and_hms(2026, 6, 16, 8, 0, 0).unwrap();
+        // Days before: refused, with the earliest time it may be declared held.
+        let early = check_may_be_held(start, start - Duration::days(3)).unwrap_err();
+        assert_eq!(early, start - Duration::minutes(OPENING_TOLERANCE_MINUTES));
+        assert!(check_may_be_held(start, start - Duration::minutes(16)).is_err());
+        // Within the tolerance, at the hour and after: allowed.
+        assert!(check_may_be_held(start, start - Duration::minutes(15)).is_ok());
+        assert!(check_may_be_held(start, start).is_ok());
+        assert!(check_may_be_held(start, start + Duration::hours(5)).is_ok());
+    }
+
     use super::*;
     use chrono::TimeZone;
 

@@ -47,18 +47,18 @@ pub fn status_of(m: &meeting::Model) -> AppResult<MeetingStatus> {
     MeetingStatus::parse(&m.status).ok_or_else(|| AppError::internal(format!("meeting {} has unknown status", m.id)))
 }
 
-pub fn profile_of(b: &body::Model) -> RuleProfile {
-    RuleProfile {
+pub fn profile_of(b: &body::Model) -> AppResult<RuleProfile> {
+    Ok(RuleProfile {
         notice_clear_days: b.notice_clear_days,
         urgency_clear_days: b.urgency_clear_days,
         note_required: b.note_required,
-        quorum_rule: QuorumRule::parse(&b.quorum_rule).unwrap_or(QuorumRule::MajorityInOffice),
+        quorum_rule: QuorumRule::stored(&b.quorum_rule)?,
         proxies_allowed: b.proxies_allowed,
         proxies_per_holder: b.proxies_per_holder,
         proxy_max_meetings: b.proxy_max_meetings,
         second_convocation_days: b.second_convocation_days,
         legal_source: b.legal_source.clone(),
-    }
+    })
 }
 
 /// A Paris wall-clock time as an instant; refused when the time does not exist or is
@@ -247,7 +247,7 @@ async fn designated_seats<C: ConnectionTrait>(
         let designator = s.designated_by_mandate_id.map(|id| mandates.get(&id));
         let basis_runs = basis.is_some_and(|m| runs_on(m, day));
         let designator_runs = designator.is_none_or(|d| d.is_some_and(|m| runs_on(m, day)));
-        let role = SeatRole::parse(&s.role).unwrap_or(SeatRole::Member);
+        let role = SeatRole::stored(&s.role)?;
         if basis_runs && designator_runs {
             if seen.insert(s.person_id) {
                 members.push(Member {
@@ -1282,6 +1282,17 @@ pub async fn change_status(
         .exec(&txn)
         .await?;
     expect_one(res.rows_affected, "meeting", m.version, expected_version)?;
+    if to == MeetingStatus::Held {
+        crate::meetings::rules::check_may_be_held(m.starts_at, Utc::now()).map_err(|earliest| {
+            AppError::rule(
+                "MEETING_NOT_STARTED",
+                format!(
+                    "a meeting is declared held once it has begun: from {} (Paris time)",
+                    earliest.with_timezone(&chrono_tz::Europe::Paris).format("%Y-%m-%d %H:%M")
+                ),
+            )
+        })?;
+    }
     if told {
         let what = if to == MeetingStatus::Cancelled { "cancelled" } else { "postponed" };
         let msg =
@@ -1368,6 +1379,8 @@ pub async fn give_proxy(
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, meeting_id).await?;
     authorize(&txn, actor, Action::GiveProxy { intercommunality: b.intercommunality_id, giver }).await?;
+    // Under the meeting's lock from here on: its state cannot change before commit.
+    let m = lock_meeting(&txn, &m).await?;
     if !b.proxies_allowed {
         return Err(AppError::rule("PROXY_REFUSED", "this body's rules allow no proxies"));
     }
@@ -1391,7 +1404,6 @@ pub async fn give_proxy(
     if !sitting.contains(&holder) {
         return Err(AppError::validation("holderId", "a proxy is given to another member of the body"));
     }
-    lock_meeting(&txn, &m).await?;
     let valid = proxies_at(&txn, &m).await?;
     if valid.iter().any(|p| p.giver_person_id == giver) {
         return Err(AppError::Conflict(
@@ -1479,6 +1491,8 @@ pub async fn record_attendance(
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, meeting_id).await?;
     authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    // Under the meeting's lock from here on: its state cannot change before commit.
+    let m = lock_meeting(&txn, &m).await?;
     if !matches!(status_of(&m)?, MeetingStatus::Convened | MeetingStatus::Held) {
         return Err(AppError::rule("INVALID_TRANSITION", "attendance is recorded for a convened or held meeting"));
     }
@@ -1518,7 +1532,6 @@ pub async fn record_attendance(
         }
     }
     let now = Utc::now();
-    lock_meeting(&txn, &m).await?;
     let ids: Vec<i32> = rows.iter().map(|r| r.person_id).collect();
     attendance::Entity::delete_many()
         .filter(attendance::Column::MeetingId.eq(meeting_id))
@@ -1567,10 +1580,10 @@ pub async fn quorum_by_item<C: ConnectionTrait>(
         .all(db)
         .await?;
     let rows = attendance::Entity::find().filter(attendance::Column::MeetingId.eq(m.id)).all(db).await?;
-    let presences: Vec<Presence> = rows.iter().map(presence).collect();
+    let presences: Vec<Presence> = rows.iter().map(presence).collect::<AppResult<_>>()?;
     // Members in office: those convened (frozen at convening), not today's seats.
     let in_office = convocation::Entity::find().filter(convocation::Column::MeetingId.eq(m.id)).count(db).await? as i64;
-    let rule = profile_of(b).quorum_rule;
+    let rule = profile_of(b)?.quorum_rule;
     let second = m.first_convocation_id.is_some();
     Ok(items
         .into_iter()
@@ -1581,12 +1594,12 @@ pub async fn quorum_by_item<C: ConnectionTrait>(
         .collect())
 }
 
-pub fn presence(a: &attendance::Model) -> Presence {
-    Presence {
-        status: AttendanceStatus::parse(&a.status).unwrap_or(AttendanceStatus::Absent),
+pub fn presence(a: &attendance::Model) -> AppResult<Presence> {
+    Ok(Presence {
+        status: AttendanceStatus::stored(&a.status)?,
         arrival: a.arrival_position,
         departure: a.departure_position,
-    }
+    })
 }
 
 /// When quorum failed, convenes the same items again at least the body's
@@ -1747,8 +1760,14 @@ pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteI
     }
     // Who may vote at this item: members present, and those they represent by proxy.
     let att = attendance::Entity::find().filter(attendance::Column::MeetingId.eq(m.id)).all(&txn).await?;
-    let present: HashSet<i32> =
-        att.iter().filter(|a| presence(a).present_at(item.position)).map(|a| a.person_id).collect();
+    let present: HashSet<i32> = att
+        .iter()
+        .map(|a| Ok((a, presence(a)?)))
+        .collect::<AppResult<Vec<_>>>()?
+        .into_iter()
+        .filter(|(_, p)| p.present_at(item.position))
+        .map(|(a, _)| a.person_id)
+        .collect();
     let proxies = proxies_at(&txn, &m).await?;
     let represented: HashMap<i32, i32> = att
         .iter()

@@ -51,6 +51,9 @@ pub struct Field {
 }
 
 impl Field {
+    /// The field's type. `parse_fields` refuses a stored form with an unknown type, so a
+    /// field read from storage always has a known one; a Field built by hand with an
+    /// unknown type reads as TEXT, which accepts least.
     pub fn field_type(&self) -> FieldType {
         FieldType::parse(&self.kind).unwrap_or(FieldType::Text)
     }
@@ -351,16 +354,24 @@ pub fn to_csv(header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>, csv::E
 }
 
 /// Answers as stored (JSON object text) back to a map.
-pub fn parse_answers(raw: Option<&str>) -> Option<Map<String, Value>> {
-    raw.and_then(|s| serde_json::from_str::<Value>(s).ok()).and_then(|v| match v {
-        Value::Object(o) => Some(o),
-        _ => None,
-    })
+pub fn parse_answers(raw: Option<&str>) -> Result<Option<Map<String, Value>>, String> {
+    match raw.map(serde_json::from_str::<Value>) {
+        None => Ok(None),
+        Some(Ok(Value::Object(o))) => Ok(Some(o)),
+        Some(Ok(_)) => Err("stored answers are not a JSON object".into()),
+        Some(Err(e)) => Err(format!("stored answers are not JSON: {e}")),
+    }
 }
 
-/// A form's fields as stored (JSON array text).
-pub fn parse_fields(raw: Option<&str>) -> Vec<Field> {
-    raw.and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
+/// A form's fields as stored (JSON array text); an unreadable form, or a field of an
+/// unknown type, is an error, never an empty or a TEXT field.
+pub fn parse_fields(raw: Option<&str>) -> Result<Vec<Field>, String> {
+    let Some(raw) = raw else { return Ok(Vec::new()) };
+    let fields: Vec<Field> = serde_json::from_str(raw).map_err(|e| format!("stored form is not readable: {e}"))?;
+    match fields.iter().find(|f| FieldType::parse(&f.kind).is_none()) {
+        Some(f) => Err(format!("stored form field {:?} has unknown type {:?}", f.key, f.kind)),
+        None => Ok(fields),
+    }
 }
 
 #[cfg(test)]

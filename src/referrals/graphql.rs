@@ -149,7 +149,7 @@ impl Referral {
     /// The current form of a data collection.
     async fn form(&self, ctx: &Context<'_>) -> AppResult<Option<Form>> {
         let f = service::current_form(&state(ctx)?.db, self.r.id).await?;
-        Ok(f.map(Form::of))
+        f.map(Form::of).transpose()
     }
     /// The responses the actor may see: their own commune's; the others' once the
     /// referral is closed (unless secretariat-only); all of them, live, for the
@@ -294,9 +294,9 @@ pub struct Form {
 }
 
 impl Form {
-    fn of(f: referral_form::Model) -> Self {
-        let fields = super::form::parse_fields(f.fields.as_deref()).into_iter().map(FormField).collect();
-        Form { version: f.form_version, fields }
+    fn of(f: referral_form::Model) -> AppResult<Self> {
+        let fields = super::form::parse_fields(f.fields.as_deref()).map_err(AppError::internal)?;
+        Ok(Form { version: f.form_version, fields: fields.into_iter().map(FormField).collect() })
     }
 }
 
@@ -1009,7 +1009,7 @@ impl ReferralsMutation {
             })
             .collect();
         let f = service::set_form(state(ctx)?, actor(ctx)?, id, fields).await?;
-        Ok(Form::of(f))
+        Form::of(f)
     }
     /// Attaches a document to the referral (GraphQL multipart request; secretariat).
     async fn upload_referral_document(

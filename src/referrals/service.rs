@@ -1099,7 +1099,7 @@ async fn check_response<C: ConnectionTrait>(
             let f = current_form(db, r.id)
                 .await?
                 .ok_or_else(|| AppError::internal("open data collection without a form"))?;
-            let fields = form::parse_fields(f.fields.as_deref());
+            let fields = form::parse_fields(f.fields.as_deref()).map_err(AppError::internal)?;
             let answers = input.answers.clone().unwrap_or(Value::Null);
             let clean = form::validate_answers(&fields, &answers, submit)
                 .map_err(|e| AppError::validation(&e.path, e.message))?;
@@ -1287,21 +1287,28 @@ pub async fn outcome_of<C: ConnectionTrait>(db: &C, r: &referral::Model, now: Da
     let passed = deadline_passed(r, now);
     let silence = silence_of(r)?;
     let position = |status: &str, opinion: Option<&str>| {
-        let s = ResponseStatus::parse(status).unwrap_or(ResponseStatus::Pending).effective(passed, silence);
-        Position::of(s, opinion.and_then(Opinion::parse))
+        let s = ResponseStatus::stored(status)?.effective(passed, silence);
+        let opinion = opinion.map(Opinion::stored).transpose()?;
+        Ok::<_, AppError>(Position::of(s, opinion))
     };
     let counts: Vec<PositionCount> = groups
         .iter()
-        .map(|(status, opinion, communes, population)| PositionCount {
-            position: position(status, opinion.as_deref()),
-            communes: *communes,
-            population: population.unwrap_or(0),
+        .map(|(status, opinion, communes, population)| {
+            Ok(PositionCount {
+                position: position(status, opinion.as_deref())?,
+                communes: *communes,
+                population: population.unwrap_or(0),
+            })
         })
-        .collect();
-    let biggest = biggest.map(|(population, status, opinion)| Standing {
-        population: population.unwrap_or(0),
-        position: position(&status, opinion.as_deref()),
-    });
+        .collect::<AppResult<_>>()?;
+    let biggest = biggest
+        .map(|(population, status, opinion)| {
+            Ok::<_, AppError>(Standing {
+                population: population.unwrap_or(0),
+                position: position(&status, opinion.as_deref())?,
+            })
+        })
+        .transpose()?;
     let day = r.deadline.map(paris_day).map(|d| d.to_string()).unwrap_or_default();
     Ok(outcome(procedure_of(r)?, decision_of(r)?, r.strict_second_branch, &counts, biggest, passed, &day))
 }
@@ -1451,7 +1458,7 @@ pub async fn dataset<C: ConnectionTrait>(
     sort: SortBy<'_>,
 ) -> AppResult<Dataset> {
     let f = current_form(db, r.id).await?;
-    let fields = form::parse_fields(f.as_ref().and_then(|f| f.fields.as_deref()));
+    let fields = form::parse_fields(f.as_ref().and_then(|f| f.fields.as_deref())).map_err(AppError::internal)?;
     if let Some(k) = sort.field {
         if !fields.iter().any(|f| f.key == k) {
             return Err(AppError::validation("sortBy", format!("no field {k} in this form")));
@@ -1466,7 +1473,11 @@ pub async fn dataset<C: ConnectionTrait>(
             name: n.name,
             insee_code: n.insee_code,
             population: n.a.population,
-            answers: if answered { form::parse_answers(n.a.answers.as_deref()) } else { None },
+            answers: if answered {
+                form::parse_answers(n.a.answers.as_deref()).map_err(AppError::internal)?
+            } else {
+                None
+            },
         });
     }
     form::sort_rows(&mut rows, sort.field, sort.descending, sort.per_inhabitant);
@@ -1477,7 +1488,8 @@ pub async fn dataset<C: ConnectionTrait>(
 /// Every response the actor sees, as CSV: one row per commune, the answers' fields last.
 pub async fn responses_csv<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResult<(String, Vec<u8>)> {
     let (r, view) = visible(db, actor, id).await?;
-    let fields = form::parse_fields(current_form(db, id).await?.and_then(|f| f.fields).as_deref());
+    let fields = form::parse_fields(current_form(db, id).await?.and_then(|f| f.fields).as_deref())
+        .map_err(AppError::internal)?;
     let mut header: Vec<String> = [
         "insee_code",
         "commune",
@@ -1499,7 +1511,7 @@ pub async fn responses_csv<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -
     for mut n in responses_named(db, id, &view).await? {
         n.a = view.redact(n.a);
         let a = &n.a;
-        let answers = form::parse_answers(a.answers.as_deref()).unwrap_or_default();
+        let answers = form::parse_answers(a.answers.as_deref()).map_err(AppError::internal)?.unwrap_or_default();
         let opt = |v: Option<String>| v.unwrap_or_default();
         let mut row = vec![
             n.insee_code.clone(),

@@ -66,6 +66,9 @@ pub async fn convene(app: &TestApp, tok: &str, meeting: &str, urgency: Option<&s
 }
 
 pub async fn transition(app: &TestApp, tok: &str, meeting: &str, status: &str) -> Value {
+    if status == "HELD" {
+        has_begun(app, meeting).await;
+    }
     let v = version(app, tok, meeting).await;
     app.gql(
         Some(tok),
@@ -73,6 +76,23 @@ pub async fn transition(app: &TestApp, tok: &str, meeting: &str, status: &str) -
         json!({"i": {"id": meeting, "expectedVersion": v, "status": status}}),
     )
     .await
+}
+
+/// Moves a meeting's start to a minute ago, as if its hour had come (a meeting is
+/// declared held only once it has begun). Straight in the database: the clock, not an
+/// edit through the API.
+pub async fn has_begun(app: &TestApp, meeting: &str) {
+    use entente::meetings::model::meeting as mt;
+    use sea_orm::{sea_query::Expr, ColumnTrait, EntityTrait, QueryFilter};
+    let id = entente::ids::decode("id", entente::ids::Kind::Meeting, &async_graphql::ID(meeting.to_string())).unwrap();
+    let now = chrono::Utc::now();
+    mt::Entity::update_many()
+        .col_expr(mt::Column::StartsAt, Expr::value(now - Duration::minutes(1)))
+        .col_expr(mt::Column::EndsAt, Expr::value(now + Duration::hours(2)))
+        .filter(mt::Column::Id.eq(id))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
 }
 
 /// The current mayor's mandate and person IDs of a commune.
@@ -1055,4 +1075,31 @@ async fn the_demo_has_a_convened_plenary_and_a_working_group() {
         .collect();
     assert!(sizes.contains(&("WORKING_GROUP".to_string(), 4)), "{sizes:?}");
     assert!(sizes.contains(&("DGS_COMMITTEE".to_string(), 2)), "{sizes:?}");
+}
+
+/// A meeting is declared held once it has begun, not days before (issue 14, defect 7):
+/// refused with MEETING_NOT_STARTED and nothing changes; at its hour it is allowed.
+#[tokio::test]
+async fn a_meeting_is_not_declared_held_before_it_begins() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let (wg, _) = working_group(&app, &sec, &["13055", "13001"]).await;
+    let m = create_meeting(&app, &sec, &wg, 10).await;
+    add_item(&app, &sec, &m, "VOTE", "Point").await;
+    ok(&convene(&app, &sec, &m, None).await);
+    let v = version(&app, &sec, &m).await;
+    let audited = app.audit_count().await;
+    let r = app
+        .gql(
+            Some(&sec),
+            "mutation($i:TransitionMeetingInput!){transitionMeeting(input:$i){status}}",
+            json!({"i": {"id": m, "expectedVersion": v, "status": "HELD"}}),
+        )
+        .await;
+    assert_eq!(code(&r), "MEETING_NOT_STARTED", "{r}");
+    assert_eq!(version(&app, &sec, &m).await, v, "a refused transition changes nothing");
+    assert_eq!(app.audit_count().await, audited);
+    // At its hour (here: started a minute ago) it is declared held.
+    let r = transition(&app, &sec, &m, "HELD").await;
+    assert_eq!(ok(&r)["transitionMeeting"]["status"], "HELD");
 }

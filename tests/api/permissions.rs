@@ -170,6 +170,7 @@ impl World {
     /// A convened meeting of `body`, then held.
     async fn held(&self, body: &str) -> Prepared {
         let m = self.convened(body).await;
+        crate::meetings::has_begun(&self.app, &m.id).await;
         let d =
             self.as_admin(TRANSITION, json!({"i": {"id": m.id, "expectedVersion": m.version, "status": "HELD"}})).await;
         Prepared { version: d["transitionMeeting"]["version"].as_i64().unwrap(), ..m }
