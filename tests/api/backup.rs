@@ -128,7 +128,7 @@ fn backup_refuses_an_existing_file_a_missing_database_and_postgres() {
     let existing = dir.path().join("existing.db");
     std::fs::write(&existing, b"keep me").unwrap();
     let out = entente().args(["backup", "--database-url", &url]).arg(&existing).output().unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"), "{out:?}");
     assert_eq!(std::fs::read(&existing).unwrap(), b"keep me");
 
@@ -138,7 +138,7 @@ fn backup_refuses_an_existing_file_a_missing_database_and_postgres() {
         .arg(dir.path().join("b.db"))
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no SQLite database"), "{out:?}");
     assert!(!nowhere.exists() && !dir.path().join("b.db").exists());
 
@@ -147,7 +147,7 @@ fn backup_refuses_an_existing_file_a_missing_database_and_postgres() {
         .arg(dir.path().join("pg.dump"))
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"), "{out:?}");
     assert!(!dir.path().join("pg.dump").exists());
 
