@@ -108,7 +108,7 @@ pub async fn checkpoint_and_close(db: DatabaseConnection) {
         let done = db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "PRAGMA wal_checkpoint(TRUNCATE)")).await;
         match done {
             Ok(Some(row)) if row.try_get_by_index::<i32>(0).is_ok_and(|busy| busy == 0) => {
-                tracing::info!("database checkpointed: entente.db holds every write")
+                tracing::info!("database checkpointed: the database file alone holds every write")
             }
             Ok(_) => {
                 tracing::warn!("WAL checkpoint incomplete (a reader was busy): keep the -wal file with the database")
