@@ -6,6 +6,7 @@
 mod macros;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cache;
 pub mod config;
 pub mod db;

@@ -84,6 +84,15 @@ enum Command {
         #[command(subcommand)]
         what: AccountWhat,
     },
+    /// Copy a SQLite database into FILE, a new file, while the server may run (PostgreSQL:
+    /// use pg_dump). Restore: stop the server, put the copy in place of the database file,
+    /// delete its -wal and -shm files, start.
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The copy to write; an existing file is refused.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -215,8 +224,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!("listening on http://{}/graphql", listener.local_addr()?);
             let every = std::time::Duration::from_secs(referral_job_seconds.max(1));
             let job = entente::referrals::service::spawn_jobs(state.db.clone(), every);
+            let db = state.db.clone();
             entente::serve(listener, entente::app(state)).await?;
             job.abort();
+            // The WAL into the database file, so that `entente.db` alone holds every write.
+            entente::backup::checkpoint_and_close(db).await;
         }
         Command::Import {
             what: ImportWhat::Territory { db, communes, epci, ept, communes_population_year, epci_population_year },
@@ -239,6 +251,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 import::apply(&state, &actor, parsed, &opts).await.map_err(|e| anyhow::anyhow!("import: {e:?}"))?;
             println!("{report}");
             println!("took {:.1} s", started.elapsed().as_secs_f64());
+        }
+        Command::Backup { db, file } => {
+            let started = std::time::Instant::now();
+            match entente::backup::backup(&db.database_url, &file).await {
+                Ok(r) => println!(
+                    "backup written to {} ({} bytes, integrity ok) in {:.1} s",
+                    file.display(),
+                    r.bytes,
+                    started.elapsed().as_secs_f64()
+                ),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
         }
         Command::Account { what: AccountWhat::Create { db, email, given_name, family_name, role, siren } } => {
             init_logs(false);

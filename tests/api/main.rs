@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod backup;
 mod cache;
 mod cli;
 mod errors;
@@ -13,6 +14,7 @@ mod mandates;
 mod meetings;
 mod n_plus_one;
 mod permissions;
+mod readme;
 mod referrals;
 mod schema;
 mod territory;
