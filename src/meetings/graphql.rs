@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::model::{
     agenda_item, ballot, body, body_seat, convocation, document, meeting, meeting_request, notification, proxy,
+    superseded_convocation,
 };
 use super::rules::*;
 use super::service::{self, Member, Publication, Vacancy};
@@ -323,6 +324,18 @@ impl Meeting {
         let rows = loaders(ctx)?.convocations.load_one(self.0.id).await?.unwrap_or_default();
         Ok(rows.into_iter().map(Convocation).collect())
     }
+    /// Convocations of earlier convenings of this meeting (before a postponement), kept
+    /// when it was convened again: their sending and reading times remain the legal
+    /// proof. Oldest first.
+    async fn superseded_convocations(&self, ctx: &Context<'_>) -> AppResult<Vec<SupersededConvocation>> {
+        let rows = superseded_convocation::Entity::find()
+            .filter(superseded_convocation::Column::MeetingId.eq(self.0.id))
+            .order_by_asc(superseded_convocation::Column::Sequence)
+            .order_by_asc(superseded_convocation::Column::Id)
+            .all(&state(ctx)?.db)
+            .await?;
+        Ok(rows.into_iter().map(SupersededConvocation).collect())
+    }
     /// One row per convened member: their seat and recorded attendance (null status: not
     /// recorded yet).
     async fn attendance(&self, ctx: &Context<'_>) -> AppResult<Vec<AttendanceRow>> {
@@ -496,6 +509,42 @@ impl Convocation {
     /// Read acknowledgement (accusé de lecture).
     async fn read_at(&self) -> Option<DateTime<Utc>> {
         self.0.read_at
+    }
+}
+
+/// A convocation replaced when the meeting was convened again (convocation remplacée).
+pub struct SupersededConvocation(superseded_convocation::Model);
+
+#[Object]
+impl SupersededConvocation {
+    async fn person(&self, ctx: &Context<'_>) -> AppResult<Person> {
+        person(ctx, self.0.person_id).await
+    }
+    async fn seat(&self) -> AppResult<SeatRole> {
+        SeatRole::stored(&self.0.seat)
+    }
+    async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
+        commune(ctx, self.0.commune_id).await
+    }
+    /// Sending time: the legal proof of notice of that convening.
+    async fn sent_at(&self) -> DateTime<Utc> {
+        self.0.sent_at
+    }
+    /// ELECTRONIC or PAPER.
+    async fn channel(&self) -> &str {
+        &self.0.channel
+    }
+    /// Read acknowledgement (accusé de lecture), if the member gave it before the change.
+    async fn read_at(&self) -> Option<DateTime<Utc>> {
+        self.0.read_at
+    }
+    /// The meeting's sequence (as in its calendar invitation) when these were replaced.
+    async fn sequence(&self) -> i32 {
+        self.0.sequence
+    }
+    /// When the meeting was convened again and this convocation replaced.
+    async fn superseded_at(&self) -> DateTime<Utc> {
+        self.0.superseded_at
     }
 }
 

@@ -141,6 +141,21 @@ entity!(convocation, "convocation", {
     read_at: Option<DateTimeUtc>,
 });
 
+/// A convocation of an earlier convening of the meeting (before a postponement), kept
+/// when the meeting is convened again: its sending and reading times are legal proof.
+entity!(superseded_convocation, "superseded_convocation", {
+    meeting_id: i32,
+    person_id: i32,
+    seat: String,
+    commune_id: Option<i32>,
+    sent_at: DateTimeUtc,
+    channel: String,
+    read_at: Option<DateTimeUtc>,
+    /// The meeting's sequence when these convocations were replaced.
+    sequence: i32,
+    superseded_at: DateTimeUtc,
+});
+
 entity!(proxy, "proxy", {
     body_id: i32,
     giver_person_id: i32,

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::model::{
     agenda_item, attendance, ballot, body, body_seat, calendar_feed, convocation, document, meeting, meeting_request,
-    notification, proxy, request_signature,
+    notification, proxy, request_signature, superseded_convocation,
 };
 use super::rules::*;
 use crate::audit::service::{record, Entry};
@@ -1160,15 +1160,27 @@ pub async fn convene(
         .exec(&txn)
         .await?;
     expect_one(res.rows_affected, "meeting", m.version, expected_version)?;
-    // Convened again after a postponement: the earlier convocations are replaced, and the
-    // audit entry keeps each one's sending time and read acknowledgement (the proof).
-    let previous: Vec<serde_json::Value> = convocation::Entity::find()
-        .filter(convocation::Column::MeetingId.eq(id))
-        .all(&txn)
-        .await?
-        .iter()
-        .map(|c| json!({ "person": c.person_id, "sentAt": c.sent_at, "readAt": c.read_at, "channel": c.channel }))
-        .collect();
+    // Convened again after a postponement: the earlier convocations are replaced by new
+    // ones, and kept as superseded with their sending time and read acknowledgement
+    // (the legal proof); the audit entry says how many.
+    let earlier = convocation::Entity::find().filter(convocation::Column::MeetingId.eq(id)).all(&txn).await?;
+    let previous = earlier.len();
+    for chunk in earlier.chunks(500) {
+        superseded_convocation::Entity::insert_many(chunk.iter().map(|c| superseded_convocation::ActiveModel {
+            meeting_id: Set(c.meeting_id),
+            person_id: Set(c.person_id),
+            seat: Set(c.seat.clone()),
+            commune_id: Set(c.commune_id),
+            sent_at: Set(c.sent_at),
+            channel: Set(c.channel.clone()),
+            read_at: Set(c.read_at),
+            sequence: Set(m.sequence),
+            superseded_at: Set(now),
+            ..Default::default()
+        }))
+        .exec(&txn)
+        .await?;
+    }
     convocation::Entity::delete_many().filter(convocation::Column::MeetingId.eq(id)).exec(&txn).await?;
     send_convocations(&txn, id, &members, paper_for, now).await?;
     if let Some(r) = m.request_id {

@@ -1103,3 +1103,73 @@ async fn a_meeting_is_not_declared_held_before_it_begins() {
     let r = transition(&app, &sec, &m, "HELD").await;
     assert_eq!(ok(&r)["transitionMeeting"]["status"], "HELD");
 }
+
+/// Convening again after a postponement keeps the earlier convocations, superseded,
+/// with their sending and reading times (issue 14, defect 7: they were deleted).
+#[tokio::test]
+async fn reconvening_keeps_the_earlier_convocations_as_proof() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let (wg, _) = working_group(&app, &sec, &["13055", "13001"]).await;
+    let m = create_meeting(&app, &sec, &wg, 10).await;
+    add_item(&app, &sec, &m, "INFORMATION", "Point").await;
+    ok(&convene(&app, &sec, &m, None).await);
+    let marseille = app.login_as("maire.marseille@demo.entente.fr").await;
+    let r = app
+        .gql(Some(&marseille), "mutation($m:ID!){acknowledgeConvocation(meetingId:$m){readAt}}", json!({"m": m}))
+        .await;
+    let read_at = ok(&r)["acknowledgeConvocation"]["readAt"].as_str().unwrap().to_string();
+    let q = "query($id:ID!){meeting(id:$id){sequence convocations{sentAt readAt person{id}} supersededConvocations{sentAt readAt sequence supersededAt person{id}}}}";
+    let first = ok(&app.gql(Some(&sec), q, json!({"id": m})).await)["meeting"].clone();
+    let sent: Vec<String> =
+        first["convocations"].as_array().unwrap().iter().map(|c| c["sentAt"].as_str().unwrap().into()).collect();
+    assert_eq!(sent.len(), 3);
+    assert!(first["supersededConvocations"].as_array().unwrap().is_empty());
+    ok(&transition(&app, &sec, &m, "POSTPONED").await);
+    let v = version(&app, &sec, &m).await;
+    ok(&app
+        .gql(
+            Some(&sec),
+            "mutation($i:UpdateMeetingInput!){updateMeeting(input:$i){id}}",
+            json!({"i": {"id": m, "expectedVersion": v, "startsAt": paris_in(20, 9), "endsAt": paris_in(20, 11)}}),
+        )
+        .await);
+    ok(&convene(&app, &sec, &m, None).await);
+    let after = ok(&app.gql(Some(&sec), q, json!({"id": m})).await)["meeting"].clone();
+    assert_eq!(after["convocations"].as_array().unwrap().len(), 3);
+    assert!(after["convocations"].as_array().unwrap().iter().all(|c| c["readAt"].is_null()), "new ones unread");
+    let kept = after["supersededConvocations"].as_array().unwrap();
+    assert_eq!(kept.len(), 3, "{after}");
+    let mut kept_sent: Vec<String> = kept.iter().map(|c| c["sentAt"].as_str().unwrap().into()).collect();
+    kept_sent.sort();
+    let mut sent = sent;
+    sent.sort();
+    assert_eq!(kept_sent, sent, "the sending times are the proof: kept as they were");
+    assert_eq!(kept.iter().filter(|c| c["readAt"].as_str() == Some(read_at.as_str())).count(), 1);
+    // Replaced at the sequence the postponement and the new date gave the meeting: after
+    // the first convening's, before the new convening's.
+    let (was, now) = (first["sequence"].as_i64().unwrap(), after["sequence"].as_i64().unwrap());
+    assert!(kept.iter().all(|c| c["sequence"].as_i64().is_some_and(|s| was < s && s < now)), "{after}");
+    assert!(kept.iter().all(|c| c["supersededAt"].is_string()));
+}
+
+/// Two designations of the same person to the same body, racing: the database's unique
+/// index lets exactly one commit, the other is a CONFLICT (issue 14, defect 7).
+#[tokio::test]
+async fn concurrent_seats_for_one_person_in_one_body_give_one_seat() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let wg = create_body(&app, &sec, "WORKING_GROUP", "GT Habitat").await;
+    let (mandate, _) = mayor(&app, &sec, "13055").await;
+    let q = "mutation($i:AddSeatInput!){addBodySeat(input:$i){id}}";
+    let input = json!({"i": {"bodyId": wg, "mandateId": mandate, "role": "MEMBER", "startDate": today().to_string()}});
+    let answers = futures_util::future::join_all((0..8).map(|_| app.gql(Some(&sec), q, input.clone()))).await;
+    let won = answers.iter().filter(|r| r.get("errors").is_none() || r["errors"].is_null()).count();
+    assert_eq!(won, 1, "{answers:?}");
+    for r in answers.iter().filter(|r| r.get("errors").is_some() && !r["errors"].is_null()) {
+        assert_eq!(code(r), "CONFLICT", "{r}");
+    }
+    let r =
+        app.gql(Some(&sec), "query($id:ID!){node(id:$id){... on Body{members{person{id}}}}}", json!({"id": wg})).await;
+    assert_eq!(ok(&r)["node"]["members"].as_array().unwrap().len(), 1);
+}

@@ -349,6 +349,7 @@ async fn attempt(w: &World, row: &str) -> (String, Value) {
         // Recording that the meeting was held is for the secretariat.
         "transitionMeeting:hold" => {
             let m = w.convened(&w.conference().await).await;
+            crate::meetings::has_begun(&w.app, &m.id).await;
             (q(TRANSITION), json!({"i": {"id": m.id, "expectedVersion": m.version, "status": "HELD"}}))
         }
         "recordAttendance" => {
