@@ -118,8 +118,10 @@ impl Types {
                         TypeKind::Object(o) => o.fields,
                         TypeKind::Interface(i) => i.fields,
                         TypeKind::InputObject(i) => {
-                            let fields =
-                                i.fields.iter().map(|f| (f.node.name.node.to_string(), named(&f.node.ty.node).to_string()));
+                            let fields = i
+                                .fields
+                                .iter()
+                                .map(|f| (f.node.name.node.to_string(), named(&f.node.ty.node).to_string()));
                             t.inputs.entry(ty.name.node.to_string()).or_default().extend(fields);
                             continue;
                         }
@@ -355,14 +357,20 @@ mod tests {
         let (f, m) = refused(r#"mutation { make(input: {inner: [{title: "x\u001b"}]}) }"#, serde_json::json!({}));
         assert_eq!(f, "title");
         assert!(m.contains("U+001B"), "{m}");
-        assert_eq!(refused(r#"mutation($i: Outer!) { make(input: $i) }"#, serde_json::json!({"i": {"title": "\u{85}"}})).0, "title");
+        assert_eq!(
+            refused(r#"mutation($i: Outer!) { make(input: $i) }"#, serde_json::json!({"i": {"title": "\u{85}"}})).0,
+            "title"
+        );
         assert_eq!(refused(r#"query($t: String) { search(text: $t) }"#, serde_json::json!({"t": "\u{0}"})).0, "text");
         assert_eq!(refused(r#"query($t: String = "\u007f") { search(text: $t) }"#, serde_json::json!({})).0, "text");
         assert_eq!(
             refused(r#"mutation { make(input: {data: {deep: [{k: "\u0000"}]}}) }"#, serde_json::json!({})).0,
             "k"
         );
-        assert_eq!(refused(r#"{ ...F } fragment F on Query { search(text: "\u0001") }"#, serde_json::json!({})).0, "text");
+        assert_eq!(
+            refused(r#"{ ...F } fragment F on Query { search(text: "\u0001") }"#, serde_json::json!({})).0,
+            "text"
+        );
         // Layout characters are text.
         assert!(run("{ search(text: \"a\\nb\\r\\n\\tc\") }", serde_json::json!({})).is_ok());
         assert!(run(r#"query($t: String) { search(text: $t) }"#, serde_json::json!({"t": "a\nb\tc"})).is_ok());
@@ -385,7 +393,11 @@ mod tests {
         );
         assert_eq!(f, "on");
         // A title is not a date, whatever it reads; a JSON value's dates are its own.
-        assert!(run(r#"mutation { make(input: {title: "1999-01-01", data: {on: "1999-01-01"}}, day: "2026-05-01") }"#, serde_json::json!({})).is_ok());
+        assert!(run(
+            r#"mutation { make(input: {title: "1999-01-01", data: {on: "1999-01-01"}}, day: "2026-05-01") }"#,
+            serde_json::json!({})
+        )
+        .is_ok());
         assert!(run(r#"{ body(id: "1") { members(on: "2100-12-31") } }"#, serde_json::json!({})).is_ok());
     }
 
