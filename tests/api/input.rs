@@ -409,3 +409,54 @@ async fn dates_outside_2000_to_2100_are_refused_in_every_date_input() {
         }
     }
 }
+
+/// A GraphQL multipart request uploading `content` as `variables.file`, named `name`.
+async fn upload(app: &TestApp, token: &str, query: &str, variables: Value, name: &[u8]) -> Value {
+    let boundary = "entente-input-boundary-51c2";
+    let operations = json!({ "query": query, "variables": variables }).to_string();
+    let mut body = Vec::new();
+    let mut part = |headers: &[u8], data: &[u8]| {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        body.extend_from_slice(headers);
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    };
+    part(b"Content-Disposition: form-data; name=\"operations\"", operations.as_bytes());
+    part(b"Content-Disposition: form-data; name=\"map\"", br#"{"0":["variables.file"]}"#);
+    let mut headers = b"Content-Disposition: form-data; name=\"0\"; filename=\"".to_vec();
+    headers.extend_from_slice(name);
+    headers.extend_from_slice(b"\"\r\nContent-Type: application/pdf");
+    part(&headers, b"%PDF-1.4 ordre du jour");
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .bearer_auth(token)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    resp.json().await.unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_file_name_with_a_control_character_is_refused() {
+    let g = given().await;
+    let conference = g.body("CONFERENCE_OF_MAYORS", "Conférence des maires (fichiers)").await;
+    let i =
+        json!({"bodyId": conference, "title": "Séance", "startsAt": paris_time(40, 10), "endsAt": paris_time(40, 12)});
+    let meeting = g.admin(CREATE_MEETING, json!({ "i": i })).await["createMeeting"]["id"].as_str().unwrap().to_string();
+    let q = "mutation($m:ID!,$file:Upload!){uploadDocument(meetingId:$m,file:$file){id}}";
+    let vars = json!({"m": meeting, "file": null});
+    let before = g.app.audit_count().await;
+    // C0 characters are refused by the multipart parser itself (BAD_REQUEST); C1 ones
+    // (here CSI, a terminal escape, and NEL) reach the service.
+    for name in ["ordre\u{9b}31mdu-jour.pdf", "ordre\u{85}du-jour.pdf"] {
+        let r = upload(&g.app, &g.admin, q, vars.clone(), name.as_bytes()).await;
+        assert_refused(&r, "file", &format!("the file name {name:?}"));
+    }
+    assert_eq!(g.app.audit_count().await, before);
+    ok(&upload(&g.app, &g.admin, q, vars, "ordre du jour.pdf".as_bytes()).await);
+}
