@@ -23,8 +23,9 @@ use async_graphql_value::{ConstValue, Value};
 use super::{dates, text};
 
 /// Refuses a request holding a text with a control character, or a date out of range,
-/// with VALIDATION and `extensions.field` naming the argument or input field. Requests
-/// that do not parse are left to execution, which reports the syntax error.
+/// with VALIDATION and `extensions.field` naming the argument or input field (for a
+/// variable: the argument or input field it fills, else its own name). Requests that do
+/// not parse are left to execution, which reports the syntax error.
 pub fn check_request<Q, M, S>(req: &mut async_graphql::Request, schema: &Schema<Q, M, S>) -> Result<(), ServerError>
 where
     Q: ObjectType + 'static,
@@ -35,11 +36,14 @@ where
     // is read once per process.
     static TYPES: OnceLock<Types> = OnceLock::new();
     let types = TYPES.get_or_init(|| Types::of_sdl(&schema.sdl()));
-    let variables = req.variables.clone();
-    let Ok(doc) = req.parsed_query() else {
-        return Ok(());
+    // Taken out for the walk (the parsed document borrows the request), then put back.
+    let variables = std::mem::take(&mut req.variables);
+    let checked = match req.parsed_query() {
+        Ok(doc) => check(types, doc, &variables),
+        Err(_) => Ok(()),
     };
-    check(types, doc, &variables).map_err(Refusal::into_server_error)
+    req.variables = variables;
+    checked.map_err(Refusal::into_server_error)
 }
 
 /// A value refused: the field it fills and why.
