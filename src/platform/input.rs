@@ -72,11 +72,14 @@ struct Types {
     query: String,
     mutation: String,
     subscription: String,
-    /// Object or interface -> field -> (argument -> type, the field's own type).
-    outputs: HashMap<String, HashMap<String, (HashMap<String, String>, String)>>,
+    /// Object or interface -> field -> its arguments and its own type.
+    outputs: HashMap<String, HashMap<String, OutputField>>,
     /// Input object -> field -> type.
     inputs: HashMap<String, HashMap<String, String>>,
 }
+
+/// An output field: argument -> type, and the field's own type.
+type OutputField = (HashMap<String, String>, String);
 
 fn named(ty: &async_graphql::parser::types::Type) -> &str {
     let mut t = ty;
