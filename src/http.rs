@@ -179,7 +179,9 @@ async fn graphql_handler(
     }
     let limits = &h.state.config.limits;
     let mut req = req;
-    if let Err(e) = check_shape(&mut req, limits.max_fields, limits.max_aliases) {
+    if let Err(e) = check_shape(&mut req, limits.max_fields, limits.max_aliases)
+        .and_then(|()| crate::platform::input::check_request(&mut req, &h.schema))
+    {
         let mut resp = async_graphql::Response::from_errors(vec![e]);
         add_error_codes(&mut resp);
         return GraphQLResponse::from(resp).into_response();

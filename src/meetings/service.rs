@@ -1005,6 +1005,8 @@ pub fn check_upload(file: Upload, max: usize) -> AppResult<CheckedUpload> {
         return Err(AppError::validation("file", "the file is empty"));
     }
     let name = file.filename.rsplit(['/', '\\']).next().unwrap_or("").trim().to_string();
+    // A file's name is a text input that does not come through the GraphQL document.
+    crate::platform::text::check_text("file", &name)?;
     let filename = check_text("file", &name, 255)?;
     let media_type = file
         .media_type

@@ -184,7 +184,12 @@ pub fn validate_answers(fields: &[Field], answers: &Value, complete: bool) -> Re
             }
             FieldType::Date => {
                 let s = v.as_str().ok_or_else(|| invalid(&path, "expected a date YYYY-MM-DD"))?;
-                NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| invalid(&path, "expected a date YYYY-MM-DD"))?;
+                let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map_err(|_| invalid(&path, "expected a date YYYY-MM-DD"))?;
+                // Every date input is bounded (platform/dates.rs), answers' dates too.
+                if !crate::platform::dates::year_in_range(chrono::Datelike::year(&d)) {
+                    return Err(invalid(&path, "expected a date between the years 2000 and 2100"));
+                }
             }
             FieldType::SingleChoice => {
                 let s = v.as_str().ok_or_else(|| invalid(&path, "expected one of the choices"))?;
@@ -433,6 +438,9 @@ mod tests {
         assert_eq!(err(json!({"agents": 1.5}), false), "answers.agents");
         assert_eq!(err(json!({"km": "far"}), false), "answers.km");
         assert_eq!(err(json!({"since": "2026-02-30"}), false), "answers.since");
+        assert_eq!(err(json!({"since": "1999-12-31"}), false), "answers.since");
+        assert_eq!(err(json!({"since": "-262143-01-01"}), false), "answers.since");
+        assert!(validate_answers(&fields, &json!({"since": "2100-12-31"}), false).is_ok());
         assert_eq!(err(json!({"modes": ["a", "c"]}), false), "answers.modes.1");
         assert_eq!(err(json!({"modes": ["a", "a"]}), false), "answers.modes.1");
         assert_eq!(err(json!({"nope": 1}), false), "answers.nope");

@@ -9,6 +9,7 @@ mod cache;
 mod cli;
 mod errors;
 mod import;
+mod input;
 mod limits;
 mod mandates;
 mod meetings;
