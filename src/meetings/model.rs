@@ -141,8 +141,8 @@ entity!(convocation, "convocation", {
     read_at: Option<DateTimeUtc>,
 });
 
-/// A convocation of an earlier convening of the meeting (before a postponement), kept
-/// when the meeting is convened again: its sending and reading times are legal proof.
+// A convocation of an earlier convening of the meeting (before a postponement), kept
+// when the meeting is convened again: its sending and reading times are legal proof.
 entity!(superseded_convocation, "superseded_convocation", {
     meeting_id: i32,
     person_id: i32,
