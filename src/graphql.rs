@@ -2,8 +2,7 @@
 //! query shape, and the helpers every resolver uses (state, actor, loaders, pagination).
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{
-    Context, EmptySubscription, Interface, MergedObject, Object, OutputType, Schema, SchemaBuilder,
-    SimpleObject, ID,
+    Context, EmptySubscription, Interface, MergedObject, Object, OutputType, Schema, SchemaBuilder, SimpleObject, ID,
 };
 
 use crate::audit::graphql::{AuditEntry, AuditQuery};

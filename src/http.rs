@@ -342,6 +342,7 @@ async fn graphql_handler(
     }
     // Parsed once, here (the request keeps the document for execution).
     let operation = req.operation_name.clone();
+    let variables = std::mem::take(&mut req.variables);
     let (reads_only, introspective) = match req.parsed_query() {
         Err(e) => return graphql_error(limits::coded(e, limits::GRAPHQL_PARSE)),
         Ok(doc) => {
@@ -349,12 +350,16 @@ async fn graphql_handler(
                 Ok(op) => op,
                 Err(e) => return graphql_error(e),
             };
+            if let Err(e) = limits::check_required_variables(&op.node, &variables) {
+                return graphql_error(e);
+            }
             if let Err(e) = limits::check_shape(doc, limits.max_fields, limits.max_aliases) {
                 return graphql_error(e);
             }
             (op.node.ty == OperationType::Query, limits::introspection_only(&op.node))
         }
     };
+    req.variables = variables;
     if introspective {
         req = req.data(limits::Introspective);
     }
@@ -623,8 +628,16 @@ fn cache_key(
 
 #[cfg(test)]
 mod tests {
-    use super::client_address;
+    use super::{app_error_response, client_address};
+    use crate::error::AppError;
     use std::net::IpAddr;
+
+    #[test]
+    fn rate_limited_plain_http_answers_429_with_retry_after() {
+        let resp = app_error_response(AppError::RateLimited { retry_after_secs: 7 });
+        assert_eq!(resp.status(), 429);
+        assert_eq!(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("7"));
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))

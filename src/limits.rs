@@ -150,7 +150,10 @@ pub fn check_before_parsing(req: &async_graphql::Request, max_nesting: usize) ->
     if value_depth(vars.values(), max_nesting) + 1 > max_nesting
         || value_depth(req.extensions.values(), max_nesting) + 1 > max_nesting
     {
-        return Err(error(QUERY_LIMIT, format!("variables or extensions are nested more than {max_nesting} levels deep")));
+        return Err(error(
+            QUERY_LIMIT,
+            format!("variables or extensions are nested more than {max_nesting} levels deep"),
+        ));
     }
     Ok(())
 }
@@ -182,6 +185,24 @@ pub fn selected_operation<'a>(
             Err(error(GRAPHQL_VALIDATION, "the document has several operations: name the one to run (operationName)"))
         }
     }
+}
+
+/// A required variable (non-null, no default) without a value: refused as bad input
+/// (VALIDATION, the variable as `field`), as a wrong value is.
+pub fn check_required_variables(
+    op: &async_graphql::parser::types::OperationDefinition,
+    variables: &Variables,
+) -> Result<(), ServerError> {
+    for v in &op.variable_definitions {
+        let v = &v.node;
+        let given = variables.get(&v.name.node).is_some_and(|x| *x != Value::Null);
+        if !v.var_type.node.nullable && v.default_value.is_none() && !given {
+            let mut e = error(VALIDATION, format!("variable ${} is required", v.name.node));
+            e.extensions.get_or_insert_with(Default::default).set("field", v.name.node.as_str());
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Whether an operation is a query of introspection fields only.
