@@ -99,6 +99,28 @@ async fn upload_answer_before_body(app: &TestApp, authorization: &str) -> String
 }
 
 #[tokio::test]
+async fn multipart_parts_are_held_to_the_same_nesting() {
+    let app = TestApp::demo().await;
+    let t = app.login_as("secretariat@demo.entente.fr").await;
+    let q = "mutation($f:Upload!,$v:[Int]){__typename}";
+    for depth in DEPTHS {
+        let operations = format!(r#"{{"query":"{q}","variables":{{"f":null,"v":{}}}}}"#, lists(depth));
+        // A map path as deep as the nesting, into the variables.
+        let path = format!("variables.v{}", ".0".repeat(depth));
+        let form = reqwest::multipart::Form::new()
+            .text("operations", operations)
+            .text("map", json!({"0": [path]}).to_string())
+            .part("0", reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("a.pdf"));
+        let resp = app.client.post(app.url("/graphql")).bearer_auth(&t).multipart(form).send().await.unwrap();
+        let status = resp.status().as_u16();
+        let r: Value = resp.json().await.unwrap_or(Value::Null);
+        let expected = if depth < 128 { (200, "QUERY_LIMIT") } else { (400, "BAD_REQUEST") };
+        assert_eq!((status, code(&r).as_str()), expected, "multipart at depth {depth}: {r}");
+        assert_up(&app, "multipart").await;
+    }
+}
+
+#[tokio::test]
 async fn an_upload_without_a_valid_session_is_refused_before_its_body_is_read() {
     let app = TestApp::demo().await;
     for authorization in ["Bearer x", &format!("Bearer {}", "a".repeat(64)), "Basic eDp5"] {
