@@ -23,6 +23,8 @@ pub struct Config {
     pub response_cache_bytes: u64,
     /// Reverse proxies whose X-Forwarded-For is believed (empty: the header is ignored).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Origins (scheme://host[:port]) allowed by CORS; none by default.
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +32,13 @@ pub struct Limits {
     pub body_bytes: usize,
     pub request_timeout: Duration,
     pub max_depth: usize,
+    /// Depth allowed to a query of introspection fields only (graphql-js's standard
+    /// introspection query is 13 deep). Introspection is off in production.
+    pub introspection_depth: usize,
+    /// Deepest nesting of brackets (selection sets, list and object literals, arguments)
+    /// in a document's text, and of variables and extensions: checked by a linear scan
+    /// before the document is parsed (the parser recurses).
+    pub max_nesting: usize,
     pub max_complexity: usize,
     /// Total field selections in one document, fragments expanded once per use.
     pub max_fields: usize,
@@ -71,6 +80,8 @@ impl Default for Limits {
             body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(30),
             max_depth: 10,
+            introspection_depth: 16,
+            max_nesting: 64,
             max_complexity: 10_000,
             max_fields: 500,
             max_aliases: 30,
@@ -113,6 +124,7 @@ impl Config {
             response_cache_entries: 2_000,
             response_cache_bytes: 32 << 20,
             trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -1,10 +1,8 @@
 //! Schema assembly: the merged Query and Mutation roots, the Node interface, limits on
 //! query shape, and the helpers every resolver uses (state, actor, loaders, pagination).
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{
-    Context, EmptySubscription, Interface, MergedObject, Object, OutputType, Schema, SchemaBuilder, ServerError,
-    SimpleObject, ID,
+    Context, EmptySubscription, Interface, MergedObject, Object, OutputType, Schema, SchemaBuilder, SimpleObject, ID,
 };
 
 use crate::audit::graphql::{AuditEntry, AuditQuery};
@@ -34,8 +32,13 @@ pub fn build_schema(config: &Config, state: Option<AppState>) -> AppSchema {
     let l = &config.limits;
     let mut b: SchemaBuilder<Query, Mutation, EmptySubscription> =
         Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-            .limit_depth(l.max_depth)
-            .limit_complexity(l.max_complexity)
+            // Depth and complexity are measured by async-graphql and limited by the
+            // extension, which codes each stage's errors (limits.rs).
+            .extension(crate::limits::Limiter {
+                max_depth: l.max_depth,
+                introspection_depth: l.introspection_depth,
+                max_complexity: l.max_complexity,
+            })
             .limit_recursive_depth(32)
             .limit_directives(10);
     if config.production {
@@ -201,91 +204,13 @@ impl NodeQuery {
     }
 }
 
-// ---- query shape limits ----------------------------------------------------------------
+// ---- error codes -----------------------------------------------------------------------
 
-/// Refuses documents with too many field selections or aliases (fragments counted at
-/// each use), before any resolver runs: the depth and complexity limits alone let a
-/// client ask for the same expensive field under hundreds of aliases. Runs on the
-/// request's parsed document (kept for execution, so the query is parsed once), not as a
-/// schema extension: any extension makes async-graphql wrap every field's resolution.
-pub fn check_shape(req: &mut async_graphql::Request, max_fields: usize, max_aliases: usize) -> Result<(), ServerError> {
-    let Ok(doc) = req.parsed_query() else {
-        // Syntax errors are reported by execution, with their position.
-        return Ok(());
-    };
-    let mut t = Tally { fields: 0, aliases: 0, max_fields };
-    for (_, op) in doc.operations.iter() {
-        tally(doc, &op.node.selection_set.node, &mut t, 0);
-    }
-    if t.fields > max_fields {
-        return Err(limit_error(format!("query selects more than {max_fields} fields and fragments")));
-    }
-    if t.aliases > max_aliases {
-        return Err(limit_error(format!("query uses {} aliases, at most {max_aliases} allowed", t.aliases)));
-    }
-    Ok(())
-}
-
-struct Tally {
-    fields: usize,
-    aliases: usize,
-    max_fields: usize,
-}
-
-fn tally(doc: &ExecutableDocument, set: &SelectionSet, t: &mut Tally, depth: usize) {
-    for sel in &set.items {
-        if depth > 64 || t.fields > t.max_fields {
-            return;
-        }
-        match &sel.node {
-            Selection::Field(f) => {
-                t.fields += 1;
-                if f.node.alias.is_some() {
-                    t.aliases += 1;
-                }
-                tally(doc, &f.node.selection_set.node, t, depth + 1);
-            }
-            // Spreads and inline fragments count against the budget too, so expansion stops
-            // after `max_fields` steps even for a document of fragments spreading each
-            // other (a cycle is rejected by validation afterwards; this must not hang first).
-            Selection::InlineFragment(fr) => {
-                t.fields += 1;
-                tally(doc, &fr.node.selection_set.node, t, depth + 1);
-            }
-            Selection::FragmentSpread(sp) => {
-                t.fields += 1;
-                if let Some(fr) = doc.fragments.get(&sp.node.fragment_name.node) {
-                    tally(doc, &fr.node.selection_set.node, t, depth + 1);
-                }
-            }
-        }
-    }
-}
-
-fn limit_error(message: String) -> ServerError {
-    let mut e = ServerError::new(message, None);
-    let mut ext = async_graphql::ErrorExtensionValues::default();
-    ext.set("code", "QUERY_LIMIT");
-    e.extensions = Some(ext);
-    e
-}
-
-/// Gives every error a stable `extensions.code`: resolvers set theirs through AppError;
-/// errors raised by the GraphQL engine itself get one here.
+/// Gives every error left without a code one: errors are coded where they are made
+/// (AppError in resolvers, `limits` for the engine's stages); what remains is an engine
+/// error between validation and execution, a document error.
 pub fn add_error_codes(resp: &mut async_graphql::Response) {
-    for e in &mut resp.errors {
-        let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
-        if has_code {
-            continue;
-        }
-        let m = e.message.as_str();
-        let code = if m.contains("too complex") || m.contains("nested too deep") || m.contains("too many directives") {
-            "QUERY_LIMIT"
-        } else if m.starts_with("Invalid value for argument") || m.starts_with("Failed to parse") {
-            "VALIDATION"
-        } else {
-            "GRAPHQL_VALIDATION"
-        };
-        e.extensions.get_or_insert_with(Default::default).set("code", code);
+    for e in resp.errors.iter_mut().filter(|e| !crate::limits::has_code(e)) {
+        e.extensions.get_or_insert_with(Default::default).set("code", crate::limits::GRAPHQL_VALIDATION);
     }
 }

@@ -1,30 +1,34 @@
-//! The axum router: POST /graphql, GET /graphql (GraphiQL), GET /health; with a body
-//! size limit, a request timeout, a request id on every request and in every log line.
+//! The axum router: POST /graphql, GET /graphql (GraphiQL, its assets under /graphiql/),
+//! GET /health, downloads; with a body size limit, a request timeout, CORS for the
+//! configured origins, a server-made request id on every request, and one log line per
+//! request.
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::OperationType;
 
 use crate::auth::Actor;
 use crate::cache::{DoNotCache, Key};
 use crate::error::{AppError, AppResult};
-use crate::graphql::{add_error_codes, check_shape, AppSchema};
+use crate::graphql::{add_error_codes, AppSchema};
+use crate::limits;
 use crate::loaders::Loaders;
 use crate::AppState;
 
@@ -38,30 +42,49 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
     let limits = state.config.limits.clone();
     let graphiql = state.config.graphiql && !state.config.production;
     let mut graphql = axum::routing::post(graphql_handler);
+    let mut app = Router::new();
     if graphiql {
         graphql = graphql.get(graphiql_page);
+        app = app.route("/graphiql/{file}", get(graphiql_asset));
     }
     let largest = limits.body_bytes.max(limits.document_bytes + (1 << 20));
-    Router::new()
-        .route("/graphql", graphql)
+    let cors = cors_layer(&state.config.cors_origins);
+    let h = Http { state, schema };
+    app.route("/graphql", graphql)
         .route("/health", get(health))
         .route("/documents/{id}", get(download_document))
         .route("/referral-documents/{id}", get(download_referral_document))
         .route("/referrals/{id}/{file}", get(referral_csv))
         .route("/meetings/{id}/calendar.ics", get(meeting_calendar))
         .route("/calendar/{token}", get(calendar_feed))
-        .layer(axum::middleware::from_fn_with_state(limits.body_bytes, limit_non_multipart))
-        .with_state(Http { state, schema })
+        .layer(axum::middleware::from_fn_with_state(h.clone(), limit_non_multipart))
+        .with_state(h)
+        .layer(ServiceBuilder::new().option_layer(cors))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    // A calendar feed's path is its secret: never logged.
-                    let path = req.uri().path();
-                    let path = if path.starts_with("/calendar/") { "/calendar/(secret)" } else { path };
-                    tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id)
-                }))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request<_>| {
+                            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                            let correlation =
+                                req.extensions().get::<ClientRequestId>().map(|c| c.0.as_str()).unwrap_or("-");
+                            // A calendar feed's path is its secret: never logged.
+                            let path = req.uri().path();
+                            let path = if path.starts_with("/calendar/") { "/calendar/(secret)" } else { path };
+                            tracing::info_span!(
+                                "request",
+                                method = %req.method(),
+                                path = %path,
+                                request_id = %id,
+                                correlation_id = %correlation
+                            )
+                        })
+                        // One line per request, when its response is ready.
+                        .on_request(())
+                        .on_response(LogResponse)
+                        .on_failure(()),
+                )
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(RequestBodyLimitLayer::new(largest))
                 .layer(CatchPanicLayer::custom(|_| {
@@ -70,25 +93,91 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
                 }))
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout)),
         )
+        // Outermost: the request id is always the server's; a client's x-request-id is
+        // kept apart, as a correlation id in the log span only.
+        .layer(axum::middleware::from_fn(take_client_request_id))
 }
 
-/// Multipart requests (document uploads) may be as large as a document; every other
-/// request stays within `body_bytes`, announced or streamed.
+/// The line logged for each request, within its span (method, path, request id).
+#[derive(Clone, Copy)]
+struct LogResponse;
+
+impl<B> tower_http::trace::OnResponse<B> for LogResponse {
+    fn on_response(self, resp: &axum::http::Response<B>, latency: Duration, _: &tracing::Span) {
+        let latency_ms = (latency.as_secs_f64() * 10_000.0).round() / 10.0;
+        tracing::info!(status = resp.status().as_u16(), latency_ms, "request");
+    }
+}
+
+/// CORS for the configured origins (none: no CORS headers at all, as before).
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()).collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("x-request-id")])
+            .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// A client's own x-request-id, kept as a correlation id for the logs.
+#[derive(Clone)]
+struct ClientRequestId(String);
+
+async fn take_client_request_id(mut req: Request<axum::body::Body>, next: axum::middleware::Next) -> Response {
+    if let Some(v) = req.headers_mut().remove("x-request-id") {
+        let v: String = v.to_str().unwrap_or("").chars().filter(|c| c.is_ascii_graphic()).take(128).collect();
+        if !v.is_empty() {
+            req.extensions_mut().insert(ClientRequestId(v));
+        }
+    }
+    next.run(req).await
+}
+
+/// The server's request id (set by the layer above every handler).
+fn request_id(headers: &HeaderMap) -> String {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string()
+}
+
+/// The actor resolved before a multipart body was read, handed to the GraphQL handler.
+#[derive(Clone)]
+struct ResolvedActor(Arc<Mutex<Option<(Actor, Option<i64>)>>>);
+
+impl ResolvedActor {
+    fn take(&self) -> Option<(Actor, Option<i64>)> {
+        self.0.lock().ok().and_then(|mut found| found.take())
+    }
+}
+
+/// Multipart requests (document uploads) may be as large as a document, and only from a
+/// valid session: the bearer is resolved before any of the body is read (`Bearer x` is
+/// refused at once). Every other request stays within `body_bytes`, announced or streamed.
 async fn limit_non_multipart(
-    State(limit): State<usize>,
-    req: Request<axum::body::Body>,
+    State(h): State<Http>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    mut req: Request<axum::body::Body>,
     next: axum::middleware::Next,
 ) -> Response {
+    let limit = h.state.config.limits.body_bytes;
     let multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
     if multipart {
-        // Large bodies only from signed-in clients (the token is checked by the resolver).
-        if !req.headers().contains_key(header::AUTHORIZATION) {
-            return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "authentication required");
-        }
+        let actor = match http_actor_and_version(&h, addr, req.headers()).await {
+            Ok((actor, version)) if actor.principal.is_some() => {
+                ResolvedActor(Arc::new(Mutex::new(Some((actor, version)))))
+            }
+            Ok(_) => return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "authentication required"),
+            Err(r) => return r,
+        };
+        req.extensions_mut().insert(actor);
         return next.run(req).await;
     }
     let announced =
@@ -105,8 +194,81 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))).into_response()
 }
 
+/// A GraphQL error response with the status its codes call for: 429 with Retry-After
+/// when one is RATE_LIMITED, 200 otherwise (GraphQL over HTTP).
+fn graphql_response(resp: async_graphql::Response) -> Response {
+    let retry = crate::limits::retry_after(&resp);
+    let mut out = GraphQLResponse::from(resp).into_response();
+    if let Some(secs) = retry {
+        *out.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        out.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    }
+    out
+}
+
+fn graphql_error(e: async_graphql::ServerError) -> Response {
+    graphql_response(async_graphql::Response::from_errors(vec![e]))
+}
+
+/// The GraphiQL page: every script and style it names is served by this server
+/// (/graphiql/...), from the binary, so the IDE works offline.
+const GRAPHIQL_PAGE: &str = r#"<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="robots" content="noindex">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>entente</title>
+    <style>body { height: 100%; margin: 0; width: 100%; overflow: hidden; } #graphiql { height: 100vh; }</style>
+    <script src="/graphiql/react.production.min.js"></script>
+    <script src="/graphiql/react-dom.production.min.js"></script>
+    <link rel="stylesheet" href="/graphiql/graphiql.min.css" />
+  </head>
+  <body>
+    <div id="graphiql">Loading...</div>
+    <script src="/graphiql/graphiql.min.js"></script>
+    <script src="/graphiql/start.js"></script>
+  </body>
+</html>
+"#;
+
+/// Inline scripts would need a weaker Content-Security-Policy: the start is a file too.
+const GRAPHIQL_START: &str = r#"ReactDOM.createRoot(document.getElementById("graphiql")).render(
+  React.createElement(GraphiQL, {
+    fetcher: GraphiQL.createFetcher({
+      url: new URL("/graphql", window.location.origin).toString(),
+      fetch: (url, opts = {}) => fetch(url, { ...opts, credentials: "same-origin" }),
+    }),
+    defaultEditorToolsVisibility: true,
+  })
+);
+"#;
+
 async fn graphiql_page() -> impl IntoResponse {
-    Html(GraphiQLSource::build().endpoint("/graphql").title("entente").finish())
+    Html(GRAPHIQL_PAGE)
+}
+
+/// GET /graphiql/{file}: the IDE's assets (graphiql 4.1.2, react 18.3.1; their licences
+/// and origin are in assets/graphiql/).
+async fn graphiql_asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    const JS: &str = "text/javascript; charset=utf-8";
+    let (media_type, body): (&str, &'static [u8]) = match file.as_str() {
+        "react.production.min.js" => (JS, include_bytes!("../assets/graphiql/react.production.min.js")),
+        "react-dom.production.min.js" => (JS, include_bytes!("../assets/graphiql/react-dom.production.min.js")),
+        "graphiql.min.js" => (JS, include_bytes!("../assets/graphiql/graphiql.min.js")),
+        "graphiql.min.css" => ("text/css; charset=utf-8", include_bytes!("../assets/graphiql/graphiql.min.css")),
+        "start.js" => (JS, GRAPHIQL_START.as_bytes()),
+        _ => return app_error_response(AppError::not_found("file")),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, media_type),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn health(State(h): State<Http>) -> Response {
@@ -128,6 +290,7 @@ async fn graphql_handler(
     State(h): State<Http>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    resolved: Option<axum::Extension<ResolvedActor>>,
     req: Result<GraphQLBatchRequest, GraphQLRejection>,
 ) -> Response {
     let req = match req {
@@ -140,7 +303,7 @@ async fn graphql_handler(
             return error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", "the body is not a GraphQL request");
         }
     };
-    let req = match req {
+    let mut req = match req {
         async_graphql::BatchRequest::Single(r) => r,
         async_graphql::BatchRequest::Batch(_) => {
             return error_response(
@@ -150,19 +313,19 @@ async fn graphql_handler(
             )
         }
     };
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let client = client_address(addr.ip(), forwarded, &h.state.config.trusted_proxies);
-    let (actor, version) =
-        match crate::auth::service::resolve_actor(&h.state, bearer(&headers), request_id, Some(client.to_string()))
-            .await
-        {
+    let limits = &h.state.config.limits;
+    // Before anything parses or walks the request: nesting of the text, the variables
+    // and the extensions (the parser and the value conversions recurse).
+    if let Err(e) = limits::check_before_parsing(&req, limits.max_nesting) {
+        return graphql_error(e);
+    }
+    let (actor, version) = match resolved.and_then(|axum::Extension(r)| r.take()) {
+        Some(found) => found,
+        None => match http_actor_and_version(&h, addr, &headers).await {
             Ok(found) => found,
-            Err(e) => {
-                tracing::error!(error = ?e, "resolving the actor failed");
-                return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
-            }
-        };
+            Err(r) => return r,
+        },
+    };
     // Looked up before the document is even parsed: only a query that passed the checks
     // below was ever stored, under its exact text.
     let key = match cache_key(&h.state, &actor, version, &req) {
@@ -177,23 +340,44 @@ async fn graphql_handler(
             return json_body(body);
         }
     }
-    let limits = &h.state.config.limits;
-    let mut req = req;
-    if let Err(e) = check_shape(&mut req, limits.max_fields, limits.max_aliases)
-        .and_then(|()| crate::platform::input::check_request(&mut req, &h.schema))
-    {
-        let mut resp = async_graphql::Response::from_errors(vec![e]);
-        add_error_codes(&mut resp);
-        return GraphQLResponse::from(resp).into_response();
+    // Parsed once, here (the request keeps the document for execution).
+    let operation = req.operation_name.clone();
+    let variables = std::mem::take(&mut req.variables);
+    let (reads_only, introspective) = match req.parsed_query() {
+        Err(e) => return graphql_error(limits::coded(e, limits::GRAPHQL_PARSE)),
+        Ok(doc) => {
+            let op = match limits::selected_operation(doc, operation.as_deref()) {
+                Ok(op) => op,
+                Err(e) => return graphql_error(e),
+            };
+            if let Err(e) = limits::check_required_variables(&op.node, &variables) {
+                return graphql_error(e);
+            }
+            if let Err(e) = limits::check_shape(doc, limits.max_fields, limits.max_aliases) {
+                return graphql_error(e);
+            }
+            (op.node.ty == OperationType::Query, limits::introspection_only(&op.node))
+        }
+    };
+    req.variables = variables;
+    // Control characters in text and dates out of range, in every input (platform::input).
+    if let Err(e) = crate::platform::input::check_request(&mut req, &h.schema) {
+        return graphql_error(e);
     }
-    let reads_only = is_query(&mut req);
+    if introspective {
+        req = req.data(limits::Introspective);
+    }
     let actor = if reads_only { actor.reading_only() } else { actor };
     // Mutations are not cached. (Queries whose answer changes without a version bump are
     // marked by their resolvers: DoNotCache.)
     let key = key.filter(|_| reads_only);
     let uncacheable = DoNotCache::default();
-    let req =
-        req.data(actor).data(Loaders::new(&h.state.db, h.state.config.dataloader_delay)).data(uncacheable.clone());
+    let text = limits::QueryText(req.query.as_str().into());
+    let req = req
+        .data(actor)
+        .data(Loaders::new(&h.state.db, h.state.config.dataloader_delay))
+        .data(uncacheable.clone())
+        .data(text);
     let mut resp = h.schema.execute(req).await;
     add_error_codes(&mut resp);
     match (&h.state.responses, key) {
@@ -204,21 +388,34 @@ async fn graphql_handler(
                 cache.insert(k, body.clone());
                 json_body(body)
             }
-            Err(_) => GraphQLResponse::from(resp).into_response(),
+            Err(_) => graphql_response(resp),
         },
-        _ => GraphQLResponse::from(resp).into_response(),
+        _ => graphql_response(resp),
+    }
+}
+
+/// The actor of a request from its bearer token, and the data version read with it.
+async fn http_actor_and_version(
+    h: &Http,
+    addr: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(Actor, Option<i64>), Response> {
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let client = client_address(addr.ip(), forwarded, &h.state.config.trusted_proxies);
+    match crate::auth::service::resolve_actor(&h.state, bearer(headers), request_id(headers), Some(client.to_string()))
+        .await
+    {
+        Ok(found) => Ok(found),
+        Err(e) => {
+            tracing::error!(error = ?e, "resolving the actor failed");
+            Err(error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error"))
+        }
     }
 }
 
 /// The actor of a plain HTTP request (downloads, .ics), from its bearer token.
 async fn http_actor(h: &Http, addr: SocketAddr, headers: &HeaderMap) -> Result<Actor, Response> {
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    let client = client_address(addr.ip(), forwarded, &h.state.config.trusted_proxies);
-    match crate::auth::service::resolve_actor(&h.state, bearer(headers), request_id, Some(client.to_string())).await {
-        Ok((actor, _)) => Ok(actor),
-        Err(e) => Err(app_error_response(e)),
-    }
+    http_actor_and_version(h, addr, headers).await.map(|(actor, _)| actor)
 }
 
 fn app_error_response(e: AppError) -> Response {
@@ -230,6 +427,11 @@ fn app_error_response(e: AppError) -> Response {
         AppError::Internal(detail) => {
             tracing::error!(error = %detail, "internal error");
             StatusCode::INTERNAL_SERVER_ERROR
+        }
+        AppError::RateLimited { retry_after_secs } => {
+            let mut resp = error_response(StatusCode::TOO_MANY_REQUESTS, e.code(), &e.to_string());
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from((*retry_after_secs).max(1)));
+            return resp;
         }
         _ => StatusCode::CONFLICT,
     };
@@ -407,22 +609,6 @@ fn json_body(body: bytes::Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// Whether the request runs a query (which writes nothing), not a mutation; a document
-/// that does not parse, or names no operation among several, counts as not.
-fn is_query(req: &mut async_graphql::Request) -> bool {
-    let operation = req.operation_name.clone();
-    match req.parsed_query() {
-        Ok(doc) => match (&doc.operations, operation.as_deref()) {
-            (DocumentOperations::Single(op), _) => op.node.ty == OperationType::Query,
-            (DocumentOperations::Multiple(ops), Some(name)) => {
-                ops.get(name).is_some_and(|op| op.node.ty == OperationType::Query)
-            }
-            (DocumentOperations::Multiple(_), None) => false,
-        },
-        Err(_) => false,
-    }
-}
-
 /// The cache key of a signed-in actor's request (None for anonymous requests, or when
 /// the cache is off). `version` is the data version read with the session, before the
 /// query runs.
@@ -446,8 +632,16 @@ fn cache_key(
 
 #[cfg(test)]
 mod tests {
-    use super::client_address;
+    use super::{app_error_response, client_address};
+    use crate::error::AppError;
     use std::net::IpAddr;
+
+    #[test]
+    fn rate_limited_plain_http_answers_429_with_retry_after() {
+        let resp = app_error_response(AppError::RateLimited { retry_after_secs: 7 });
+        assert_eq!(resp.status(), 429);
+        assert_eq!(resp.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("7"));
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))

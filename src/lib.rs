@@ -15,6 +15,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod limits;
 pub mod loaders;
 pub mod meetings;
 pub mod people;

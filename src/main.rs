@@ -60,6 +60,10 @@ enum Command {
         /// in the environment variable).
         #[arg(long = "trusted-proxy", env = "ENTENTE_TRUSTED_PROXIES", value_delimiter = ',')]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// An origin (scheme://host[:port]) whose browser pages may call the API (CORS);
+        /// repeat, or comma-separate in the environment variable. None by default.
+        #[arg(long = "cors-origin", env = "ENTENTE_CORS_ORIGINS", value_delimiter = ',')]
+        cors_origins: Vec<String>,
         /// Largest meeting document accepted, in MiB.
         #[arg(long, env = "ENTENTE_MAX_DOCUMENT_MIB", default_value_t = 10)]
         max_document_mib: usize,
@@ -147,7 +151,11 @@ enum AccountWhat {
 fn init_logs(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a terminal: a file or a log collector gets plain text.
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if json {
         b.json().init();
     } else {
@@ -187,6 +195,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             hash_slots,
             response_cache_entries,
             trusted_proxies,
+            cors_origins,
             max_document_mib,
             referral_job_seconds,
         } => {
@@ -202,6 +211,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.graphiql = !production;
             config.response_cache_entries = response_cache_entries;
             config.trusted_proxies = trusted_proxies;
+            for o in &cors_origins {
+                let valid = axum::http::HeaderValue::from_str(o).is_ok()
+                    && (o.starts_with("http://") || o.starts_with("https://"))
+                    && !o.ends_with('/');
+                if !valid {
+                    anyhow::bail!("--cors-origin {o:?}: give an origin such as https://app.example.org (no path)");
+                }
+            }
+            config.cors_origins = cors_origins;
             config.limits.document_bytes = max_document_mib.clamp(1, 1024) << 20;
             if let Some(n) = hash_slots {
                 config.auth.hash_slots = n.max(1);

@@ -7,6 +7,7 @@ mod auth;
 mod backup;
 mod cache;
 mod cli;
+mod edge;
 mod errors;
 mod import;
 mod input;
