@@ -17,6 +17,7 @@ pub mod ids;
 pub mod loaders;
 pub mod meetings;
 pub mod people;
+pub mod platform;
 pub mod referrals;
 pub mod territory;
 pub mod time;
