@@ -4,8 +4,10 @@
 //! by that hash; the same content uploaded twice is stored once.
 //!
 //! A content is read only through [`authorized`], which awaits the reader's check first,
-//! and then chunk by chunk, each chunk its own short statement: a download holds at most
-//! one chunk in memory and no database connection while the client reads.
+//! and then chunk by chunk, each chunk its own short statement: a download holds about
+//! one chunk in memory and no database connection while the client reads. (One long
+//! statement streaming every chunk would hold a pooled connection for as long as the
+//! slowest client takes.)
 use std::pin::Pin;
 
 use bytes::Bytes;
@@ -88,35 +90,56 @@ pub async fn authorized(
     allowed: impl std::future::Future<Output = AppResult<FileMeta>>,
 ) -> AppResult<Download> {
     let meta = allowed.await?;
-    let body = chunks(db.clone(), meta.sha256.clone(), u64::try_from(meta.size_bytes).unwrap_or(0));
-    Ok(Download { meta, body })
+    let size = u64::try_from(meta.size_bytes).unwrap_or(0);
+    // The first chunk before the answer's head: a content that cannot be read is an
+    // INTERNAL answer, not a download cut short.
+    let first = if size > 0 {
+        chunk(db, &meta.sha256, 0).await.map_err(|why| {
+            tracing::error!(sha256 = %meta.sha256, error = %why, "reading a document's first chunk failed");
+            crate::error::AppError::internal("a document's content could not be read")
+        })?
+    } else {
+        Vec::new()
+    };
+    let sent = first.len() as u64;
+    let head = futures_util::stream::iter((!first.is_empty()).then(|| Ok(Bytes::from(first))));
+    let rest = chunks(db.clone(), meta.sha256.clone(), 1, sent, size);
+    Ok(Download { meta, body: Box::pin(futures_util::StreamExt::chain(head, rest)) })
 }
 
-/// The chunks of a content in order, each read when the previous one has been taken.
+/// One chunk of a content, non-empty.
+async fn chunk(db: &DatabaseConnection, sha256: &str, seq: i32) -> Result<Vec<u8>, String> {
+    document_chunk::Entity::find_by_id((sha256.to_string(), seq))
+        .select_only()
+        .column(document_chunk::Column::Data)
+        .into_tuple::<Vec<u8>>()
+        .one(db)
+        .await
+        .map_err(|e| e.to_string())?
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| "missing chunk".to_string())
+}
+
+/// The chunks of a content from `seq` on (`sent` bytes already sent), each read when the
+/// previous one has been taken.
 fn chunks(
     db: DatabaseConnection,
     sha256: String,
+    seq: i32,
+    sent: u64,
     size: u64,
-) -> Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>> {
-    Box::pin(futures_util::stream::try_unfold((0i32, 0u64), move |(seq, sent)| {
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    futures_util::stream::try_unfold((seq, sent), move |(seq, sent)| {
         let (db, sha256) = (db.clone(), sha256.clone());
         async move {
             if sent >= size {
                 return Ok(None);
             }
-            let data = document_chunk::Entity::find_by_id((sha256.clone(), seq))
-                .select_only()
-                .column(document_chunk::Column::Data)
-                .into_tuple::<Vec<u8>>()
-                .one(&db)
-                .await
-                .map_err(|e| lost(&sha256, seq, &e.to_string()))?
-                .filter(|d| !d.is_empty())
-                .ok_or_else(|| lost(&sha256, seq, "missing chunk"))?;
+            let data = chunk(&db, &sha256, seq).await.map_err(|why| lost(&sha256, seq, &why))?;
             let sent = sent + data.len() as u64;
             Ok(Some((Bytes::from(data), (seq + 1, sent))))
         }
-    }))
+    })
 }
 
 /// A chunk that cannot be read: logged here, the client sees its download cut short.
