@@ -460,7 +460,10 @@ where
             if let Some(sha) = f.sha256 {
                 out.push((header::ETAG, format!("\"{sha}\"")));
             }
-            let mut resp = f.content.into_response();
+            if let Some(size) = f.size {
+                out.push((header::CONTENT_LENGTH, size.to_string()));
+            }
+            let mut resp = f.body.into_response();
             for (k, v) in out {
                 if let Ok(v) = header::HeaderValue::from_str(&v) {
                     resp.headers_mut().insert(k, v);
@@ -476,7 +479,22 @@ struct File {
     filename: String,
     media_type: String,
     sha256: Option<String>,
-    content: Vec<u8>,
+    /// Sent as Content-Length when the body is a stream (a buffered body tells its own).
+    size: Option<u64>,
+    body: axum::body::Body,
+}
+
+impl From<crate::platform::documents::Download> for File {
+    /// A stored document: its content streamed chunk by chunk as the client reads.
+    fn from(d: crate::platform::documents::Download) -> Self {
+        File {
+            filename: d.meta.filename,
+            media_type: d.meta.media_type,
+            sha256: Some(d.meta.sha256),
+            size: u64::try_from(d.meta.size_bytes).ok(),
+            body: axum::body::Body::from_stream(d.body),
+        }
+    }
 }
 
 /// GET /documents/{id}: the document's content, for those who may see its meeting.
@@ -488,14 +506,8 @@ async fn download_document(
 ) -> Response {
     let db = h.state.db.clone();
     serve_file(&h, addr, &headers, |actor| async move {
-        use sea_orm::EntityTrait;
         let id = crate::ids::decode("id", crate::ids::Kind::Document, &async_graphql::ID(id))?;
-        let d = crate::meetings::model::document::Entity::find_by_id(id)
-            .one(&db)
-            .await?
-            .ok_or_else(|| AppError::not_found("document"))?;
-        crate::meetings::service::visible(&db, &actor, d.meeting_id).await?;
-        Ok(File { filename: d.filename, media_type: d.media_type, sha256: Some(d.sha256), content: d.content })
+        Ok(crate::meetings::service::download_document(&db, &actor, id).await?.into())
     })
     .await
 }
@@ -510,14 +522,14 @@ async fn download_referral_document(
     let db = h.state.db.clone();
     serve_file(&h, addr, &headers, |actor| async move {
         let id = crate::ids::decode("id", crate::ids::Kind::ReferralDocument, &async_graphql::ID(id))?;
-        let d = crate::referrals::service::document_for(&db, &actor, id).await?;
-        Ok(File { filename: d.filename, media_type: d.media_type, sha256: Some(d.sha256), content: d.content })
+        Ok(crate::referrals::service::download_document(&db, &actor, id).await?.into())
     })
     .await
 }
 
 fn csv_file((filename, content): (String, Vec<u8>)) -> File {
-    File { filename, media_type: "text/csv; charset=utf-8; header=present".into(), sha256: None, content }
+    let media_type = "text/csv; charset=utf-8; header=present".into();
+    File { filename, media_type, sha256: None, size: None, body: content.into() }
 }
 
 /// GET /referrals/{id}/responses.csv (the responses the bearer may see) and

@@ -18,6 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::{actor, allow, loaders, state};
 use crate::ids::{self, Kind};
 use crate::people::graphql::{Mandate, Person};
+use crate::platform::documents::read_upload;
 use crate::territory::graphql::{Commune, Intercommunality};
 
 async fn person(ctx: &Context<'_>, id: i32) -> AppResult<Person> {
@@ -1179,24 +1180,6 @@ pub struct CalendarFeed {
     /// Secret path of the feed (GET, no token needed): subscribe to it from Outlook or
     /// Thunderbird. Shown once; creating a new feed revokes the old one.
     path: String,
-}
-
-/// Reads a multipart upload off the runtime, up to the document limit plus one byte
-/// (so that the service can refuse a file that is too large).
-pub async fn read_upload(ctx: &Context<'_>, file: Upload) -> AppResult<service::Upload> {
-    let value = file.value(ctx).map_err(|_| AppError::validation("file", "no file in this multipart request"))?;
-    let max = state(ctx)?.config.limits.document_bytes;
-    let filename = value.filename.clone();
-    let media_type = value.content_type.clone();
-    let content = tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        let mut buf = Vec::new();
-        value.into_read().take(max as u64 + 1).read_to_end(&mut buf).map(|_| buf)
-    })
-    .await
-    .map_err(AppError::internal)?
-    .map_err(AppError::internal)?;
-    Ok(service::Upload { filename, media_type, content })
 }
 
 pub fn id_of(field: &str, kind: Kind, id: &ID) -> AppResult<i32> {

@@ -123,9 +123,8 @@ entity!(document, "document", {
     filename: String,
     media_type: String,
     size_bytes: i64,
+    /// Names the content, kept apart in platform::documents (never loaded with this row).
     sha256: String,
-    #[sea_orm(column_type = "Blob")]
-    content: Vec<u8>,
     uploaded_by_account_id: Option<i32>,
     uploaded_at: DateTimeUtc,
     after_convocation: bool,

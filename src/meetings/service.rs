@@ -10,7 +10,6 @@ use sea_orm::{
     QueryOrder, Set,
 };
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::model::{
     agenda_item, attendance, ballot, body, body_seat, calendar_feed, convocation, document, meeting, meeting_request,
@@ -24,6 +23,7 @@ use crate::error::{AppError, AppResult};
 use crate::people::model::mandate;
 use crate::people::rules::Role;
 use crate::people::service::{next_version, runs_on};
+use crate::platform::documents::{self, Upload};
 use crate::territory::model::commune;
 use crate::AppState;
 
@@ -981,41 +981,6 @@ async fn lock_meeting<C: ConnectionTrait>(conn: &C, m: &meeting::Model) -> AppRe
     meeting::Entity::find_by_id(m.id).one(conn).await?.ok_or_else(|| AppError::not_found("meeting"))
 }
 
-pub struct Upload {
-    pub filename: String,
-    pub media_type: Option<String>,
-    pub content: Vec<u8>,
-}
-
-/// An upload checked for storage: its base name, a plausible media type, its SHA-256.
-pub struct CheckedUpload {
-    pub filename: String,
-    pub media_type: String,
-    pub sha256: String,
-    pub content: Vec<u8>,
-}
-
-/// Checks an upload: not empty, at most `max` bytes, a file name of 1 to 255 characters
-/// (the path dropped), a media type without control characters (else octet-stream).
-pub fn check_upload(file: Upload, max: usize) -> AppResult<CheckedUpload> {
-    if file.content.len() > max {
-        return Err(AppError::validation("file", format!("documents are limited to {max} bytes")));
-    }
-    if file.content.is_empty() {
-        return Err(AppError::validation("file", "the file is empty"));
-    }
-    let name = file.filename.rsplit(['/', '\\']).next().unwrap_or("").trim().to_string();
-    // A file's name is a text input that does not come through the GraphQL document.
-    crate::platform::text::check_text("file", &name)?;
-    let filename = check_text("file", &name, 255)?;
-    let media_type = file
-        .media_type
-        .filter(|t| t.len() < 128 && t.contains('/') && !t.chars().any(|c| c.is_control()))
-        .unwrap_or_else(|| "application/octet-stream".into());
-    let sha256 = hex::encode(Sha256::digest(&file.content));
-    Ok(CheckedUpload { filename, media_type, sha256, content: file.content })
-}
-
 /// Stores a document with its SHA-256; after convening, members are told (timestamped).
 pub async fn upload_document(
     state: &AppState,
@@ -1041,7 +1006,7 @@ pub async fn upload_document(
             return Err(AppError::validation("agendaItemId", "this item belongs to another meeting"));
         }
     }
-    let file = check_upload(file, state.config.limits.document_bytes)?;
+    let file = documents::check_upload(file, state.config.limits.document_bytes)?;
     // Read the status under the meeting's lock: a convocation sent meanwhile makes this a
     // document added after convening, which members are told of.
     let status = status_of(&lock_meeting(&txn, &m).await?)?;
@@ -1055,11 +1020,10 @@ pub async fn upload_document(
     let d = document::ActiveModel {
         meeting_id: Set(meeting_id),
         agenda_item_id: Set(item_id),
+        size_bytes: Set(file.size_bytes()),
         filename: Set(file.filename),
         media_type: Set(file.media_type),
-        size_bytes: Set(file.content.len() as i64),
-        sha256: Set(file.sha256),
-        content: Set(file.content),
+        sha256: Set(file.sha256.clone()),
         uploaded_by_account_id: Set(p.map(|p| p.account_id)),
         uploaded_at: Set(Utc::now()),
         after_convocation: Set(after),
@@ -1067,6 +1031,7 @@ pub async fn upload_document(
     }
     .insert(&txn)
     .await?;
+    documents::put(&txn, &file.sha256, &file.content).await?;
     if after {
         notify_convened(&txn, meeting_id, "DOCUMENT_ADDED", item_id, format!("document « {} » added", d.filename))
             .await?;
@@ -1079,6 +1044,22 @@ pub async fn upload_document(
     .await?;
     txn.commit().await?;
     Ok(d)
+}
+
+/// A meeting document for a reader who sees its meeting: the metadata row (which holds
+/// no content) and the reader's right are read first; the content only then, streamed.
+pub async fn download_document(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<documents::Download> {
+    documents::authorized(db, async {
+        let d = document::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("document"))?;
+        visible(db, actor, d.meeting_id).await?;
+        Ok(documents::FileMeta {
+            filename: d.filename,
+            media_type: d.media_type,
+            sha256: d.sha256,
+            size_bytes: d.size_bytes,
+        })
+    })
+    .await
 }
 
 /// Convenes the meeting: one convocation per member, each with its sending time (the

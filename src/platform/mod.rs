@@ -1,6 +1,8 @@
-//! What every domain uses and no domain owns. For now: the rules every text and date
-//! input obeys (`text`, `dates`) and the one check that applies them to a whole request
-//! before it runs (`input`).
+//! What every domain uses and no domain owns (ARCHITECTURE.md, "a shared platform"):
+//! documents (metadata apart from content, streamed, authorized before any read), the
+//! rules every text and date input obeys (`text`, `dates`) and the one check that applies
+//! them to a whole request before it runs (`input`).
 pub mod dates;
+pub mod documents;
 pub mod input;
 pub mod text;

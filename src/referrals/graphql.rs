@@ -14,8 +14,9 @@ use crate::auth::policy::{authorize, granted, Action};
 use crate::error::{AppError, AppResult};
 use crate::graphql::{actor, connection, loaders, state, window, Conn, PageArgs};
 use crate::ids::{self, Kind};
-use crate::meetings::graphql::{id_of, read_upload, Body, Meeting};
+use crate::meetings::graphql::{id_of, Body, Meeting};
 use crate::people::graphql::Person;
+use crate::platform::documents::read_upload;
 use crate::territory::graphql::{figure, Commune, PopulationFigure};
 
 /// A referral (saisine): the métropole consults its communes for an opinion, or collects

@@ -83,9 +83,8 @@ entity!(referral_document, "referral_document", {
     filename: String,
     media_type: String,
     size_bytes: i64,
+    /// Names the content, kept apart in platform::documents (never loaded with this row).
     sha256: String,
-    #[sea_orm(column_type = "Blob")]
-    content: Vec<u8>,
     uploaded_by_account_id: Option<i32>,
     uploaded_at: DateTimeUtc,
 });

@@ -23,10 +23,11 @@ use crate::audit::service::{record, Entry};
 use crate::auth::policy::{authorize, member_communes_on, Action};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
-use crate::meetings::service::{check_text, check_upload, expect_one, notify, opt_text, About, Upload};
+use crate::meetings::service::{check_text, expect_one, notify, opt_text, About};
 use crate::people::model::mandate;
 use crate::people::rules::Role;
 use crate::people::service::{next_version, runs_on};
+use crate::platform::documents::{self, Upload};
 use crate::territory::model::commune;
 use crate::AppState;
 
@@ -618,21 +619,21 @@ pub async fn upload_document(
     if status_of(&r, Utc::now())? == ReferralStatus::Closed {
         return Err(AppError::rule("DEADLINE_PASSED", "the referral is closed"));
     }
-    let file = check_upload(file, state.config.limits.document_bytes)?;
+    let file = documents::check_upload(file, state.config.limits.document_bytes)?;
     let d = referral_document::ActiveModel {
         referral_id: Set(id),
         commune_id: Set(commune),
+        size_bytes: Set(file.size_bytes()),
         filename: Set(file.filename),
         media_type: Set(file.media_type),
-        size_bytes: Set(file.content.len() as i64),
-        sha256: Set(file.sha256),
-        content: Set(file.content),
+        sha256: Set(file.sha256.clone()),
         uploaded_by_account_id: Set(p.map(|p| p.account_id)),
         uploaded_at: Set(Utc::now()),
         ..Default::default()
     }
     .insert(&txn)
     .await?;
+    documents::put(&txn, &file.sha256, &file.content).await?;
     record(
         &txn,
         actor,
@@ -644,7 +645,8 @@ pub async fn upload_document(
 }
 
 /// A referral document for those who may see it: the referral's own to whoever sees the
-/// referral, a commune's attachment to whoever sees that commune's response.
+/// referral, a commune's attachment to whoever sees that commune's response. Reads the
+/// metadata row only (it holds no content).
 pub async fn document_for<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResult<referral_document::Model> {
     let d = referral_document::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("document"))?;
     let (_, v) = visible(db, actor, d.referral_id).await?;
@@ -659,6 +661,21 @@ pub async fn document_for<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) ->
         }
         None => Ok(d),
     }
+}
+
+/// A referral document's content for a reader allowed by [`document_for`], checked
+/// before any content is read; streamed.
+pub async fn download_document(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<documents::Download> {
+    documents::authorized(db, async {
+        let d = document_for(db, actor, id).await?;
+        Ok(documents::FileMeta {
+            filename: d.filename,
+            media_type: d.media_type,
+            sha256: d.sha256,
+            size_bytes: d.size_bytes,
+        })
+    })
+    .await
 }
 
 // ---- opening ---------------------------------------------------------------------------
@@ -1126,10 +1143,14 @@ async fn check_files<C: ConnectionTrait>(
         let Some(raw) = answers.get(&f.key).and_then(Value::as_str) else { continue };
         let path = format!("answers.{}", f.key);
         let id = crate::ids::decode(&path, crate::ids::Kind::ReferralDocument, &async_graphql::ID(raw.into()))?;
+        // The file's owners only: its content is never read here.
         let ok = referral_document::Entity::find_by_id(id)
+            .select_only()
+            .columns([referral_document::Column::ReferralId, referral_document::Column::CommuneId])
+            .into_tuple::<(i32, Option<i32>)>()
             .one(db)
             .await?
-            .is_some_and(|d| d.referral_id == referral_id && d.commune_id == Some(commune_id));
+            .is_some_and(|(r, c)| r == referral_id && c == Some(commune_id));
         if !ok {
             return Err(AppError::validation(&path, "not a file this commune uploaded to this referral"));
         }

@@ -8,6 +8,7 @@ mod backup;
 mod cache;
 mod cli;
 mod edge;
+mod documents;
 mod errors;
 mod import;
 mod input;

@@ -837,7 +837,7 @@ async fn documents_are_hashed_and_downloaded_only_by_those_who_see_the_meeting()
     assert_eq!(got.headers()["content-type"], "application/pdf");
     assert_eq!(got.bytes().await.unwrap().to_vec(), content);
     // Added after convening: timestamped, and members are told.
-    let r = upload(&app, &sec, &m, "annexe.pdf", b"annexe".to_vec()).await;
+    let r = upload(&app, &sec, &m, "annexe.pdf", b"%PDF-1.4 annexe".to_vec()).await;
     assert_eq!(ok(&r)["uploadDocument"]["addedAfterConvocation"], true);
     let r = app.gql(Some(&marseille), "{myNotifications{kind}}", json!({})).await;
     assert_eq!(ok(&r)["myNotifications"][0]["kind"], "DOCUMENT_ADDED");
