@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod cache;
 mod cli;
+mod concurrency;
 mod errors;
 mod import;
 mod limits;
