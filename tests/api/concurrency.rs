@@ -527,6 +527,23 @@ impl Findings {
         self.check(counts.get("OK").is_some_and(|n| *n >= 1), what, format!("none succeeded: {counts:?}"));
         answers.iter().find(|a| outcome(a) == "OK").cloned().unwrap_or(Value::Null)
     }
+    /// The ID in the first successful answer; without one, the test cannot go on: it
+    /// stops with what was found so far.
+    fn first_id(&self, answers: &[Value], field: &str) -> String {
+        match answers.iter().find(|a| outcome(a) == "OK") {
+            Some(a) => self.id_in(a, field),
+            None => self.stop(field, &answers[0]),
+        }
+    }
+    fn id_in(&self, answer: &Value, field: &str) -> String {
+        match answer["data"][field]["id"].as_str() {
+            Some(id) => id.to_string(),
+            None => self.stop(field, answer),
+        }
+    }
+    fn stop(&self, field: &str, answer: &Value) -> ! {
+        panic!("{field} gave no ID ({answer}); found so far ({}):\n{}", crate::helpers::backend(), self.0.join("\n"))
+    }
     fn check(&mut self, cond: bool, what: &str, detail: String) {
         if !cond {
             self.0.push(format!("{what}: {detail}"));
@@ -676,13 +693,13 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
         &["CONFLICT"],
         "issue 14 point 7: a seat's uniqueness has no unique index",
     );
-    let seat = id(data(&seat, "addBodySeat"));
+    let seat = f.id_in(&seat, "addBodySeat");
     let a = burst(&c, END_SEAT, false, sec_n(&|_| json!({"id": seat, "v": 1, "e": day(30)}))).await;
     f.one_ok("endBodySeat, one seat", &a, &["CONFLICT"]);
 
     let a = burst(&c, CREATE_MEETING, false, sec_n(&|i| json!({"i": {"bodyId": wg, "title": format!("Réunion {i}"), "startsAt": paris(40 + i as i64, 10), "endsAt": paris(40 + i as i64, 12)}}))).await;
     f.all_ok("createMeeting, 8 meetings of one body", &a);
-    let meeting = id(data(&a[0], "createMeeting"));
+    let meeting = f.first_id(&a, "createMeeting");
     let a = burst(
         &c,
         UPDATE_MEETING,
@@ -735,7 +752,7 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     )
     .await;
     let proxy = f.one_ok("giveProxy, 7 givers to one holder", &a, &["PROXY_REFUSED", "CONFLICT"]);
-    let a = burst(&c, REVOKE_PROXY, false, sec_n(&|_| json!({"id": id(data(&proxy, "giveProxy"))}))).await;
+    let a = burst(&c, REVOKE_PROXY, false, sec_n(&|_| json!({"id": f.id_in(&proxy, "giveProxy")}))).await;
     f.one_ok("revokeProxy, one proxy", &a, &["CONFLICT"]);
     let a = burst(
         &c,
@@ -812,7 +829,7 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
         )],
     )
     .await;
-    let m2 = id(data(&a[0], "createMeeting"));
+    let m2 = f.first_id(&a, "createMeeting");
     let two = &m[..2];
     burst(
         &c,
@@ -850,7 +867,7 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
         vec![s(json!({"i": {"intercommunalityId": amp, "kind": "CONFERENCE_OF_MAYORS", "name": "Conférence"}}))],
     )
     .await;
-    let conf = id(data(&a[0], "createBody"));
+    let conf = f.first_id(&a, "createBody");
     let a = burst(
         &c,
         CREATE_REQUEST,
@@ -884,7 +901,7 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     )
     .await;
     f.all_ok("createReferral, 8 referrals", &a);
-    let referral = id(data(&a[0], "createReferral"));
+    let referral = f.first_id(&a, "createReferral");
     let a = burst(
         &c,
         UPDATE_REFERRAL,
@@ -930,7 +947,7 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
         vec![s(json!({"e": amp, "p": "DATA_COLLECTION", "i": consult("Collecte".into())}))],
     )
     .await;
-    let collection = id(data(&a[0], "createReferral"));
+    let collection = f.first_id(&a, "createReferral");
     let a = burst(
         &c,
         crate::referrals::SET_FORM,
@@ -996,7 +1013,7 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     f.check(v == Some(2), "updatePerson, one person", format!("version {v:?}"));
     let a = burst(&c, CREATE_MANDATE, false, people.iter().map(|p| s(json!({"i": {"personId": p, "organisationId": marseille, "role": "MUNICIPAL_COUNCILLOR", "startDate": "2026-03-28"}}))).collect()).await;
     f.all_ok("createMandate, 8 councillors", &a);
-    let mandate = id(data(&a[0], "createMandate"));
+    let mandate = f.first_id(&a, "createMandate");
     let a = burst(
         &c,
         END_MANDATE,
