@@ -607,6 +607,18 @@ async fn mayors(app: &TestApp, n: usize) -> Vec<Mayor> {
     out
 }
 
+/// Runs a burst and checks that each success wrote `$per` audit entries and each refusal none.
+macro_rules! audited {
+    ($f:expr, $app:expr, $what:expr, $per:expr, $burst:expr) => {{
+        let before = $app.audit_count().await;
+        let a = $burst;
+        let oks = a.iter().filter(|r| outcome(r) == "OK").count() as u64;
+        let wrote = $app.audit_count().await - before;
+        $f.check(wrote == oks * $per, $what, format!("{wrote} audit entries for {oks} successes"));
+        a
+    }};
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     logs();
@@ -631,54 +643,80 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     let node = "query($id:ID!){node(id:$id){... on Territory{version} ... on Person{version}}}";
 
     // ---- territories ----
-    let a = burst(
-        &c,
-        CREATE_TERRITORY,
-        false,
-        sec_n(&|i| json!({"i": {"intercommunalityId": amp, "name": format!("Territoire {i}"), "communeIds": []}})),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "createTerritory, 8 names",
+        1,
+        burst(
+            &c,
+            CREATE_TERRITORY,
+            false,
+            sec_n(&|i| json!({"i": {"intercommunalityId": amp, "name": format!("Territoire {i}"), "communeIds": []}})),
+        )
+        .await
+    );
     f.all_ok("createTerritory, 8 names", &a);
     let territories: Vec<String> =
         a.iter().filter(|r| outcome(r) == "OK").map(|r| id(data(r, "createTerritory"))).collect();
-    let a = burst(
-        &c,
-        UPDATE_TERRITORY,
-        false,
-        territories
-            .iter()
-            .map(|t| s(json!({"i": {"id": t, "expectedVersion": 1, "name": format!("{t} renommé"), "communeIds": []}})))
-            .collect(),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "updateTerritory, 8 territories",
+        1,
+        burst(
+            &c,
+            UPDATE_TERRITORY,
+            false,
+            territories
+                .iter()
+                .map(|t| s(
+                    json!({"i": {"id": t, "expectedVersion": 1, "name": format!("{t} renommé"), "communeIds": []}})
+                ))
+                .collect(),
+        )
+        .await
+    );
     f.all_ok("updateTerritory, 8 territories", &a);
     let t = &territories[0];
-    let a = burst(&c, UPDATE_TERRITORY, false, sec_n(&|i| json!({"i": {"id": t, "expectedVersion": 2, "name": format!("Même territoire {i}"), "communeIds": [martigues]}}))).await;
+    let a = audited!(f, app, "updateTerritory, one territory", 1, burst(&c, UPDATE_TERRITORY, false, sec_n(&|i| json!({"i": {"id": t, "expectedVersion": 2, "name": format!("Même territoire {i}"), "communeIds": [martigues]}}))).await);
     f.one_ok("updateTerritory, one territory", &a, &["CONFLICT"]);
     let v = node_version(&app.gql(Some(&sec), node, json!({"id": t})).await);
     f.check(v == Some(3), "updateTerritory, one territory", format!("version {v:?} after two updates"));
-    let a = burst(&c, DELETE_TERRITORY, false, sec_n(&|_| json!({"id": t, "v": 3}))).await;
+    let a = audited!(
+        f,
+        app,
+        "deleteTerritory, one territory",
+        1,
+        burst(&c, DELETE_TERRITORY, false, sec_n(&|_| json!({"id": t, "v": 3}))).await
+    );
     f.one_ok("deleteTerritory, one territory", &a, &["CONFLICT", "NOT_FOUND"]);
 
     // ---- meetings of a working group of 8 mayors ----
-    let a = burst(&c, CREATE_BODY, false, sec_n(&|i| json!({"i": {"intercommunalityId": amp, "kind": "WORKING_GROUP", "name": format!("Groupe {i}"), "theme": "Habitat"}}))).await;
+    let a = audited!(f, app, "createBody, 8 bodies", 1, burst(&c, CREATE_BODY, false, sec_n(&|i| json!({"i": {"intercommunalityId": amp, "kind": "WORKING_GROUP", "name": format!("Groupe {i}"), "theme": "Habitat"}}))).await);
     f.all_ok("createBody, 8 bodies", &a);
     let bodies: Vec<String> = a.iter().filter(|r| outcome(r) == "OK").map(|r| id(data(r, "createBody"))).collect();
-    let a = burst(&c, UPDATE_BODY_RULES, false, sec_n(&|i| json!({"i": {"id": bodies[1], "expectedVersion": 1, "noticeClearDays": 3 + i as i64, "legalSource": "Règlement intérieur"}}))).await;
+    let a = audited!(f, app, "updateBodyRules, one body", 1, burst(&c, UPDATE_BODY_RULES, false, sec_n(&|i| json!({"i": {"id": bodies[1], "expectedVersion": 1, "noticeClearDays": 3 + i as i64, "legalSource": "Règlement intérieur"}}))).await);
     f.one_ok("updateBodyRules, one body", &a, &["CONFLICT"]);
     let wg = &bodies[0];
-    let a = burst(
-        &c,
-        ADD_SEAT,
-        false,
-        m[..N]
-            .iter()
-            .map(|x| s(json!({"i": {"bodyId": wg, "mandateId": x.mandate, "role": "MEMBER", "startDate": day(0)}})))
-            .collect(),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "addBodySeat, 8 mayors to one body",
+        1,
+        burst(
+            &c,
+            ADD_SEAT,
+            false,
+            m[..N]
+                .iter()
+                .map(|x| s(json!({"i": {"bodyId": wg, "mandateId": x.mandate, "role": "MEMBER", "startDate": day(0)}})))
+                .collect(),
+        )
+        .await
+    );
     f.all_ok("addBodySeat, 8 mayors to one body", &a);
-    let a = burst(
+    let a = audited!(f, app, "addBodySeat, one mandate to one body", 1, burst(
         &c,
         ADD_SEAT,
         false,
@@ -686,7 +724,7 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
             &|_| json!({"i": {"bodyId": bodies[2], "mandateId": m[0].mandate, "role": "MEMBER", "startDate": day(0)}}),
         ),
     )
-    .await;
+    .await);
     let seat = f.one_ok_known_on_postgres(
         "addBodySeat, one mandate to one body",
         &a,
@@ -694,21 +732,33 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
         "issue 14 point 7: a seat's uniqueness has no unique index",
     );
     let seat = f.id_in(&seat, "addBodySeat");
-    let a = burst(&c, END_SEAT, false, sec_n(&|_| json!({"id": seat, "v": 1, "e": day(30)}))).await;
+    let a = audited!(
+        f,
+        app,
+        "endBodySeat, one seat",
+        1,
+        burst(&c, END_SEAT, false, sec_n(&|_| json!({"id": seat, "v": 1, "e": day(30)}))).await
+    );
     f.one_ok("endBodySeat, one seat", &a, &["CONFLICT"]);
 
-    let a = burst(&c, CREATE_MEETING, false, sec_n(&|i| json!({"i": {"bodyId": wg, "title": format!("Réunion {i}"), "startsAt": paris(40 + i as i64, 10), "endsAt": paris(40 + i as i64, 12)}}))).await;
+    let a = audited!(f, app, "createMeeting, 8 meetings of one body", 1, burst(&c, CREATE_MEETING, false, sec_n(&|i| json!({"i": {"bodyId": wg, "title": format!("Réunion {i}"), "startsAt": paris(40 + i as i64, 10), "endsAt": paris(40 + i as i64, 12)}}))).await);
     f.all_ok("createMeeting, 8 meetings of one body", &a);
     let meeting = f.first_id(&a, "createMeeting");
-    let a = burst(
-        &c,
-        UPDATE_MEETING,
-        false,
-        sec_n(&|i| json!({"i": {"id": meeting, "expectedVersion": 1, "venue": format!("Salle {i}")}})),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "updateMeeting, one meeting",
+        1,
+        burst(
+            &c,
+            UPDATE_MEETING,
+            false,
+            sec_n(&|i| json!({"i": {"id": meeting, "expectedVersion": 1, "venue": format!("Salle {i}")}})),
+        )
+        .await
+    );
     f.one_ok("updateMeeting, one meeting", &a, &["CONFLICT"]);
-    let a = burst(
+    let a = audited!(f, app, "addAgendaItem, 8 items to one meeting", 1, burst(
         &c,
         ADD_ITEM,
         false,
@@ -716,7 +766,7 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
             &|i| json!({"i": {"meetingId": meeting, "kind": "VOTE", "title": format!("Point {i}"), "note": "Note."}}),
         ),
     )
-    .await;
+    .await);
     f.all_ok("addAgendaItem, 8 items to one meeting", &a);
     let r = app
         .gql(Some(&sec), "query($id:ID!){meeting(id:$id){version agenda{id position}}}", json!({"id": meeting}))
@@ -729,41 +779,77 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
         format!("positions {positions:?}"),
     );
     let items: Vec<String> = agenda.iter().map(id).collect();
-    let a = burst(&c, UPLOAD_DOCUMENT, true, sec_n(&|_| json!({"m": meeting, "i": items[0], "file": null}))).await;
+    let a = audited!(
+        f,
+        app,
+        "uploadDocument, 8 to one meeting",
+        1,
+        burst(&c, UPLOAD_DOCUMENT, true, sec_n(&|_| json!({"m": meeting, "i": items[0], "file": null}))).await
+    );
     f.all_ok("uploadDocument, 8 to one meeting", &a);
     let v = meeting_version(&app, Some(&sec), &meeting).await;
-    let a = burst(&c, CONVENE, false, sec_n(&|_| json!({"id": meeting, "v": v}))).await;
+    let a = audited!(
+        f,
+        app,
+        "conveneMeeting, one meeting",
+        1,
+        burst(&c, CONVENE, false, sec_n(&|_| json!({"id": meeting, "v": v}))).await
+    );
     f.one_ok("conveneMeeting, one meeting", &a, &["CONFLICT", "INVALID_TRANSITION"]);
-    let a = burst(&c, ACKNOWLEDGE, false, m[..N].iter().map(|x| req(&x.token, json!({"m": meeting}))).collect()).await;
+    let a = audited!(
+        f,
+        app,
+        "acknowledgeConvocation, 8 members",
+        1,
+        burst(&c, ACKNOWLEDGE, false, m[..N].iter().map(|x| req(&x.token, json!({"m": meeting}))).collect()).await
+    );
     f.all_ok("acknowledgeConvocation, 8 members", &a);
     let a = burst(&c, ACKNOWLEDGE, false, (0..N).map(|_| req(&m[0].token, json!({"m": meeting}))).collect()).await;
     f.all_ok("acknowledgeConvocation, one member 8 times", &a);
     let read: BTreeSet<String> = a.iter().map(|r| data(r, "acknowledgeConvocation")["readAt"].to_string()).collect();
     f.check(read.len() == 1, "acknowledgeConvocation, one member 8 times", format!("read at {read:?}"));
     // Proxies: one per holder; one proxy per giver.
-    let a = burst(
-        &c,
-        GIVE_PROXY,
-        false,
-        m[1..N]
-            .iter()
-            .map(|x| s(json!({"i": {"meetingId": meeting, "giverId": x.person, "holderId": m[0].person}})))
-            .collect(),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "giveProxy, 7 givers to one holder",
+        1,
+        burst(
+            &c,
+            GIVE_PROXY,
+            false,
+            m[1..N]
+                .iter()
+                .map(|x| s(json!({"i": {"meetingId": meeting, "giverId": x.person, "holderId": m[0].person}})))
+                .collect(),
+        )
+        .await
+    );
     let proxy = f.one_ok("giveProxy, 7 givers to one holder", &a, &["PROXY_REFUSED", "CONFLICT"]);
-    let a = burst(&c, REVOKE_PROXY, false, sec_n(&|_| json!({"id": f.id_in(&proxy, "giveProxy")}))).await;
+    let a = audited!(
+        f,
+        app,
+        "revokeProxy, one proxy",
+        1,
+        burst(&c, REVOKE_PROXY, false, sec_n(&|_| json!({"id": f.id_in(&proxy, "giveProxy")}))).await
+    );
     f.one_ok("revokeProxy, one proxy", &a, &["CONFLICT"]);
-    let a = burst(
-        &c,
-        GIVE_PROXY,
-        false,
-        m[1..N]
-            .iter()
-            .map(|x| s(json!({"i": {"meetingId": meeting, "giverId": m[0].person, "holderId": x.person}})))
-            .collect(),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "giveProxy, one giver to 7 holders",
+        1,
+        burst(
+            &c,
+            GIVE_PROXY,
+            false,
+            m[1..N]
+                .iter()
+                .map(|x| s(json!({"i": {"meetingId": meeting, "giverId": m[0].person, "holderId": x.person}})))
+                .collect(),
+        )
+        .await
+    );
     f.one_ok("giveProxy, one giver to 7 holders", &a, &["PROXY_REFUSED", "CONFLICT", "VALIDATION"]);
     let r = app.gql(Some(&sec), "query($id:ID!){meeting(id:$id){proxies{id revokedAt}}}", json!({"id": meeting})).await;
     let live: Vec<Value> = r["data"]["meeting"]["proxies"]
@@ -775,16 +861,22 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     for p in &live {
         ok(&app.gql(Some(&sec), REVOKE_PROXY, json!({"id": p["id"]})).await);
     }
-    let a = burst(
-        &c,
-        RECORD_ATTENDANCE,
-        false,
-        m[..N]
-            .iter()
-            .map(|x| s(json!({"m": meeting, "rows": [{"personId": x.person, "status": "PRESENT"}]})))
-            .collect(),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "recordAttendance, 8 rows at once",
+        1,
+        burst(
+            &c,
+            RECORD_ATTENDANCE,
+            false,
+            m[..N]
+                .iter()
+                .map(|x| s(json!({"m": meeting, "rows": [{"personId": x.person, "status": "PRESENT"}]})))
+                .collect(),
+        )
+        .await
+    );
     f.all_ok("recordAttendance, 8 rows at once", &a);
     let r = app
         .gql(Some(&sec), "query($id:ID!){meeting(id:$id){attendance{status person{id}}}}", json!({"id": meeting}))
@@ -794,7 +886,13 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     f.check(present == Some(N), "recordAttendance", format!("{present:?} present: {r}"));
     let votes =
         |item: &String| json!({"i": {"itemId": item, "expectedVersion": 1, "votesFor": 5, "against": 1, "abstain": 1}});
-    let a = burst(&c, RECORD_VOTE, false, items.iter().map(|it| s(votes(it))).collect()).await;
+    let a = audited!(
+        f,
+        app,
+        "recordVote, 8 items",
+        1,
+        burst(&c, RECORD_VOTE, false, items.iter().map(|it| s(votes(it))).collect()).await
+    );
     f.all_ok("recordVote, 8 items", &a);
     let a = burst(
         &c,
@@ -814,9 +912,16 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
             .await;
     let held = f.one_ok("transitionMeeting, one meeting", &a, &["CONFLICT", "INVALID_TRANSITION"]);
     let v = held["data"]["transitionMeeting"]["version"].as_i64().unwrap_or(0);
-    let a = burst(&c, DRAFT_MINUTES, false, sec_n(&|_| json!({"m": meeting, "v": v}))).await;
+    let a = audited!(
+        f,
+        app,
+        "draftMinutes, one meeting",
+        1,
+        burst(&c, DRAFT_MINUTES, false, sec_n(&|_| json!({"m": meeting, "v": v}))).await
+    );
     f.one_ok("draftMinutes, one meeting", &a, &["CONFLICT"]);
-    let a = burst(&c, PUBLISH, false, sec_n(&|_| json!({"m": meeting}))).await;
+    let a =
+        audited!(f, app, "publish, one meeting", 1, burst(&c, PUBLISH, false, sec_n(&|_| json!({"m": meeting}))).await);
     f.some_ok("publish, one meeting", &a, &["CONFLICT", "INVALID_TRANSITION"]);
 
     // A second convocation: the third mayor absent, quorum fails at the item.
@@ -850,13 +955,19 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     ok(&app
         .gql(Some(&sec), RECORD_ATTENDANCE, json!({"m": m2, "rows": [{"personId": m[0].person, "status": "ABSENT"}]}))
         .await);
-    let a = burst(
-        &c,
-        SECOND_CONVOCATION,
-        false,
-        sec_n(&|i| json!({"m": m2, "s": paris(50 + i as i64, 10), "e": paris(50 + i as i64, 12)})),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "secondConvocation, one meeting",
+        1,
+        burst(
+            &c,
+            SECOND_CONVOCATION,
+            false,
+            sec_n(&|i| json!({"m": m2, "s": paris(50 + i as i64, 10), "e": paris(50 + i as i64, 12)})),
+        )
+        .await
+    );
     f.one_ok("secondConvocation, one meeting", &a, &["CONFLICT", "INVALID_TRANSITION", "VALIDATION"]);
 
     // ---- mayors' requests ----
@@ -868,13 +979,19 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     )
     .await;
     let conf = f.first_id(&a, "createBody");
-    let a = burst(
-        &c,
-        CREATE_REQUEST,
-        false,
-        m[..N].iter().map(|x| req(&x.token, json!({"b": conf, "a": "Plan climat"}))).collect(),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "createMeetingRequest, 8 mayors",
+        2,
+        burst(
+            &c,
+            CREATE_REQUEST,
+            false,
+            m[..N].iter().map(|x| req(&x.token, json!({"b": conf, "a": "Plan climat"}))).collect(),
+        )
+        .await
+    );
     f.some_ok("createMeetingRequest, 8 mayors", &a, &["CONFLICT"]);
     let request =
         a.iter().find(|r| outcome(r) == "OK").map(|r| id(data(r, "createMeetingRequest"))).unwrap_or_default();
@@ -888,35 +1005,71 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     f.outcomes("signMeetingRequest, the opener again", &a, &["CONFLICT"]);
     let r = app.gql(Some(&sec), "query($id:ID!){meetingRequest(id:$id){signatures}}", json!({"id": request})).await;
     f.check(r["data"]["meetingRequest"]["signatures"] == json!(N + 1), "signMeetingRequest", format!("{r}"));
-    let a = burst(&c, CALENDAR_FEED, false, (0..N).map(|_| req(&mayor_marseille, json!({}))).collect()).await;
+    let a = audited!(
+        f,
+        app,
+        "createCalendarFeed, one account 8 times",
+        1,
+        burst(&c, CALENDAR_FEED, false, (0..N).map(|_| req(&mayor_marseille, json!({}))).collect()).await
+    );
     f.some_ok("createCalendarFeed, one account 8 times", &a, &["CONFLICT"]);
 
     // ---- referrals ----
     let consult = |title: String| json!({"title": title, "silence": "NO_RESPONSE", "deadlineDate": day(30)});
-    let a = burst(
-        &c,
-        crate::referrals::CREATE,
-        false,
-        sec_n(&|i| json!({"e": amp, "p": "FREE_CONSULTATION", "i": consult(format!("Consultation {i}"))})),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "createReferral, 8 referrals",
+        1,
+        burst(
+            &c,
+            crate::referrals::CREATE,
+            false,
+            sec_n(&|i| json!({"e": amp, "p": "FREE_CONSULTATION", "i": consult(format!("Consultation {i}"))})),
+        )
+        .await
+    );
     f.all_ok("createReferral, 8 referrals", &a);
     let referral = f.first_id(&a, "createReferral");
-    let a = burst(
-        &c,
-        UPDATE_REFERRAL,
-        false,
-        sec_n(&|i| json!({"id": referral, "v": 1, "i": consult(format!("Renommée {i}"))})),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "updateReferral, one referral",
+        1,
+        burst(
+            &c,
+            UPDATE_REFERRAL,
+            false,
+            sec_n(&|i| json!({"id": referral, "v": 1, "i": consult(format!("Renommée {i}"))})),
+        )
+        .await
+    );
     let r = f.one_ok("updateReferral, one referral", &a, &["CONFLICT"]);
     let v = r["data"]["updateReferral"]["version"].as_i64().unwrap_or(0);
-    let a = burst(&c, UPLOAD_REFERRAL_DOCUMENT, true, sec_n(&|_| json!({"r": referral, "file": null}))).await;
+    let a = audited!(
+        f,
+        app,
+        "uploadReferralDocument, 8 to one referral",
+        1,
+        burst(&c, UPLOAD_REFERRAL_DOCUMENT, true, sec_n(&|_| json!({"r": referral, "file": null}))).await
+    );
     f.all_ok("uploadReferralDocument, 8 to one referral", &a);
-    let a = burst(&c, crate::referrals::OPEN, false, sec_n(&|_| json!({"id": referral, "v": v}))).await;
+    let a = audited!(
+        f,
+        app,
+        "openReferral, one referral",
+        1,
+        burst(&c, crate::referrals::OPEN, false, sec_n(&|_| json!({"id": referral, "v": v}))).await
+    );
     let r = f.one_ok("openReferral, one referral", &a, &["CONFLICT", "INVALID_TRANSITION"]);
     let v = r["data"]["openReferral"]["version"].as_i64().unwrap_or(0);
-    let a = burst(&c, EXTEND, false, sec_n(&|_| json!({"id": referral, "v": v, "d": day(60)}))).await;
+    let a = audited!(
+        f,
+        app,
+        "extendReferralDeadline, one referral",
+        1,
+        burst(&c, EXTEND, false, sec_n(&|_| json!({"id": referral, "v": v, "d": day(60)}))).await
+    );
     // The rule is checked before the version: a loser's date is no longer later.
     f.one_ok("extendReferralDeadline, one referral", &a, &["CONFLICT", "VALIDATION"]);
     let response = |x: &Mayor, v: i64| json!({"i": {"referralId": referral, "communeId": x.commune, "expectedVersion": v, "opinion": "FAVOURABLE"}});
@@ -926,16 +1079,28 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     let a =
         burst(&c, crate::referrals::DRAFT, false, (0..N).map(|_| req(&m[0].token, response(&m[0], 2))).collect()).await;
     f.one_ok("saveResponseDraft, one commune", &a, &["CONFLICT"]);
-    let a = burst(
-        &c,
-        crate::referrals::SUBMIT,
-        false,
-        m[..N].iter().enumerate().map(|(i, x)| req(&x.token, response(x, if i == 0 { 3 } else { 2 }))).collect(),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "submitResponse, 8 communes",
+        1,
+        burst(
+            &c,
+            crate::referrals::SUBMIT,
+            false,
+            m[..N].iter().enumerate().map(|(i, x)| req(&x.token, response(x, if i == 0 { 3 } else { 2 }))).collect(),
+        )
+        .await
+    );
     f.all_ok("submitResponse, 8 communes", &a);
-    let a = burst(&c, crate::referrals::SUBMIT, false, (0..N).map(|_| req(&m[0].token, response(&m[0], 4))).collect())
-        .await;
+    let a = audited!(
+        f,
+        app,
+        "submitResponse, one commune",
+        1,
+        burst(&c, crate::referrals::SUBMIT, false, (0..N).map(|_| req(&m[0].token, response(&m[0], 4))).collect())
+            .await
+    );
     f.one_ok("submitResponse, one commune", &a, &["CONFLICT"]);
     let r = app.gql(Some(&sec), "query($id:ID!){referral(id:$id){progress{submitted}}}", json!({"id": referral})).await;
     f.check(r["data"]["referral"]["progress"]["submitted"] == json!(N), "submitResponse", format!("{r}"));
@@ -948,7 +1113,7 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     )
     .await;
     let collection = f.first_id(&a, "createReferral");
-    let a = burst(
+    let a = audited!(f, app, "setReferralForm, one referral 8 times", 1, burst(
         &c,
         crate::referrals::SET_FORM,
         false,
@@ -956,18 +1121,24 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
             &|i| json!({"id": collection, "f": [{"key": "report", "label": format!("Rapport {i}"), "type": "FILE"}]}),
         ),
     )
-    .await;
+    .await);
     f.all_ok("setReferralForm, one referral 8 times", &a);
     let forms: BTreeSet<i64> = a.iter().filter_map(|r| data(r, "setReferralForm")["version"].as_i64()).collect();
     f.check(forms == (1..=N as i64).collect(), "setReferralForm, one referral 8 times", format!("versions {forms:?}"));
     ok(&app.gql(Some(&sec), crate::referrals::OPEN, json!({"id": collection, "v": 1})).await);
-    let a = burst(
-        &c,
-        UPLOAD_RESPONSE_FILE,
-        true,
-        m[..N].iter().map(|x| req(&x.token, json!({"r": collection, "c": x.commune, "file": null}))).collect(),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "uploadResponseFile, 8 communes",
+        1,
+        burst(
+            &c,
+            UPLOAD_RESPONSE_FILE,
+            true,
+            m[..N].iter().map(|x| req(&x.token, json!({"r": collection, "c": x.commune, "file": null}))).collect(),
+        )
+        .await
+    );
     f.all_ok("uploadResponseFile, 8 communes", &a);
     // The mayor's signature delegation.
     let r = app.gql(Some(&sec), "{commune(inseeCode:\"13055\"){council{role person{id}}}}", json!({})).await;
@@ -976,8 +1147,14 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
         .and_then(|c| c.iter().find(|x| x["role"] == "DGS"))
         .map(|x| x["person"]["id"].clone())
         .unwrap_or_default();
-    let a = burst(&c, GRANT, false, (0..N).map(|_| req(&mayor_marseille, json!({"c": marseille, "p": dgs}))).collect())
-        .await;
+    let a = audited!(
+        f,
+        app,
+        "grantSignatureDelegation, one DGS 8 times",
+        1,
+        burst(&c, GRANT, false, (0..N).map(|_| req(&mayor_marseille, json!({"c": marseille, "p": dgs}))).collect())
+            .await
+    );
     f.some_ok("grantSignatureDelegation, one DGS 8 times", &a, &["CONFLICT"]);
     let delegation =
         a.iter().find(|r| outcome(r) == "OK").map(|r| id(data(r, "grantSignatureDelegation"))).unwrap_or_default();
@@ -992,42 +1169,60 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     );
 
     // ---- people, mandates, accounts (last: a mayor's mandate ends here) ----
-    let a = burst(
-        &c,
-        CREATE_PERSON,
-        false,
-        sec_n(&|i| json!({"i": {"givenName": "Conseiller", "familyName": format!("Numéro {i}")}})),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "createPerson, 8 people",
+        1,
+        burst(
+            &c,
+            CREATE_PERSON,
+            false,
+            sec_n(&|i| json!({"i": {"givenName": "Conseiller", "familyName": format!("Numéro {i}")}})),
+        )
+        .await
+    );
     f.all_ok("createPerson, 8 people", &a);
     let people: Vec<String> = a.iter().filter(|r| outcome(r) == "OK").map(|r| id(data(r, "createPerson"))).collect();
-    let a = burst(
-        &c,
-        UPDATE_PERSON,
-        false,
-        sec_n(&|i| json!({"i": {"id": people[0], "expectedVersion": 1, "givenName": format!("Prénom {i}")}})),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "updatePerson, one person",
+        1,
+        burst(
+            &c,
+            UPDATE_PERSON,
+            false,
+            sec_n(&|i| json!({"i": {"id": people[0], "expectedVersion": 1, "givenName": format!("Prénom {i}")}})),
+        )
+        .await
+    );
     f.one_ok("updatePerson, one person", &a, &["CONFLICT"]);
     let v = node_version(&app.gql(Some(&sec), node, json!({"id": people[0]})).await);
     f.check(v == Some(2), "updatePerson, one person", format!("version {v:?}"));
-    let a = burst(&c, CREATE_MANDATE, false, people.iter().map(|p| s(json!({"i": {"personId": p, "organisationId": marseille, "role": "MUNICIPAL_COUNCILLOR", "startDate": "2026-03-28"}}))).collect()).await;
+    let a = audited!(f, app, "createMandate, 8 councillors", 1, burst(&c, CREATE_MANDATE, false, people.iter().map(|p| s(json!({"i": {"personId": p, "organisationId": marseille, "role": "MUNICIPAL_COUNCILLOR", "startDate": "2026-03-28"}}))).collect()).await);
     f.all_ok("createMandate, 8 councillors", &a);
     let mandate = f.first_id(&a, "createMandate");
-    let a = burst(
-        &c,
-        END_MANDATE,
-        false,
-        sec_n(&|i| json!({"i": {"id": mandate, "expectedVersion": 1, "endDate": day(10 + i as i64)}})),
-    )
-    .await;
+    let a = audited!(
+        f,
+        app,
+        "endMandate, one mandate",
+        1,
+        burst(
+            &c,
+            END_MANDATE,
+            false,
+            sec_n(&|i| json!({"i": {"id": mandate, "expectedVersion": 1, "endDate": day(10 + i as i64)}})),
+        )
+        .await
+    );
     f.one_ok("endMandate, one mandate", &a, &["CONFLICT"]);
     // One mayor per commune: the last mayor's term ends today; 8 successors race.
     let last = m.last().expect("a mayor");
     ok(&app
         .gql(Some(&sec), END_MANDATE, json!({"i": {"id": last.mandate, "expectedVersion": 1, "endDate": day(0)}}))
         .await);
-    let a = burst(
+    let a = audited!(f, app, "createMandate, 8 mayors of one commune", 1, burst(
         &c,
         CREATE_MANDATE,
         false,
@@ -1038,9 +1233,10 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
             })
             .collect(),
     )
-    .await;
+    .await);
     f.one_ok("createMandate, 8 mayors of one commune", &a, &["CONFLICT"]);
-    let a = burst(
+    let a =
+        audited!(f, app, "inviteAccount, 8 people", 1, burst(
         &c,
         INVITE,
         false,
@@ -1052,7 +1248,7 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
             })
             .collect(),
     )
-    .await;
+    .await);
     f.all_ok("inviteAccount, 8 people", &a);
     let invitation = data(&a[0], "inviteAccount")["token"].clone();
     let a = burst(
