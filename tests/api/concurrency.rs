@@ -73,6 +73,7 @@ fn logs() {
     if std::env::var("RUST_LOG").is_ok() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_ansi(false)
             .with_test_writer()
             .try_init();
     }
@@ -541,6 +542,13 @@ impl Findings {
             None => self.stop(field, answer),
         }
     }
+    /// A preparation step's answer: without success the test cannot go on.
+    fn must(&self, answer: &Value) -> Value {
+        if outcome(answer) != "OK" {
+            self.stop("a preparation step", answer);
+        }
+        answer["data"].clone()
+    }
     fn stop(&self, field: &str, answer: &Value) -> ! {
         panic!("{field} gave no ID ({answer}); found so far ({}):\n{}", crate::helpers::backend(), self.0.join("\n"))
     }
@@ -859,7 +867,7 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     f.check(live.len() == 1, "giveProxy", format!("{} live proxies: {r}", live.len()));
     // Everyone present in person below: the live proxy is revoked first.
     for p in &live {
-        ok(&app.gql(Some(&sec), REVOKE_PROXY, json!({"id": p["id"]})).await);
+        f.must(&app.gql(Some(&sec), REVOKE_PROXY, json!({"id": p["id"]})).await);
     }
     let a = audited!(
         f,
@@ -947,14 +955,24 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
             .collect(),
     )
     .await;
-    ok(&app
-        .gql(Some(&sec), ADD_ITEM, json!({"i": {"meetingId": m2, "kind": "VOTE", "title": "Point", "note": "Note."}}))
-        .await);
+    f.must(
+        &app.gql(
+            Some(&sec),
+            ADD_ITEM,
+            json!({"i": {"meetingId": m2, "kind": "VOTE", "title": "Point", "note": "Note."}}),
+        )
+        .await,
+    );
     let v = meeting_version(&app, Some(&sec), &m2).await;
-    ok(&app.gql(Some(&sec), CONVENE, json!({"id": m2, "v": v})).await);
-    ok(&app
-        .gql(Some(&sec), RECORD_ATTENDANCE, json!({"m": m2, "rows": [{"personId": m[0].person, "status": "ABSENT"}]}))
-        .await);
+    f.must(&app.gql(Some(&sec), CONVENE, json!({"id": m2, "v": v})).await);
+    f.must(
+        &app.gql(
+            Some(&sec),
+            RECORD_ATTENDANCE,
+            json!({"m": m2, "rows": [{"personId": m[0].person, "status": "ABSENT"}]}),
+        )
+        .await,
+    );
     let a = audited!(
         f,
         app,
@@ -1125,7 +1143,7 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     f.all_ok("setReferralForm, one referral 8 times", &a);
     let forms: BTreeSet<i64> = a.iter().filter_map(|r| data(r, "setReferralForm")["version"].as_i64()).collect();
     f.check(forms == (1..=N as i64).collect(), "setReferralForm, one referral 8 times", format!("versions {forms:?}"));
-    ok(&app.gql(Some(&sec), crate::referrals::OPEN, json!({"id": collection, "v": 1})).await);
+    f.must(&app.gql(Some(&sec), crate::referrals::OPEN, json!({"id": collection, "v": 1})).await);
     let a = audited!(
         f,
         app,
@@ -1219,9 +1237,10 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     f.one_ok("endMandate, one mandate", &a, &["CONFLICT"]);
     // One mayor per commune: the last mayor's term ends today; 8 successors race.
     let last = m.last().expect("a mayor");
-    ok(&app
-        .gql(Some(&sec), END_MANDATE, json!({"i": {"id": last.mandate, "expectedVersion": 1, "endDate": day(0)}}))
-        .await);
+    f.must(
+        &app.gql(Some(&sec), END_MANDATE, json!({"i": {"id": last.mandate, "expectedVersion": 1, "endDate": day(0)}}))
+            .await,
+    );
     let a = audited!(f, app, "createMandate, 8 mayors of one commune", 1, burst(
         &c,
         CREATE_MANDATE,
