@@ -1237,9 +1237,22 @@ pub async fn revoke_signature(state: &AppState, actor: &Actor, id: i32) -> AppRe
         return Err(AppError::rule("INVALID_TRANSITION", "this delegation has already ended"));
     }
     let scope = crate::auth::policy::current_intercommunalities_of(&txn, d.commune_id).await?.first().copied();
-    let mut m: signature_delegation::ActiveModel = d.into();
-    m.end_date = Set(Some(today));
-    let d = m.update(&txn).await?;
+    // Ended only if it still runs, in the same statement: of two revocations racing on
+    // PostgreSQL (where the read above takes no lock), one ends it, the other is refused.
+    use signature_delegation::Column as D;
+    let ended = signature_delegation::Entity::update_many()
+        .col_expr(D::EndDate, Expr::value(Some(today)))
+        .filter(D::Id.eq(d.id))
+        .filter(sea_orm::Condition::any().add(D::EndDate.is_null()).add(D::EndDate.gt(today)))
+        .exec(&txn)
+        .await?;
+    if ended.rows_affected != 1 {
+        return Err(AppError::Conflict("this delegation was revoked meanwhile; reload".into()));
+    }
+    let d = signature_delegation::Entity::find_by_id(d.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("signature delegation"))?;
     record(
         &txn,
         actor,
