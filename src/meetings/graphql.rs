@@ -112,11 +112,8 @@ impl Body {
         self.see(ctx).await?;
         let db = &state(ctx)?.db;
         let sees_drafts = granted(service::authorize_convener(db, actor(ctx)?, &self.0).await)?;
-        let mut q = meeting::Entity::find().filter(meeting::Column::BodyId.eq(self.0.id));
-        if !sees_drafts {
-            q = q.filter(meeting::Column::Status.ne(MeetingStatus::Draft.as_str()));
-        }
-        Ok(q.order_by_asc(meeting::Column::StartsAt).all(db).await?.into_iter().map(Meeting).collect())
+        let all = loaders(ctx)?.body_meetings.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(all.into_iter().filter(|m| sees_drafts || m.status != MeetingStatus::Draft.as_str()).map(Meeting).collect())
     }
     /// Working-group rotation: the suggested next host among the members' communes (one
     /// that never hosted first, by name; then the one that hosted longest ago).
@@ -293,7 +290,7 @@ impl Meeting {
     }
     /// Latest legal sending date of the convocation for the body's notice (Europe/Paris).
     async fn latest_convocation_date(&self, ctx: &Context<'_>) -> AppResult<NaiveDate> {
-        let b = service::body_of(&state(ctx)?.db, self.0.body_id).await?;
+        let b = loaders(ctx)?.body.load_one(self.0.body_id).await?.ok_or_else(|| AppError::not_found("body"))?;
         let days = if self.0.first_convocation_id.is_some() { b.second_convocation_days } else { b.notice_clear_days };
         Ok(latest_sending_day(paris_day(self.0.starts_at), days))
     }
@@ -306,11 +303,7 @@ impl Meeting {
     }
     /// Ordre du jour, in order.
     async fn agenda(&self, ctx: &Context<'_>) -> AppResult<Vec<AgendaItem>> {
-        let rows = agenda_item::Entity::find()
-            .filter(agenda_item::Column::MeetingId.eq(self.0.id))
-            .order_by_asc(agenda_item::Column::Position)
-            .all(&state(ctx)?.db)
-            .await?;
+        let rows = loaders(ctx)?.agenda.load_one(self.0.id).await?.unwrap_or_default();
         Ok(rows.into_iter().map(AgendaItem).collect())
     }
     /// Documents of the meeting (of its items too), without their content: download each
@@ -326,17 +319,18 @@ impl Meeting {
     /// One row per convened member: their seat and recorded attendance (null status: not
     /// recorded yet).
     async fn attendance(&self, ctx: &Context<'_>) -> AppResult<Vec<AttendanceRow>> {
-        let db = &state(ctx)?.db;
-        let conv = loaders(ctx)?.convocations.load_one(self.0.id).await?.unwrap_or_default();
-        let mut att: HashMap<i32, super::model::attendance::Model> = super::model::attendance::Entity::find()
-            .filter(super::model::attendance::Column::MeetingId.eq(self.0.id))
-            .all(db)
+        let l = loaders(ctx)?;
+        let conv = l.convocations.load_one(self.0.id).await?.unwrap_or_default();
+        let mut att: HashMap<i32, super::model::attendance::Model> =
+            l.attendance.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(|a| (a.person_id, a)).collect();
+        let proxies: HashMap<i32, proxy::Model> = l
+            .proxies
+            .load_one(self.0.id)
             .await?
+            .unwrap_or_default()
             .into_iter()
-            .map(|a| (a.person_id, a))
+            .map(|p| (p.giver_person_id, p))
             .collect();
-        let proxies: HashMap<i32, proxy::Model> =
-            service::proxies_at(db, &self.0).await?.into_iter().map(|p| (p.giver_person_id, p)).collect();
         Ok(conv
             .into_iter()
             .map(|c| {
@@ -351,7 +345,7 @@ impl Meeting {
     }
     /// Proxies valid at this meeting.
     async fn proxies(&self, ctx: &Context<'_>) -> AppResult<Vec<Proxy>> {
-        Ok(service::proxies_at(&state(ctx)?.db, &self.0).await?.into_iter().map(Proxy).collect())
+        Ok(loaders(ctx)?.proxies.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(Proxy).collect())
     }
     /// Procès-verbal.
     async fn minutes(&self) -> Minutes {
@@ -876,15 +870,15 @@ pub struct MeetingsQuery;
 
 #[Object]
 impl MeetingsQuery {
-    /// The bodies of an intercommunality.
-    async fn bodies(&self, ctx: &Context<'_>, intercommunality_id: ID) -> AppResult<Vec<Body>> {
+    /// The bodies of an intercommunality (of one kind, if given).
+    async fn bodies(&self, ctx: &Context<'_>, intercommunality_id: ID, kind: Option<BodyKind>) -> AppResult<Vec<Body>> {
         allow(ctx, Action::Read).await?;
         let e = ids::decode("intercommunalityId", Kind::Intercommunality, &intercommunality_id)?;
-        let rows = body::Entity::find()
-            .filter(body::Column::IntercommunalityId.eq(e))
-            .order_by_asc(body::Column::Name)
-            .all(&state(ctx)?.db)
-            .await?;
+        let mut q = body::Entity::find().filter(body::Column::IntercommunalityId.eq(e));
+        if let Some(k) = kind {
+            q = q.filter(body::Column::Kind.eq(k.as_str()));
+        }
+        let rows = q.order_by_asc(body::Column::Name).all(&state(ctx)?.db).await?;
         Ok(rows.into_iter().map(Body).collect())
     }
     /// A meeting, if the actor may see it.
