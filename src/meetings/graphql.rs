@@ -14,7 +14,7 @@ use super::rules::*;
 use super::service::{self, Member, Publication, Vacancy};
 use crate::auth::policy::{granted, Action};
 use crate::error::{AppError, AppResult};
-use crate::graphql::{actor, allow, loaders, state};
+use crate::graphql::{actor, allow, keyset_page, loaders, state, KeyConn, PageArgs};
 use crate::ids::{self, Kind};
 use crate::people::graphql::{Mandate, Person};
 use crate::territory::graphql::{Commune, Intercommunality};
@@ -108,12 +108,20 @@ impl Body {
         Ok(service::seats(&state(ctx)?.db, &self.0, day).await?.1.into_iter().map(VacantSeat).collect())
     }
     /// Meetings, by start; drafts only for those who prepare them.
-    async fn meetings(&self, ctx: &Context<'_>) -> AppResult<Vec<Meeting>> {
+    async fn meetings(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<KeyConn<Meeting>> {
         self.see(ctx).await?;
         let db = &state(ctx)?.db;
         let sees_drafts = granted(service::authorize_convener(db, actor(ctx)?, &self.0).await)?;
         let all = loaders(ctx)?.body_meetings.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(all.into_iter().filter(|m| sees_drafts || m.status != MeetingStatus::Draft.as_str()).map(Meeting).collect())
+        let items = all.into_iter().filter(|m| sees_drafts || m.status != MeetingStatus::Draft.as_str());
+        meeting_page(ctx, &PageArgs { after, before, first, last }, "Body.meetings", items)
     }
     /// Working-group rotation: the suggested next host among the members' communes (one
     /// that never hosted first, by name; then the one that hosted longest ago).
@@ -748,10 +756,17 @@ impl MeetingRequest {
     }
 }
 
-pub struct Notification(notification::Model);
+pub struct Notification(pub notification::Model);
 
 #[Object]
 impl Notification {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Notification, self.0.id)
+    }
+    /// When its person marked it read (null: unread).
+    async fn read_at(&self) -> Option<DateTime<Utc>> {
+        self.0.read_at
+    }
     /// DOCUMENT_ADDED, MEETING_CHANGED, MEETING_POSTPONED, MEETING_CANCELLED, OPINION_ADOPTED;
     /// for referrals REFERRAL_OPENED, DEADLINE_EXTENDED, REFERRAL_REMINDER.
     async fn kind(&self) -> &str {
@@ -870,16 +885,27 @@ pub struct MeetingsQuery;
 
 #[Object]
 impl MeetingsQuery {
-    /// The bodies of an intercommunality (of one kind, if given).
-    async fn bodies(&self, ctx: &Context<'_>, intercommunality_id: ID, kind: Option<BodyKind>) -> AppResult<Vec<Body>> {
+    /// The bodies of an intercommunality (of one kind, if given), by name.
+    #[allow(clippy::too_many_arguments)]
+    async fn bodies(
+        &self,
+        ctx: &Context<'_>,
+        intercommunality_id: ID,
+        kind: Option<BodyKind>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<KeyConn<Body>> {
         allow(ctx, Action::Read).await?;
         let e = ids::decode("intercommunalityId", Kind::Intercommunality, &intercommunality_id)?;
         let mut q = body::Entity::find().filter(body::Column::IntercommunalityId.eq(e));
         if let Some(k) = kind {
             q = q.filter(body::Column::Kind.eq(k.as_str()));
         }
-        let rows = q.order_by_asc(body::Column::Name).all(&state(ctx)?.db).await?;
-        Ok(rows.into_iter().map(Body).collect())
+        let rows = q.all(&state(ctx)?.db).await?;
+        let items = rows.into_iter().map(|b| (b.name.clone(), b.id, Body(b))).collect();
+        keyset_page(ctx, &PageArgs { after, before, first, last }, "bodies", items, false)
     }
     /// A meeting, if the actor may see it.
     async fn meeting(&self, ctx: &Context<'_>, id: ID) -> AppResult<Meeting> {
@@ -887,7 +913,14 @@ impl MeetingsQuery {
         Ok(Meeting(visible_meeting(ctx, id).await?))
     }
     /// Meetings the actor was convened to, by start.
-    async fn my_meetings(&self, ctx: &Context<'_>) -> AppResult<Vec<Meeting>> {
+    async fn my_meetings(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<KeyConn<Meeting>> {
         let p = actor(ctx)?.require()?;
         let db = &state(ctx)?.db;
         let ids: Vec<i32> = convocation::Entity::find()
@@ -897,27 +930,30 @@ impl MeetingsQuery {
             .iter()
             .map(|c| c.meeting_id)
             .collect();
-        let rows = meeting::Entity::find()
-            .filter(meeting::Column::Id.is_in(ids))
-            .order_by_asc(meeting::Column::StartsAt)
-            .all(db)
-            .await?;
-        Ok(rows.into_iter().map(Meeting).collect())
+        let rows = meeting::Entity::find().filter(meeting::Column::Id.is_in(ids)).all(db).await?;
+        meeting_page(ctx, &PageArgs { after, before, first, last }, "myMeetings", rows)
     }
     /// The actor's notifications, newest first (documents added, changes, adopted opinions).
     async fn my_notifications(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 50)] first: u64,
-    ) -> AppResult<Vec<Notification>> {
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<KeyConn<Notification>> {
         let p = actor(ctx)?.require()?;
         let rows = notification::Entity::find()
             .filter(notification::Column::PersonId.eq(p.person_id))
-            .order_by_desc(notification::Column::Id)
-            .limit(first.min(500))
             .all(&state(ctx)?.db)
             .await?;
-        Ok(rows.into_iter().map(Notification).collect())
+        let items = rows.into_iter().map(|n| (String::new(), n.id, Notification(n))).collect();
+        keyset_page(ctx, &PageArgs { after, before, first, last }, "myNotifications", items, true)
+    }
+    /// How many of the actor's notifications are not read yet.
+    async fn unread_count(&self, ctx: &Context<'_>) -> AppResult<u64> {
+        let p = actor(ctx)?.require()?;
+        super::notifications::unread_count(&state(ctx)?.db, p.person_id).await
     }
     /// Opinions (avis) adopted by the conference of mayors and published, newest first:
     /// available to every municipal councillor of the member communes (L5211-40-2).
@@ -976,6 +1012,20 @@ impl MeetingsQuery {
         allow(ctx, Action::Convene { intercommunality: e, conference: true }).await?;
         Ok(ProgressReport { intercommunality: e })
     }
+}
+
+/// A page of meetings by start (then id), with keyset cursors of `list`.
+fn meeting_page(
+    ctx: &Context<'_>,
+    args: &PageArgs,
+    list: &str,
+    rows: impl IntoIterator<Item = meeting::Model>,
+) -> AppResult<KeyConn<Meeting>> {
+    let items = rows
+        .into_iter()
+        .map(|m| (m.starts_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), m.id, Meeting(m)))
+        .collect();
+    keyset_page(ctx, args, list, items, false)
 }
 
 pub async fn visible_meeting(ctx: &Context<'_>, id: i32) -> AppResult<meeting::Model> {
@@ -1117,6 +1167,14 @@ pub struct TransitionMeetingInput {
     /// HELD, CLOSED, POSTPONED or CANCELLED (use conveneMeeting to convene).
     pub status: MeetingStatus,
     pub reason: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct MarkedRead {
+    /// Notifications marked read by this call.
+    marked: u64,
+    /// The actor's notifications still unread.
+    unread_count: u64,
 }
 
 #[derive(SimpleObject)]
@@ -1391,6 +1449,36 @@ impl MeetingsMutation {
     async fn sign_meeting_request(&self, ctx: &Context<'_>, id: ID) -> AppResult<MeetingRequest> {
         let id = id_of("id", Kind::MeetingRequest, &id)?;
         Ok(MeetingRequest::of(service::sign_request(state(ctx)?, actor(ctx)?, id).await?))
+    }
+    /// Marks the actor's own notifications read: those of `ids` (all must be theirs), or
+    /// all created up to `upTo`. Returns how many were marked (already read ones keep
+    /// their time).
+    async fn mark_notifications_read(
+        &self,
+        ctx: &Context<'_>,
+        ids: Option<Vec<ID>>,
+        up_to: Option<DateTime<Utc>>,
+    ) -> AppResult<MarkedRead> {
+        use super::notifications::{mark_read, unread_count, Mark, MAX_IDS};
+        let mark = match (ids, up_to) {
+            (Some(ids), None) => {
+                if ids.len() > MAX_IDS {
+                    return Err(AppError::validation("ids", format!("at most {MAX_IDS} notifications at once")));
+                }
+                let mut parsed = Vec::with_capacity(ids.len());
+                for (i, id) in ids.iter().enumerate() {
+                    parsed.push(id_of(&format!("ids.{i}"), Kind::Notification, id)?);
+                }
+                Mark::Ids(parsed)
+            }
+            (None, Some(t)) => Mark::UpTo(t),
+            _ => return Err(AppError::validation("ids", "give either ids or upTo")),
+        };
+        let st = state(ctx)?;
+        let a = actor(ctx)?;
+        let marked = mark_read(st, a, mark).await?;
+        let unread = unread_count(&st.db, a.require()?.person_id).await?;
+        Ok(MarkedRead { marked, unread_count: unread })
     }
     /// Creates the actor's secret iCalendar feed (replacing any earlier one).
     async fn create_calendar_feed(&self, ctx: &Context<'_>) -> AppResult<CalendarFeed> {

@@ -9,6 +9,7 @@ mod cli;
 mod errors;
 mod import;
 mod limits;
+mod lists;
 mod mandates;
 mod meetings;
 mod n_plus_one;

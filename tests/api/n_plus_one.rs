@@ -63,8 +63,9 @@ async fn a_list_of_meetings_costs_the_same_statements_for_2_and_20_meetings() {
     let sec = app.login_as("secretariat@demo.entente.fr").await;
     let mayor = app.login_as("maire.marseille@demo.entente.fr").await;
     let (wg, _) = crate::meetings::working_group(&app, &sec, &["13055", "13001"]).await;
-    let by_body = format!("query($id:ID!){{node(id:$id){{... on Body{{meetings{{{MEETING_FIELDS}}}}}}}}}");
-    let mine = format!("{{myMeetings{{{MEETING_FIELDS}}}}}");
+    let by_body =
+        format!("query($id:ID!){{node(id:$id){{... on Body{{meetings(first:50){{nodes{{{MEETING_FIELDS}}}}}}}}}}}");
+    let mine = format!("{{myMeetings(first:50){{nodes{{{MEETING_FIELDS}}}}}}}");
     let mut counts = Vec::new();
     let mut made = 0;
     for n in [2, 20] {
@@ -73,10 +74,10 @@ async fn a_list_of_meetings_costs_the_same_statements_for_2_and_20_meetings() {
             convened_meeting(&app, &sec, &wg, 10 + made).await;
         }
         let (body_cost, r) = cost(&app, &sec, &by_body, json!({"id": wg})).await;
-        assert_eq!(r["data"]["node"]["meetings"].as_array().unwrap().len() as i64, n);
+        assert_eq!(r["data"]["node"]["meetings"]["nodes"].as_array().unwrap().len() as i64, n);
         // The mayor of Marseille is convened to these and to the demo's plenary.
         let (mine_cost, r) = cost(&app, &mayor, &mine, json!({})).await;
-        assert_eq!(r["data"]["myMeetings"].as_array().unwrap().len() as i64, n + 1);
+        assert_eq!(r["data"]["myMeetings"]["nodes"].as_array().unwrap().len() as i64, n + 1);
         counts.push((body_cost, mine_cost));
     }
     eprintln!("meeting lists (body's, mine) for 2 and 20 meetings: {counts:?} SQL statements");
@@ -90,7 +91,7 @@ async fn a_list_of_bodies_costs_the_same_statements_for_2_and_20_bodies() {
     // A member (not an officer): each body's visibility follows their seats.
     let mayor = app.login_as("maire.marseille@demo.entente.fr").await;
     let amp = app.epci_id(&sec, "200054807").await;
-    let q = "query($e:ID!){bodies(intercommunalityId:$e,kind:WORKING_GROUP){name kind meetings{title status} intercommunality{name}}}";
+    let q = "query($e:ID!){bodies(intercommunalityId:$e,kind:WORKING_GROUP,first:50){nodes{name kind meetings(first:5){totalCount nodes{title status}} intercommunality{name}}}}";
     // The demo's working group, where the mayor of Marseille sits, and one more.
     let (first, _) = crate::meetings::working_group(&app, &sec, &["13055"]).await;
     convened_meeting(&app, &sec, &first, 12).await;
@@ -102,7 +103,7 @@ async fn a_list_of_bodies_costs_the_same_statements_for_2_and_20_bodies() {
             crate::meetings::working_group(&app, &sec, &["13055", "13001"]).await;
         }
         let (c, r) = cost(&app, &mayor, q, json!({"e": amp})).await;
-        assert_eq!(r["data"]["bodies"].as_array().unwrap().len() as i64, n);
+        assert_eq!(r["data"]["bodies"]["nodes"].as_array().unwrap().len() as i64, n);
         counts.push(c);
     }
     eprintln!("bodies for 2 and 20: {counts:?} SQL statements");
