@@ -15,9 +15,12 @@ use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::ids::{self, Kind};
 use crate::loaders::Loaders;
-use crate::meetings::graphql::{Body, Meeting, MeetingsMutation, MeetingsQuery, Notification};
+use crate::meetings::graphql::{
+    self as m, AgendaItem, Body, BodySeat, Document, Meeting, MeetingRequest, MeetingsMutation, MeetingsQuery,
+    Notification, Proxy,
+};
 use crate::people::graphql::{Mandate, PeopleMutation, PeopleQuery, Person};
-use crate::referrals::graphql::{Referral, ReferralsMutation, ReferralsQuery};
+use crate::referrals::graphql::{Referral, ReferralResponse, ReferralsMutation, ReferralsQuery};
 use crate::territory::graphql::{Commune, Intercommunality, Territory, TerritoryMutation, TerritoryQuery};
 use crate::AppState;
 
@@ -249,6 +252,12 @@ pub enum Node {
     Meeting(Meeting),
     Referral(Referral),
     Notification(Notification),
+    AgendaItem(AgendaItem),
+    Document(Document),
+    Proxy(Proxy),
+    BodySeat(BodySeat),
+    MeetingRequest(MeetingRequest),
+    ReferralResponse(ReferralResponse),
 }
 
 #[derive(Default)]
@@ -283,18 +292,17 @@ impl NodeQuery {
             (Kind::Notification, n) => crate::meetings::notifications::own(&state(ctx)?.db, actor(ctx)?, n)
                 .await?
                 .map(|m| Node::Notification(Notification(m))),
-            // Reached through their meeting, body, referral or commune.
-            (
-                Kind::BodySeat
-                | Kind::AgendaItem
-                | Kind::Document
-                | Kind::Proxy
-                | Kind::MeetingRequest
-                | Kind::ReferralResponse
-                | Kind::ReferralDocument
-                | Kind::SignatureDelegation,
-                _,
-            ) => None,
+            // Each with the checks of the path that reaches it.
+            (Kind::AgendaItem, n) => m::agenda_item_node(ctx, n).await?.map(Node::AgendaItem),
+            (Kind::Document, n) => m::document_node(ctx, n).await?.map(Node::Document),
+            (Kind::Proxy, n) => m::proxy_node(ctx, n).await?.map(Node::Proxy),
+            (Kind::BodySeat, n) => m::body_seat_node(ctx, n).await?.map(Node::BodySeat),
+            (Kind::MeetingRequest, n) => m::meeting_request_node(ctx, n).await?.map(Node::MeetingRequest),
+            (Kind::ReferralResponse, n) => {
+                crate::referrals::graphql::response_node(ctx, n).await?.map(Node::ReferralResponse)
+            }
+            // Not yet resolved by node(): reached through their referral or commune.
+            (Kind::ReferralDocument | Kind::SignatureDelegation, _) => None,
         })
     }
 }

@@ -220,7 +220,7 @@ pub struct BodySeat(body_seat::Model);
 
 #[Object]
 impl BodySeat {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::BodySeat, self.0.id)
     }
     async fn role(&self) -> SeatRole {
@@ -441,7 +441,7 @@ async fn documents(ctx: &Context<'_>, meeting_id: i32, item: Option<i32>) -> App
 
 #[Object]
 impl Document {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::Document, self.0.id)
     }
     async fn filename(&self) -> &str {
@@ -545,7 +545,7 @@ pub struct Proxy(proxy::Model);
 
 #[Object]
 impl Proxy {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::Proxy, self.0.id)
     }
     async fn giver(&self, ctx: &Context<'_>) -> AppResult<Person> {
@@ -600,7 +600,7 @@ pub struct AgendaItem(agenda_item::Model);
 
 #[Object]
 impl AgendaItem {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::AgendaItem, self.0.id)
     }
     async fn position(&self) -> i32 {
@@ -721,7 +721,7 @@ impl MeetingRequest {
 
 #[Object]
 impl MeetingRequest {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::MeetingRequest, self.0.id)
     }
     async fn agenda(&self) -> &str {
@@ -1026,6 +1026,57 @@ fn meeting_page(
         .map(|m| (m.starts_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), m.id, Meeting(m)))
         .collect();
     keyset_page(ctx, args, list, items, false)
+}
+
+// ---- nodes: each reached by `node(id)` with the checks of the path that reaches it ----
+
+/// An agenda item, if its meeting is visible (`Meeting.agenda`).
+pub async fn agenda_item_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<AgendaItem>> {
+    let Some(i) = agenda_item::Entity::find_by_id(id).one(&state(ctx)?.db).await? else { return Ok(None) };
+    visible_meeting(ctx, i.meeting_id).await?;
+    Ok(Some(AgendaItem(i)))
+}
+
+/// A document's metadata, if its meeting is visible (`Meeting.documents`).
+pub async fn document_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Document>> {
+    let db = &state(ctx)?.db;
+    let Some(meeting_id) = document::Entity::find_by_id(id)
+        .select_only()
+        .column(document::Column::MeetingId)
+        .into_tuple::<i32>()
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    visible_meeting(ctx, meeting_id).await?;
+    let metas = document_metas(db, &[meeting_id]).await?;
+    Ok(metas.into_iter().find(|d| d.id == id).map(Document))
+}
+
+/// A proxy, if the meeting it was given for is visible (`Meeting.proxies`).
+pub async fn proxy_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Proxy>> {
+    let Some(p) = proxy::Entity::find_by_id(id).one(&state(ctx)?.db).await? else { return Ok(None) };
+    visible_meeting(ctx, p.first_meeting_id).await?;
+    Ok(Some(Proxy(p)))
+}
+
+/// A designation, if its body is visible (`Body.members`).
+pub async fn body_seat_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<BodySeat>> {
+    let db = &state(ctx)?.db;
+    let Some(s) = body_seat::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+    let b = service::body_of(db, s.body_id).await?;
+    Body(b).see(ctx).await?;
+    Ok(Some(BodySeat(s)))
+}
+
+/// A mayors' request, if its body is visible (`meetingRequest`).
+pub async fn meeting_request_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<MeetingRequest>> {
+    let db = &state(ctx)?.db;
+    let Some(r) = meeting_request::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+    let b = service::body_of(db, r.body_id).await?;
+    allow(ctx, Action::SeeBody { body: b.id, intercommunality: b.intercommunality_id }).await?;
+    Ok(Some(MeetingRequest::of(r)))
 }
 
 pub async fn visible_meeting(ctx: &Context<'_>, id: i32) -> AppResult<meeting::Model> {

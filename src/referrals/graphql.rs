@@ -232,6 +232,19 @@ impl Referral {
     }
 }
 
+/// A commune's response by its id, for those who may see it (`Referral.response`).
+pub async fn response_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<ReferralResponse>> {
+    let db = &state(ctx)?.db;
+    let Some(a) = referral_addressee::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+    let (r, _) = service::visible(db, actor(ctx)?, a.referral_id).await?;
+    let v = view_of(ctx, &r).await?;
+    if !v.sees(a.commune_id) {
+        return Err(AppError::forbidden("you may not see this commune's response"));
+    }
+    let status = service::response_status(&r, &a, Utc::now())?;
+    Ok(Some(ReferralResponse::new(a, status, &v)))
+}
+
 async fn documents(ctx: &Context<'_>, referral: i32, commune: Option<i32>) -> AppResult<Vec<ReferralDocument>> {
     use referral_document::Column as C;
     let mut q = referral_document::Entity::find()
@@ -357,7 +370,7 @@ impl ReferralResponse {
 
 #[Object]
 impl ReferralResponse {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::ReferralResponse, self.a.id)
     }
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Commune> {

@@ -179,3 +179,74 @@ async fn notifications_are_marked_read_by_their_own_person_only() {
     let r = app.gql(Some(&marseille), MARK, json!({"ids": [one]})).await;
     assert_eq!(ok(&r)["markNotificationsRead"]["marked"], 0);
 }
+
+const NODE: &str = "query($id:ID!){node(id:$id){__typename id}}";
+
+/// `node(id)` as `tok`: Ok(typename) when resolved, Err(code) when refused.
+async fn node_as(app: &TestApp, tok: &str, id: &str) -> Result<String, String> {
+    let r = app.gql(Some(tok), NODE, json!({"id": id})).await;
+    if r["errors"].is_array() {
+        return Err(code(&r));
+    }
+    assert_eq!(r["data"]["node"]["id"], id, "{r}");
+    Ok(r["data"]["node"]["__typename"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn every_type_with_an_id_is_a_node_seen_as_its_path_allows() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let marseille = app.login_as("maire.marseille@demo.entente.fr").await;
+    let aix = app.login_as("maire.aix@demo.entente.fr").await;
+    let cassis = app.login_as("maire.cassis@demo.entente.fr").await;
+    let (wg, people) = working_group(&app, &sec, &["13055"]).await;
+    let m = create_meeting(&app, &sec, &wg, 20).await;
+    let item = add_item(&app, &sec, &m, "VOTE", "Point").await;
+    // A draft's item: those who prepare it only.
+    assert_eq!(node_as(&app, &sec, &item).await, Ok("AgendaItem".into()));
+    assert_eq!(node_as(&app, &marseille, &item).await, Err("FORBIDDEN".into()));
+    ok(&convene(&app, &sec, &m, None).await);
+    let r = crate::meetings::upload(&app, &sec, &m, "note.pdf", b"%PDF-1.4".to_vec()).await;
+    let doc = ok(&r)["uploadDocument"]["id"].as_str().unwrap().to_string();
+    let r = app
+        .gql(
+            Some(&marseille),
+            "mutation($i:GiveProxyInput!){giveProxy(input:$i){id}}",
+            json!({"i": {"meetingId": m, "giverId": people[1], "holderId": people[0]}}),
+        )
+        .await;
+    let proxy = ok(&r)["giveProxy"]["id"].as_str().unwrap().to_string();
+    let r = app.gql(Some(&sec), "query($id:ID!){node(id:$id){... on Body{members{seatId}}}}", json!({"id": wg})).await;
+    let seat = ok(&r)["node"]["members"][1]["seatId"].as_str().unwrap().to_string();
+    for (id, typename) in [(&item, "AgendaItem"), (&doc, "Document"), (&proxy, "Proxy"), (&seat, "BodySeat")] {
+        // The secretariat and a member see them; a mayor outside the group does not.
+        assert_eq!(node_as(&app, &sec, id).await, Ok(typename.into()));
+        assert_eq!(node_as(&app, &marseille, id).await, Ok(typename.into()));
+        assert_eq!(node_as(&app, &aix, id).await, Err("FORBIDDEN".into()), "{typename}");
+    }
+
+    // A commune's response to an open referral: the commune and the secretariat see it,
+    // another commune not yet.
+    let r = app.gql(Some(&sec), "{referrals{nodes{id title}}}", json!({})).await;
+    let refs = ok(&r)["referrals"]["nodes"].as_array().unwrap().clone();
+    let aix_commune = app.commune_id(&sec, "13001").await;
+    let mut response = None;
+    for rf in &refs {
+        let q = "query($id:ID!,$c:ID!){referral(id:$id){response(communeId:$c){id status}}}";
+        let r = app.gql(Some(&sec), q, json!({"id": rf["id"], "c": aix_commune})).await;
+        if r["data"]["referral"]["response"]["status"] == "SUBMITTED" {
+            response = r["data"]["referral"]["response"]["id"].as_str().map(str::to_string);
+        }
+    }
+    let response = response.expect("the demo's answered referral");
+    assert_eq!(node_as(&app, &sec, &response).await, Ok("ReferralResponse".into()));
+    assert_eq!(node_as(&app, &aix, &response).await, Ok("ReferralResponse".into()));
+    assert_eq!(node_as(&app, &cassis, &response).await, Err("FORBIDDEN".into()));
+
+    // A notification: its person only (null for others).
+    let r = app.gql(Some(&marseille), "{myNotifications(first:1){nodes{id}}}", json!({})).await;
+    let n = ok(&r)["myNotifications"]["nodes"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(node_as(&app, &marseille, &n).await, Ok("Notification".into()));
+    let r = app.gql(Some(&sec), NODE, json!({"id": n})).await;
+    assert!(ok(&r)["node"].is_null(), "{r}");
+}

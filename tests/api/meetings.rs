@@ -768,7 +768,7 @@ async fn a_third_of_the_mayors_grant_a_request_at_most_four_times_a_year() {
     }
 }
 
-async fn upload(app: &TestApp, tok: &str, meeting: &str, name: &str, bytes: Vec<u8>) -> Value {
+pub async fn upload(app: &TestApp, tok: &str, meeting: &str, name: &str, bytes: Vec<u8>) -> Value {
     let ops = json!({
         "query": "mutation($m:ID!,$f:Upload!){uploadDocument(meetingId:$m,file:$f){id filename mediaType sizeBytes sha256 addedAfterConvocation downloadPath}}",
         "variables": {"m": meeting, "f": null}
