@@ -13,9 +13,12 @@ use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::ids::{self, Kind};
 use crate::loaders::Loaders;
-use crate::meetings::graphql::{Body, Meeting, MeetingsMutation, MeetingsQuery};
+use crate::meetings::graphql::{
+    self as m, AgendaItem, Body, BodySeat, Document, Meeting, MeetingRequest, MeetingsMutation, MeetingsQuery,
+    Notification, Proxy,
+};
 use crate::people::graphql::{Mandate, PeopleMutation, PeopleQuery, Person};
-use crate::referrals::graphql::{Referral, ReferralsMutation, ReferralsQuery};
+use crate::referrals::graphql::{Referral, ReferralResponse, ReferralsMutation, ReferralsQuery};
 use crate::territory::graphql::{Commune, Intercommunality, Territory, TerritoryMutation, TerritoryQuery};
 use crate::AppState;
 
@@ -142,6 +145,100 @@ pub fn connection<T: OutputType>(w: Window, nodes: Vec<T>) -> Conn<T> {
     c
 }
 
+// ---- keyset connections ----------------------------------------------------------------
+
+/// A connection whose cursors are opaque keyset cursors (`Cursor`): they name an item by
+/// its sort key and id, not by its position, so a page after a cursor neither repeats nor
+/// skips an item when others are inserted before it.
+pub type KeyConn<T> = Connection<String, T, ConnectionFields, EmptyFields>;
+
+/// What a keyset cursor holds: the list it belongs to, the item's sort key and its id.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    #[serde(rename = "l")]
+    pub list: String,
+    #[serde(rename = "k")]
+    pub key: String,
+    #[serde(rename = "i")]
+    pub id: i32,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        // A struct of strings and an integer always serialises.
+        let json = serde_json::to_string(self).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+    /// Decodes a client's cursor of `list`; anything else is VALIDATION on `field`.
+    pub fn decode(field: &str, list: &str, text: &str) -> AppResult<Cursor> {
+        use base64::Engine;
+        let bad = || AppError::validation(field, "not a cursor of this list");
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.as_bytes()).map_err(|_| bad())?;
+        let c: Cursor = serde_json::from_slice(&raw).map_err(|_| bad())?;
+        if c.list != list || c.id <= 0 {
+            return Err(bad());
+        }
+        Ok(c)
+    }
+}
+
+/// Page size asked by `first`/`last`, checked against the limit.
+fn page_count(ctx: &Context<'_>, field: &str, n: Option<i32>) -> AppResult<Option<usize>> {
+    let max = state(ctx)?.config.limits.max_page_size;
+    match n {
+        None => Ok(None),
+        Some(n) if n < 0 => Err(AppError::validation(field, format!("{field} must not be negative"))),
+        Some(n) if n as usize > max => Err(AppError::validation(field, format!("{field} must be at most {max}"))),
+        Some(n) => Ok(Some(n as usize)),
+    }
+}
+
+/// A page of `items`, each with its sort key and id, by Relay arguments over keyset cursors
+/// of `list`: the items are ordered by (key, id), ascending or `descending`; `after` and
+/// `before` keep those strictly after or before the cursor's (key, id), whether or not
+/// that item still exists; `first` (default 50) or `last` then take the page. Sorting is
+/// done here, so the order is the same whatever the database's collation.
+pub fn keyset_page<T: OutputType>(
+    ctx: &Context<'_>,
+    args: &PageArgs,
+    list: &str,
+    mut items: Vec<(String, i32, T)>,
+    descending: bool,
+) -> AppResult<KeyConn<T>> {
+    let after = args.after.as_deref().map(|c| Cursor::decode("after", list, c)).transpose()?;
+    let before = args.before.as_deref().map(|c| Cursor::decode("before", list, c)).transpose()?;
+    let (first, last) = (page_count(ctx, "first", args.first)?, page_count(ctx, "last", args.last)?);
+    let order = |a: (&str, i32), b: (&str, i32)| if descending { b.cmp(&a) } else { a.cmp(&b) };
+    items.sort_by(|a, b| order((&a.0, a.1), (&b.0, b.1)));
+    let total = items.len();
+    let mut start = match &after {
+        Some(c) => items.partition_point(|i| order((&i.0, i.1), (&c.key, c.id)).is_le()),
+        None => 0,
+    };
+    let mut end = match &before {
+        Some(c) => items.partition_point(|i| order((&i.0, i.1), (&c.key, c.id)).is_lt()),
+        None => total,
+    }
+    .max(start);
+    match (first, last) {
+        (Some(f), _) => end = end.min(start.saturating_add(f)),
+        (None, None) => end = end.min(start.saturating_add(DEFAULT_PAGE as usize)),
+        _ => {}
+    }
+    if let Some(l) = last {
+        start = start.max(end.saturating_sub(l));
+    }
+    let mut c =
+        Connection::with_additional_fields(start > 0, end < total, ConnectionFields { total_count: total as u64 });
+    c.edges.extend(
+        items
+            .drain(start..end)
+            .map(|(key, id, node)| Edge::new(Cursor { list: list.to_string(), key, id }.encode(), node)),
+    );
+    Ok(c)
+}
+
 // ---- Node ------------------------------------------------------------------------------
 
 /// An object with a global ID (Relay "Node").
@@ -157,6 +254,13 @@ pub enum Node {
     Body(Body),
     Meeting(Meeting),
     Referral(Referral),
+    Notification(Notification),
+    AgendaItem(AgendaItem),
+    Document(Document),
+    Proxy(Proxy),
+    BodySeat(BodySeat),
+    MeetingRequest(MeetingRequest),
+    ReferralResponse(ReferralResponse),
 }
 
 #[derive(Default)]
@@ -188,18 +292,20 @@ impl NodeQuery {
                 let (r, _) = crate::referrals::service::visible(&state(ctx)?.db, actor(ctx)?, n).await?;
                 Some(Node::Referral(Referral::new(r)))
             }
-            // Reached through their meeting, body, referral or commune.
-            (
-                Kind::BodySeat
-                | Kind::AgendaItem
-                | Kind::Document
-                | Kind::Proxy
-                | Kind::MeetingRequest
-                | Kind::ReferralResponse
-                | Kind::ReferralDocument
-                | Kind::SignatureDelegation,
-                _,
-            ) => None,
+            (Kind::Notification, n) => crate::meetings::notifications::own(&state(ctx)?.db, actor(ctx)?, n)
+                .await?
+                .map(|m| Node::Notification(Notification(m))),
+            // Each with the checks of the path that reaches it.
+            (Kind::AgendaItem, n) => m::agenda_item_node(ctx, n).await?.map(Node::AgendaItem),
+            (Kind::Document, n) => m::document_node(ctx, n).await?.map(Node::Document),
+            (Kind::Proxy, n) => m::proxy_node(ctx, n).await?.map(Node::Proxy),
+            (Kind::BodySeat, n) => m::body_seat_node(ctx, n).await?.map(Node::BodySeat),
+            (Kind::MeetingRequest, n) => m::meeting_request_node(ctx, n).await?.map(Node::MeetingRequest),
+            (Kind::ReferralResponse, n) => {
+                crate::referrals::graphql::response_node(ctx, n).await?.map(Node::ReferralResponse)
+            }
+            // Not yet resolved by node(): reached through their referral or commune.
+            (Kind::ReferralDocument | Kind::SignatureDelegation, _) => None,
         })
     }
 }

@@ -24,6 +24,7 @@ pub enum Kind {
     ReferralResponse,
     ReferralDocument,
     SignatureDelegation,
+    Notification,
 }
 
 impl Kind {
@@ -46,9 +47,10 @@ impl Kind {
             Kind::ReferralResponse => "ReferralResponse",
             Kind::ReferralDocument => "ReferralDocument",
             Kind::SignatureDelegation => "SignatureDelegation",
+            Kind::Notification => "Notification",
         }
     }
-    const ALL: [Kind; 17] = [
+    const ALL: [Kind; 18] = [
         Kind::Commune,
         Kind::Intercommunality,
         Kind::Territory,
@@ -66,6 +68,7 @@ impl Kind {
         Kind::ReferralResponse,
         Kind::ReferralDocument,
         Kind::SignatureDelegation,
+        Kind::Notification,
     ];
 
     /// The kind a type name stands for ("Commune" -> Kind::Commune).

@@ -1,13 +1,13 @@
 //! DataLoaders: every relation reachable from a list goes through one of these, so a
 //! nested list query costs a constant number of SQL statements whatever its length.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::error::AppError;
-use crate::meetings::model::{ballot, body, convocation};
+use crate::error::{AppError, AppResult};
+use crate::meetings::model::{agenda_item, attendance, ballot, body, convocation, meeting, proxy};
 use crate::people::model::{mandate, person};
 use crate::people::rules::Role;
 use crate::people::service::runs_on;
@@ -38,6 +38,7 @@ by_id_loader!(PersonById, person);
 by_id_loader!(MandateById, mandate);
 by_id_loader!(TerritoryById, territory);
 by_id_loader!(BodyById, body);
+by_id_loader!(MeetingById, meeting);
 
 fn group<T>(rows: impl IntoIterator<Item = (i32, T)>) -> HashMap<i32, Vec<T>> {
     let mut out: HashMap<i32, Vec<T>> = HashMap::new();
@@ -165,19 +166,132 @@ impl Loader<i32> for DocumentsByMeeting {
     }
 }
 
-/// Quorum at each agenda item of a meeting, by meeting (then by item id).
+grouped_loader!(
+    /// A meeting's agenda (ordre du jour), in order, by meeting.
+    AgendaByMeeting, agenda_item, MeetingId, meeting_id, order_by_asc(Position)
+);
+grouped_loader!(
+    /// The attendance recorded at a meeting, by meeting.
+    AttendanceByMeeting, attendance, MeetingId, meeting_id, order_by_asc(Id)
+);
+
+/// The meetings of these keys with their bodies: two statements for any number.
+async fn meetings_with_bodies(
+    db: &DatabaseConnection,
+    keys: &[i32],
+) -> Result<(Vec<meeting::Model>, HashMap<i32, body::Model>), AppError> {
+    let meetings = meeting::Entity::find().filter(meeting::Column::Id.is_in(keys.iter().copied())).all(db).await?;
+    let body_ids: HashSet<i32> = meetings.iter().map(|m| m.body_id).collect();
+    let bodies = body::Entity::find()
+        .filter(body::Column::Id.is_in(body_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|b| (b.id, b))
+        .collect();
+    Ok((meetings, bodies))
+}
+
+/// The proxies valid at a meeting (`meetings::service::proxies_at`), by meeting: the
+/// meetings, their bodies' counted meetings and their bodies' proxies, three statements.
+pub struct ProxiesByMeeting(DatabaseConnection);
+impl Loader<i32> for ProxiesByMeeting {
+    type Value = Vec<proxy::Model>;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        use crate::meetings::service::{proxies_valid_at, COUNTED_STATUSES};
+        let meetings =
+            meeting::Entity::find().filter(meeting::Column::Id.is_in(keys.iter().copied())).all(&self.0).await?;
+        let bodies: HashSet<i32> = meetings.iter().map(|m| m.body_id).collect();
+        let counted = meeting::Entity::find()
+            .filter(meeting::Column::BodyId.is_in(bodies.iter().copied()))
+            .filter(meeting::Column::Status.is_in(COUNTED_STATUSES.map(|s| s.as_str())))
+            .order_by_asc(meeting::Column::StartsAt)
+            .order_by_asc(meeting::Column::Id)
+            .all(&self.0)
+            .await?;
+        let order = group(counted.into_iter().map(|m| (m.body_id, m.id)));
+        let proxies = proxy::Entity::find()
+            .filter(proxy::Column::BodyId.is_in(bodies))
+            .order_by_asc(proxy::Column::Id)
+            .all(&self.0)
+            .await?;
+        let proxies = group(proxies.into_iter().map(|p| (p.body_id, p)));
+        Ok(meetings
+            .into_iter()
+            .map(|m| {
+                let order = order.get(&m.body_id).map(Vec::as_slice).unwrap_or_default();
+                let all = proxies.get(&m.body_id).cloned().unwrap_or_default();
+                (m.id, proxies_valid_at(order, &m, all))
+            })
+            .collect())
+    }
+}
+
+/// Quorum at each agenda item of a meeting, by meeting (then by item id)
+/// (`meetings::service::quorum_by_item` for many meetings at once, in five statements).
 pub struct QuorumByMeeting(DatabaseConnection);
 impl Loader<i32> for QuorumByMeeting {
     type Value = HashMap<i32, crate::meetings::rules::Quorum>;
     type Error = AppError;
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        use crate::meetings::rules::{quorum_at, Presence};
+        use crate::meetings::service::{presence, profile_of};
+        use sea_orm::QuerySelect;
+        let (meetings, bodies) = meetings_with_bodies(&self.0, keys).await?;
+        let items = agenda_item::Entity::find()
+            .filter(agenda_item::Column::MeetingId.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        let items = group(items.into_iter().map(|i| (i.meeting_id, i)));
+        let rows = attendance::Entity::find()
+            .filter(attendance::Column::MeetingId.is_in(keys.iter().copied()))
+            .all(&self.0)
+            .await?;
+        let presences: HashMap<i32, Vec<Presence>> =
+            group(rows.iter().map(|a| Ok((a.meeting_id, presence(a)?))).collect::<AppResult<Vec<_>>>()?);
+        // Members in office: those convened (frozen at convening), not today's seats.
+        let in_office: HashMap<i32, i64> = convocation::Entity::find()
+            .select_only()
+            .column(convocation::Column::MeetingId)
+            .column_as(convocation::Column::Id.count(), "n")
+            .filter(convocation::Column::MeetingId.is_in(keys.iter().copied()))
+            .group_by(convocation::Column::MeetingId)
+            .into_tuple::<(i32, i64)>()
+            .all(&self.0)
+            .await?
+            .into_iter()
+            .collect();
         let mut out = HashMap::new();
-        for id in keys {
-            let (m, b) = crate::meetings::service::meeting_of(&self.0, *id).await?;
-            let q = crate::meetings::service::quorum_by_item(&self.0, &m, &b).await?;
-            out.insert(*id, q.into_iter().map(|(i, q)| (i.id, q)).collect());
+        for m in meetings {
+            let b = bodies.get(&m.body_id).ok_or_else(|| AppError::internal("meeting without its body"))?;
+            let rule = profile_of(b)?.quorum_rule;
+            let second = m.first_convocation_id.is_some();
+            let n = in_office.get(&m.id).copied().unwrap_or(0);
+            let here = presences.get(&m.id).map(Vec::as_slice).unwrap_or_default();
+            let by_item = items
+                .get(&m.id)
+                .map(|items| items.iter().map(|i| (i.id, quorum_at(rule, n, here, i.position, second))).collect())
+                .unwrap_or_default();
+            out.insert(m.id, by_item);
         }
         Ok(out)
+    }
+}
+
+/// Every meeting of a body, by start, by body (whoever reads them filters drafts).
+pub struct MeetingsByBody(DatabaseConnection);
+impl Loader<i32> for MeetingsByBody {
+    type Value = Vec<meeting::Model>;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = meeting::Entity::find()
+            .filter(meeting::Column::BodyId.is_in(keys.iter().copied()))
+            .order_by_asc(meeting::Column::StartsAt)
+            .order_by_asc(meeting::Column::Id)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows.into_iter().map(|m| (m.body_id, m))))
     }
 }
 
@@ -202,6 +316,11 @@ pub struct Loaders {
     pub ballots: Cached<BallotsByItem>,
     pub documents: Cached<DocumentsByMeeting>,
     pub quorum: Cached<QuorumByMeeting>,
+    pub meeting: Cached<MeetingById>,
+    pub agenda: Cached<AgendaByMeeting>,
+    pub attendance: Cached<AttendanceByMeeting>,
+    pub proxies: Cached<ProxiesByMeeting>,
+    pub body_meetings: Cached<MeetingsByBody>,
 }
 
 impl Loaders {
@@ -230,6 +349,11 @@ impl Loaders {
             ballots: with(BallotsByItem(db.clone()), delay),
             documents: with(DocumentsByMeeting(db.clone()), delay),
             quorum: with(QuorumByMeeting(db.clone()), delay),
+            meeting: with(MeetingById(db.clone()), delay),
+            agenda: with(AgendaByMeeting(db.clone()), delay),
+            attendance: with(AttendanceByMeeting(db.clone()), delay),
+            proxies: with(ProxiesByMeeting(db.clone()), delay),
+            body_meetings: with(MeetingsByBody(db.clone()), delay),
         }
     }
 }

@@ -58,6 +58,8 @@ pub struct Actor {
     /// The communes the person acts for today (`referrals::service::acting_for`, read by
     /// the policy and by referral views).
     pub(crate) acting: OnceCell<Arc<crate::referrals::service::Acting>>,
+    /// The bodies the person sits in today (`meetings::service::actor_sits_in`).
+    pub(crate) sits: OnceCell<Arc<std::collections::HashSet<i32>>>,
 }
 
 impl Actor {
@@ -70,6 +72,7 @@ impl Actor {
             read_only: false,
             mandates: OnceCell::new(),
             acting: OnceCell::new(),
+            sits: OnceCell::new(),
         }
     }
     pub fn signed_in(request_id: String, client_addr: Option<String>, principal: Principal) -> Self {

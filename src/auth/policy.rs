@@ -176,13 +176,13 @@ pub async fn authorize<'a, C: ConnectionTrait>(
         Action::SeeBody { body, intercommunality } => {
             is_secretariat_of(p, intercommunality)
                 || is_president_of(db, actor, intercommunality).await?
-                || crate::meetings::service::sits_in(db, body, p.person_id).await?
+                || crate::meetings::service::actor_sits_in(db, actor, body).await?
         }
         Action::SeeMeeting { meeting, body, intercommunality } => {
             is_secretariat_of(p, intercommunality)
                 || is_president_of(db, actor, intercommunality).await?
                 || crate::meetings::service::convened_to(db, meeting, p.person_id).await?
-                || crate::meetings::service::sits_in(db, body, p.person_id).await?
+                || crate::meetings::service::actor_sits_in(db, actor, body).await?
         }
         Action::DesignateSeat { intercommunality, commune, designation } => {
             let mayor_of = actor.mayor_of_communes(db).await?;

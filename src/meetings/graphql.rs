@@ -15,7 +15,7 @@ use super::rules::*;
 use super::service::{self, Member, Publication, Vacancy};
 use crate::auth::policy::{granted, Action};
 use crate::error::{AppError, AppResult};
-use crate::graphql::{actor, allow, loaders, state};
+use crate::graphql::{actor, allow, keyset_page, loaders, state, KeyConn, PageArgs};
 use crate::ids::{self, Kind};
 use crate::people::graphql::{Mandate, Person};
 use crate::platform::documents::read_upload;
@@ -110,15 +110,20 @@ impl Body {
         Ok(service::seats(&state(ctx)?.db, &self.0, day).await?.1.into_iter().map(VacantSeat).collect())
     }
     /// Meetings, by start; drafts only for those who prepare them.
-    async fn meetings(&self, ctx: &Context<'_>) -> AppResult<Vec<Meeting>> {
+    async fn meetings(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<KeyConn<Meeting>> {
         self.see(ctx).await?;
         let db = &state(ctx)?.db;
         let sees_drafts = granted(service::authorize_convener(db, actor(ctx)?, &self.0).await)?;
-        let mut q = meeting::Entity::find().filter(meeting::Column::BodyId.eq(self.0.id));
-        if !sees_drafts {
-            q = q.filter(meeting::Column::Status.ne(MeetingStatus::Draft.as_str()));
-        }
-        Ok(q.order_by_asc(meeting::Column::StartsAt).all(db).await?.into_iter().map(Meeting).collect())
+        let all = loaders(ctx)?.body_meetings.load_one(self.0.id).await?.unwrap_or_default();
+        let items = all.into_iter().filter(|m| sees_drafts || m.status != MeetingStatus::Draft.as_str());
+        meeting_page(ctx, &PageArgs { after, before, first, last }, "Body.meetings", items)
     }
     /// Working-group rotation: the suggested next host among the members' communes (one
     /// that never hosted first, by name; then the one that hosted longest ago).
@@ -217,7 +222,7 @@ pub struct BodySeat(body_seat::Model);
 
 #[Object]
 impl BodySeat {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::BodySeat, self.0.id)
     }
     async fn role(&self) -> AppResult<SeatRole> {
@@ -295,7 +300,7 @@ impl Meeting {
     }
     /// Latest legal sending date of the convocation for the body's notice (Europe/Paris).
     async fn latest_convocation_date(&self, ctx: &Context<'_>) -> AppResult<NaiveDate> {
-        let b = service::body_of(&state(ctx)?.db, self.0.body_id).await?;
+        let b = loaders(ctx)?.body.load_one(self.0.body_id).await?.ok_or_else(|| AppError::not_found("body"))?;
         let days = if self.0.first_convocation_id.is_some() { b.second_convocation_days } else { b.notice_clear_days };
         Ok(latest_sending_day(paris_day(self.0.starts_at), days))
     }
@@ -308,11 +313,7 @@ impl Meeting {
     }
     /// Ordre du jour, in order.
     async fn agenda(&self, ctx: &Context<'_>) -> AppResult<Vec<AgendaItem>> {
-        let rows = agenda_item::Entity::find()
-            .filter(agenda_item::Column::MeetingId.eq(self.0.id))
-            .order_by_asc(agenda_item::Column::Position)
-            .all(&state(ctx)?.db)
-            .await?;
+        let rows = loaders(ctx)?.agenda.load_one(self.0.id).await?.unwrap_or_default();
         Ok(rows.into_iter().map(AgendaItem).collect())
     }
     /// Documents of the meeting (of its items too), without their content: download each
@@ -340,17 +341,18 @@ impl Meeting {
     /// One row per convened member: their seat and recorded attendance (null status: not
     /// recorded yet).
     async fn attendance(&self, ctx: &Context<'_>) -> AppResult<Vec<AttendanceRow>> {
-        let db = &state(ctx)?.db;
-        let conv = loaders(ctx)?.convocations.load_one(self.0.id).await?.unwrap_or_default();
-        let mut att: HashMap<i32, super::model::attendance::Model> = super::model::attendance::Entity::find()
-            .filter(super::model::attendance::Column::MeetingId.eq(self.0.id))
-            .all(db)
+        let l = loaders(ctx)?;
+        let conv = l.convocations.load_one(self.0.id).await?.unwrap_or_default();
+        let mut att: HashMap<i32, super::model::attendance::Model> =
+            l.attendance.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(|a| (a.person_id, a)).collect();
+        let proxies: HashMap<i32, proxy::Model> = l
+            .proxies
+            .load_one(self.0.id)
             .await?
+            .unwrap_or_default()
             .into_iter()
-            .map(|a| (a.person_id, a))
+            .map(|p| (p.giver_person_id, p))
             .collect();
-        let proxies: HashMap<i32, proxy::Model> =
-            service::proxies_at(db, &self.0).await?.into_iter().map(|p| (p.giver_person_id, p)).collect();
         Ok(conv
             .into_iter()
             .map(|c| {
@@ -365,7 +367,7 @@ impl Meeting {
     }
     /// Proxies valid at this meeting.
     async fn proxies(&self, ctx: &Context<'_>) -> AppResult<Vec<Proxy>> {
-        Ok(service::proxies_at(&state(ctx)?.db, &self.0).await?.into_iter().map(Proxy).collect())
+        Ok(loaders(ctx)?.proxies.load_one(self.0.id).await?.unwrap_or_default().into_iter().map(Proxy).collect())
     }
     /// Procès-verbal.
     async fn minutes(&self) -> Minutes {
@@ -453,7 +455,7 @@ async fn documents(ctx: &Context<'_>, meeting_id: i32, item: Option<i32>) -> App
 
 #[Object]
 impl Document {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::Document, self.0.id)
     }
     async fn filename(&self) -> &str {
@@ -593,7 +595,7 @@ pub struct Proxy(proxy::Model);
 
 #[Object]
 impl Proxy {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::Proxy, self.0.id)
     }
     async fn giver(&self, ctx: &Context<'_>) -> AppResult<Person> {
@@ -648,7 +650,7 @@ pub struct AgendaItem(agenda_item::Model);
 
 #[Object]
 impl AgendaItem {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::AgendaItem, self.0.id)
     }
     async fn position(&self) -> i32 {
@@ -769,7 +771,7 @@ impl MeetingRequest {
 
 #[Object]
 impl MeetingRequest {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::MeetingRequest, self.0.id)
     }
     async fn agenda(&self) -> &str {
@@ -804,10 +806,17 @@ impl MeetingRequest {
     }
 }
 
-pub struct Notification(notification::Model);
+pub struct Notification(pub notification::Model);
 
 #[Object]
 impl Notification {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Notification, self.0.id)
+    }
+    /// When its person marked it read (null: unread).
+    async fn read_at(&self) -> Option<DateTime<Utc>> {
+        self.0.read_at
+    }
     /// DOCUMENT_ADDED, MEETING_CHANGED, MEETING_POSTPONED, MEETING_CANCELLED, OPINION_ADOPTED;
     /// for referrals REFERRAL_OPENED, DEADLINE_EXTENDED, REFERRAL_REMINDER.
     async fn kind(&self) -> &str {
@@ -926,16 +935,27 @@ pub struct MeetingsQuery;
 
 #[Object]
 impl MeetingsQuery {
-    /// The bodies of an intercommunality.
-    async fn bodies(&self, ctx: &Context<'_>, intercommunality_id: ID) -> AppResult<Vec<Body>> {
+    /// The bodies of an intercommunality (of one kind, if given), by name.
+    #[allow(clippy::too_many_arguments)]
+    async fn bodies(
+        &self,
+        ctx: &Context<'_>,
+        intercommunality_id: ID,
+        kind: Option<BodyKind>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<KeyConn<Body>> {
         allow(ctx, Action::Read).await?;
         let e = ids::decode("intercommunalityId", Kind::Intercommunality, &intercommunality_id)?;
-        let rows = body::Entity::find()
-            .filter(body::Column::IntercommunalityId.eq(e))
-            .order_by_asc(body::Column::Name)
-            .all(&state(ctx)?.db)
-            .await?;
-        Ok(rows.into_iter().map(Body).collect())
+        let mut q = body::Entity::find().filter(body::Column::IntercommunalityId.eq(e));
+        if let Some(k) = kind {
+            q = q.filter(body::Column::Kind.eq(k.as_str()));
+        }
+        let rows = q.all(&state(ctx)?.db).await?;
+        let items = rows.into_iter().map(|b| (b.name.clone(), b.id, Body(b))).collect();
+        keyset_page(ctx, &PageArgs { after, before, first, last }, "bodies", items, false)
     }
     /// A meeting, if the actor may see it.
     async fn meeting(&self, ctx: &Context<'_>, id: ID) -> AppResult<Meeting> {
@@ -943,7 +963,14 @@ impl MeetingsQuery {
         Ok(Meeting(visible_meeting(ctx, id).await?))
     }
     /// Meetings the actor was convened to, by start.
-    async fn my_meetings(&self, ctx: &Context<'_>) -> AppResult<Vec<Meeting>> {
+    async fn my_meetings(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<KeyConn<Meeting>> {
         let p = actor(ctx)?.require()?;
         let db = &state(ctx)?.db;
         let ids: Vec<i32> = convocation::Entity::find()
@@ -953,27 +980,30 @@ impl MeetingsQuery {
             .iter()
             .map(|c| c.meeting_id)
             .collect();
-        let rows = meeting::Entity::find()
-            .filter(meeting::Column::Id.is_in(ids))
-            .order_by_asc(meeting::Column::StartsAt)
-            .all(db)
-            .await?;
-        Ok(rows.into_iter().map(Meeting).collect())
+        let rows = meeting::Entity::find().filter(meeting::Column::Id.is_in(ids)).all(db).await?;
+        meeting_page(ctx, &PageArgs { after, before, first, last }, "myMeetings", rows)
     }
     /// The actor's notifications, newest first (documents added, changes, adopted opinions).
     async fn my_notifications(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 50)] first: u64,
-    ) -> AppResult<Vec<Notification>> {
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<KeyConn<Notification>> {
         let p = actor(ctx)?.require()?;
         let rows = notification::Entity::find()
             .filter(notification::Column::PersonId.eq(p.person_id))
-            .order_by_desc(notification::Column::Id)
-            .limit(first.min(500))
             .all(&state(ctx)?.db)
             .await?;
-        Ok(rows.into_iter().map(Notification).collect())
+        let items = rows.into_iter().map(|n| (String::new(), n.id, Notification(n))).collect();
+        keyset_page(ctx, &PageArgs { after, before, first, last }, "myNotifications", items, true)
+    }
+    /// How many of the actor's notifications are not read yet.
+    async fn unread_count(&self, ctx: &Context<'_>) -> AppResult<u64> {
+        let p = actor(ctx)?.require()?;
+        super::notifications::unread_count(&state(ctx)?.db, p.person_id).await
     }
     /// Opinions (avis) adopted by the conference of mayors and published, newest first:
     /// available to every municipal councillor of the member communes (L5211-40-2).
@@ -1032,6 +1062,71 @@ impl MeetingsQuery {
         allow(ctx, Action::Convene { intercommunality: e, conference: true }).await?;
         Ok(ProgressReport { intercommunality: e })
     }
+}
+
+/// A page of meetings by start (then id), with keyset cursors of `list`.
+fn meeting_page(
+    ctx: &Context<'_>,
+    args: &PageArgs,
+    list: &str,
+    rows: impl IntoIterator<Item = meeting::Model>,
+) -> AppResult<KeyConn<Meeting>> {
+    let items = rows
+        .into_iter()
+        .map(|m| (m.starts_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), m.id, Meeting(m)))
+        .collect();
+    keyset_page(ctx, args, list, items, false)
+}
+
+// ---- nodes: each reached by `node(id)` with the checks of the path that reaches it ----
+
+/// An agenda item, if its meeting is visible (`Meeting.agenda`).
+pub async fn agenda_item_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<AgendaItem>> {
+    let Some(i) = agenda_item::Entity::find_by_id(id).one(&state(ctx)?.db).await? else { return Ok(None) };
+    visible_meeting(ctx, i.meeting_id).await?;
+    Ok(Some(AgendaItem(i)))
+}
+
+/// A document's metadata, if its meeting is visible (`Meeting.documents`).
+pub async fn document_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Document>> {
+    let db = &state(ctx)?.db;
+    let Some(meeting_id) = document::Entity::find_by_id(id)
+        .select_only()
+        .column(document::Column::MeetingId)
+        .into_tuple::<i32>()
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    visible_meeting(ctx, meeting_id).await?;
+    let metas = document_metas(db, &[meeting_id]).await?;
+    Ok(metas.into_iter().find(|d| d.id == id).map(Document))
+}
+
+/// A proxy, if the meeting it was given for is visible (`Meeting.proxies`).
+pub async fn proxy_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Proxy>> {
+    let Some(p) = proxy::Entity::find_by_id(id).one(&state(ctx)?.db).await? else { return Ok(None) };
+    visible_meeting(ctx, p.first_meeting_id).await?;
+    Ok(Some(Proxy(p)))
+}
+
+/// A designation, if its body is visible (`Body.members`).
+pub async fn body_seat_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<BodySeat>> {
+    let db = &state(ctx)?.db;
+    let Some(s) = body_seat::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+    let b = service::body_of(db, s.body_id).await?;
+    Body(b).see(ctx).await?;
+    Ok(Some(BodySeat(s)))
+}
+
+/// A mayors' request, if its body is visible (`meetingRequest`).
+pub async fn meeting_request_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<MeetingRequest>> {
+    let db = &state(ctx)?.db;
+    let Some(r) = meeting_request::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+    let b = service::body_of(db, r.body_id).await?;
+    allow(ctx, Action::SeeBody { body: b.id, intercommunality: b.intercommunality_id }).await?;
+    Ok(Some(MeetingRequest::of(r)))
 }
 
 pub async fn visible_meeting(ctx: &Context<'_>, id: i32) -> AppResult<meeting::Model> {
@@ -1173,6 +1268,14 @@ pub struct TransitionMeetingInput {
     /// HELD, CLOSED, POSTPONED or CANCELLED (use conveneMeeting to convene).
     pub status: MeetingStatus,
     pub reason: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct MarkedRead {
+    /// Notifications marked read by this call.
+    marked: u64,
+    /// The actor's notifications still unread.
+    unread_count: u64,
 }
 
 #[derive(SimpleObject)]
@@ -1429,6 +1532,36 @@ impl MeetingsMutation {
     async fn sign_meeting_request(&self, ctx: &Context<'_>, id: ID) -> AppResult<MeetingRequest> {
         let id = id_of("id", Kind::MeetingRequest, &id)?;
         Ok(MeetingRequest::of(service::sign_request(state(ctx)?, actor(ctx)?, id).await?))
+    }
+    /// Marks the actor's own notifications read: those of `ids` (all must be theirs), or
+    /// all created up to `upTo`. Returns how many were marked (already read ones keep
+    /// their time).
+    async fn mark_notifications_read(
+        &self,
+        ctx: &Context<'_>,
+        ids: Option<Vec<ID>>,
+        up_to: Option<DateTime<Utc>>,
+    ) -> AppResult<MarkedRead> {
+        use super::notifications::{mark_read, unread_count, Mark, MAX_IDS};
+        let mark = match (ids, up_to) {
+            (Some(ids), None) => {
+                if ids.len() > MAX_IDS {
+                    return Err(AppError::validation("ids", format!("at most {MAX_IDS} notifications at once")));
+                }
+                let mut parsed = Vec::with_capacity(ids.len());
+                for (i, id) in ids.iter().enumerate() {
+                    parsed.push(id_of(&format!("ids.{i}"), Kind::Notification, id)?);
+                }
+                Mark::Ids(parsed)
+            }
+            (None, Some(t)) => Mark::UpTo(t),
+            _ => return Err(AppError::validation("ids", "give either ids or upTo")),
+        };
+        let st = state(ctx)?;
+        let a = actor(ctx)?;
+        let marked = mark_read(st, a, mark).await?;
+        let unread = unread_count(&st.db, a.require()?.person_id).await?;
+        Ok(MarkedRead { marked, unread_count: unread })
     }
     /// Creates the actor's secret iCalendar feed (replacing any earlier one).
     async fn create_calendar_feed(&self, ctx: &Context<'_>) -> AppResult<CalendarFeed> {

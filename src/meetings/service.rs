@@ -245,10 +245,8 @@ async fn designated_seats<C: ConnectionTrait>(
         }
         let basis = mandates.get(&s.mandate_id);
         let designator = s.designated_by_mandate_id.map(|id| mandates.get(&id));
-        let basis_runs = basis.is_some_and(|m| runs_on(m, day));
-        let designator_runs = designator.is_none_or(|d| d.is_some_and(|m| runs_on(m, day)));
         let role = SeatRole::stored(&s.role)?;
-        if basis_runs && designator_runs {
+        if mandates_run(&s, &mandates, day) {
             if seen.insert(s.person_id) {
                 members.push(Member {
                     person_id: s.person_id,
@@ -276,6 +274,15 @@ async fn designated_seats<C: ConnectionTrait>(
     Ok((members, vacancies))
 }
 
+/// Whether a designation's mandate and (for a mayor's designation) the designating mayor's
+/// mandate both run on `day`.
+fn mandates_run(s: &body_seat::Model, mandates: &HashMap<i32, mandate::Model>, day: NaiveDate) -> bool {
+    let basis_runs = mandates.get(&s.mandate_id).is_some_and(|m| runs_on(m, day));
+    let designator_runs =
+        s.designated_by_mandate_id.map(|id| mandates.get(&id)).is_none_or(|d| d.is_some_and(|m| runs_on(m, day)));
+    basis_runs && designator_runs
+}
+
 /// The body's seats on `day` and its vacant seats.
 pub async fn seats<C: ConnectionTrait>(
     db: &C,
@@ -298,6 +305,88 @@ pub async fn members<C: ConnectionTrait>(db: &C, b: &body::Model, day: NaiveDate
 pub async fn sits_in<C: ConnectionTrait>(db: &C, body_id: i32, person_id: i32) -> AppResult<bool> {
     let b = body_of(db, body_id).await?;
     Ok(members(db, &b, crate::time::today_paris()).await?.iter().any(|m| m.person_id == person_id))
+}
+
+/// Whether the actor's person sits in the body today. A request that writes nothing finds
+/// the bodies where they sit once (`bodies_sat_in`), so that a list of bodies costs what
+/// one does; a mutation finds them afresh at each check.
+pub async fn actor_sits_in<C: ConnectionTrait>(db: &C, actor: &Actor, body_id: i32) -> AppResult<bool> {
+    let Some(p) = &actor.principal else { return Ok(false) };
+    let person = p.person_id;
+    let mandates = actor.current_mandates(db).await?;
+    let sat = actor.once_per_read(&actor.sits, || bodies_sat_in(db, person, &mandates)).await?;
+    Ok(sat.contains(&body_id))
+}
+
+/// The bodies where the person sits today, given their current mandates: the seats of the
+/// few bodies they could sit in (the conference and DGS committee of the intercommunalities
+/// their mandates belong to, the bodies where they hold a designation) are computed as
+/// `members` computes them, so the answer is `sits_in`'s for every body.
+async fn bodies_sat_in<C: ConnectionTrait>(
+    db: &C,
+    person: i32,
+    mandates: &[mandate::Model],
+) -> AppResult<HashSet<i32>> {
+    let day = crate::time::today_paris();
+    let derived = |m: &&mandate::Model| matches!(Role::parse(&m.role), Some(Role::Mayor | Role::President | Role::Dgs));
+    let mut epcis: HashSet<i32> = mandates.iter().filter(derived).filter_map(|m| m.intercommunality_id).collect();
+    let communes: Vec<i32> = mandates.iter().filter(derived).filter_map(|m| m.commune_id).collect();
+    if !communes.is_empty() {
+        // Every intercommunality the communes ever belonged to: more candidates than
+        // needed, the seats decide.
+        let rows = crate::territory::model::commune_membership::Entity::find()
+            .filter(crate::territory::model::commune_membership::Column::CommuneId.is_in(communes))
+            .all(db)
+            .await?;
+        epcis.extend(rows.into_iter().map(|r| r.intercommunality_id));
+    }
+    let mut out = HashSet::new();
+    if !epcis.is_empty() {
+        let derived_bodies = body::Entity::find()
+            .filter(body::Column::IntercommunalityId.is_in(epcis))
+            .filter(body::Column::Kind.is_in([BodyKind::ConferenceOfMayors.as_str(), BodyKind::DgsCommittee.as_str()]))
+            .all(db)
+            .await?;
+        for b in derived_bodies {
+            if members(db, &b, day).await?.iter().any(|m| m.person_id == person) {
+                out.insert(b.id);
+            }
+        }
+    }
+    // Designations: the person sits where one of their own seats runs with its mandates
+    // (`designated_seats`), whatever the other seats of the body.
+    let seats = body_seat::Entity::find().filter(body_seat::Column::PersonId.eq(person)).all(db).await?;
+    let seats: Vec<_> =
+        seats.into_iter().filter(|s| s.start_date <= day && s.end_date.is_none_or(|e| day < e)).collect();
+    if !seats.is_empty() {
+        let ids: HashSet<i32> =
+            seats.iter().flat_map(|s| std::iter::once(s.mandate_id).chain(s.designated_by_mandate_id)).collect();
+        let mandates: HashMap<i32, mandate::Model> = mandate::Entity::find()
+            .filter(mandate::Column::Id.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect();
+        let kinds: HashMap<i32, String> = body::Entity::find()
+            .filter(body::Column::Id.is_in(seats.iter().map(|s| s.body_id)))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|b| (b.id, b.kind))
+            .collect();
+        for s in &seats {
+            // Only bodies of designated seats count them (`seats`).
+            let designated_kind = kinds
+                .get(&s.body_id)
+                .and_then(|k| BodyKind::parse(k))
+                .is_some_and(|k| !matches!(k, BodyKind::ConferenceOfMayors | BodyKind::DgsCommittee));
+            if designated_kind && mandates_run(s, &mandates, day) {
+                out.insert(s.body_id);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Whether the person was convened to this meeting.
@@ -1317,11 +1406,7 @@ pub async fn change_status(
 async fn counted_meetings<C: ConnectionTrait>(db: &C, body_id: i32) -> AppResult<Vec<i32>> {
     Ok(meeting::Entity::find()
         .filter(meeting::Column::BodyId.eq(body_id))
-        .filter(meeting::Column::Status.is_in([
-            MeetingStatus::Convened.as_str(),
-            MeetingStatus::Held.as_str(),
-            MeetingStatus::Closed.as_str(),
-        ]))
+        .filter(meeting::Column::Status.is_in(COUNTED_STATUSES.map(|s| s.as_str())))
         .order_by_asc(meeting::Column::StartsAt)
         .order_by_asc(meeting::Column::Id)
         .all(db)
@@ -1336,10 +1421,18 @@ async fn counted_meetings<C: ConnectionTrait>(db: &C, body_id: i32) -> AppResult
 /// meeting it served stays valid for that meeting.)
 pub async fn proxies_at<C: ConnectionTrait>(db: &C, m: &meeting::Model) -> AppResult<Vec<proxy::Model>> {
     let order = counted_meetings(db, m.body_id).await?;
-    let Some(here) = order.iter().position(|x| *x == m.id) else { return Ok(vec![]) };
     let all = proxy::Entity::find().filter(proxy::Column::BodyId.eq(m.body_id)).all(db).await?;
-    Ok(all
-        .into_iter()
+    Ok(proxies_valid_at(&order, m, all))
+}
+
+/// The statuses of the meetings a proxy's consecutive meetings are counted among.
+pub const COUNTED_STATUSES: [MeetingStatus; 3] = [MeetingStatus::Convened, MeetingStatus::Held, MeetingStatus::Closed];
+
+/// Of the body's proxies `all`, those valid at `m`, given the body's counted meetings in
+/// order (`proxies_at`, and the batched loader of a list of meetings).
+pub fn proxies_valid_at(order: &[i32], m: &meeting::Model, all: Vec<proxy::Model>) -> Vec<proxy::Model> {
+    let Some(here) = order.iter().position(|x| *x == m.id) else { return vec![] };
+    all.into_iter()
         .filter(|p| p.revoked_at.is_none_or(|r| r > m.starts_at))
         .filter(|p| {
             order
@@ -1347,7 +1440,7 @@ pub async fn proxies_at<C: ConnectionTrait>(db: &C, m: &meeting::Model) -> AppRe
                 .position(|x| *x == p.first_meeting_id)
                 .is_some_and(|first| first <= here && here < first + p.meetings_count.max(1) as usize)
         })
-        .collect())
+        .collect()
 }
 
 /// The persons convened to a meeting.

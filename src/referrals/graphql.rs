@@ -233,6 +233,19 @@ impl Referral {
     }
 }
 
+/// A commune's response by its id, for those who may see it (`Referral.response`).
+pub async fn response_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<ReferralResponse>> {
+    let db = &state(ctx)?.db;
+    let Some(a) = referral_addressee::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+    let (r, _) = service::visible(db, actor(ctx)?, a.referral_id).await?;
+    let v = view_of(ctx, &r).await?;
+    if !v.sees(a.commune_id) {
+        return Err(AppError::forbidden("you may not see this commune's response"));
+    }
+    let status = service::response_status(&r, &a, Utc::now())?;
+    Ok(Some(ReferralResponse::new(a, status, &v)))
+}
+
 async fn documents(ctx: &Context<'_>, referral: i32, commune: Option<i32>) -> AppResult<Vec<ReferralDocument>> {
     use referral_document::Column as C;
     let mut q = referral_document::Entity::find()
@@ -358,7 +371,7 @@ impl ReferralResponse {
 
 #[Object]
 impl ReferralResponse {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::ReferralResponse, self.a.id)
     }
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Commune> {
@@ -785,7 +798,7 @@ impl ReferralsQuery {
         let (r, _) = service::visible(&state(ctx)?.db, actor(ctx)?, id).await?;
         Ok(Referral::new(r))
     }
-    /// The referrals the actor follows, newest first (500 at most): an intercommunality's
+    /// The referrals the actor follows, newest first: an intercommunality's
     /// (its secretariat, by default its own, and its president), every one for an
     /// administrator without `intercommunalityId`, or those addressed to the communes the
     /// actor acts for.
@@ -794,7 +807,11 @@ impl ReferralsQuery {
         ctx: &Context<'_>,
         intercommunality_id: Option<ID>,
         status: Option<ReferralStatus>,
-    ) -> AppResult<Vec<Referral>> {
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<crate::graphql::KeyConn<Referral>> {
         crate::graphql::allow(ctx, Action::Read).await?;
         let db = &state(ctx)?.db;
         let actor = actor(ctx)?;
@@ -830,15 +847,17 @@ impl ReferralsQuery {
                 .await?;
             q = q.filter(referral::Column::Id.is_in(ids));
         }
-        let rows = q.order_by_desc(referral::Column::Id).limit(500).all(db).await?;
+        let rows = q.all(db).await?;
         let now = Utc::now();
         let mut out = Vec::new();
         for r in rows {
             if status.is_none_or(|s| service::status_of(&r, now).is_ok_and(|x| x == s)) {
-                out.push(Referral::new(r));
+                out.push((String::new(), r.id, Referral::new(r)));
             }
         }
-        Ok(out)
+        // Newest first, every one (no silent cut at 500): paged by keyset cursors.
+        let args = crate::graphql::PageArgs { after, before, first, last };
+        crate::graphql::keyset_page(ctx, &args, "referrals", out, true)
     }
     /// The signature delegations of a commune: its mayor and the secretariat of its
     /// intercommunality see them all, a delegate their own.

@@ -14,6 +14,7 @@ mod errors;
 mod import;
 mod input;
 mod limits;
+mod lists;
 mod mandates;
 mod meetings;
 mod n_plus_one;

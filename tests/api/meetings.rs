@@ -559,8 +559,11 @@ async fn the_conference_weighs_votes_by_population_and_sends_its_opinions() {
         )
         .await);
     let cassis_tok = app.login_as("maire.cassis@demo.entente.fr").await;
-    let r = app.gql(Some(&cassis_tok), "{myNotifications{kind message}}", json!({})).await;
-    assert!(ok(&r)["myNotifications"].as_array().unwrap().iter().any(|n| n["kind"] == "OPINION_ADOPTED"), "{r}");
+    let r = app.gql(Some(&cassis_tok), "{myNotifications(first:500){nodes{kind message}}}", json!({})).await;
+    assert!(
+        ok(&r)["myNotifications"]["nodes"].as_array().unwrap().iter().any(|n| n["kind"] == "OPINION_ADOPTED"),
+        "{r}"
+    );
     // Its text is available to every municipal councillor of the member communes.
     let amp = app.epci_id(&sec, "200054807").await;
     let r = app
@@ -785,7 +788,7 @@ async fn a_third_of_the_mayors_grant_a_request_at_most_four_times_a_year() {
     }
 }
 
-async fn upload(app: &TestApp, tok: &str, meeting: &str, name: &str, bytes: Vec<u8>) -> Value {
+pub async fn upload(app: &TestApp, tok: &str, meeting: &str, name: &str, bytes: Vec<u8>) -> Value {
     let ops = json!({
         "query": "mutation($m:ID!,$f:Upload!){uploadDocument(meetingId:$m,file:$f){id filename mediaType sizeBytes sha256 addedAfterConvocation downloadPath}}",
         "variables": {"m": meeting, "f": null}
@@ -839,8 +842,8 @@ async fn documents_are_hashed_and_downloaded_only_by_those_who_see_the_meeting()
     // Added after convening: timestamped, and members are told.
     let r = upload(&app, &sec, &m, "annexe.pdf", b"%PDF-1.4 annexe".to_vec()).await;
     assert_eq!(ok(&r)["uploadDocument"]["addedAfterConvocation"], true);
-    let r = app.gql(Some(&marseille), "{myNotifications{kind}}", json!({})).await;
-    assert_eq!(ok(&r)["myNotifications"][0]["kind"], "DOCUMENT_ADDED");
+    let r = app.gql(Some(&marseille), "{myNotifications{nodes{kind}}}", json!({})).await;
+    assert_eq!(ok(&r)["myNotifications"]["nodes"][0]["kind"], "DOCUMENT_ADDED");
     // Too big: refused, nothing stored.
     let before = app.audit_count().await;
     let r = upload(&app, &sec, &m, "big.pdf", vec![b'x'; 65 * 1024]).await;
@@ -1006,8 +1009,8 @@ async fn the_dgs_committee_follows_mandates_and_a_postponed_meeting_is_convened_
     // Postponed: members are told, SEQUENCE goes up; then convened again at a new date.
     let r = transition(&app, &sec, &m, "POSTPONED").await;
     assert_eq!(ok(&r)["transitionMeeting"]["sequence"], 2);
-    let r = app.gql(Some(&dgs_marseille), "{myNotifications{kind}}", json!({})).await;
-    assert_eq!(ok(&r)["myNotifications"][0]["kind"], "MEETING_POSTPONED");
+    let r = app.gql(Some(&dgs_marseille), "{myNotifications{nodes{kind}}}", json!({})).await;
+    assert_eq!(ok(&r)["myNotifications"]["nodes"][0]["kind"], "MEETING_POSTPONED");
     let v = version(&app, &sec, &m).await;
     let r = app
         .gql(
@@ -1054,9 +1057,13 @@ async fn the_demo_has_a_convened_plenary_and_a_working_group() {
     let app = TestApp::demo().await;
     let marseille = app.login_as("maire.marseille@demo.entente.fr").await;
     let r = app
-        .gql(Some(&marseille), "{myMeetings{title status body{kind} agenda{title} convocations{sentAt}}}", json!({}))
+        .gql(
+            Some(&marseille),
+            "{myMeetings{totalCount nodes{title status body{kind} agenda{title} convocations{sentAt}}}}",
+            json!({}),
+        )
         .await;
-    let meetings = ok(&r)["myMeetings"].as_array().unwrap().clone();
+    let meetings = ok(&r)["myMeetings"]["nodes"].as_array().unwrap().clone();
     assert_eq!(meetings.len(), 1, "{r}");
     assert_eq!(meetings[0]["status"], "CONVENED");
     assert_eq!(meetings[0]["body"]["kind"], "CONFERENCE_OF_MAYORS");
@@ -1065,9 +1072,9 @@ async fn the_demo_has_a_convened_plenary_and_a_working_group() {
     let sec = app.login_as("secretariat@demo.entente.fr").await;
     let amp = app.epci_id(&sec, "200054807").await;
     let r = app
-        .gql(Some(&sec), "query($e:ID!){bodies(intercommunalityId:$e){kind members{role}}}", json!({"e": amp}))
+        .gql(Some(&sec), "query($e:ID!){bodies(intercommunalityId:$e){nodes{kind members{role}}}}", json!({"e": amp}))
         .await;
-    let sizes: Vec<(String, usize)> = ok(&r)["bodies"]
+    let sizes: Vec<(String, usize)> = ok(&r)["bodies"]["nodes"]
         .as_array()
         .unwrap()
         .iter()

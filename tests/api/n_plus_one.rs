@@ -30,3 +30,82 @@ async fn nested_list_queries_use_a_constant_number_of_statements() {
     assert!(large <= small + 2, "statements grew with the list: {small} for 5 communes, {large} for 92");
     assert!(small <= 16 && large <= 16, "{small} / {large} statements for one nested query");
 }
+
+/// Statement counting without the response cache (a cached answer costs nothing).
+fn counting(c: &mut entente::Config) {
+    wide_batches(c);
+    c.response_cache_entries = 0;
+}
+
+/// Every relation of a meeting that a list can reach.
+const MEETING_FIELDS: &str = "id title status latestConvocationDate body{name}
+  agenda{title quorum{met present required} documents{filename}}
+  attendance{status person{fullName}} proxies{id} convocations{sentAt} documents{filename}";
+
+/// Runs `query` and returns the statements it cost and the response.
+async fn cost(app: &TestApp, token: &str, query: &str, variables: serde_json::Value) -> (u64, serde_json::Value) {
+    let before = app.state.statements.get();
+    let r = app.gql(Some(token), query, variables).await;
+    ok(&r);
+    (app.state.statements.get() - before, r)
+}
+
+/// A convened meeting of `body` with one agenda item, `days` ahead.
+async fn convened_meeting(app: &TestApp, sec: &str, body: &str, days: i64) {
+    let m = crate::meetings::create_meeting(app, sec, body, days).await;
+    crate::meetings::add_item(app, sec, &m, "VOTE", "Point").await;
+    ok(&crate::meetings::convene(app, sec, &m, None).await);
+}
+
+#[tokio::test]
+async fn a_list_of_meetings_costs_the_same_statements_for_2_and_20_meetings() {
+    let app = TestApp::demo_with(counting).await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let mayor = app.login_as("maire.marseille@demo.entente.fr").await;
+    let (wg, _) = crate::meetings::working_group(&app, &sec, &["13055", "13001"]).await;
+    let by_body =
+        format!("query($id:ID!){{node(id:$id){{... on Body{{meetings(first:50){{nodes{{{MEETING_FIELDS}}}}}}}}}}}");
+    let mine = format!("{{myMeetings(first:50){{nodes{{{MEETING_FIELDS}}}}}}}");
+    let mut counts = Vec::new();
+    let mut made = 0;
+    for n in [2, 20] {
+        while made < n {
+            made += 1;
+            convened_meeting(&app, &sec, &wg, 10 + made).await;
+        }
+        let (body_cost, r) = cost(&app, &sec, &by_body, json!({"id": wg})).await;
+        assert_eq!(r["data"]["node"]["meetings"]["nodes"].as_array().unwrap().len() as i64, n);
+        // The mayor of Marseille is convened to these and to the demo's plenary.
+        let (mine_cost, r) = cost(&app, &mayor, &mine, json!({})).await;
+        assert_eq!(r["data"]["myMeetings"]["nodes"].as_array().unwrap().len() as i64, n + 1);
+        counts.push((body_cost, mine_cost));
+    }
+    eprintln!("meeting lists (body's, mine) for 2 and 20 meetings: {counts:?} SQL statements");
+    assert_eq!(counts[0], counts[1], "statements grew with the list of meetings: {counts:?}");
+}
+
+#[tokio::test]
+async fn a_list_of_bodies_costs_the_same_statements_for_2_and_20_bodies() {
+    let app = TestApp::demo_with(counting).await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    // A member (not an officer): each body's visibility follows their seats.
+    let mayor = app.login_as("maire.marseille@demo.entente.fr").await;
+    let amp = app.epci_id(&sec, "200054807").await;
+    let q = "query($e:ID!){bodies(intercommunalityId:$e,kind:WORKING_GROUP,first:50){nodes{name kind meetings(first:5){totalCount nodes{title status}} intercommunality{name}}}}";
+    // The demo's working group, where the mayor of Marseille sits, and one more.
+    let (first, _) = crate::meetings::working_group(&app, &sec, &["13055"]).await;
+    convened_meeting(&app, &sec, &first, 12).await;
+    let mut counts = Vec::new();
+    let mut made = 2;
+    for n in [2, 20] {
+        while made < n {
+            made += 1;
+            crate::meetings::working_group(&app, &sec, &["13055", "13001"]).await;
+        }
+        let (c, r) = cost(&app, &mayor, q, json!({"e": amp})).await;
+        assert_eq!(r["data"]["bodies"]["nodes"].as_array().unwrap().len() as i64, n);
+        counts.push(c);
+    }
+    eprintln!("bodies for 2 and 20: {counts:?} SQL statements");
+    assert_eq!(counts[0], counts[1], "statements grew with the list of bodies: {counts:?}");
+}

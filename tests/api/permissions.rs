@@ -573,9 +573,17 @@ fn field(row: &str) -> &str {
 }
 
 /// Mutations everyone signed in may call for themselves: the first four are tested in
-/// auth.rs, the last two in `self_service_meeting_mutations` below.
-const SELF_SERVICE: [&str; 6] =
-    ["login", "logout", "acceptInvitation", "changePassword", "acknowledgeConvocation", "createCalendarFeed"];
+/// auth.rs, the next two in `self_service_meeting_mutations` below, the last in
+/// lists.rs (`notifications_are_marked_read_by_their_own_person_only`).
+const SELF_SERVICE: [&str; 7] = [
+    "login",
+    "logout",
+    "acceptInvitation",
+    "changePassword",
+    "acknowledgeConvocation",
+    "createCalendarFeed",
+    "markNotificationsRead",
+];
 const MATRIX: [&str; 49] = [
     "createPerson",
     "updatePerson",

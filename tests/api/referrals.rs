@@ -108,8 +108,8 @@ fn count(outcome: &Value, position: &str) -> (i64, i64) {
 
 /// The actor's notifications of `kind` about `referral`.
 async fn notifications(app: &TestApp, token: &str, kind: &str, referral: &str) -> usize {
-    let r = app.gql(Some(token), "{myNotifications{kind referralId}}", json!({})).await;
-    ok(&r)["myNotifications"]
+    let r = app.gql(Some(token), "{myNotifications(first:500){nodes{kind referralId}}}", json!({})).await;
+    ok(&r)["myNotifications"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
@@ -410,9 +410,9 @@ async fn other_communes_responses_are_visible_once_closed() {
     let (subset, _) = c.open("FREE_CONSULTATION", json!({"title": "Marseille seule", "silence": "NO_RESPONSE", "deadlineDate": in_days(20), "addresseeMode": "SUBSET", "communes": [c.marseille]})).await;
     let r = c.app.gql(Some(&c.mayor_cassis), "query($id:ID!){referral(id:$id){title}}", json!({"id": subset})).await;
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
-    let mine = c.app.gql(Some(&c.mayor_cassis), "{referrals{id}}", json!({})).await;
+    let mine = c.app.gql(Some(&c.mayor_cassis), "{referrals{nodes{id}}}", json!({})).await;
     let mine: Vec<&str> =
-        ok(&mine)["referrals"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+        ok(&mine)["referrals"]["nodes"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert!(mine.contains(&open_one.as_str()) && mine.contains(&secret.as_str()) && !mine.contains(&subset.as_str()));
 }
 
@@ -470,8 +470,8 @@ async fn a_new_mayor_takes_over_the_open_referrals_the_day_they_take_office() {
     assert_eq!(code(&r), "FORBIDDEN", "{r}");
     let r = c.response(&new_mayor, &id, &c.cassis).await;
     assert_eq!(ok(&r)["referral"]["response"]["reasons"], "Réserve sur le calendrier.");
-    let mine = c.app.gql(Some(&new_mayor), "{referrals{id}}", json!({})).await;
-    assert!(ok(&mine)["referrals"].as_array().unwrap().iter().any(|r| r["id"] == id.as_str()), "{mine}");
+    let mine = c.app.gql(Some(&new_mayor), "{referrals{nodes{id}}}", json!({})).await;
+    assert!(ok(&mine)["referrals"]["nodes"].as_array().unwrap().iter().any(|r| r["id"] == id.as_str()), "{mine}");
     let r = c.submit(&new_mayor, &id, &c.cassis, "FAVOURABLE_WITH_RESERVATIONS").await;
     assert_eq!(ok(&r)["submitResponse"]["status"], "SUBMITTED");
     let r = c.response(&c.sec, &id, &c.cassis).await;
