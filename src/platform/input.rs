@@ -416,6 +416,6 @@ mod tests {
         assert_eq!(t.argument(Some("Body"), "members", "on"), Some("NaiveDate"));
         assert_eq!(t.input_field(Some("CreateMandateInput"), "startDate"), Some("NaiveDate"));
         assert_eq!(t.input_field(Some("CreateMeetingInput"), "startsAt"), Some("NaiveDateTime"));
-        assert_eq!(t.field_type(Some("Query"), "bodies"), Some("Body"));
+        assert_eq!(t.field_type(Some("Query"), "bodies"), Some("BodyConnection"));
     }
 }
