@@ -1,12 +1,13 @@
 //! The request's Actor: who is asking (from the bearer token), and their current mandates.
 use std::sync::Arc;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use tokio::sync::OnceCell;
 
+use super::facts::{FactSource, Facts};
 use crate::error::{AppError, AppResult};
 use crate::people::model::mandate;
 use crate::people::rules::Role;
+use crate::referrals::queries::Acting;
 
 /// Platform role of an account. Powers beyond these follow the account's person's
 /// current mandates (mayor of X, DGS of X, president of Y).
@@ -55,11 +56,11 @@ pub struct Actor {
     /// fields may end a mandate or a delegation that a later field's check relies on.
     read_only: bool,
     mandates: OnceCell<Arc<Vec<mandate::Model>>>,
-    /// The communes the person acts for today (`referrals::service::acting_for`, read by
-    /// the policy and by referral views).
-    pub(crate) acting: OnceCell<Arc<crate::referrals::service::Acting>>,
-    /// The bodies the person sits in today (`meetings::service::actor_sits_in`).
-    pub(crate) sits: OnceCell<Arc<std::collections::HashSet<i32>>>,
+    /// The communes the person acts for today (`policy::acting_for`, read by the policy
+    /// and by referral views).
+    pub(crate) acting: OnceCell<Arc<Acting>>,
+    /// The bodies the person sits in today (`sits_in`).
+    sits: OnceCell<Arc<std::collections::HashSet<i32>>>,
 }
 
 impl Actor {
@@ -113,21 +114,30 @@ impl Actor {
     pub fn require(&self) -> AppResult<&Principal> {
         self.principal.as_ref().ok_or(AppError::Unauthenticated)
     }
-    /// The person's mandates that run today (Europe/Paris), loaded once per query.
-    pub async fn current_mandates<C: ConnectionTrait>(&self, db: &C) -> AppResult<Arc<Vec<mandate::Model>>> {
+    /// The person's mandates that run today (Europe/Paris), loaded once per query; read
+    /// on `on` (a connection, the use case's transaction, or a fake).
+    pub async fn current_mandates<S: FactSource>(&self, on: &S) -> AppResult<Arc<Vec<mandate::Model>>> {
         let Some(p) = &self.principal else { return Ok(Arc::default()) };
         let person_id = p.person_id;
-        self.once_per_read(&self.mandates, || async move {
-            let today = crate::time::today_paris();
-            let all = mandate::Entity::find().filter(mandate::Column::PersonId.eq(person_id)).all(db).await?;
-            Ok(all.into_iter().filter(|m| crate::people::service::runs_on(m, today)).collect())
-        })
-        .await
+        let facts = on.facts();
+        self.once_per_read(&self.mandates, || facts.current_mandates(person_id)).await
+    }
+    /// Whether the person sits in the body today. A request that writes nothing finds the
+    /// bodies where they sit once, so that a list of bodies costs what one does; a
+    /// mutation finds them afresh at each check.
+    pub async fn sits_in<S: FactSource>(&self, on: &S, body: i32) -> AppResult<bool> {
+        let Some(p) = &self.principal else { return Ok(false) };
+        let person = p.person_id;
+        let mandates = self.current_mandates(on).await?;
+        let facts = on.facts();
+        let sat =
+            self.once_per_read(&self.sits, || async move { facts.bodies_sat_in(person, &mandates).await }).await?;
+        Ok(sat.contains(&body))
     }
     /// Communes where the actor is currently mayor.
-    pub async fn mayor_of_communes<C: ConnectionTrait>(&self, db: &C) -> AppResult<Vec<i32>> {
+    pub async fn mayor_of_communes<S: FactSource>(&self, on: &S) -> AppResult<Vec<i32>> {
         Ok(self
-            .current_mandates(db)
+            .current_mandates(on)
             .await?
             .iter()
             .filter(|m| Role::parse(&m.role) == Some(Role::Mayor))
@@ -135,9 +145,9 @@ impl Actor {
             .collect())
     }
     /// Communes where the actor is currently mayor or DGS (acting for the mayor).
-    pub async fn officer_of_communes<C: ConnectionTrait>(&self, db: &C) -> AppResult<Vec<i32>> {
+    pub async fn officer_of_communes<S: FactSource>(&self, on: &S) -> AppResult<Vec<i32>> {
         Ok(self
-            .current_mandates(db)
+            .current_mandates(on)
             .await?
             .iter()
             .filter(|m| matches!(Role::parse(&m.role), Some(Role::Mayor | Role::Dgs)))

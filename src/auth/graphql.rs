@@ -9,7 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::{actor, loaders, state};
 use crate::ids::{self, Kind};
 use crate::people::graphql::{Mandate, Person};
-use crate::people::service::runs_on;
+use crate::people::queries::runs_on;
 use crate::territory::graphql::Intercommunality;
 
 /// A sign-in account, belonging to one person.

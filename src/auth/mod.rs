@@ -1,5 +1,6 @@
 //! Accounts, sign-in, the request's Actor and the authorization point.
 pub mod actor;
+pub mod facts;
 pub mod graphql;
 pub mod keyed;
 pub mod model;

@@ -1,16 +1,16 @@
 //! The one authorization point. Every service asks `authorize` before it reads or writes;
 //! the answer follows the account's platform role and its person's current mandates.
-use std::collections::HashSet;
-
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+//! The facts it needs come through `auth::facts::Facts` (read on the connection or
+//! transaction passed in, through the domains' read-only query modules), so the policy
+//! never calls the services it guards, and its tests run without a database.
+use std::sync::Arc;
 
 use super::actor::{Actor, PlatformRole, Principal};
-use super::model::account;
+use super::facts::{FactSource, Facts};
 use crate::error::{AppError, AppResult};
 use crate::people::model::{mandate, person};
 use crate::people::rules::Role;
-use crate::territory::model::commune_membership;
-use crate::territory::rules::membership_runs;
+use crate::referrals::queries::Acting;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Org {
@@ -118,10 +118,11 @@ pub fn granted<T>(r: AppResult<T>) -> AppResult<bool> {
     }
 }
 
-/// Allows or refuses `action` for `actor`. Anonymous actors are refused with
+/// Allows or refuses `action` for `actor`, reading the facts it needs on `on` (a
+/// connection, the use case's transaction, or a fake). Anonymous actors are refused with
 /// UNAUTHENTICATED, signed-in ones without the right with FORBIDDEN.
-pub async fn authorize<'a, C: ConnectionTrait>(
-    db: &C,
+pub async fn authorize<'a, S: FactSource>(
+    on: &S,
     actor: &'a Actor,
     action: Action,
 ) -> AppResult<Option<&'a Principal>> {
@@ -132,95 +133,8 @@ pub async fn authorize<'a, C: ConnectionTrait>(
     if p.role == PlatformRole::Admin && !action.personal() {
         return Ok(Some(p));
     }
-    let allowed = match action {
-        Action::Read => true,
-        Action::ImportTerritory => false,
-        Action::ManageTerritories { intercommunality } => is_secretariat_of(p, intercommunality),
-        Action::CreatePerson => p.role == PlatformRole::Secretariat || !actor.officer_of_communes(db).await?.is_empty(),
-        Action::ManageMandate { org, role, person } => match (p.role, p.secretariat_of, org) {
-            (PlatformRole::Secretariat, Some(x), Org::Intercommunality(e)) => {
-                e == x && within_intercommunality(db, x, person).await?
-            }
-            (PlatformRole::Secretariat, Some(x), Org::Commune(c)) => {
-                current_intercommunalities_of(db, c).await?.contains(&x)
-                    && within_intercommunality(db, x, person).await?
-            }
-            (_, _, Org::Commune(c)) => {
-                role.managed_by_commune()
-                    && actor.officer_of_communes(db).await?.contains(&c)
-                    && within_commune(db, c, person).await?
-            }
-            _ => false,
-        },
-        Action::ManagePerson { person } => {
-            p.person_id == person
-                || secretariat_covers(db, p, person).await?
-                || officer_covers(db, actor, person).await?
-        }
-        Action::Invite { person, role, secretariat_of } => match role {
-            PlatformRole::Admin => false,
-            PlatformRole::Secretariat => {
-                secretariat_of.is_some_and(|e| is_secretariat_of(p, e)) && secretariat_covers(db, p, person).await?
-            }
-            PlatformRole::Member => {
-                secretariat_covers(db, p, person).await? || officer_covers(db, actor, person).await?
-            }
-        },
-        Action::ReadAudit { scope: None } => false,
-        Action::ReadAudit { scope: Some(e) } => is_secretariat_of(p, e) || is_president_of(db, actor, e).await?,
-        Action::ManageMeetings { intercommunality } => is_secretariat_of(p, intercommunality),
-        Action::Convene { intercommunality, conference } => {
-            is_secretariat_of(p, intercommunality)
-                || (conference && is_president_of(db, actor, intercommunality).await?)
-        }
-        Action::SeeBody { body, intercommunality } => {
-            is_secretariat_of(p, intercommunality)
-                || is_president_of(db, actor, intercommunality).await?
-                || crate::meetings::service::actor_sits_in(db, actor, body).await?
-        }
-        Action::SeeMeeting { meeting, body, intercommunality } => {
-            is_secretariat_of(p, intercommunality)
-                || is_president_of(db, actor, intercommunality).await?
-                || crate::meetings::service::convened_to(db, meeting, p.person_id).await?
-                || crate::meetings::service::actor_sits_in(db, actor, body).await?
-        }
-        Action::DesignateSeat { intercommunality, commune, designation } => {
-            let mayor_of = actor.mayor_of_communes(db).await?;
-            let in_scope = match commune {
-                Some(c) => mayor_of.contains(&c) && member_communes(db, intercommunality).await?.contains(&c),
-                None => false,
-            };
-            is_secretariat_of(p, intercommunality) || (designation && in_scope)
-        }
-        Action::SignRequest { intercommunality } => {
-            let members = member_communes(db, intercommunality).await?;
-            actor.mayor_of_communes(db).await?.iter().any(|c| members.contains(c))
-        }
-        Action::GiveProxy { intercommunality, giver } => p.person_id == giver || is_secretariat_of(p, intercommunality),
-        Action::ReadOpinions { intercommunality } => {
-            let members = member_communes(db, intercommunality).await?;
-            is_secretariat_of(p, intercommunality)
-                || actor.current_mandates(db).await?.iter().any(|m| {
-                    m.intercommunality_id == Some(intercommunality)
-                        || m.commune_id.is_some_and(|c| members.contains(&c))
-                })
-        }
-        Action::ManageReferrals { intercommunality } => intercommunality.is_some_and(|e| is_secretariat_of(p, e)),
-        Action::SeeReferral { referral, intercommunality } => {
-            let officer = match intercommunality {
-                Some(e) => is_secretariat_of(p, e) || is_president_of(db, actor, e).await?,
-                None => false,
-            };
-            officer || crate::referrals::service::acts_for_addressee(db, actor, referral).await?
-        }
-        Action::DraftResponse { commune } => {
-            crate::referrals::service::acting_for(db, actor).await?.drafts.contains(&commune)
-        }
-        Action::SubmitResponse { commune } => {
-            crate::referrals::service::acting_for(db, actor).await?.submits.contains(&commune)
-        }
-        Action::DelegateSignature { commune } => actor.mayor_of_communes(db).await?.contains(&commune),
-    };
+    // Boxed: this future is awaited inside most resolvers (see `Actor::once_per_read`).
+    let allowed = Box::pin(allows(on, actor, p, action)).await?;
     if allowed {
         Ok(Some(p))
     } else {
@@ -228,10 +142,113 @@ pub async fn authorize<'a, C: ConnectionTrait>(
     }
 }
 
+async fn allows<S: FactSource>(on: &S, actor: &Actor, p: &Principal, action: Action) -> AppResult<bool> {
+    let facts = on.facts();
+    let f = &facts;
+    Ok(match action {
+        Action::Read => true,
+        Action::ImportTerritory => false,
+        Action::ManageTerritories { intercommunality } => is_secretariat_of(p, intercommunality),
+        Action::CreatePerson => p.role == PlatformRole::Secretariat || !actor.officer_of_communes(on).await?.is_empty(),
+        Action::ManageMandate { org, role, person } => match (p.role, p.secretariat_of, org) {
+            (PlatformRole::Secretariat, Some(x), Org::Intercommunality(e)) => {
+                e == x && within_intercommunality(f, x, person).await?
+            }
+            (PlatformRole::Secretariat, Some(x), Org::Commune(c)) => {
+                f.intercommunalities_of(c).await?.contains(&x) && within_intercommunality(f, x, person).await?
+            }
+            (_, _, Org::Commune(c)) => {
+                role.managed_by_commune()
+                    && actor.officer_of_communes(on).await?.contains(&c)
+                    && within_commune(f, c, person).await?
+            }
+            _ => false,
+        },
+        Action::ManagePerson { person } => {
+            p.person_id == person
+                || secretariat_covers(f, p, person).await?
+                || officer_covers(on, actor, person).await?
+        }
+        Action::Invite { person, role, secretariat_of } => match role {
+            PlatformRole::Admin => false,
+            PlatformRole::Secretariat => {
+                secretariat_of.is_some_and(|e| is_secretariat_of(p, e)) && secretariat_covers(f, p, person).await?
+            }
+            PlatformRole::Member => {
+                secretariat_covers(f, p, person).await? || officer_covers(on, actor, person).await?
+            }
+        },
+        Action::ReadAudit { scope: None } => false,
+        Action::ReadAudit { scope: Some(e) } => is_secretariat_of(p, e) || is_president_of(on, actor, e).await?,
+        Action::ManageMeetings { intercommunality } => is_secretariat_of(p, intercommunality),
+        Action::Convene { intercommunality, conference } => {
+            is_secretariat_of(p, intercommunality)
+                || (conference && is_president_of(on, actor, intercommunality).await?)
+        }
+        Action::SeeBody { body, intercommunality } => {
+            is_secretariat_of(p, intercommunality)
+                || is_president_of(on, actor, intercommunality).await?
+                || actor.sits_in(on, body).await?
+        }
+        Action::SeeMeeting { meeting, body, intercommunality } => {
+            is_secretariat_of(p, intercommunality)
+                || is_president_of(on, actor, intercommunality).await?
+                || f.convened_to(meeting, p.person_id).await?
+                || actor.sits_in(on, body).await?
+        }
+        Action::DesignateSeat { intercommunality, commune, designation } => {
+            let mayor_of = actor.mayor_of_communes(on).await?;
+            let in_scope = match commune {
+                Some(c) => mayor_of.contains(&c) && f.member_communes(intercommunality).await?.contains(&c),
+                None => false,
+            };
+            is_secretariat_of(p, intercommunality) || (designation && in_scope)
+        }
+        Action::SignRequest { intercommunality } => {
+            let members = f.member_communes(intercommunality).await?;
+            actor.mayor_of_communes(on).await?.iter().any(|c| members.contains(c))
+        }
+        Action::GiveProxy { intercommunality, giver } => p.person_id == giver || is_secretariat_of(p, intercommunality),
+        Action::ReadOpinions { intercommunality } => {
+            let members = f.member_communes(intercommunality).await?;
+            is_secretariat_of(p, intercommunality)
+                || actor.current_mandates(on).await?.iter().any(|m| {
+                    m.intercommunality_id == Some(intercommunality)
+                        || m.commune_id.is_some_and(|c| members.contains(&c))
+                })
+        }
+        Action::ManageReferrals { intercommunality } => intercommunality.is_some_and(|e| is_secretariat_of(p, e)),
+        Action::SeeReferral { referral, intercommunality } => {
+            let officer = match intercommunality {
+                Some(e) => is_secretariat_of(p, e) || is_president_of(on, actor, e).await?,
+                None => false,
+            };
+            officer || f.addressed_to_any(referral, &acting_for(on, actor).await?.drafts).await?
+        }
+        Action::DraftResponse { commune } => acting_for(on, actor).await?.drafts.contains(&commune),
+        Action::SubmitResponse { commune } => acting_for(on, actor).await?.submits.contains(&commune),
+        Action::DelegateSignature { commune } => actor.mayor_of_communes(on).await?.contains(&commune),
+    })
+}
+
+/// The communes the actor acts for today (drafting, submitting): loaded once per query
+/// (the policy asks, then the view), afresh at each call in a mutation (see
+/// `Actor::once_per_read`).
+pub async fn acting_for<S: FactSource>(on: &S, actor: &Actor) -> AppResult<Arc<Acting>> {
+    actor
+        .once_per_read(&actor.acting, || async {
+            let Some(p) = &actor.principal else { return Ok(Acting::default()) };
+            let mandates = actor.current_mandates(on).await?;
+            let delegated = on.facts().signature_delegations(p.person_id).await?;
+            Ok(Acting::of(&mandates, &delegated))
+        })
+        .await
+}
+
 /// Whether the actor is the current president of intercommunality `e`.
-pub async fn is_president_of<C: ConnectionTrait>(db: &C, actor: &Actor, e: i32) -> AppResult<bool> {
+pub async fn is_president_of<S: FactSource>(on: &S, actor: &Actor, e: i32) -> AppResult<bool> {
     Ok(actor
-        .current_mandates(db)
+        .current_mandates(on)
         .await?
         .iter()
         .any(|m| m.intercommunality_id == Some(e) && Role::parse(&m.role) == Some(Role::President)))
@@ -241,70 +258,27 @@ fn is_secretariat_of(p: &Principal, intercommunality: i32) -> bool {
     p.role == PlatformRole::Secretariat && p.secretariat_of == Some(intercommunality)
 }
 
-/// Intercommunalities the commune belongs to today.
-pub async fn current_intercommunalities_of<C: ConnectionTrait>(db: &C, commune: i32) -> AppResult<Vec<i32>> {
-    let today = crate::time::today_paris();
-    let rows =
-        commune_membership::Entity::find().filter(commune_membership::Column::CommuneId.eq(commune)).all(db).await?;
-    Ok(rows
-        .into_iter()
-        .filter(|m| membership_runs(m.start_date, m.end_date, today))
-        .map(|m| m.intercommunality_id)
-        .collect())
-}
-
-/// The person and their mandates running today.
-async fn current_holdings<C: ConnectionTrait>(
-    db: &C,
-    person_id: i32,
-) -> AppResult<Option<(person::Model, Vec<mandate::Model>)>> {
-    let Some(person) = person::Entity::find_by_id(person_id).one(db).await? else { return Ok(None) };
-    let today = crate::time::today_paris();
-    let held = mandate::Entity::find().filter(mandate::Column::PersonId.eq(person_id)).all(db).await?;
-    Ok(Some((person, held.into_iter().filter(|m| crate::people::service::runs_on(m, today)).collect())))
-}
-
-/// Communes that belong to intercommunality `e` today.
-pub async fn member_communes<C: ConnectionTrait>(db: &C, e: i32) -> AppResult<HashSet<i32>> {
-    Ok(member_communes_on(db, e, crate::time::today_paris()).await?.into_iter().collect())
-}
-
-/// Communes that belong to intercommunality `e` on `day`, by id.
-pub async fn member_communes_on<C: ConnectionTrait>(db: &C, e: i32, day: chrono::NaiveDate) -> AppResult<Vec<i32>> {
-    let mut ids: Vec<i32> = commune_membership::Entity::find()
-        .filter(commune_membership::Column::IntercommunalityId.eq(e))
-        .all(db)
-        .await?
-        .into_iter()
-        .filter(|m| membership_runs(m.start_date, m.end_date, day))
-        .map(|m| m.commune_id)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
-}
-
 /// The person is in intercommunality `e`'s circle: every mandate they hold today is in
 /// `e` or one of its member communes (and they hold one), or `e`'s side created them and
 /// they hold none. A secretariat cannot reach an official who also serves elsewhere.
-async fn within_intercommunality<C: ConnectionTrait>(db: &C, e: i32, person_id: i32) -> AppResult<bool> {
-    let Some((person, current)) = current_holdings(db, person_id).await? else { return Ok(false) };
+async fn within_intercommunality<F: Facts>(f: &F, e: i32, person_id: i32) -> AppResult<bool> {
+    let Some((person, current)) = f.holdings(person_id).await? else { return Ok(false) };
     if current.is_empty() {
         return Ok(person.scope_intercommunality_id == Some(e));
     }
-    let members = member_communes(db, e).await?;
+    let members = f.member_communes(e).await?;
     Ok(current.iter().all(|m| m.intercommunality_id == Some(e) || m.commune_id.is_some_and(|c| members.contains(&c))))
 }
 
 /// The person is in commune `c`'s council or staff: every mandate they hold today is a
 /// deputy mayor, councillor or DGA mandate in `c` (and they hold one); or they hold none,
 /// were created on `c`'s side and have no account yet.
-async fn within_commune<C: ConnectionTrait>(db: &C, c: i32, person_id: i32) -> AppResult<bool> {
-    let Some((person, current)) = current_holdings(db, person_id).await? else { return Ok(false) };
+async fn within_commune<F: Facts>(f: &F, c: i32, person_id: i32) -> AppResult<bool> {
+    let Some((person, current)) = f.holdings(person_id).await? else { return Ok(false) };
     if current.is_empty() {
-        let has_account = account::Entity::find().filter(account::Column::PersonId.eq(person_id)).count(db).await? > 0;
+        let has_account = f.has_account(person_id).await?;
         let created_here = match person.scope_intercommunality_id {
-            Some(scope) => current_intercommunalities_of(db, c).await?.contains(&scope),
+            Some(scope) => f.intercommunalities_of(c).await?.contains(&scope),
             None => false,
         };
         return Ok(created_here && !has_account);
@@ -312,16 +286,17 @@ async fn within_commune<C: ConnectionTrait>(db: &C, c: i32, person_id: i32) -> A
     Ok(current.iter().all(|m| m.commune_id == Some(c) && Role::parse(&m.role).is_some_and(Role::managed_by_commune)))
 }
 
-async fn secretariat_covers<C: ConnectionTrait>(db: &C, p: &Principal, person_id: i32) -> AppResult<bool> {
+async fn secretariat_covers<F: Facts>(f: &F, p: &Principal, person_id: i32) -> AppResult<bool> {
     match (p.role, p.secretariat_of) {
-        (PlatformRole::Secretariat, Some(e)) => within_intercommunality(db, e, person_id).await,
+        (PlatformRole::Secretariat, Some(e)) => within_intercommunality(f, e, person_id).await,
         _ => Ok(false),
     }
 }
 
-async fn officer_covers<C: ConnectionTrait>(db: &C, actor: &Actor, person_id: i32) -> AppResult<bool> {
-    for c in actor.officer_of_communes(db).await? {
-        if within_commune(db, c, person_id).await? {
+async fn officer_covers<S: FactSource>(on: &S, actor: &Actor, person_id: i32) -> AppResult<bool> {
+    let facts = on.facts();
+    for c in actor.officer_of_communes(on).await? {
+        if within_commune(&facts, c, person_id).await? {
             return Ok(true);
         }
     }
@@ -349,3 +324,6 @@ pub fn contact_visible(
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests;

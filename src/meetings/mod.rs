@@ -4,5 +4,6 @@ pub mod calendar;
 pub mod graphql;
 pub mod model;
 pub mod notifications;
+pub mod queries;
 pub mod rules;
 pub mod service;

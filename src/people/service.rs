@@ -6,22 +6,20 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde_json::json;
 
 use super::model::{mandate, person};
+pub use super::queries::runs_on;
 use super::rules::{Period, Role};
 use crate::audit::service::{record, Entry};
-use crate::auth::policy::{authorize, current_intercommunalities_of, Action, Org};
+use crate::auth::policy::{authorize, Action, Org};
 use crate::auth::rules::Email;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::territory::model::{commune, intercommunality};
+use crate::territory::queries::current_intercommunalities_of;
 use crate::AppState;
 
 /// The version after `expected` (a client-supplied number: refused, not overflowed).
 pub fn next_version(expected: i32) -> AppResult<i32> {
     expected.checked_add(1).ok_or_else(|| AppError::validation("expectedVersion", "not a version of this record"))
-}
-
-pub fn runs_on(m: &mandate::Model, day: NaiveDate) -> bool {
-    Period { start: m.start_date, end: m.end_date }.contains(day)
 }
 
 pub fn org_of(m: &mandate::Model) -> AppResult<Org> {

@@ -835,7 +835,7 @@ impl ReferralsQuery {
         }
         if !officer {
             // Those acting for communes: the opened referrals addressed to them.
-            let acting = service::acting_for(db, actor).await?;
+            let acting = crate::auth::policy::acting_for(db, actor).await?;
             let communes = &acting.drafts;
             let ids: Vec<i32> = referral_addressee::Entity::find()
                 .select_only()
@@ -867,7 +867,7 @@ impl ReferralsQuery {
         let actor = actor(ctx)?;
         let p = actor.require()?;
         let mut all = granted(authorize(db, actor, Action::DelegateSignature { commune: c }).await)?;
-        for e in crate::auth::policy::current_intercommunalities_of(db, c).await? {
+        for e in crate::territory::queries::current_intercommunalities_of(db, c).await? {
             all = all || granted(authorize(db, actor, Action::ManageReferrals { intercommunality: Some(e) }).await)?;
         }
         let mut q = signature_delegation::Entity::find().filter(signature_delegation::Column::CommuneId.eq(c));

@@ -4,5 +4,6 @@
 pub mod form;
 pub mod graphql;
 pub mod model;
+pub mod queries;
 pub mod rules;
 pub mod service;

@@ -2,7 +2,6 @@
 //! transaction with the audit entry. The deadline job (`run_jobs`) closes referrals whose
 //! deadline has passed and sends reminders; queries give the same answers before it runs.
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
@@ -20,7 +19,7 @@ use super::model::{
 };
 use super::rules::*;
 use crate::audit::service::{record, Entry};
-use crate::auth::policy::{authorize, member_communes_on, Action};
+use crate::auth::policy::{acting_for, authorize, Action};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::meetings::service::{check_text, expect_one, notify, opt_text, About};
@@ -29,6 +28,7 @@ use crate::people::rules::Role;
 use crate::people::service::{next_version, runs_on};
 use crate::platform::documents::{self, Upload};
 use crate::territory::model::commune;
+use crate::territory::queries::member_communes_on;
 use crate::AppState;
 
 /// Reminders by default: 15, 7 and 1 days before the deadline.
@@ -101,81 +101,6 @@ pub fn reminder_days(r: &referral::Model) -> Vec<i32> {
 }
 
 // ---- who acts for which commune -------------------------------------------------------
-
-/// The communes a person acts for today: drafting (mayor, deputy mayor with a
-/// delegation, DGS, signature delegate) and submitting (mayor, signature delegate).
-#[derive(Default, Debug)]
-pub struct Acting {
-    pub drafts: Vec<i32>,
-    pub submits: Vec<i32>,
-}
-
-/// Loaded once per query (the policy asks, then the view), afresh at each call in a
-/// mutation (see `Actor::once_per_read`).
-pub async fn acting_for<C: ConnectionTrait>(db: &C, actor: &Actor) -> AppResult<Arc<Acting>> {
-    actor.once_per_read(&actor.acting, || compute_acting(db, actor)).await
-}
-
-async fn compute_acting<C: ConnectionTrait>(db: &C, actor: &Actor) -> AppResult<Acting> {
-    let Some(p) = &actor.principal else { return Ok(Acting::default()) };
-    let mandates = actor.current_mandates(db).await?;
-    let mut a = Acting::default();
-    for m in mandates.iter() {
-        let Some(c) = m.commune_id else { continue };
-        match Role::parse(&m.role) {
-            Some(Role::Mayor) => {
-                a.drafts.push(c);
-                a.submits.push(c);
-            }
-            Some(Role::DeputyMayor) if m.delegation.as_deref().is_some_and(|d| !d.trim().is_empty()) => {
-                a.drafts.push(c)
-            }
-            Some(Role::Dgs) => a.drafts.push(c),
-            _ => {}
-        }
-    }
-    let today = crate::time::today_paris();
-    let delegations = signature_delegation::Entity::find()
-        .filter(signature_delegation::Column::PersonId.eq(p.person_id))
-        .all(db)
-        .await?;
-    let live: Vec<_> =
-        delegations.into_iter().filter(|d| d.start_date <= today && d.end_date.is_none_or(|e| today < e)).collect();
-    if !live.is_empty() {
-        let mayors = mandate::Entity::find()
-            .filter(mandate::Column::Id.is_in(live.iter().map(|d| d.mayor_mandate_id)))
-            .all(db)
-            .await?;
-        for d in live {
-            let mayor_in_office = mayors.iter().any(|m| m.id == d.mayor_mandate_id && runs_on(m, today));
-            let serves_there = mandates.iter().any(|m| m.commune_id == Some(d.commune_id));
-            if mayor_in_office && serves_there {
-                a.drafts.push(d.commune_id);
-                a.submits.push(d.commune_id);
-            }
-        }
-    }
-    for v in [&mut a.drafts, &mut a.submits] {
-        v.sort_unstable();
-        v.dedup();
-    }
-    Ok(a)
-}
-
-/// Whether the actor acts today for one of the referral's addressee communes.
-pub async fn acts_for_addressee<C: ConnectionTrait>(db: &C, actor: &Actor, referral_id: i32) -> AppResult<bool> {
-    let acting = acting_for(db, actor).await?;
-    let communes = &acting.drafts;
-    if communes.is_empty() {
-        return Ok(false);
-    }
-    let n = referral_addressee::Entity::find()
-        .filter(referral_addressee::Column::ReferralId.eq(referral_id))
-        .filter(referral_addressee::Column::CommuneId.is_in(communes.iter().copied()))
-        .count(db)
-        .await?;
-    Ok(n > 0)
-}
 
 /// What the actor sees of a referral's responses.
 #[derive(Clone, Debug)]
@@ -1197,7 +1122,7 @@ pub async fn grant_signature(
     if !held.iter().any(|m| m.person_id == person_id && Role::parse(&m.role) != Some(Role::Mayor)) {
         return Err(AppError::validation("personId", "a signature is delegated to someone serving the commune today"));
     }
-    let scope = crate::auth::policy::current_intercommunalities_of(&txn, commune_id).await?.first().copied();
+    let scope = crate::territory::queries::current_intercommunalities_of(&txn, commune_id).await?.first().copied();
     let d = signature_delegation::ActiveModel {
         commune_id: Set(commune_id),
         person_id: Set(person_id),
@@ -1236,7 +1161,7 @@ pub async fn revoke_signature(state: &AppState, actor: &Actor, id: i32) -> AppRe
     if d.end_date.is_some_and(|e| e <= today) {
         return Err(AppError::rule("INVALID_TRANSITION", "this delegation has already ended"));
     }
-    let scope = crate::auth::policy::current_intercommunalities_of(&txn, d.commune_id).await?.first().copied();
+    let scope = crate::territory::queries::current_intercommunalities_of(&txn, d.commune_id).await?.first().copied();
     // Ended only if it still runs, in the same statement: of two revocations racing on
     // PostgreSQL (where the read above takes no lock), one ends it, the other is refused.
     use signature_delegation::Column as D;

@@ -3,5 +3,6 @@
 pub mod graphql;
 pub mod import;
 pub mod model;
+pub mod queries;
 pub mod rules;
 pub mod service;

@@ -8,8 +8,9 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde_json::json;
 
 use super::model::{intercommunality, territory, territory_commune};
+use super::queries::member_communes;
 use crate::audit::service::{record, Entry};
-use crate::auth::policy::{authorize, member_communes, Action};
+use crate::auth::policy::{authorize, Action};
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
 use crate::AppState;

@@ -506,7 +506,7 @@ async fn a_signature_delegation_lets_the_dgs_submit_until_revoked() {
 
 #[tokio::test]
 async fn who_acts_for_which_commune_is_read_once_per_query_and_afresh_in_a_mutation() {
-    use entente::referrals::service::acting_for;
+    use entente::auth::policy::acting_for;
     let c = ctx().await;
     let (state, db) = (&c.app.state, &c.app.state.db);
     let marseille = entente::ids::decode("id", entente::ids::Kind::Commune, &async_graphql::ID(c.marseille.clone()));
