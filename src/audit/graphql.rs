@@ -9,7 +9,7 @@ use crate::auth::actor::PlatformRole;
 use crate::auth::policy::Action;
 use crate::cache::DoNotCache;
 use crate::error::AppResult;
-use crate::graphql::{actor, allow, connection, state, window, Conn, PageArgs};
+use crate::graphql::support::{actor, allow, connection, state, window, Conn, PageArgs};
 use crate::ids::{self, Kind};
 
 /// One recorded change: who did what to which object, when.

@@ -6,7 +6,7 @@ use super::actor::PlatformRole;
 use super::model::account;
 use super::service::{self, InviteInput, SignedIn};
 use crate::error::{AppError, AppResult};
-use crate::graphql::{actor, loaders, state};
+use crate::graphql::support::{actor, loaders, state};
 use crate::ids::{self, Kind};
 use crate::people::graphql::{Mandate, Person};
 use crate::people::queries::runs_on;

@@ -15,7 +15,7 @@ use super::rules::*;
 use super::service::{self, Member, Publication, Vacancy};
 use crate::auth::policy::{granted, Action};
 use crate::error::{AppError, AppResult};
-use crate::graphql::{actor, allow, keyset_page, loaders, state, KeyConn, PageArgs};
+use crate::graphql::support::{actor, allow, keyset_page, loaders, state, KeyConn, PageArgs};
 use crate::ids::{self, Kind};
 use crate::people::graphql::{Mandate, Person};
 use crate::platform::documents::read_upload;

@@ -9,7 +9,7 @@ use super::service::{self, runs_on, MandateInput, PersonInput, PersonPatch};
 use crate::auth::actor::PlatformRole;
 use crate::auth::policy::{contact_visible, Action, Org};
 use crate::error::{AppError, AppResult};
-use crate::graphql::{actor, allow, connection, loaders, state, window, Conn, PageArgs};
+use crate::graphql::support::{actor, allow, connection, loaders, state, window, Conn, PageArgs};
 use crate::ids::{self, Kind};
 use crate::territory::graphql::{Commune, Intercommunality};
 use crate::territory::rules::membership_runs;

@@ -12,7 +12,7 @@ use super::rules::*;
 use super::service::{self, View};
 use crate::auth::policy::{authorize, granted, Action};
 use crate::error::{AppError, AppResult};
-use crate::graphql::{actor, connection, loaders, state, window, Conn, PageArgs};
+use crate::graphql::support::{actor, connection, loaders, state, window, Conn, PageArgs};
 use crate::ids::{self, Kind};
 use crate::meetings::graphql::{id_of, Body, Meeting};
 use crate::people::graphql::Person;
@@ -811,8 +811,8 @@ impl ReferralsQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> AppResult<crate::graphql::KeyConn<Referral>> {
-        crate::graphql::allow(ctx, Action::Read).await?;
+    ) -> AppResult<crate::graphql::support::KeyConn<Referral>> {
+        crate::graphql::support::allow(ctx, Action::Read).await?;
         let db = &state(ctx)?.db;
         let actor = actor(ctx)?;
         // A secretariat follows its own intercommunality's by default.
@@ -856,8 +856,8 @@ impl ReferralsQuery {
             }
         }
         // Newest first, every one (no silent cut at 500): paged by keyset cursors.
-        let args = crate::graphql::PageArgs { after, before, first, last };
-        crate::graphql::keyset_page(ctx, &args, "referrals", out, true)
+        let args = crate::graphql::support::PageArgs { after, before, first, last };
+        crate::graphql::support::keyset_page(ctx, &args, "referrals", out, true)
     }
     /// The signature delegations of a commune: its mayor and the secretariat of its
     /// intercommunality see them all, a delegate their own.
@@ -1040,7 +1040,7 @@ impl ReferralsMutation {
     ) -> AppResult<ReferralDocument> {
         let id = id_of("referralId", Kind::Referral, &referral_id)?;
         let r = service::referral_of(&state(ctx)?.db, id).await?;
-        crate::graphql::allow(
+        crate::graphql::support::allow(
             ctx,
             crate::auth::policy::Action::ManageReferrals { intercommunality: r.intercommunality_id },
         )
@@ -1059,7 +1059,7 @@ impl ReferralsMutation {
     ) -> AppResult<ReferralDocument> {
         let id = id_of("referralId", Kind::Referral, &referral_id)?;
         let c = id_of("communeId", Kind::Commune, &commune_id)?;
-        crate::graphql::allow(ctx, Action::DraftResponse { commune: c }).await?;
+        crate::graphql::support::allow(ctx, Action::DraftResponse { commune: c }).await?;
         let file = read_upload(ctx, file).await?;
         let d = service::upload_document(state(ctx)?, actor(ctx)?, id, Some(c), file).await?;
         Ok(doc(d))

@@ -12,7 +12,7 @@ use super::rules::{search_key, InseeCode, LegalForm, Siren};
 use super::service::{self, TerritoryInput};
 use crate::auth::policy::Action;
 use crate::error::{AppError, AppResult};
-use crate::graphql::{actor, allow, connection, loaders, state, window, Conn, PageArgs};
+use crate::graphql::support::{actor, allow, connection, loaders, state, window, Conn, PageArgs};
 use crate::ids::{self, Kind};
 use crate::people::graphql::Mandate;
 use crate::people::rules::Role;

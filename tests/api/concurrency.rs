@@ -334,6 +334,14 @@ async fn every_mutation_succeeds_with_one_database_connection() {
     let v = meeting_version(&app, sec, &meeting).await;
     s.run("conveneMeeting", sec, CONVENE, json!({"id": meeting, "v": v})).await;
     s.run("acknowledgeConvocation", marseille_mayor, ACKNOWLEDGE, json!({"m": meeting})).await;
+    // Convening told the mayor: they mark their notifications read.
+    s.run(
+        "markNotificationsRead",
+        marseille_mayor,
+        "mutation($t:DateTime!){markNotificationsRead(upTo:$t){marked unreadCount}}",
+        json!({"t": chrono::Utc::now().to_rfc3339()}),
+    )
+    .await;
     let proxy = s
         .run(
             "giveProxy",

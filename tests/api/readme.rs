@@ -32,7 +32,7 @@ use crate::helpers::TestApp;
 /// whose `field` is `VALUE`.
 const SOURCES: &[(&str, &str)] = &[
     ("INTERCOMMUNALITY_ID", "intercommunality.id"),
-    ("BODY_ID", "bodies[kind=CONFERENCE_OF_MAYORS].id"),
+    ("BODY_ID", "bodies.nodes[kind=CONFERENCE_OF_MAYORS].id"),
     ("MEETING_ID", "createMeeting.id"),
     ("REFERRAL_ID", "createReferral.id"),
     ("COMMUNE_ID", "commune.id"),

@@ -1,62 +1,13 @@
-//! Schema assembly: the merged Query and Mutation roots, the Node interface, limits on
-//! query shape, and the helpers every resolver uses (state, actor, loaders, pagination).
+//! What every resolver uses: the request's state, actor and loaders, the one
+//! authorization point, connections with offset and keyset cursors, and error codes.
 use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::{
-    Context, EmptySubscription, Interface, MergedObject, Object, OutputType, Schema, SchemaBuilder, SimpleObject, ID,
-};
+use async_graphql::{Context, OutputType, SimpleObject};
 
-use crate::audit::graphql::{AuditEntry, AuditQuery};
-use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::auth::policy::{authorize, Action};
 use crate::auth::Actor;
-use crate::config::Config;
 use crate::error::{AppError, AppResult};
-use crate::ids::{self, Kind};
 use crate::loaders::Loaders;
-use crate::meetings::graphql::{
-    self as m, AgendaItem, Body, BodySeat, Document, Meeting, MeetingRequest, MeetingsMutation, MeetingsQuery,
-    Notification, Proxy,
-};
-use crate::people::graphql::{Mandate, PeopleMutation, PeopleQuery, Person};
-use crate::referrals::graphql::{Referral, ReferralResponse, ReferralsMutation, ReferralsQuery};
-use crate::territory::graphql::{Commune, Intercommunality, Territory, TerritoryMutation, TerritoryQuery};
 use crate::AppState;
-
-#[derive(MergedObject, Default)]
-pub struct Query(NodeQuery, AuthQuery, TerritoryQuery, PeopleQuery, AuditQuery, MeetingsQuery, ReferralsQuery);
-
-#[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, TerritoryMutation, PeopleMutation, MeetingsMutation, ReferralsMutation);
-
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
-
-/// The schema as the server runs it. `state` is None only to print the SDL.
-pub fn build_schema(config: &Config, state: Option<AppState>) -> AppSchema {
-    let l = &config.limits;
-    let mut b: SchemaBuilder<Query, Mutation, EmptySubscription> =
-        Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-            // Depth and complexity are measured by async-graphql and limited by the
-            // extension, which codes each stage's errors (limits.rs).
-            .extension(crate::limits::Limiter {
-                max_depth: l.max_depth,
-                introspection_depth: l.introspection_depth,
-                max_complexity: l.max_complexity,
-            })
-            .limit_recursive_depth(32)
-            .limit_directives(10);
-    if config.production {
-        b = b.disable_introspection().disable_suggestions();
-    }
-    if let Some(s) = state {
-        b = b.data(s);
-    }
-    b.finish()
-}
-
-/// The SDL of the schema, as committed in schema.graphql.
-pub fn sdl() -> String {
-    build_schema(&Config::new("sqlite::memory:"), None).sdl()
-}
 
 // ---- helpers for resolvers -------------------------------------------------------------
 
@@ -237,77 +188,6 @@ pub fn keyset_page<T: OutputType>(
             .map(|(key, id, node)| Edge::new(Cursor { list: list.to_string(), key, id }.encode(), node)),
     );
     Ok(c)
-}
-
-// ---- Node ------------------------------------------------------------------------------
-
-/// An object with a global ID (Relay "Node").
-#[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID", desc = "Global, opaque identifier."))]
-pub enum Node {
-    Commune(Commune),
-    Intercommunality(Intercommunality),
-    Territory(Territory),
-    Person(Person),
-    Mandate(Mandate),
-    AuditEntry(AuditEntry),
-    Body(Body),
-    Meeting(Meeting),
-    Referral(Referral),
-    Notification(Notification),
-    AgendaItem(AgendaItem),
-    Document(Document),
-    Proxy(Proxy),
-    BodySeat(BodySeat),
-    MeetingRequest(MeetingRequest),
-    ReferralResponse(ReferralResponse),
-}
-
-#[derive(Default)]
-pub struct NodeQuery;
-
-#[Object]
-impl NodeQuery {
-    /// Fetches any object by its global ID.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Node>> {
-        allow(ctx, Action::Read).await?;
-        let l = loaders(ctx)?;
-        Ok(match ids::decode_any("id", &id)? {
-            (Kind::Commune, n) => l.commune.load_one(n).await?.map(|m| Node::Commune(Commune(m))),
-            (Kind::Intercommunality, n) => {
-                l.intercommunality.load_one(n).await?.map(|m| Node::Intercommunality(Intercommunality(m)))
-            }
-            (Kind::Territory, n) => l.territory.load_one(n).await?.map(|m| Node::Territory(Territory(m))),
-            (Kind::Person, n) => l.person.load_one(n).await?.map(|m| Node::Person(Person(m))),
-            (Kind::Mandate, n) => l.mandate.load_one(n).await?.map(|m| Node::Mandate(Mandate::of(m))),
-            (Kind::AuditEntry, n) => crate::audit::graphql::find_visible(ctx, n).await?.map(Node::AuditEntry),
-            (Kind::Body, n) => {
-                let b = crate::meetings::service::body_of(&state(ctx)?.db, n).await?;
-                Some(Node::Body(Body(b)))
-            }
-            (Kind::Meeting, n) => {
-                Some(Node::Meeting(Meeting(crate::meetings::graphql::visible_meeting(ctx, n).await?)))
-            }
-            (Kind::Referral, n) => {
-                let (r, _) = crate::referrals::service::visible(&state(ctx)?.db, actor(ctx)?, n).await?;
-                Some(Node::Referral(Referral::new(r)))
-            }
-            (Kind::Notification, n) => crate::meetings::notifications::own(&state(ctx)?.db, actor(ctx)?, n)
-                .await?
-                .map(|m| Node::Notification(Notification(m))),
-            // Each with the checks of the path that reaches it.
-            (Kind::AgendaItem, n) => m::agenda_item_node(ctx, n).await?.map(Node::AgendaItem),
-            (Kind::Document, n) => m::document_node(ctx, n).await?.map(Node::Document),
-            (Kind::Proxy, n) => m::proxy_node(ctx, n).await?.map(Node::Proxy),
-            (Kind::BodySeat, n) => m::body_seat_node(ctx, n).await?.map(Node::BodySeat),
-            (Kind::MeetingRequest, n) => m::meeting_request_node(ctx, n).await?.map(Node::MeetingRequest),
-            (Kind::ReferralResponse, n) => {
-                crate::referrals::graphql::response_node(ctx, n).await?.map(Node::ReferralResponse)
-            }
-            // Not yet resolved by node(): reached through their referral or commune.
-            (Kind::ReferralDocument | Kind::SignatureDelegation, _) => None,
-        })
-    }
 }
 
 // ---- error codes -----------------------------------------------------------------------
