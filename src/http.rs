@@ -22,7 +22,7 @@ use tower_http::trace::TraceLayer;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 
 use crate::auth::Actor;
-use crate::cache::{DoNotCache, Key};
+use crate::cache::{DoNotCache, Key, Reads};
 use crate::error::{AppError, AppResult};
 use crate::graphql::{add_error_codes, check_shape, AppSchema};
 use crate::loaders::Loaders;
@@ -153,7 +153,7 @@ async fn graphql_handler(
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let client = client_address(addr.ip(), forwarded, &h.state.config.trusted_proxies);
-    let (actor, version) =
+    let (actor, versions) =
         match crate::auth::service::resolve_actor(&h.state, bearer(&headers), request_id, Some(client.to_string()))
             .await
         {
@@ -165,16 +165,21 @@ async fn graphql_handler(
         };
     // Looked up before the document is even parsed: only a query that passed the checks
     // below was ever stored, under its exact text.
-    let key = match cache_key(&h.state, &actor, version, &req) {
+    let key = match cache_key(&h.state, &actor, versions, &req) {
         Ok(k) => k,
         Err(e) => {
             tracing::error!(error = ?e, "building the cache key failed");
             return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
         }
     };
-    if let (Some(cache), Some(k)) = (&h.state.responses, &key) {
-        if let Some(body) = cache.get(k) {
-            return json_body(body);
+    if let (Some(cache), Some(k), Some(now)) = (&h.state.responses, &key, versions) {
+        match cache.lookup(&h.state.db, k, now).await {
+            Ok(Some(body)) => return json_body(body),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = ?e, "checking a cached answer failed");
+                return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
+            }
         }
     }
     let limits = &h.state.config.limits;
@@ -190,20 +195,26 @@ async fn graphql_handler(
     // marked by their resolvers: DoNotCache.)
     let key = key.filter(|_| reads_only);
     let uncacheable = DoNotCache::default();
-    let req =
-        req.data(actor).data(Loaders::new(&h.state.db, h.state.config.dataloader_delay)).data(uncacheable.clone());
+    // What each root field declared it reads (see cache.rs).
+    let reads = Reads::default();
+    let req = req
+        .data(actor)
+        .data(Loaders::new(&h.state.db, h.state.config.dataloader_delay))
+        .data(uncacheable.clone())
+        .data(reads.clone());
     let mut resp = h.schema.execute(req).await;
     add_error_codes(&mut resp);
-    match (&h.state.responses, key) {
-        (Some(cache), Some(k)) if resp.errors.is_empty() && !uncacheable.is_marked() => match serde_json::to_vec(&resp)
-        {
-            Ok(bytes) => {
-                let body = bytes::Bytes::from(bytes);
-                cache.insert(k, body.clone());
-                json_body(body)
+    match (&h.state.responses, key, versions) {
+        (Some(cache), Some(k), Some(before)) if resp.errors.is_empty() && !uncacheable.is_marked() => {
+            match serde_json::to_vec(&resp) {
+                Ok(bytes) => {
+                    let body = bytes::Bytes::from(bytes);
+                    cache.insert(k, reads.deps(&resp.data, before), body.clone());
+                    json_body(body)
+                }
+                Err(_) => GraphQLResponse::from(resp).into_response(),
             }
-            Err(_) => GraphQLResponse::from(resp).into_response(),
-        },
+        }
         _ => GraphQLResponse::from(resp).into_response(),
     }
 }
@@ -422,19 +433,18 @@ fn is_query(req: &mut async_graphql::Request) -> bool {
 }
 
 /// The cache key of a signed-in actor's request (None for anonymous requests, or when
-/// the cache is off). `version` is the data version read with the session, before the
-/// query runs.
+/// the cache is off). `versions` were read with the session, before the query runs; an
+/// entry holds them, with what its answer read, beside its key (cache.rs).
 fn cache_key(
     state: &AppState,
     actor: &Actor,
-    version: Option<i64>,
+    versions: Option<crate::cache::Versions>,
     req: &async_graphql::Request,
 ) -> AppResult<Option<Key>> {
-    let (Some(_), Some(p), Some(version)) = (&state.responses, &actor.principal, version) else { return Ok(None) };
+    let (Some(_), Some(p), Some(_)) = (&state.responses, &actor.principal, versions) else { return Ok(None) };
     let operation = req.operation_name.clone();
     Ok(Some(Key {
         account: p.account_id,
-        version,
         day: crate::time::today_paris(),
         query: req.query.clone(),
         variables: serde_json::to_string(&req.variables).map_err(AppError::internal)?,

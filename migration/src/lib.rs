@@ -7,6 +7,7 @@ mod m20261123_000002_data_version;
 mod m20261124_000003_meetings;
 mod m20261124_000004_referrals;
 mod m20261124_000005_referral_standing_index;
+mod m20261201_000007_cache_versions;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_meetings::Migration),
             Box::new(m20261124_000004_referrals::Migration),
             Box::new(m20261124_000005_referral_standing_index::Migration),
+            Box::new(m20261201_000007_cache_versions::Migration),
         ]
     }
 }

@@ -94,7 +94,7 @@ pub async fn time_passes(app: &TestApp, referral: &str) {
         .exec(&app.state.db)
         .await
         .unwrap();
-    app.state.db.execute_unprepared("UPDATE data_version SET version = version + 1").await.unwrap();
+    app.state.db.execute_unprepared("UPDATE cache_version SET version = version + 1").await.unwrap();
 }
 
 async fn run_job(app: &TestApp) -> entente::referrals::service::JobRun {
