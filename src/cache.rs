@@ -225,7 +225,7 @@ impl ResponseCache {
 }
 
 /// Put in every request's data: a resolver whose answer can change without a bump of
-/// the data version marks it (the audit log, which grows with sign-ins; a body's next
+/// a version marks it (the audit log, which grows with sign-ins; a body's next
 /// meeting, which changes when one starts), and the answer is then not cached. A mark on the resolver rather than a look at the query's text also
 /// covers `node(id:)` on an audit entry, whose global ID the text does not name.
 #[derive(Clone, Default)]

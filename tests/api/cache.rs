@@ -1,5 +1,6 @@
-//! The per-account response cache: repeats cost no query SQL, any mutation (by anyone)
-//! makes entries stale, errors are never cached.
+//! The per-account response cache: repeats cost no query SQL, a mutation (by anyone)
+//! makes stale the entries whose answer it may change and only those, errors are never
+//! cached.
 use async_graphql::ID;
 use entente::ids::{decode, encode, Kind};
 use serde_json::{json, Value};
@@ -17,7 +18,7 @@ async fn a_repeated_query_is_served_from_the_cache() {
     let second = app.gql(Some(&t), AMP, json!({})).await;
     let spent = app.state.statements.get() - before;
     assert_eq!(first, second);
-    assert_eq!(spent, 1, "a cached answer reads only the session (with the data version)");
+    assert_eq!(spent, 1, "a cached answer reads only the session (with the versions)");
     // A sign-in elsewhere changes nothing a query shows: still cached.
     app.login_as("maire.aix@demo.entente.fr").await;
     let before = app.state.statements.get();
@@ -85,7 +86,7 @@ async fn an_audit_entry_read_by_its_id_is_never_served_stale() {
     let q = "query($id:ID!){node(id:$id){... on AuditEntry{action}}}";
     let next = json!({"id": encode(Kind::AuditEntry, n + 1).0});
     assert!(ok(&app.gql(Some(&sec), q, next.clone()).await)["node"].is_null());
-    // A sign-in writes that entry and bumps no data version.
+    // A sign-in writes that entry and bumps no version.
     app.login_as("secretariat@demo.entente.fr").await;
     let after = app.gql(Some(&sec), q, next).await;
     assert_eq!(ok(&after)["node"]["action"], "LOGIN", "{after}");

@@ -3,7 +3,7 @@
 //! with its dataset and CSV, reminders, and the dashboard's statement count.
 //!
 //! Time passing is simulated by moving a referral's deadline into the past in the
-//! database and bumping the data version (as the change of day does for the response
+//! database and bumping the cache versions (as the change of day does for the response
 //! cache); the job is the real one, run directly.
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
