@@ -25,7 +25,7 @@ use tower_http::trace::TraceLayer;
 use async_graphql::parser::types::OperationType;
 
 use crate::auth::Actor;
-use crate::cache::{DoNotCache, Key};
+use crate::cache::{DoNotCache, Key, Reads};
 use crate::error::{AppError, AppResult};
 use crate::graphql::support::add_error_codes;
 use crate::graphql::AppSchema;
@@ -147,10 +147,10 @@ fn request_id(headers: &HeaderMap) -> String {
 
 /// The actor resolved before a multipart body was read, handed to the GraphQL handler.
 #[derive(Clone)]
-struct ResolvedActor(Arc<Mutex<Option<(Actor, Option<i64>)>>>);
+struct ResolvedActor(Arc<Mutex<Option<(Actor, Option<crate::cache::Versions>)>>>);
 
 impl ResolvedActor {
-    fn take(&self) -> Option<(Actor, Option<i64>)> {
+    fn take(&self) -> Option<(Actor, Option<crate::cache::Versions>)> {
         self.0.lock().ok().and_then(|mut found| found.take())
     }
 }
@@ -320,7 +320,7 @@ async fn graphql_handler(
     if let Err(e) = limits::check_before_parsing(&req, limits.max_nesting) {
         return graphql_error(e);
     }
-    let (actor, version) = match resolved.and_then(|axum::Extension(r)| r.take()) {
+    let (actor, versions) = match resolved.and_then(|axum::Extension(r)| r.take()) {
         Some(found) => found,
         None => match http_actor_and_version(&h, addr, &headers).await {
             Ok(found) => found,
@@ -329,16 +329,21 @@ async fn graphql_handler(
     };
     // Looked up before the document is even parsed: only a query that passed the checks
     // below was ever stored, under its exact text.
-    let key = match cache_key(&h.state, &actor, version, &req) {
+    let key = match cache_key(&h.state, &actor, versions, &req) {
         Ok(k) => k,
         Err(e) => {
             tracing::error!(error = ?e, "building the cache key failed");
             return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
         }
     };
-    if let (Some(cache), Some(k)) = (&h.state.responses, &key) {
-        if let Some(body) = cache.get(k) {
-            return json_body(body);
+    if let (Some(cache), Some(k), Some(now)) = (&h.state.responses, &key, versions) {
+        match cache.lookup(&h.state.db, k, now).await {
+            Ok(Some(body)) => return json_body(body),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = ?e, "checking a cached answer failed");
+                return error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error");
+            }
         }
     }
     // Parsed once, here (the request keeps the document for execution).
@@ -374,23 +379,27 @@ async fn graphql_handler(
     let key = key.filter(|_| reads_only);
     let uncacheable = DoNotCache::default();
     let text = limits::QueryText(req.query.as_str().into());
+    // What each root field declared it reads (see cache.rs).
+    let reads = Reads::default();
     let req = req
         .data(actor)
         .data(Loaders::new(&h.state.db, h.state.config.dataloader_delay))
         .data(uncacheable.clone())
-        .data(text);
+        .data(text)
+        .data(reads.clone());
     let mut resp = h.schema.execute(req).await;
     add_error_codes(&mut resp);
-    match (&h.state.responses, key) {
-        (Some(cache), Some(k)) if resp.errors.is_empty() && !uncacheable.is_marked() => match serde_json::to_vec(&resp)
-        {
-            Ok(bytes) => {
-                let body = bytes::Bytes::from(bytes);
-                cache.insert(k, body.clone());
-                json_body(body)
+    match (&h.state.responses, key, versions) {
+        (Some(cache), Some(k), Some(before)) if resp.errors.is_empty() && !uncacheable.is_marked() => {
+            match serde_json::to_vec(&resp) {
+                Ok(bytes) => {
+                    let body = bytes::Bytes::from(bytes);
+                    cache.insert(k, reads.deps(&resp.data, before), body.clone());
+                    json_body(body)
+                }
+                Err(_) => graphql_response(resp),
             }
-            Err(_) => graphql_response(resp),
-        },
+        }
         _ => graphql_response(resp),
     }
 }
@@ -400,7 +409,7 @@ async fn http_actor_and_version(
     h: &Http,
     addr: SocketAddr,
     headers: &HeaderMap,
-) -> Result<(Actor, Option<i64>), Response> {
+) -> Result<(Actor, Option<crate::cache::Versions>), Response> {
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let client = client_address(addr.ip(), forwarded, &h.state.config.trusted_proxies);
     match crate::auth::service::resolve_actor(&h.state, bearer(headers), request_id(headers), Some(client.to_string()))
@@ -623,19 +632,18 @@ fn json_body(body: bytes::Bytes) -> Response {
 }
 
 /// The cache key of a signed-in actor's request (None for anonymous requests, or when
-/// the cache is off). `version` is the data version read with the session, before the
-/// query runs.
+/// the cache is off). `versions` were read with the session, before the query runs; an
+/// entry holds them, with what its answer read, beside its key (cache.rs).
 fn cache_key(
     state: &AppState,
     actor: &Actor,
-    version: Option<i64>,
+    versions: Option<crate::cache::Versions>,
     req: &async_graphql::Request,
 ) -> AppResult<Option<Key>> {
-    let (Some(_), Some(p), Some(version)) = (&state.responses, &actor.principal, version) else { return Ok(None) };
+    let (Some(_), Some(p), Some(_)) = (&state.responses, &actor.principal, versions) else { return Ok(None) };
     let operation = req.operation_name.clone();
     Ok(Some(Key {
         account: p.account_id,
-        version,
         day: crate::time::today_paris(),
         query: req.query.clone(),
         variables: serde_json::to_string(&req.variables).map_err(AppError::internal)?,

@@ -8,6 +8,7 @@ mod m20261124_000003_meetings;
 mod m20261124_000004_referrals;
 mod m20261124_000005_referral_standing_index;
 mod m20261201_000006_meeting_proofs;
+mod m20261201_000007_cache_versions;
 mod m20261201_000008_notification_read;
 mod m20261201_000009_document_chunks;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_referrals::Migration),
             Box::new(m20261124_000005_referral_standing_index::Migration),
             Box::new(m20261201_000006_meeting_proofs::Migration),
+            Box::new(m20261201_000007_cache_versions::Migration),
             Box::new(m20261201_000008_notification_read::Migration),
             Box::new(m20261201_000009_document_chunks::Migration),
         ]

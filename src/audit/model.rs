@@ -21,18 +21,3 @@ pub mod audit_entry {
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
 }
-
-pub mod data_version {
-    use sea_orm::entity::prelude::*;
-    /// One row (id 1): the number of changes to query-visible data so far.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "data_version")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: i32,
-        pub version: i64,
-    }
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-    impl ActiveModelBehavior for ActiveModel {}
-}

@@ -1,10 +1,9 @@
 //! Writing and reading the audit log. `record` takes the transaction of the change it
 //! records, so the entry commits or rolls back with it.
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::Value;
 
-use super::model::{audit_entry, data_version};
+use super::model::audit_entry;
 use crate::auth::Actor;
 use crate::error::AppResult;
 
@@ -20,16 +19,14 @@ pub struct Entry<'a> {
 /// Audit actions that change nothing a query can show: they do not invalidate caches.
 const INVISIBLE: [&str; 4] = ["LOGIN", "LOGIN_FAILED", "LOGOUT", "CHANGE_PASSWORD"];
 
-/// Records the entry and, unless the action is invisible to queries, bumps the data
-/// version in the same transaction: a mutation cannot change data without invalidating
-/// the response caches of every server process.
+/// Records the entry and, unless the action is invisible to queries, bumps in the same
+/// transaction the versions of the scopes it changes (`cache::scopes_written`): a
+/// mutation cannot change data without invalidating the cached answers that read it, in
+/// every server process.
 pub async fn record<C: ConnectionTrait>(conn: &C, actor: &Actor, entry: Entry<'_>) -> AppResult<()> {
     if !INVISIBLE.contains(&entry.action) {
-        data_version::Entity::update_many()
-            .col_expr(data_version::Column::Version, Expr::col(data_version::Column::Version).add(1))
-            .filter(data_version::Column::Id.eq(1))
-            .exec(conn)
-            .await?;
+        let scopes = crate::cache::scopes_written(entry.target_type, entry.target_id, &entry.summary);
+        crate::cache::bump(conn, actor, &scopes).await?;
     }
     audit_entry::ActiveModel {
         at: Set(chrono::Utc::now()),

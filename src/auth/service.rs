@@ -46,7 +46,7 @@ pub fn new_account(
     }
 }
 
-/// A live session with its account and the data version, read in one statement.
+/// A live session with its account and the cache versions, read in one statement.
 #[derive(Debug, FromQueryResult)]
 struct SessionRow {
     session_id: i32,
@@ -56,19 +56,21 @@ struct SessionRow {
     platform_role: String,
     secretariat_intercommunality_id: Option<i32>,
     active: bool,
-    data_version: Option<i64>,
+    global_version: Option<i64>,
+    territory_version: Option<i64>,
 }
 
 /// Resolves the bearer token of a request. A missing, unknown, expired or revoked token
 /// gives an anonymous actor, who may only sign in or accept an invitation. For a signed-in
-/// actor, also returns the data version read by the same statement (the response cache's
-/// key), so a cached answer costs one statement.
+/// actor, also returns the `global` and `territory` versions read by the same statement
+/// (what the response cache checks its entries against), so a cached answer costs one
+/// statement.
 pub async fn resolve_actor(
     state: &AppState,
     bearer: Option<&str>,
     request_id: String,
     client_addr: Option<String>,
-) -> AppResult<(Actor, Option<i64>)> {
+) -> AppResult<(Actor, Option<crate::cache::Versions>)> {
     let Some(token) = bearer.filter(|t| t.len() == 64) else {
         return Ok((Actor::anonymous(request_id, client_addr), None));
     };
@@ -82,7 +84,8 @@ pub async fn resolve_actor(
         .column_as(account::Column::PlatformRole, "platform_role")
         .column_as(account::Column::SecretariatIntercommunalityId, "secretariat_intercommunality_id")
         .column_as(account::Column::Active, "active")
-        .column_as(Expr::cust("(SELECT version FROM data_version WHERE id = 1)"), "data_version")
+        .column_as(Expr::cust(crate::cache::version_sql(crate::cache::GLOBAL)), "global_version")
+        .column_as(Expr::cust(crate::cache::version_sql(crate::cache::TERRITORY)), "territory_version")
         .join(JoinType::InnerJoin, session::Relation::Account.def())
         .filter(session::Column::TokenHash.eq(secret_hash(token)))
         .filter(session::Column::RevokedAt.is_null())
@@ -101,7 +104,11 @@ pub async fn resolve_actor(
                 secretariat_of: r.secretariat_intercommunality_id,
                 session_id: Some(r.session_id),
             };
-            Ok((Actor::signed_in(request_id, client_addr, principal), Some(r.data_version.unwrap_or(0))))
+            let versions = crate::cache::Versions {
+                global: r.global_version.unwrap_or(0),
+                territory: r.territory_version.unwrap_or(0),
+            };
+            Ok((Actor::signed_in(request_id, client_addr, principal), Some(versions)))
         }
         _ => Ok((Actor::anonymous(request_id, client_addr), None)),
     }

@@ -163,6 +163,7 @@ impl PeopleQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> AppResult<Conn<Person>> {
+        crate::cache::Reads::territory(ctx);
         allow(ctx, Action::Read).await?;
         let db = &state(ctx)?.db;
         let mut q = person::Entity::find();

@@ -795,6 +795,7 @@ impl ReferralsQuery {
     /// One referral, for the secretariat, the president, or those acting for an addressee.
     async fn referral(&self, ctx: &Context<'_>, id: ID) -> AppResult<Referral> {
         let id = id_of("id", Kind::Referral, &id)?;
+        crate::cache::Reads::referral(ctx, &state(ctx)?.db, id).await?;
         let (r, _) = service::visible(&state(ctx)?.db, actor(ctx)?, id).await?;
         Ok(Referral::new(r))
     }

@@ -330,6 +330,7 @@ impl TerritoryQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> AppResult<Conn<Commune>> {
+        crate::cache::Reads::territory(ctx);
         let mut q = commune::Entity::find();
         if let Some(d) = departement {
             q = q.filter(commune::Column::Departement.eq(d.trim().to_uppercase()));
@@ -344,6 +345,7 @@ impl TerritoryQuery {
         insee_code: Option<String>,
         siren: Option<String>,
     ) -> AppResult<Option<Commune>> {
+        crate::cache::Reads::territory(ctx);
         allow(ctx, Action::Read).await?;
         let filter = match (insee_code, siren) {
             (Some(code), None) => {
@@ -373,6 +375,7 @@ impl TerritoryQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> AppResult<Conn<Intercommunality>> {
+        crate::cache::Reads::territory(ctx);
         allow(ctx, Action::Read).await?;
         let db = &state(ctx)?.db;
         let mut q = intercommunality::Entity::find();
@@ -401,6 +404,7 @@ impl TerritoryQuery {
 
     /// An intercommunality by its SIREN.
     async fn intercommunality(&self, ctx: &Context<'_>, siren: String) -> AppResult<Option<Intercommunality>> {
+        crate::cache::Reads::territory(ctx);
         allow(ctx, Action::Read).await?;
         let siren = Siren::parse(&siren).map_err(|m| AppError::validation("siren", m))?;
         let found = intercommunality::Entity::find()

@@ -3,7 +3,7 @@
 //! with its dataset and CSV, reminders, and the dashboard's statement count.
 //!
 //! Time passing is simulated by moving a referral's deadline into the past in the
-//! database and bumping the data version (as the change of day does for the response
+//! database and bumping the cache versions (as the change of day does for the response
 //! cache); the job is the real one, run directly.
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
@@ -94,7 +94,7 @@ pub async fn time_passes(app: &TestApp, referral: &str) {
         .exec(&app.state.db)
         .await
         .unwrap();
-    app.state.db.execute_unprepared("UPDATE data_version SET version = version + 1").await.unwrap();
+    app.state.db.execute_unprepared("UPDATE cache_version SET version = version + 1").await.unwrap();
 }
 
 async fn run_job(app: &TestApp) -> entente::referrals::service::JobRun {
