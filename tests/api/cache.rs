@@ -110,8 +110,8 @@ async fn cached(app: &TestApp, tok: &str, q: &str, vars: Value) -> (Value, u64) 
 
 /// The demo's referral whose title contains `part`, as seen by the secretariat.
 async fn demo_referral(app: &TestApp, sec: &str, part: &str) -> String {
-    let r = app.gql(Some(sec), "{referrals{id title}}", json!({})).await;
-    let found = ok(&r)["referrals"].as_array().unwrap().iter().find(|x| x["title"].as_str().unwrap().contains(part));
+    let r = app.gql(Some(sec), "{referrals{nodes{id title}}}", json!({})).await;
+    let found = ok(&r)["referrals"]["nodes"].as_array().unwrap().iter().find(|x| x["title"].as_str().unwrap().contains(part));
     found.unwrap_or_else(|| panic!("no demo referral {part}: {r}"))["id"].as_str().unwrap().to_string()
 }
 
@@ -307,7 +307,7 @@ async fn meeting_answers_follow_each_write_that_changes_them() {
     let sec = app.login_as("secretariat@demo.entente.fr").await;
     let amp = app.epci_id(&sec, "200054807").await;
     // Body.
-    let bq = "query($e:ID!){bodies(intercommunalityId:$e){name members{role}}}";
+    let bq = "query($e:ID!){bodies(intercommunalityId:$e){nodes{name members{role}}}}";
     let (before, _) = cached(&app, &sec, bq, json!({"e": amp})).await;
     let body = create_body(&app, &sec, "WORKING_GROUP", "GT Cache").await;
     let after = app.gql(Some(&sec), bq, json!({"e": amp})).await;
