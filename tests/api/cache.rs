@@ -111,7 +111,8 @@ async fn cached(app: &TestApp, tok: &str, q: &str, vars: Value) -> (Value, u64) 
 /// The demo's referral whose title contains `part`, as seen by the secretariat.
 async fn demo_referral(app: &TestApp, sec: &str, part: &str) -> String {
     let r = app.gql(Some(sec), "{referrals{nodes{id title}}}", json!({})).await;
-    let found = ok(&r)["referrals"]["nodes"].as_array().unwrap().iter().find(|x| x["title"].as_str().unwrap().contains(part));
+    let found =
+        ok(&r)["referrals"]["nodes"].as_array().unwrap().iter().find(|x| x["title"].as_str().unwrap().contains(part));
     found.unwrap_or_else(|| panic!("no demo referral {part}: {r}"))["id"].as_str().unwrap().to_string()
 }
 

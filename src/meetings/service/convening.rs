@@ -1,0 +1,179 @@
+//! Convocation.
+use super::*;
+
+/// Convenes the meeting: one convocation per member, each with its sending time (the
+/// legal proof). Refused with NOTICE_TOO_SHORT when the notice is shorter than the body's
+/// rule, unless urgency is declared with a reason and the urgency minimum holds.
+pub async fn convene(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    expected_version: i32,
+    urgency_reason: Option<String>,
+    paper_for: &[i32],
+) -> AppResult<meeting::Model> {
+    let txn = crate::db::write(&state.db).await?;
+    let (m, b) = meeting_of(&txn, id).await?;
+    authorize_convener(&txn, actor, &b).await?;
+    let status = status_of(&m)?;
+    status.transition(MeetingStatus::Convened).map_err(|e| AppError::rule("INVALID_TRANSITION", e))?;
+    let items = agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(id)).all(&txn).await?;
+    if items.is_empty() {
+        return Err(AppError::validation("agenda", "a convocation lists the agenda: add at least one item"));
+    }
+    if b.note_required {
+        if let Some(i) = items.iter().find(|i| i.note.is_none()) {
+            return Err(AppError::validation(
+                "note",
+                format!(
+                    "item {} « {} » needs its explanatory note (note explicative de synthèse)",
+                    i.position, i.title
+                ),
+            ));
+        }
+    }
+    let urgency = opt_text("urgencyReason", urgency_reason.as_deref(), 2000)?;
+    let now = Utc::now();
+    let second = m.first_convocation_id.is_some();
+    let normal = if second { b.second_convocation_days } else { b.notice_clear_days };
+    if let Err(latest) = check_notice(now, m.starts_at, normal) {
+        match &urgency {
+            None => {
+                return Err(AppError::rule(
+                    "NOTICE_TOO_SHORT",
+                    format!(
+                        "{normal} clear days of notice are required: the convocation had to be sent by {} (Europe/Paris); declare urgency with its reason to convene with at least {} clear day(s)",
+                        latest, b.urgency_clear_days
+                    ),
+                ))
+            }
+            Some(_) => {
+                if let Err(latest) = check_notice(now, m.starts_at, b.urgency_clear_days) {
+                    return Err(AppError::rule(
+                        "NOTICE_TOO_SHORT",
+                        format!(
+                            "even in urgency {} clear day(s) of notice are required: the convocation had to be sent by {latest} (Europe/Paris)",
+                            b.urgency_clear_days
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    let day = paris_day(m.starts_at);
+    let members = members(&txn, &b, day).await?;
+    if members.is_empty() {
+        return Err(AppError::validation("bodyId", "this body has no member to convene"));
+    }
+    if let Some(p) = paper_for.iter().find(|p| !members.iter().any(|m| m.person_id == **p)) {
+        let i = paper_for.iter().position(|x| x == p).unwrap_or(0);
+        return Err(AppError::validation(&format!("paperFor.{i}"), "this person is not a member of this body"));
+    }
+    let next = next_version(expected_version)?;
+    let res = meeting::Entity::update_many()
+        .col_expr(meeting::Column::Status, Expr::value(MeetingStatus::Convened.as_str()))
+        .col_expr(meeting::Column::ConvenedAt, Expr::value(Some(now)))
+        .col_expr(meeting::Column::UrgencyReason, Expr::value(urgency.clone()))
+        .col_expr(meeting::Column::Sequence, Expr::value(m.sequence + 1))
+        .col_expr(meeting::Column::UpdatedAt, Expr::value(now))
+        .col_expr(meeting::Column::Version, Expr::value(next))
+        .filter(meeting::Column::Id.eq(id))
+        .filter(meeting::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    expect_one(res.rows_affected, "meeting", m.version, expected_version)?;
+    // Convened again after a postponement: the earlier convocations are replaced by new
+    // ones, and kept as superseded with their sending time and read acknowledgement
+    // (the legal proof); the audit entry says how many.
+    let earlier = convocation::Entity::find().filter(convocation::Column::MeetingId.eq(id)).all(&txn).await?;
+    let previous = earlier.len();
+    for chunk in earlier.chunks(500) {
+        superseded_convocation::Entity::insert_many(chunk.iter().map(|c| superseded_convocation::ActiveModel {
+            meeting_id: Set(c.meeting_id),
+            person_id: Set(c.person_id),
+            seat: Set(c.seat.clone()),
+            commune_id: Set(c.commune_id),
+            sent_at: Set(c.sent_at),
+            channel: Set(c.channel.clone()),
+            read_at: Set(c.read_at),
+            sequence: Set(m.sequence),
+            superseded_at: Set(now),
+            ..Default::default()
+        }))
+        .exec(&txn)
+        .await?;
+    }
+    convocation::Entity::delete_many().filter(convocation::Column::MeetingId.eq(id)).exec(&txn).await?;
+    send_convocations(&txn, id, &members, paper_for, now).await?;
+    if let Some(r) = m.request_id {
+        meeting_request::Entity::update_many()
+            .col_expr(meeting_request::Column::Status, Expr::value(RequestStatus::Convened.as_str()))
+            .col_expr(meeting_request::Column::MeetingId, Expr::value(Some(id)))
+            .filter(meeting_request::Column::Id.eq(r))
+            .exec(&txn)
+            .await?;
+    }
+    record(
+        &txn,
+        actor,
+        audit("CONVENE_MEETING", "Meeting", id, &b, json!({ "convocations": members.len(), "paper": paper_for, "previous": previous, "sentAt": now, "urgency": urgency, "clearDays": clear_days_between(now, m.starts_at) })),
+    )
+    .await?;
+    let after = meeting_of(&txn, id).await?.0;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// One convocation per member, all with the same sending time (the legal proof);
+/// electronic, the default of L2121-10, or on paper for the members who asked for it.
+pub(super) async fn send_convocations<C: ConnectionTrait>(
+    conn: &C,
+    meeting_id: i32,
+    members: &[Member],
+    paper_for: &[i32],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    for chunk in members.chunks(500) {
+        convocation::Entity::insert_many(chunk.iter().map(|mem| convocation::ActiveModel {
+            meeting_id: Set(meeting_id),
+            person_id: Set(mem.person_id),
+            seat: Set(mem.role.as_str().into()),
+            commune_id: Set(mem.commune_id),
+            sent_at: Set(now),
+            channel: Set(if paper_for.contains(&mem.person_id) { "PAPER" } else { "ELECTRONIC" }.into()),
+            read_at: Set(None),
+            ..Default::default()
+        }))
+        .exec(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The convened member acknowledges reading their convocation (accusé de lecture).
+pub async fn acknowledge(state: &AppState, actor: &Actor, meeting_id: i32) -> AppResult<convocation::Model> {
+    let txn = crate::db::write(&state.db).await?;
+    let p = actor.require()?;
+    let (_, b) = meeting_of(&txn, meeting_id).await?;
+    let c = convocation::Entity::find()
+        .filter(convocation::Column::MeetingId.eq(meeting_id))
+        .filter(convocation::Column::PersonId.eq(p.person_id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::not_found("convocation"))?;
+    if c.read_at.is_some() {
+        return Ok(c);
+    }
+    convocation::Entity::update_many()
+        .col_expr(convocation::Column::ReadAt, Expr::value(Some(Utc::now())))
+        .filter(convocation::Column::Id.eq(c.id))
+        .filter(convocation::Column::ReadAt.is_null())
+        .exec(&txn)
+        .await?;
+    record(&txn, actor, audit("ACKNOWLEDGE_CONVOCATION", "Meeting", meeting_id, &b, json!({ "convocation": c.id })))
+        .await?;
+    let after =
+        convocation::Entity::find_by_id(c.id).one(&txn).await?.ok_or_else(|| AppError::not_found("convocation"))?;
+    txn.commit().await?;
+    Ok(after)
+}

@@ -1,0 +1,123 @@
+//! Use cases of bodies and meetings: authorise, apply the rules of rules.rs, write in one
+//! transaction with the audit entry.
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Europe::Paris;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
+};
+use serde_json::json;
+
+use super::model::{
+    agenda_item, attendance, ballot, body, body_seat, calendar_feed, convocation, document, meeting, meeting_request,
+    notification, proxy, request_signature, superseded_convocation,
+};
+pub use super::queries::{body_of, kind_of, members, seats, Member, Vacancy};
+use super::rules::*;
+use crate::audit::service::{record, Entry};
+use crate::auth::policy::{authorize, Action};
+use crate::auth::Actor;
+use crate::error::{AppError, AppResult};
+use crate::people::model::mandate;
+use crate::people::rules::Role;
+use crate::people::service::{next_version, runs_on};
+use crate::platform::documents::{self, Upload};
+use crate::territory::model::commune;
+use crate::territory::queries::{member_communes, member_communes_on};
+use crate::AppState;
+
+mod access;
+mod agenda;
+mod bodies;
+mod calendars;
+mod convening;
+mod lifecycle;
+mod minutes;
+mod quorum;
+mod requests;
+mod rotation;
+mod status;
+mod votes;
+pub use access::*;
+pub use agenda::*;
+pub use bodies::*;
+pub use calendars::*;
+pub use convening::*;
+pub use lifecycle::*;
+pub use minutes::*;
+pub use quorum::*;
+pub use requests::*;
+pub use rotation::*;
+pub use status::*;
+pub use votes::*;
+
+// ---- loading -----------------------------------------------------------------------------
+
+pub async fn meeting_of<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<(meeting::Model, body::Model)> {
+    let m = meeting::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("meeting"))?;
+    let b = body_of(db, m.body_id).await?;
+    Ok((m, b))
+}
+
+pub fn status_of(m: &meeting::Model) -> AppResult<MeetingStatus> {
+    MeetingStatus::parse(&m.status).ok_or_else(|| AppError::internal(format!("meeting {} has unknown status", m.id)))
+}
+
+pub fn profile_of(b: &body::Model) -> AppResult<RuleProfile> {
+    Ok(RuleProfile {
+        notice_clear_days: b.notice_clear_days,
+        urgency_clear_days: b.urgency_clear_days,
+        note_required: b.note_required,
+        quorum_rule: QuorumRule::stored(&b.quorum_rule)?,
+        proxies_allowed: b.proxies_allowed,
+        proxies_per_holder: b.proxies_per_holder,
+        proxy_max_meetings: b.proxy_max_meetings,
+        second_convocation_days: b.second_convocation_days,
+        legal_source: b.legal_source.clone(),
+    })
+}
+
+/// A Paris wall-clock time as an instant; refused when the time does not exist or is
+/// ambiguous (the hour skipped or repeated by a daylight-saving change).
+pub fn paris_instant(field: &str, t: NaiveDateTime) -> AppResult<DateTime<Utc>> {
+    if !(2000..=2100).contains(&chrono::Datelike::year(&t)) {
+        return Err(AppError::validation(field, "a meeting takes place between the years 2000 and 2100"));
+    }
+    Paris.from_local_datetime(&t).single().map(|d| d.with_timezone(&Utc)).ok_or_else(|| {
+        AppError::validation(field, format!("{t} does not exist or is ambiguous in Europe/Paris (clock change)"))
+    })
+}
+
+pub fn check_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
+    let s = raw.trim();
+    if s.is_empty() || s.chars().count() > max {
+        return Err(AppError::validation(field, format!("{field} must have 1 to {max} characters")));
+    }
+    Ok(s.to_string())
+}
+
+pub fn opt_text(field: &str, raw: Option<&str>, max: usize) -> AppResult<Option<String>> {
+    raw.map(str::trim).filter(|s| !s.is_empty()).map(|s| check_text(field, s, max)).transpose()
+}
+
+pub(super) fn audit<'a>(
+    action: &'a str,
+    target_type: &'a str,
+    id: i32,
+    b: &body::Model,
+    summary: serde_json::Value,
+) -> Entry<'a> {
+    Entry { action, target_type, target_id: Some(id), scope: Some(b.intercommunality_id), summary }
+}
+
+/// Refuses with CONFLICT unless the update matched the expected version.
+pub fn expect_one(rows: u64, what: &str, current: i32, expected: i32) -> AppResult<()> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(AppError::stale(what, current, expected))
+    }
+}

@@ -1,0 +1,74 @@
+//! Status.
+use super::*;
+
+/// Moves a meeting to HELD, CLOSED, POSTPONED or CANCELLED (convening has its own use
+/// case). Postponement and cancellation are told to the members.
+pub async fn change_status(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    expected_version: i32,
+    to: MeetingStatus,
+    reason: Option<String>,
+) -> AppResult<meeting::Model> {
+    let txn = crate::db::write(&state.db).await?;
+    let (m, b) = meeting_of(&txn, id).await?;
+    let conference = kind_of(&b)? == BodyKind::ConferenceOfMayors;
+    let action = match to {
+        MeetingStatus::Postponed | MeetingStatus::Cancelled => {
+            Action::Convene { intercommunality: b.intercommunality_id, conference }
+        }
+        _ => Action::ManageMeetings { intercommunality: b.intercommunality_id },
+    };
+    authorize(&txn, actor, action).await?;
+    if to == MeetingStatus::Convened {
+        return Err(AppError::validation("status", "use conveneMeeting to convene"));
+    }
+    let from = status_of(&m)?;
+    from.transition(to).map_err(|e| AppError::rule("INVALID_TRANSITION", e))?;
+    let reason = opt_text("reason", reason.as_deref(), 2000)?;
+    let told = matches!(to, MeetingStatus::Postponed | MeetingStatus::Cancelled) && from != MeetingStatus::Draft;
+    let next = next_version(expected_version)?;
+    let res = meeting::Entity::update_many()
+        .col_expr(meeting::Column::Status, Expr::value(to.as_str()))
+        .col_expr(meeting::Column::Sequence, Expr::value(m.sequence + i32::from(told)))
+        .col_expr(meeting::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(meeting::Column::Version, Expr::value(next))
+        .filter(meeting::Column::Id.eq(id))
+        .filter(meeting::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    expect_one(res.rows_affected, "meeting", m.version, expected_version)?;
+    if to == MeetingStatus::Held {
+        crate::meetings::rules::check_may_be_held(m.starts_at, Utc::now()).map_err(|earliest| {
+            AppError::rule(
+                "MEETING_NOT_STARTED",
+                format!(
+                    "a meeting is declared held once it has begun: from {} (Paris time)",
+                    earliest.with_timezone(&chrono_tz::Europe::Paris).format("%Y-%m-%d %H:%M")
+                ),
+            )
+        })?;
+    }
+    if told {
+        let what = if to == MeetingStatus::Cancelled { "cancelled" } else { "postponed" };
+        let msg =
+            format!("« {} » is {what}{}", m.title, reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default());
+        notify_convened(&txn, id, &format!("MEETING_{}", to.as_str()), None, msg).await?;
+    }
+    record(
+        &txn,
+        actor,
+        audit(
+            "CHANGE_MEETING_STATUS",
+            "Meeting",
+            id,
+            &b,
+            json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason }),
+        ),
+    )
+    .await?;
+    let after = meeting_of(&txn, id).await?.0;
+    txn.commit().await?;
+    Ok(after)
+}

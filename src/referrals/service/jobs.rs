@@ -1,0 +1,193 @@
+//! The deadline job.
+use super::*;
+
+/// What one run of the job did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct JobRun {
+    pub closed: usize,
+    pub reminders: usize,
+}
+
+/// Closes every open referral whose deadline has passed (each addressee without a
+/// submitted response gets DEEMED_FAVOURABLE or NO_RESPONSE) and sends the reminders due.
+/// Idempotent: each step is guarded by the state it changes, so a second run, or a run
+/// in another process, does nothing more.
+pub async fn run_jobs(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<JobRun> {
+    let actor = Actor::system("deadline");
+    let mut run = JobRun::default();
+    let due = referral::Entity::find()
+        .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
+        .filter(referral::Column::Deadline.lte(passed_before(now)))
+        .all(db)
+        .await?;
+    // One referral's failure does not hold the others back; it is retried next time.
+    for r in due {
+        match close(db, &actor, &r, now).await {
+            Ok(closed) => run.closed += usize::from(closed),
+            Err(e) => tracing::error!(referral = r.id, error = %e, "closing a referral failed"),
+        }
+    }
+    let open = referral::Entity::find()
+        .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
+        .filter(referral::Column::Deadline.gt(passed_before(now)))
+        .all(db)
+        .await?;
+    for r in open {
+        match remind(db, &actor, &r, now).await {
+            Ok(told) => run.reminders += told,
+            Err(e) => tracing::error!(referral = r.id, error = %e, "sending a reminder failed"),
+        }
+    }
+    Ok(run)
+}
+
+pub(super) async fn close(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    r: &referral::Model,
+    now: DateTime<Utc>,
+) -> AppResult<bool> {
+    let silence = silence_of(r)?;
+    let txn = crate::db::write(db).await?;
+    let res = referral::Entity::update_many()
+        .col_expr(referral::Column::Status, Expr::value(ReferralStatus::Closed.as_str()))
+        .col_expr(referral::Column::ClosedAt, Expr::value(now))
+        .col_expr(referral::Column::Version, Expr::col(referral::Column::Version).add(1))
+        .filter(referral::Column::Id.eq(r.id))
+        .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
+        .filter(referral::Column::Deadline.lte(passed_before(now)))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected == 0 {
+        return Ok(false);
+    }
+    let silent = ResponseStatus::Pending.effective(true, silence);
+    let res = referral_addressee::Entity::update_many()
+        .col_expr(referral_addressee::Column::Status, Expr::value(silent.as_str()))
+        .col_expr(referral_addressee::Column::Version, Expr::col(referral_addressee::Column::Version).add(1))
+        .filter(referral_addressee::Column::ReferralId.eq(r.id))
+        .filter(
+            referral_addressee::Column::Status
+                .is_in([ResponseStatus::Pending.as_str(), ResponseStatus::Draft.as_str()]),
+        )
+        .exec(&txn)
+        .await?;
+    record(
+        &txn,
+        actor,
+        audit(
+            "CLOSE_REFERRAL",
+            "Referral",
+            r.id,
+            r,
+            json!({ "deadline": r.deadline, "silent": res.rows_affected, "silenceMeans": silent.as_str() }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(referral = r.id, silent = res.rows_affected, "referral closed at its deadline");
+    Ok(true)
+}
+
+/// Sends the latest reminder due (from 00:00 Paris, `offset` days before the deadline's
+/// day) to the officers of communes that have not submitted; offsets already past are
+/// recorded without a message. Returns the notifications sent.
+pub(super) async fn remind(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    r: &referral::Model,
+    now: DateTime<Utc>,
+) -> AppResult<usize> {
+    let Some(deadline) = r.deadline else { return Ok(0) };
+    let today = paris_day(now);
+    let deadline_day = paris_day(deadline);
+    let sent: HashSet<i32> = referral_reminder::Entity::find()
+        .filter(referral_reminder::Column::ReferralId.eq(r.id))
+        .filter(referral_reminder::Column::Deadline.eq(deadline))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|x| x.offset_days)
+        .collect();
+    let due: Vec<i32> = reminder_days(r)
+        .into_iter()
+        .filter(|d| !sent.contains(d) && today >= deadline_day - Duration::days(i64::from(*d)))
+        .collect();
+    let Some(&latest) = due.iter().min() else { return Ok(0) };
+    let txn = crate::db::write(db).await?;
+    let silent: HashSet<i32> = standings_rows(&txn, r.id)
+        .await?
+        .into_iter()
+        .filter(|(_, _, s, _)| s != ResponseStatus::Submitted.as_str())
+        .map(|(c, ..)| c)
+        .collect();
+    let mut told = 0;
+    for d in &due {
+        let recipients = if *d == latest {
+            let days = (deadline_day - today).num_days();
+            notify_officers(
+                &txn,
+                &silent,
+                "REFERRAL_REMINDER",
+                r.id,
+                &format!(
+                    "Saisine « {} »: réponse attendue avant le {deadline_day} à 23:59:59 ({days} jour(s))",
+                    r.title
+                ),
+            )
+            .await?
+        } else {
+            0
+        };
+        told += recipients;
+        let row = referral_reminder::ActiveModel {
+            referral_id: Set(r.id),
+            offset_days: Set(*d),
+            deadline: Set(deadline),
+            sent_at: Set(now),
+            recipients: Set(recipients as i32),
+            ..Default::default()
+        };
+        match row.insert(&txn).await.map_err(AppError::from) {
+            Ok(_) => {}
+            // Another process recorded this reminder first (its unique row): the
+            // transaction rolls back, its notifications with it.
+            Err(AppError::Conflict(_)) => return Ok(0),
+            Err(e) => return Err(e),
+        }
+    }
+    record(
+        &txn,
+        actor,
+        audit(
+            "SEND_REFERRAL_REMINDER",
+            "Referral",
+            r.id,
+            r,
+            json!({ "offsets": due, "sent": latest, "communes": silent.len(), "told": told }),
+        ),
+    )
+    .await?;
+    match txn.commit().await.map_err(AppError::from) {
+        Ok(()) => Ok(told),
+        Err(AppError::Conflict(_)) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs the job every `every` until the process stops; the first run is immediate, so a
+/// deadline that passed while the server was down is handled on restart.
+pub fn spawn_jobs(db: DatabaseConnection, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match run_jobs(&db, Utc::now()).await {
+                Ok(run) if run != JobRun::default() => tracing::info!(?run, "referral deadlines"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "referral deadline job failed; retried at the next tick"),
+            }
+        }
+    })
+}

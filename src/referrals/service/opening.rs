@@ -1,0 +1,282 @@
+//! Opening.
+use super::*;
+
+/// Opens the referral: freezes the addressees and each one's population (figure, year,
+/// source) and sets the deadline. `clock_start`: the day of the event the procedure's
+/// clock starts from (notification, transmission, arrêt du projet), today by default.
+pub async fn open(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    expected_version: i32,
+    clock_start: Option<NaiveDate>,
+) -> AppResult<referral::Model> {
+    let txn = crate::db::write(&state.db).await?;
+    let r = referral_of(&txn, id).await?;
+    authorize(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
+    require_status(&r, ReferralStatus::Draft, "open it again")?;
+    let procedure = procedure_of(&r)?;
+    let today = crate::time::today_paris();
+    let start = clock_start.unwrap_or(today);
+    if start > today {
+        return Err(AppError::validation("clockStartsOn", "the clock cannot start in the future"));
+    }
+    let deadline = match (r.duration_months, r.deadline_date) {
+        (Some(m), _) => {
+            deadline(start, m as u32).ok_or_else(|| AppError::validation("clockStartsOn", "out of range"))?
+        }
+        (None, Some(day)) => end_of_day(day)?,
+        (None, None) => return Err(AppError::validation("deadlineDate", "set the deadline before opening")),
+    };
+    let now = Utc::now();
+    if deadline <= now {
+        return Err(AppError::rule(
+            "DEADLINE_PASSED",
+            format!("the deadline {} has already passed", paris_day(deadline)),
+        ));
+    }
+    if procedure.kind() == ReferralKind::DataCollection && current_form(&txn, id).await?.is_none() {
+        return Err(AppError::validation("fields", "a data collection needs its form before opening"));
+    }
+    let next = next_version(expected_version)?;
+    let res = referral::Entity::update_many()
+        .col_expr(referral::Column::Status, Expr::value(ReferralStatus::Open.as_str()))
+        .col_expr(referral::Column::ClockStartDate, Expr::value(start))
+        .col_expr(referral::Column::OpenedAt, Expr::value(now))
+        .col_expr(referral::Column::Deadline, Expr::value(deadline))
+        .col_expr(referral::Column::UpdatedAt, Expr::value(now))
+        .col_expr(referral::Column::Version, Expr::value(next))
+        .filter(referral::Column::Id.eq(id))
+        .filter(referral::Column::Version.eq(expected_version))
+        .filter(referral::Column::Status.eq(ReferralStatus::Draft.as_str()))
+        .exec(&txn)
+        .await?;
+    expect_one(res.rows_affected, "the referral", r.version, expected_version)?;
+    let addressees = addressee_communes(&txn, &r, today).await?;
+    if addressees.is_empty() {
+        return Err(AppError::validation("communes", "the referral has no addressee"));
+    }
+    let unknown = addressees.iter().filter(|a| a.1.is_none()).count();
+    if unknown > 0 && decision_of(&r)?.qualified() && r.intercommunality_id.is_some() {
+        // A qualified majority weighs each member council by its population: none may be
+        // missing. (Nationally, the six territories without a figure, the TAAF districts
+        // and Clipperton, have no inhabitants and no council: they weigh nothing.)
+        return Err(AppError::validation(
+            "communes",
+            format!("{unknown} addressee(s) have no known population; import the official figures first"),
+        ));
+    }
+    for chunk in addressees.chunks(CHUNK) {
+        referral_addressee::Entity::insert_many(chunk.iter().map(|(c, pop, year, source)| {
+            referral_addressee::ActiveModel {
+                referral_id: Set(id),
+                commune_id: Set(*c),
+                population: Set(pop.map(i64::from)),
+                population_year: Set(*year),
+                population_source: Set(source.clone()),
+                status: Set(ResponseStatus::Pending.as_str().into()),
+                version: Set(1),
+                ..Default::default()
+            }
+        }))
+        .exec(&txn)
+        .await?;
+    }
+    let communes: HashSet<i32> = addressees.iter().map(|a| a.0).collect();
+    let told = notify_officers(
+        &txn,
+        &communes,
+        "REFERRAL_OPENED",
+        id,
+        &format!("Saisine « {} »: réponse attendue avant le {} à 23:59:59", r.title, paris_day(deadline)),
+    )
+    .await?;
+    let r = referral_of(&txn, id).await?;
+    record(
+        &txn,
+        actor,
+        audit(
+            "OPEN_REFERRAL",
+            "Referral",
+            id,
+            &r,
+            json!({ "addressees": addressees.len(), "clockStartsOn": start, "deadline": deadline, "told": told }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(r)
+}
+
+pub(super) type Frozen = (i32, Option<i32>, Option<i32>, Option<String>);
+
+/// The addressees on `day` with their population as the commune table states it.
+pub(super) async fn addressee_communes<C: ConnectionTrait>(
+    db: &C,
+    r: &referral::Model,
+    day: NaiveDate,
+) -> AppResult<Vec<Frozen>> {
+    let mode = AddresseeMode::parse(&r.addressee_mode).ok_or_else(|| bad_row("referral", r.id))?;
+    let cols = || {
+        commune::Entity::find().select_only().columns([
+            commune::Column::Id,
+            commune::Column::Population,
+            commune::Column::PopulationYear,
+            commune::Column::PopulationSource,
+        ])
+    };
+    let ids: Vec<i32> = match mode {
+        AddresseeMode::AllCommunes => {
+            return Ok(cols().order_by_asc(commune::Column::Id).into_tuple::<Frozen>().all(db).await?);
+        }
+        AddresseeMode::AllMembers => {
+            let e = r.intercommunality_id.ok_or_else(|| bad_row("referral", r.id))?;
+            member_communes_on(db, e, day).await?
+        }
+        AddresseeMode::Subset | AddresseeMode::SingleCommune => {
+            let ids: Vec<i32> =
+                serde_json::from_str(r.chosen_communes.as_deref().unwrap_or("[]")).map_err(AppError::internal)?;
+            if let Some(e) = r.intercommunality_id {
+                // Frozen on the opening day: a commune that has left since the draft is refused.
+                let members: HashSet<i32> = member_communes_on(db, e, day).await?.into_iter().collect();
+                if ids.iter().any(|c| !members.contains(c)) {
+                    return Err(AppError::validation("communes", "a chosen commune is no longer a member"));
+                }
+            }
+            ids
+        }
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        out.extend(
+            cols().filter(commune::Column::Id.is_in(chunk.iter().copied())).into_tuple::<Frozen>().all(db).await?,
+        );
+    }
+    out.sort_by_key(|a| a.0);
+    Ok(out)
+}
+
+/// The people told of a referral for a commune: its mayor and its DGS today. Reads the
+/// mandates of these communes only, 2,000 communes per statement.
+pub(super) async fn officers_of<C: ConnectionTrait>(db: &C, communes: &HashSet<i32>) -> AppResult<Vec<i32>> {
+    let today = crate::time::today_paris();
+    let ids: Vec<i32> = communes.iter().copied().collect();
+    let mut people = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = mandate::Entity::find()
+            .filter(mandate::Column::Role.is_in([Role::Mayor.as_str(), Role::Dgs.as_str()]))
+            .filter(mandate::Column::CommuneId.is_in(chunk.iter().copied()))
+            .filter(mandate::Column::StartDate.lte(today))
+            .filter(mandate::Column::EndDate.is_null().or(mandate::Column::EndDate.gt(today)))
+            .all(db)
+            .await?;
+        people.extend(rows.into_iter().map(|m| m.person_id));
+    }
+    people.sort_unstable();
+    people.dedup();
+    Ok(people)
+}
+
+pub(super) async fn notify_officers<C: ConnectionTrait>(
+    conn: &C,
+    communes: &HashSet<i32>,
+    kind: &str,
+    referral: i32,
+    message: &str,
+) -> AppResult<usize> {
+    let people = officers_of(conn, communes).await?;
+    notify(conn, &people, kind, About { referral: Some(referral), ..About::default() }, message).await
+}
+
+/// Extends the deadline to 23:59:59 Paris on `day`; the addressees are told.
+pub async fn extend_deadline(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    expected_version: i32,
+    day: NaiveDate,
+    reason: &str,
+) -> AppResult<referral::Model> {
+    let txn = crate::db::write(&state.db).await?;
+    let r = referral_of(&txn, id).await?;
+    authorize(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
+    require_status(&r, ReferralStatus::Open, "extend the deadline")?;
+    if let Some(m) = r.duration_months {
+        // The law fixes these periods, and with them the day silence becomes an opinion.
+        return Err(AppError::validation(
+            "deadlineDate",
+            format!("{} has a legal period of {m} months from the clock's start: it cannot be extended", r.procedure),
+        ));
+    }
+    let reason = check_text("reason", reason, 2_000)?;
+    let new = end_of_day(day)?;
+    if r.deadline.is_some_and(|d| new <= d) {
+        return Err(AppError::validation("deadlineDate", "an extension moves the deadline later"));
+    }
+    if day > paris_day(Utc::now()) + Duration::days(366) {
+        return Err(AppError::validation("deadlineDate", "at most a year from today"));
+    }
+    let next = next_version(expected_version)?;
+    let now = Utc::now();
+    let res = referral::Entity::update_many()
+        .col_expr(referral::Column::Deadline, Expr::value(new))
+        .col_expr(referral::Column::DeadlineDate, Expr::value(day))
+        .col_expr(referral::Column::UpdatedAt, Expr::value(now))
+        .col_expr(referral::Column::Version, Expr::value(next))
+        .filter(referral::Column::Id.eq(id))
+        .filter(referral::Column::Version.eq(expected_version))
+        .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
+        .filter(referral::Column::Deadline.gt(passed_before(now)))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected == 0 {
+        let cur = referral_of(&txn, id).await?;
+        require_status(&cur, ReferralStatus::Open, "extend the deadline")?;
+        return Err(AppError::stale("the referral", cur.version, expected_version));
+    }
+    let communes: HashSet<i32> = addressees(&txn, id).await?.into_iter().map(|a| a.commune_id).collect();
+    let told = notify_officers(
+        &txn,
+        &communes,
+        "DEADLINE_EXTENDED",
+        id,
+        &format!("Saisine « {} »: échéance reportée au {} à 23:59:59 ({reason})", r.title, day),
+    )
+    .await?;
+    let r2 = referral_of(&txn, id).await?;
+    record(
+        &txn,
+        actor,
+        audit(
+            "EXTEND_REFERRAL_DEADLINE",
+            "Referral",
+            id,
+            &r2,
+            json!({ "from": r.deadline, "to": new, "reason": reason, "told": told }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(r2)
+}
+
+pub async fn addressees<C: ConnectionTrait>(db: &C, referral_id: i32) -> AppResult<Vec<referral_addressee::Model>> {
+    Ok(referral_addressee::Entity::find()
+        .filter(referral_addressee::Column::ReferralId.eq(referral_id))
+        .order_by_asc(referral_addressee::Column::CommuneId)
+        .all(db)
+        .await?)
+}
+
+pub async fn addressee_of<C: ConnectionTrait>(
+    db: &C,
+    referral_id: i32,
+    commune_id: i32,
+) -> AppResult<referral_addressee::Model> {
+    referral_addressee::Entity::find()
+        .filter(referral_addressee::Column::ReferralId.eq(referral_id))
+        .filter(referral_addressee::Column::CommuneId.eq(commune_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("this commune's response (the commune is not an addressee)"))
+}
