@@ -15,7 +15,16 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        // Same SQL on SQLite and PostgreSQL (both have partial indexes).
+        // A database from before this step may hold two open seats of one person in one
+        // body (the check was only in code): all but the newest end today, so the
+        // index can be made. Same SQL on SQLite and PostgreSQL (both have partial indexes).
+        m.get_connection()
+            .execute_unprepared(
+                "UPDATE body_seat SET end_date = CURRENT_DATE WHERE end_date IS NULL AND id < \
+                 (SELECT MAX(s.id) FROM body_seat s WHERE s.body_id = body_seat.body_id \
+                 AND s.person_id = body_seat.person_id AND s.end_date IS NULL)",
+            )
+            .await?;
         m.get_connection()
             .execute_unprepared(
                 "CREATE UNIQUE INDEX ux_body_seat_open ON body_seat (body_id, person_id) WHERE end_date IS NULL",

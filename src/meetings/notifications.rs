@@ -2,7 +2,7 @@
 //! Only their own person reads or marks them.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 
 use super::model::notification;
@@ -43,7 +43,7 @@ pub async fn own<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResul
 pub async fn mark_read(state: &AppState, actor: &Actor, mark: Mark) -> AppResult<u64> {
     let p = actor.require()?;
     let person = p.person_id;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::write(&state.db).await?;
     let mut update = notification::Entity::update_many()
         .col_expr(notification::Column::ReadAt, Expr::value(Some(Utc::now())))
         .filter(notification::Column::PersonId.eq(person))

@@ -301,6 +301,9 @@ pub async fn second_convocation(
     let txn = crate::db::write(&state.db).await?;
     let (first, b) = meeting_of(&txn, first_id).await?;
     authorize_convener(&txn, actor, &b).await?;
+    // Under the first meeting's lock from here on: its state and attendance cannot
+    // change before commit.
+    let first = lock_meeting(&txn, &first).await?;
     if !matches!(status_of(&first)?, MeetingStatus::Convened | MeetingStatus::Held) {
         return Err(AppError::rule("INVALID_TRANSITION", "a second convocation follows a convened or held meeting"));
     }
@@ -348,7 +351,6 @@ pub async fn second_convocation(
     let day = paris_day(starts);
     let members = members(&txn, &b, day).await?;
     let now = Utc::now();
-    lock_meeting(&txn, &first).await?;
     let already = meeting::Entity::find()
         .filter(meeting::Column::FirstConvocationId.eq(first.id))
         .filter(meeting::Column::Status.ne(MeetingStatus::Cancelled.as_str()))

@@ -23,6 +23,9 @@ pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteI
         agenda_item::Entity::find_by_id(item_id).one(&txn).await?.ok_or_else(|| AppError::not_found("agenda item"))?;
     let (m, b) = meeting_of(&txn, item.meeting_id).await?;
     authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    // Under the meeting's lock from here on: its state and attendance cannot change
+    // before commit.
+    let m = lock_meeting(&txn, &m).await?;
     let kind = AgendaItemKind::parse(&item.kind).ok_or_else(|| AppError::internal("unknown item kind"))?;
     if !kind.is_voted() {
         return Err(AppError::validation("itemId", format!("a {} item takes no vote", kind.as_str())));
