@@ -36,10 +36,13 @@ use crate::AppState;
 #[derive(Clone)]
 struct Http {
     state: AppState,
+    /// Executes requests; has no extension (graphql/schema.rs).
     schema: AppSchema,
+    /// Checks requests before they run: limits and error codes per stage (limits.rs).
+    checker: AppSchema,
 }
 
-pub fn router(state: AppState, schema: AppSchema) -> Router {
+pub fn router(state: AppState, schema: AppSchema, checker: AppSchema) -> Router {
     let limits = state.config.limits.clone();
     let graphiql = state.config.graphiql && !state.config.production;
     let mut graphql = axum::routing::post(graphql_handler);
@@ -50,7 +53,7 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
     }
     let largest = limits.body_bytes.max(limits.document_bytes + (1 << 20));
     let cors = cors_layer(&state.config.cors_origins);
-    let h = Http { state, schema };
+    let h = Http { state, schema, checker };
     app.route("/graphql", graphql)
         .route("/health", get(health))
         .route("/documents/{id}", get(download_document))
@@ -370,24 +373,36 @@ async fn graphql_handler(
     if let Err(e) = crate::platform::input::check_request(&mut req, &h.schema) {
         return graphql_error(e);
     }
+    // Parsed, validated and measured by the checking schema (which never executes);
+    // executed below by the schema without extensions.
+    let mut check = async_graphql::Request::new(req.query.clone())
+        .variables(req.variables.clone())
+        .data(limits::QueryText(req.query.as_str().into()));
+    if let Some(op) = &req.operation_name {
+        check = check.operation_name(op.clone());
+    }
     if introspective {
-        req = req.data(limits::Introspective);
+        check = check.data(limits::Introspective);
+    }
+    let mut checked = h.checker.execute(check).await;
+    if !checked.errors.is_empty() {
+        add_error_codes(&mut checked);
+        return graphql_response(checked);
     }
     let actor = if reads_only { actor.reading_only() } else { actor };
     // Mutations are not cached. (Queries whose answer changes without a version bump are
     // marked by their resolvers: DoNotCache.)
     let key = key.filter(|_| reads_only);
     let uncacheable = DoNotCache::default();
-    let text = limits::QueryText(req.query.as_str().into());
     // What each root field declared it reads (see cache.rs).
     let reads = Reads::default();
     let req = req
         .data(actor)
         .data(Loaders::new(&h.state.db, h.state.config.dataloader_delay))
         .data(uncacheable.clone())
-        .data(text)
         .data(reads.clone());
     let mut resp = h.schema.execute(req).await;
+    limits::code_execution_errors(&mut resp);
     add_error_codes(&mut resp);
     match (&h.state.responses, key, versions) {
         (Some(cache), Some(k), Some(before)) if resp.errors.is_empty() && !uncacheable.is_marked() => {

@@ -56,7 +56,8 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
 /// The HTTP application for a prepared state.
 pub fn app(state: AppState) -> axum::Router {
     let schema = graphql::build_schema(&state.config, Some(state.clone()));
-    http::router(state, schema)
+    let checker = graphql::build_checker(&state.config);
+    http::router(state, schema, checker)
 }
 
 /// Serves until ctrl-c (or SIGTERM), finishing requests in flight.

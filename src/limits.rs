@@ -338,20 +338,24 @@ impl Extension for LimiterExtension {
         }
     }
 
-    /// Errors raised while executing that carry no code come from async-graphql's input
-    /// coercion (an argument or variable that does not convert to its type) or from an
-    /// input validator: every resolver error is an AppError with its code.
+    /// The checking schema stops here: a request that passed parsing and validation is
+    /// executed by the executing schema, which has no extension (see `code_execution_errors`).
     async fn execute(
         &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
+        _ctx: &ExtensionContext<'_>,
+        _operation_name: Option<&str>,
+        _next: NextExecute<'_>,
     ) -> Response {
-        let mut resp = next.run(ctx, operation_name).await;
-        for e in resp.errors.iter_mut().filter(|e| !has_code(e)) {
-            e.extensions.get_or_insert_with(Default::default).set("code", VALIDATION);
-        }
-        resp
+        Response::default()
+    }
+}
+
+/// Errors raised while executing that carry no code come from async-graphql's input
+/// coercion (an argument or variable that does not convert to its type) or from an input
+/// validator: every resolver error is an AppError with its code.
+pub fn code_execution_errors(resp: &mut Response) {
+    for e in resp.errors.iter_mut().filter(|e| !has_code(e)) {
+        e.extensions.get_or_insert_with(Default::default).set("code", VALIDATION);
     }
 }
 

@@ -6,4 +6,4 @@ mod node;
 pub mod schema;
 pub mod support;
 
-pub use schema::{build_schema, sdl, AppSchema, Mutation, Query};
+pub use schema::{build_checker, build_schema, sdl, AppSchema, Mutation, Query};

@@ -19,27 +19,40 @@ pub struct Mutation(AuthMutation, TerritoryMutation, PeopleMutation, MeetingsMut
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// The schema as the server runs it. `state` is None only to print the SDL.
+/// The schema that executes requests, as the server runs it. `state` is None only to
+/// print the SDL. It has no extension: async-graphql wraps the resolution of every field
+/// as soon as one is installed, which cost uncached answers a fifth of their throughput
+/// (BENCHMARKS.md, run 13). Requests are checked first by `build_checker`'s schema.
 pub fn build_schema(config: &Config, state: Option<AppState>) -> AppSchema {
-    let l = &config.limits;
-    let mut b: SchemaBuilder<Query, Mutation, EmptySubscription> =
-        Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-            // Depth and complexity are measured by async-graphql and limited by the
-            // extension, which codes each stage's errors (limits.rs).
-            .extension(crate::limits::Limiter {
-                max_depth: l.max_depth,
-                introspection_depth: l.introspection_depth,
-                max_complexity: l.max_complexity,
-            })
-            .limit_recursive_depth(32)
-            .limit_directives(10);
-    if config.production {
-        b = b.disable_introspection().disable_suggestions();
-    }
+    let mut b = builder(config);
     if let Some(s) = state {
         b = b.data(s);
     }
     b.finish()
+}
+
+/// The same schema with the limiting extension (limits.rs): it parses and validates a
+/// request, measures its depth and complexity, codes each stage's errors, and never
+/// executes anything.
+pub fn build_checker(config: &Config) -> AppSchema {
+    let l = &config.limits;
+    builder(config)
+        .extension(crate::limits::Limiter {
+            max_depth: l.max_depth,
+            introspection_depth: l.introspection_depth,
+            max_complexity: l.max_complexity,
+        })
+        .finish()
+}
+
+fn builder(config: &Config) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    let mut b = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_recursive_depth(32)
+        .limit_directives(10);
+    if config.production {
+        b = b.disable_introspection().disable_suggestions();
+    }
+    b
 }
 
 /// The SDL of the schema, as committed in schema.graphql.
