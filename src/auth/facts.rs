@@ -27,11 +27,9 @@ pub trait Facts: Send + Sync {
     ) -> impl Future<Output = AppResult<Option<(person::Model, Vec<mandate::Model>)>>> + Send;
     /// Whether the person has an account.
     fn has_account(&self, person: i32) -> impl Future<Output = AppResult<bool>> + Send;
-    /// Whether the person sits in the body today.
-    fn sits_in(&self, body: i32, person: i32) -> impl Future<Output = AppResult<bool>> + Send;
-    /// Every body the person sits in today, given their current `mandates`: for a reader
-    /// of a list of bodies, one answer serves every body (`Actor::sits_in`). Agrees with
-    /// `sits_in` for every body.
+    /// Every body the person sits in today (former members lose sight of a body the day
+    /// their seat ends), given their current `mandates`: for a reader of a list of bodies,
+    /// one answer serves every body (`Actor::sits_in`).
     fn bodies_sat_in(
         &self,
         person: i32,
@@ -74,9 +72,6 @@ impl<C: ConnectionTrait> Facts for DbFacts<'_, C> {
     async fn has_account(&self, person: i32) -> AppResult<bool> {
         crate::people::queries::has_account(self.0, person).await
     }
-    async fn sits_in(&self, body: i32, person: i32) -> AppResult<bool> {
-        crate::meetings::queries::sits_in(self.0, body, person).await
-    }
     async fn bodies_sat_in(&self, person: i32, mandates: &[mandate::Model]) -> AppResult<HashSet<i32>> {
         crate::meetings::queries::bodies_sat_in(self.0, person, mandates).await
     }
@@ -106,9 +101,6 @@ impl<F: Facts + ?Sized> Facts for &F {
     }
     async fn has_account(&self, person: i32) -> AppResult<bool> {
         (**self).has_account(person).await
-    }
-    async fn sits_in(&self, body: i32, person: i32) -> AppResult<bool> {
-        (**self).sits_in(body, person).await
     }
     async fn bodies_sat_in(&self, person: i32, mandates: &[mandate::Model]) -> AppResult<HashSet<i32>> {
         (**self).bodies_sat_in(person, mandates).await

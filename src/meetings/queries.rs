@@ -151,29 +151,18 @@ async fn designated_seats<C: ConnectionTrait>(
         .order_by_asc(body_seat::Column::Id)
         .all(db)
         .await?;
-    let ids: HashSet<i32> =
-        seats.iter().flat_map(|s| std::iter::once(s.mandate_id).chain(s.designated_by_mandate_id)).collect();
-    let mandates: HashMap<i32, mandate::Model> = mandate::Entity::find()
-        .filter(mandate::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect();
+    let mandates = seat_mandates(db, &seats).await?;
     let mut members = Vec::new();
     let mut vacancies = Vec::new();
     let mut seen = HashSet::new();
     for s in seats {
-        let own = s.start_date <= day && s.end_date.is_none_or(|e| day < e);
-        if !own {
+        if !seat_runs(&s, day) {
             continue;
         }
         let basis = mandates.get(&s.mandate_id);
         let designator = s.designated_by_mandate_id.map(|id| mandates.get(&id));
-        let basis_runs = basis.is_some_and(|m| runs_on(m, day));
-        let designator_runs = designator.is_none_or(|d| d.is_some_and(|m| runs_on(m, day)));
         let role = SeatRole::stored(&s.role)?;
-        if basis_runs && designator_runs {
+        if mandates_run(&s, &mandates, day) {
             if seen.insert(s.person_id) {
                 members.push(Member {
                     person_id: s.person_id,
@@ -218,13 +207,6 @@ pub async fn members<C: ConnectionTrait>(db: &C, b: &body::Model, day: NaiveDate
     Ok(seats(db, b, day).await?.0)
 }
 
-/// Whether the person sits in the body today (former members lose sight of it the day
-/// their seat ends; they keep the meetings they were convened to, see `Action::SeeMeeting`).
-pub async fn sits_in<C: ConnectionTrait>(db: &C, body_id: i32, person_id: i32) -> AppResult<bool> {
-    let b = body_of(db, body_id).await?;
-    Ok(members(db, &b, crate::time::today_paris()).await?.iter().any(|m| m.person_id == person_id))
-}
-
 /// Whether the person was convened to this meeting.
 pub async fn convened_to<C: ConnectionTrait>(db: &C, meeting_id: i32, person_id: i32) -> AppResult<bool> {
     Ok(convocation::Entity::find()
@@ -237,7 +219,29 @@ pub async fn convened_to<C: ConnectionTrait>(db: &C, meeting_id: i32, person_id:
 
 /// Whether a designation's mandate and (for a mayor's designation) the designating mayor's
 /// mandate both run on `day`.
-pub fn mandates_run(s: &body_seat::Model, mandates: &HashMap<i32, mandate::Model>, day: NaiveDate) -> bool {
+/// Whether the seat itself runs on `day` (its end date is exclusive).
+fn seat_runs(s: &body_seat::Model, day: NaiveDate) -> bool {
+    s.start_date <= day && s.end_date.is_none_or(|e| day < e)
+}
+
+/// The mandates the seats rest on: each seat's own and, for a mayor's designation, the
+/// designating mayor's; one statement.
+async fn seat_mandates<C: ConnectionTrait>(
+    db: &C,
+    seats: &[body_seat::Model],
+) -> AppResult<HashMap<i32, mandate::Model>> {
+    let ids: HashSet<i32> =
+        seats.iter().flat_map(|s| std::iter::once(s.mandate_id).chain(s.designated_by_mandate_id)).collect();
+    Ok(mandate::Entity::find()
+        .filter(mandate::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect())
+}
+
+fn mandates_run(s: &body_seat::Model, mandates: &HashMap<i32, mandate::Model>, day: NaiveDate) -> bool {
     let basis_runs = mandates.get(&s.mandate_id).is_some_and(|m| runs_on(m, day));
     let designator_runs =
         s.designated_by_mandate_id.map(|id| mandates.get(&id)).is_none_or(|d| d.is_some_and(|m| runs_on(m, day)));
@@ -247,7 +251,8 @@ pub fn mandates_run(s: &body_seat::Model, mandates: &HashMap<i32, mandate::Model
 /// The bodies where the person sits today, given their current mandates: the seats of the
 /// few bodies they could sit in (the conference and DGS committee of the intercommunalities
 /// their mandates belong to, the bodies where they hold a designation) are computed as
-/// `members` computes them, so the answer is `sits_in`'s for every body.
+/// `members` computes them, so a body is in the answer exactly when `members` lists the
+/// person for it.
 pub async fn bodies_sat_in<C: ConnectionTrait>(
     db: &C,
     person: i32,
@@ -282,18 +287,9 @@ pub async fn bodies_sat_in<C: ConnectionTrait>(
     // Designations: the person sits where one of their own seats runs with its mandates
     // (`designated_seats`), whatever the other seats of the body.
     let seats = body_seat::Entity::find().filter(body_seat::Column::PersonId.eq(person)).all(db).await?;
-    let seats: Vec<_> =
-        seats.into_iter().filter(|s| s.start_date <= day && s.end_date.is_none_or(|e| day < e)).collect();
+    let seats: Vec<_> = seats.into_iter().filter(|s| seat_runs(s, day)).collect();
     if !seats.is_empty() {
-        let ids: HashSet<i32> =
-            seats.iter().flat_map(|s| std::iter::once(s.mandate_id).chain(s.designated_by_mandate_id)).collect();
-        let mandates: HashMap<i32, mandate::Model> = mandate::Entity::find()
-            .filter(mandate::Column::Id.is_in(ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|m| (m.id, m))
-            .collect();
+        let mandates = seat_mandates(db, &seats).await?;
         let kinds: HashMap<i32, String> = body::Entity::find()
             .filter(body::Column::Id.is_in(seats.iter().map(|s| s.body_id)))
             .all(db)

@@ -66,9 +66,6 @@ impl Facts for Fake {
     async fn has_account(&self, person: i32) -> AppResult<bool> {
         Ok(self.accounts.contains(&person))
     }
-    async fn sits_in(&self, body: i32, person: i32) -> AppResult<bool> {
-        Ok(self.seats.contains(&(body, person)))
-    }
     async fn bodies_sat_in(&self, person: i32, _mandates: &[mandate::Model]) -> AppResult<HashSet<i32>> {
         Ok(self.seats.iter().filter(|(_, p)| *p == person).map(|(b, _)| *b).collect())
     }
