@@ -2,7 +2,10 @@
 //! nested list query costs a constant number of SQL statements whatever its length.
 use std::collections::{HashMap, HashSet};
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use std::sync::{Arc, Mutex};
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -102,8 +105,45 @@ impl Loader<i32> for CurrentEpciMandates {
 }
 
 /// A DataLoader whose cache lives as long as the request: a key asked twice in one
-/// request is loaded once.
-pub type Cached<L> = DataLoader<L, HashMapCache>;
+/// request is loaded once, also when it is asked again while its first batch is still
+/// on its way (async-graphql's own cache only knows a key once its batch has answered,
+/// so a meeting's documents asked by the meeting and then by its agenda items were
+/// sometimes loaded twice, as timing decided).
+pub struct Cached<L: Loader<i32>> {
+    loader: Arc<DataLoader<L>>,
+    flights: Mutex<HashMap<i32, Flight<L>>>,
+}
+
+type Flight<L> = Shared<BoxFuture<'static, Result<Option<<L as Loader<i32>>::Value>, AppError>>>;
+
+impl<L: Loader<i32, Error = AppError>> Cached<L> {
+    fn new(loader: L, delay: std::time::Duration) -> Self {
+        Cached { loader: Arc::new(DataLoader::new(loader, tokio::spawn).delay(delay)), flights: Mutex::default() }
+    }
+
+    fn flight(&self, key: i32) -> Flight<L> {
+        let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+        flights
+            .entry(key)
+            .or_insert_with(|| {
+                let loader = self.loader.clone();
+                async move { loader.load_one(key).await }.boxed().shared()
+            })
+            .clone()
+    }
+
+    pub async fn load_one(&self, key: i32) -> AppResult<Option<L::Value>> {
+        self.flight(key).await
+    }
+
+    /// The values of these keys, loaded in one batch (keys without a value are left out).
+    pub async fn load_many(&self, keys: impl IntoIterator<Item = i32>) -> AppResult<HashMap<i32, L::Value>> {
+        let keys: Vec<i32> = keys.into_iter().collect::<HashSet<_>>().into_iter().collect();
+        let flights: Vec<Flight<L>> = keys.iter().map(|k| self.flight(*k)).collect();
+        let values = futures_util::future::try_join_all(flights).await?;
+        Ok(keys.into_iter().zip(values).filter_map(|(k, v)| v.map(|v| (k, v))).collect())
+    }
+}
 
 /// A loader of every row whose `$column` is one of the keys, grouped by it, in `$order`.
 macro_rules! grouped_loader {
@@ -326,8 +366,8 @@ pub struct Loaders {
 impl Loaders {
     pub fn new(db: &DatabaseConnection, delay: std::time::Duration) -> Self {
         let today = crate::time::today_paris();
-        fn with<L: Loader<i32>>(l: L, delay: std::time::Duration) -> Cached<L> {
-            DataLoader::with_cache(l, tokio::spawn, HashMapCache::default()).delay(delay)
+        fn with<L: Loader<i32, Error = AppError>>(l: L, delay: std::time::Duration) -> Cached<L> {
+            Cached::new(l, delay)
         }
         Loaders {
             today,
