@@ -7,12 +7,17 @@
 //! its own transaction (`audit::service::record` calls [`bump`]), the versions of the
 //! scopes it may change:
 //! - `global`: every write;
-//! - `territory`: every write except a referral's own (target types `Referral*`):
-//!   territories, communes and their memberships, persons, mandates, accounts, bodies,
-//!   meetings, signature delegations, imports, the demo... (what the territory queries
+//! - `territory`: every write that may change the territory or a permission:
+//!   territories, communes and their memberships, persons, mandates, accounts, bodies and
+//!   their seats, signature delegations, imports, the demo... (what the territory queries
 //!   show, and what every permission follows from);
+//! - `meetings`: a meeting's own writes (target types `Meeting`, `AgendaItem`, `Proxy`,
+//!   `Document`, `MeetingRequest`: editing, convening, acknowledging, attendance, votes,
+//!   minutes, documents, requests), which change no territory answer and no permission;
 //! - `referral:<id>`: the writes of that referral (its responses, drafts, documents,
-//!   form, deadline, closing by the job).
+//!   form, deadline, closing by the job);
+//! - nothing but `global`: a person's own reading state (marking notifications read,
+//!   a calendar feed), which only that person's `global` answers show.
 //!
 //! A query's answer depends on `global` unless each of its root fields declared a
 //! narrower scope (the default is correct: a new root field that declares nothing is
@@ -20,7 +25,8 @@
 //! `intercommunalities`, `intercommunality`, `persons`) declare `territory`: every type
 //! reachable from them (Commune, Intercommunality, Membership, Territory, Person,
 //! Mandate) is changed only by writes that bump it. `referral(id)` declares
-//! `territory` and `referral:<id>`, the latter's version read before the referral is.
+//! `territory`, `meetings` (a referral shows its meeting) and `referral:<id>`, the
+//! latter two's versions read before the referral is.
 //!
 //! A scope's version is the sum of its rows in `cache_version` (shards 0 to 15); a write
 //! adds one to one shard, picked from the writer, so concurrent writers seldom wait on
@@ -41,12 +47,13 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Set};
 
 use crate::auth::Actor;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 
 /// Rows per scope.
 pub const SHARDS: i16 = 16;
 pub const GLOBAL: &str = "global";
 pub const TERRITORY: &str = "territory";
+pub const MEETINGS: &str = "meetings";
 
 pub fn referral_scope(id: i32) -> String {
     format!("referral:{id}")
@@ -70,10 +77,11 @@ pub mod cache_version {
 }
 
 /// The scopes a write changes, from its audit entry: a referral's own writes change that
-/// referral; every other write may change anything a query shows. `referral` is the
+/// referral; a meeting's own writes the meetings; a person's reading state nothing but
+/// `global`; every other write may change anything a query shows. `referral` is the
 /// referral's id (the target of a `Referral` entry, else the `referral` of the summary
 /// of a `Referral*` entry); without it the write counts as a write of anything.
-pub fn scopes_written(target_type: &str, target_id: Option<i32>, summary: &serde_json::Value) -> Vec<String> {
+pub fn scopes_written(action: &str, target_type: &str, target_id: Option<i32>, summary: &serde_json::Value) -> Vec<String> {
     let referral = match target_type {
         "Referral" => target_id,
         t if t.starts_with("Referral") => {
@@ -81,9 +89,15 @@ pub fn scopes_written(target_type: &str, target_id: Option<i32>, summary: &serde
         }
         _ => None,
     };
-    match referral {
-        Some(id) => vec![GLOBAL.to_string(), referral_scope(id)],
-        None => vec![GLOBAL.to_string(), TERRITORY.to_string()],
+    if let Some(id) = referral {
+        return vec![GLOBAL.to_string(), referral_scope(id)];
+    }
+    match (action, target_type) {
+        (_, "Meeting" | "AgendaItem" | "Proxy" | "Document" | "MeetingRequest") => {
+            vec![GLOBAL.to_string(), MEETINGS.to_string()]
+        }
+        ("MARK_NOTIFICATIONS_READ" | "CREATE_CALENDAR_FEED", "Person") => vec![GLOBAL.to_string()],
+        _ => vec![GLOBAL.to_string(), TERRITORY.to_string()],
     }
 }
 
@@ -167,7 +181,7 @@ pub struct Key {
 pub enum Deps {
     /// Any write.
     Global(i64),
-    /// The territory and these referrals (scope, version).
+    /// The territory and these narrower scopes (a referral's, the meetings'), with their versions.
     Narrow { territory: i64, referrals: Vec<(String, i64)> },
 }
 
@@ -285,12 +299,11 @@ impl Reads {
         if ctx.data_opt::<Reads>().is_none() || root_key(ctx).is_none() {
             return Ok(());
         }
-        let scope = referral_scope(id);
-        let versions = read_versions(conn, std::slice::from_ref(&scope)).await?;
-        let v = versions.get(&scope).copied().ok_or_else(|| AppError::internal("referral version missing"))?;
+        let scopes = [referral_scope(id), MEETINGS.to_string()];
+        let versions = read_versions(conn, &scopes).await?;
         Self::with(ctx, |d| {
             d.territory = true;
-            d.referrals.insert(scope, v);
+            d.referrals.extend(versions);
         });
         Ok(())
     }
@@ -342,17 +355,25 @@ mod tests {
     }
 
     #[test]
-    fn a_referral_write_changes_its_referral_and_any_other_write_the_territory() {
+    fn each_write_changes_the_scopes_its_records_are_read_in() {
         let none = serde_json::json!({});
-        assert_eq!(scopes_written("Referral", Some(7), &none), ["global", "referral:7"]);
+        let w = |t: &str, id: Option<i32>, s: &serde_json::Value| scopes_written("ANY", t, id, s);
+        assert_eq!(w("Referral", Some(7), &none), ["global", "referral:7"]);
         let draft = serde_json::json!({ "referral": 7, "commune": 3 });
-        assert_eq!(scopes_written("ReferralResponse", Some(99), &draft), ["global", "referral:7"]);
-        assert_eq!(scopes_written("ReferralDocument", Some(99), &draft), ["global", "referral:7"]);
+        assert_eq!(w("ReferralResponse", Some(99), &draft), ["global", "referral:7"]);
+        assert_eq!(w("ReferralDocument", Some(99), &draft), ["global", "referral:7"]);
         // A Referral* entry that does not say its referral counts as a write of anything.
-        assert_eq!(scopes_written("ReferralResponse", Some(99), &none), ["global", "territory"]);
-        for t in ["Person", "Mandate", "Territory", "Account", "Body", "Meeting", "SignatureDelegation", "Other"] {
-            assert_eq!(scopes_written(t, Some(7), &draft), ["global", "territory"], "{t}");
+        assert_eq!(w("ReferralResponse", Some(99), &none), ["global", "territory"]);
+        for t in ["Person", "Mandate", "Territory", "Account", "Body", "BodySeat", "SignatureDelegation", "Other"] {
+            assert_eq!(w(t, Some(7), &draft), ["global", "territory"], "{t}");
         }
+        for t in ["Meeting", "AgendaItem", "Proxy", "Document", "MeetingRequest"] {
+            assert_eq!(w(t, Some(7), &none), ["global", "meetings"], "{t}");
+        }
+        for a in ["MARK_NOTIFICATIONS_READ", "CREATE_CALENDAR_FEED"] {
+            assert_eq!(scopes_written(a, "Person", Some(7), &none), ["global"], "{a}");
+        }
+        assert_eq!(scopes_written("UPDATE_PERSON", "Person", Some(7), &none), ["global", "territory"]);
     }
 
     impl ResponseCache {

@@ -25,7 +25,7 @@ const INVISIBLE: [&str; 4] = ["LOGIN", "LOGIN_FAILED", "LOGOUT", "CHANGE_PASSWOR
 /// every server process.
 pub async fn record<C: ConnectionTrait>(conn: &C, actor: &Actor, entry: Entry<'_>) -> AppResult<()> {
     if !INVISIBLE.contains(&entry.action) {
-        let scopes = crate::cache::scopes_written(entry.target_type, entry.target_id, &entry.summary);
+        let scopes = crate::cache::scopes_written(entry.action, entry.target_type, entry.target_id, &entry.summary);
         crate::cache::bump(conn, actor, &scopes).await?;
     }
     audit_entry::ActiveModel {

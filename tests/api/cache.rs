@@ -327,3 +327,31 @@ async fn meeting_answers_follow_each_write_that_changes_them() {
     assert_ne!(before, after);
     assert!(after.to_string().contains("Plan vélo"));
 }
+
+#[tokio::test]
+async fn a_meeting_write_leaves_cached_territory_answers_and_changes_its_referral() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let mayor = app.login_as("maire.marseille@demo.entente.fr").await;
+    let amp = app.epci_id(&sec, "200054807").await;
+    let (wg, _) = crate::meetings::working_group(&app, &sec, &["13055", "13001"]).await;
+    let meeting = crate::meetings::create_meeting(&app, &sec, &wg, 20).await;
+    let i = json!({"title": "Plan vélo", "silence": "NO_RESPONSE", "deadlineDate": crate::meetings::today() + chrono::Duration::days(30), "meetingId": meeting});
+    let r = app.gql(Some(&sec), crate::referrals::CREATE, json!({"e": amp, "p": "FREE_CONSULTATION", "i": i})).await;
+    let referral = ok(&r)["createReferral"]["id"].as_str().unwrap().to_string();
+    let rq = "query($id:ID!){referral(id:$id){title meeting{title}}}";
+    let (before, spent) = cached(&app, &sec, rq, json!({"id": referral})).await;
+    assert_eq!(spent, 2, "a cached referral answer reads the session and its scopes' versions, together");
+    assert_eq!(before["data"]["referral"]["meeting"]["title"], "Séance J+20", "{before}");
+    let (_, spent) = cached(&app, &sec, AMP, json!({})).await;
+    assert_eq!(spent, 1);
+    let update = "mutation($i:UpdateMeetingInput!){updateMeeting(input:$i){id version}}";
+    ok(&app.gql(Some(&sec), update, json!({"i": {"id": meeting, "expectedVersion": 1, "title": "Séance renommée"}})).await);
+    ok(&app.gql(Some(&mayor), "mutation($t:DateTime!){markNotificationsRead(upTo:$t){marked}}", json!({"t": chrono::Utc::now()})).await);
+    // The territory answer stays cached; the referral's shows the new title.
+    let s = app.state.statements.get();
+    ok(&app.gql(Some(&sec), AMP, json!({})).await);
+    assert_eq!(app.state.statements.get() - s, 1, "a meeting write or a notification read emptied the territory answer");
+    let after = app.gql(Some(&sec), rq, json!({"id": referral})).await;
+    assert_eq!(after["data"]["referral"]["meeting"]["title"], "Séance renommée", "{after}");
+}
