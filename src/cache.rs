@@ -81,7 +81,12 @@ pub mod cache_version {
 /// `global`; every other write may change anything a query shows. `referral` is the
 /// referral's id (the target of a `Referral` entry, else the `referral` of the summary
 /// of a `Referral*` entry); without it the write counts as a write of anything.
-pub fn scopes_written(action: &str, target_type: &str, target_id: Option<i32>, summary: &serde_json::Value) -> Vec<String> {
+pub fn scopes_written(
+    action: &str,
+    target_type: &str,
+    target_id: Option<i32>,
+    summary: &serde_json::Value,
+) -> Vec<String> {
     let referral = match target_type {
         "Referral" => target_id,
         t if t.starts_with("Referral") => {

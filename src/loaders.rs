@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use futures_util::future::{BoxFuture, FutureExt, Shared};
 use chrono::NaiveDate;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::error::{AppError, AppResult};

@@ -346,12 +346,24 @@ async fn a_meeting_write_leaves_cached_territory_answers_and_changes_its_referra
     let (_, spent) = cached(&app, &sec, AMP, json!({})).await;
     assert_eq!(spent, 1);
     let update = "mutation($i:UpdateMeetingInput!){updateMeeting(input:$i){id version}}";
-    ok(&app.gql(Some(&sec), update, json!({"i": {"id": meeting, "expectedVersion": 1, "title": "Séance renommée"}})).await);
-    ok(&app.gql(Some(&mayor), "mutation($t:DateTime!){markNotificationsRead(upTo:$t){marked}}", json!({"t": chrono::Utc::now()})).await);
+    ok(&app
+        .gql(Some(&sec), update, json!({"i": {"id": meeting, "expectedVersion": 1, "title": "Séance renommée"}}))
+        .await);
+    ok(&app
+        .gql(
+            Some(&mayor),
+            "mutation($t:DateTime!){markNotificationsRead(upTo:$t){marked}}",
+            json!({"t": chrono::Utc::now()}),
+        )
+        .await);
     // The territory answer stays cached; the referral's shows the new title.
     let s = app.state.statements.get();
     ok(&app.gql(Some(&sec), AMP, json!({})).await);
-    assert_eq!(app.state.statements.get() - s, 1, "a meeting write or a notification read emptied the territory answer");
+    assert_eq!(
+        app.state.statements.get() - s,
+        1,
+        "a meeting write or a notification read emptied the territory answer"
+    );
     let after = app.gql(Some(&sec), rq, json!({"id": referral})).await;
     assert_eq!(after["data"]["referral"]["meeting"]["title"], "Séance renommée", "{after}");
 }
