@@ -196,9 +196,9 @@ pub async fn create_referral(
     intercommunality: Option<i32>,
     procedure: Procedure,
     f: ReferralFields,
-) -> AppResult<referral::Model> {
+) -> AppResult<Granted<referral::Model>> {
     let txn = crate::db::write(&state.db).await?;
-    let p = authorize(&txn, actor, Action::ManageReferrals { intercommunality }).await?;
+    let (p, allowed) = authorize_pass(&txn, actor, Action::ManageReferrals { intercommunality }).await?;
     let c = check_fields(&txn, intercommunality, procedure, &f).await?;
     let now = Utc::now();
     let r = referral::ActiveModel {
@@ -230,7 +230,7 @@ pub async fn create_referral(
     .await?;
     record(&txn, actor, audit("CREATE_REFERRAL", "Referral", r.id, &r, fields_json(&r))).await?;
     txn.commit().await?;
-    Ok(r)
+    Ok(allowed.grant(r))
 }
 
 pub(super) fn require_status(r: &referral::Model, wanted: ReferralStatus, doing: &str) -> AppResult<()> {
@@ -251,10 +251,10 @@ pub async fn update_referral(
     id: i32,
     expected_version: i32,
     f: ReferralFields,
-) -> AppResult<referral::Model> {
+) -> AppResult<Granted<referral::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let r = referral_of(&txn, id).await?;
-    authorize(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
+    let allowed = pass(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
     require_status(&r, ReferralStatus::Draft, "edit it once opened")?;
     let procedure = procedure_of(&r)?;
     let c = check_fields(&txn, r.intercommunality_id, procedure, &f).await?;
@@ -284,7 +284,7 @@ pub async fn update_referral(
     let r = referral_of(&txn, id).await?;
     record(&txn, actor, audit("UPDATE_REFERRAL", "Referral", id, &r, fields_json(&r))).await?;
     txn.commit().await?;
-    Ok(r)
+    Ok(allowed.grant(r))
 }
 
 /// The form of a data collection: a new version each time; answers keep the version they
