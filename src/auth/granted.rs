@@ -14,33 +14,43 @@
 //!
 //! Every place that makes one is found with `grep -rn '\.grant(\|\.vouch(\|\.reshape(' src`.
 //!
-//! The field is private, so a grant cannot be conjured outside this module:
+//! The field is private, so a grant cannot be conjured outside this module, nor a pass
+//! outside the policy:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0423
 //! fn forge<T>(row: T) -> entente::auth::Granted<T> {
 //!     entente::auth::Granted(row)
 //! }
 //! ```
 //!
-//! ```compile_fail
+//! ```compile_fail,E0423
 //! fn forge() -> entente::auth::Pass {
 //!     entente::auth::Pass(())
 //! }
 //! ```
 //!
-//! and so the object of a guarded record cannot be built from a row:
+//! and the object of a guarded record is built from a grant only, never from a row:
 //!
-//! ```compile_fail
-//! fn forge(row: entente::meetings::model::meeting::Model) -> entente::meetings::graphql::Meeting {
-//!     entente::meetings::graphql::Meeting(row)
+//! ```compile_fail,E0423
+//! use entente::auth::Granted;
+//! use entente::meetings::{graphql::Meeting, model::meeting};
+//! fn forge(row: Granted<meeting::Model>) -> Meeting {
+//!     Meeting(row) // the field is private even given a grant: `Meeting::from` takes it
 //! }
 //! ```
 //!
-//! while it can from a grant:
+//! ```compile_fail,E0277
+//! use entente::meetings::{graphql::Meeting, model::meeting};
+//! fn forge(row: meeting::Model) -> Meeting {
+//!     Meeting::from(row)
+//! }
+//! ```
 //!
 //! ```
-//! fn build(row: entente::auth::Granted<entente::meetings::model::meeting::Model>) -> entente::meetings::graphql::Meeting {
-//!     entente::meetings::graphql::Meeting::from(row)
+//! use entente::auth::Granted;
+//! use entente::meetings::{graphql::Meeting, model::meeting};
+//! fn build(row: Granted<meeting::Model>) -> Meeting {
+//!     Meeting::from(row)
 //! }
 //! ```
 use std::ops::Deref;

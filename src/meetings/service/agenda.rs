@@ -197,13 +197,13 @@ pub async fn upload_document(
 pub async fn download_document(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<documents::Download> {
     documents::authorized(db, async {
         let d = document::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("document"))?;
-        visible(db, actor, d.meeting_id).await?;
-        Ok(documents::FileMeta {
+        let m = visible(db, actor, d.meeting_id).await?;
+        Ok(m.document(documents::FileMeta {
             filename: d.filename,
             media_type: d.media_type,
             sha256: d.sha256,
             size_bytes: d.size_bytes,
-        })
+        }))
     })
     .await
 }

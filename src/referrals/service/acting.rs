@@ -53,6 +53,15 @@ impl View {
         }
         Ok(self.seen.grant(self.redact(a)))
     }
+    /// A file commune `a` attached to its response, if this actor sees that response's
+    /// content.
+    pub fn file<D>(&self, a: &referral_addressee::Model, d: D) -> AppResult<Granted<D>> {
+        if self.sees(a.commune_id) && self.shows_content(a.commune_id, &a.status) {
+            Ok(self.seen.grant(d))
+        } else {
+            Err(AppError::forbidden("you may not see this commune's response"))
+        }
+    }
 }
 
 /// Authorises seeing the referral and says what of it the actor sees.
@@ -132,6 +141,10 @@ pub async fn followed<C: ConnectionTrait>(
 }
 
 impl Granted<referral::Model> {
+    /// A document of a referral one sees (its own, not a commune's attachment).
+    pub fn document<D>(&self, d: D) -> Granted<D> {
+        self.vouch(d)
+    }
     /// The body a referral one sees is linked to (its directory entry: what it holds
     /// asks SeeBody).
     pub fn body(&self, b: body::Model) -> Granted<body::Model> {
