@@ -46,7 +46,12 @@ pub enum Publication {
 
 /// Publishes. Publishing the conference's decisions sends each adopted opinion to every
 /// municipal councillor of the member communes (L5211-40-2).
-pub async fn publish(state: &AppState, actor: &Actor, id: i32, what: Publication) -> AppResult<Granted<meeting::Model>> {
+pub async fn publish(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    what: Publication,
+) -> AppResult<Granted<meeting::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, id).await?;
     let allowed = pass(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
