@@ -607,7 +607,7 @@ async fn meeting_calendar(
     let result = async {
         let id = crate::ids::decode("id", crate::ids::Kind::Meeting, &async_graphql::ID(id))?;
         let m = crate::meetings::service::visible(db, &actor, id).await?;
-        crate::meetings::calendar::meeting_ics(db, m).await
+        crate::meetings::calendar::meeting_ics(db, m.into_inner()).await
     }
     .await;
     match result {

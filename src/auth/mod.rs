@@ -1,6 +1,7 @@
 //! Accounts, sign-in, the request's Actor and the authorization point.
 pub mod actor;
 pub mod facts;
+pub mod granted;
 pub mod graphql;
 pub mod keyed;
 pub mod model;
@@ -10,3 +11,4 @@ pub mod rules;
 pub mod service;
 
 pub use actor::{Actor, PlatformRole, Principal};
+pub use granted::{Granted, Pass};

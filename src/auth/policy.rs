@@ -142,6 +142,22 @@ pub async fn authorize<'a, S: FactSource>(
     }
 }
 
+/// `authorize`, answered with the `Pass` that grants what the action covers
+/// (`Pass::grant`): how the checks make the `Granted` values guarded objects hold.
+pub async fn pass<S: FactSource>(on: &S, actor: &Actor, action: Action) -> AppResult<super::Pass> {
+    Ok(authorize_pass(on, actor, action).await?.1)
+}
+
+/// `authorize`'s answer with its `Pass`, for a use case that needs both.
+pub async fn authorize_pass<'a, S: FactSource>(
+    on: &S,
+    actor: &'a Actor,
+    action: Action,
+) -> AppResult<(Option<&'a Principal>, super::Pass)> {
+    let p = authorize(on, actor, action).await?;
+    Ok((p, super::Pass::new()))
+}
+
 async fn allows<S: FactSource>(on: &S, actor: &Actor, p: &Principal, action: Action) -> AppResult<bool> {
     let facts = on.facts();
     let f = &facts;

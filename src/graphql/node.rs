@@ -56,11 +56,12 @@ impl NodeQuery {
             (Kind::Mandate, n) => l.mandate.load_one(n).await?.map(|m| Node::Mandate(Mandate::of(m))),
             (Kind::AuditEntry, n) => crate::audit::graphql::find_visible(ctx, n).await?.map(Node::AuditEntry),
             (Kind::Body, n) => {
-                let b = crate::meetings::service::body_of(&state(ctx)?.db, n).await?;
-                Some(Node::Body(Body(b)))
+                let db = &state(ctx)?.db;
+                let directory = crate::meetings::service::directory(db, actor(ctx)?).await?;
+                Some(Node::Body(Body::from(directory.body(db, n).await?)))
             }
             (Kind::Meeting, n) => {
-                Some(Node::Meeting(Meeting(crate::meetings::graphql::visible_meeting(ctx, n).await?)))
+                Some(Node::Meeting(Meeting::from(crate::meetings::graphql::visible_meeting(ctx, n).await?)))
             }
             (Kind::Referral, n) => {
                 let (r, _) = crate::referrals::service::visible(&state(ctx)?.db, actor(ctx)?, n).await?;

@@ -13,7 +13,8 @@ use super::model::{
 };
 use super::rules::*;
 use super::service::{self, Member, Publication, Vacancy};
-use crate::auth::policy::{granted, Action};
+use crate::auth::policy::Action;
+use crate::auth::Granted;
 use crate::error::{AppError, AppResult};
 use crate::graphql::support::{actor, allow, keyset_page, loaders, state, KeyConn, PageArgs};
 use crate::ids::{self, Kind};
@@ -61,7 +62,14 @@ pub struct RuleProfileView {
 /// An instance of an intercommunality: the conference of mayors (conférence métropolitaine
 /// des maires), a working group (groupe de travail), the DGS committee (comité des DGS),
 /// the CLECT, a commission or the council.
-pub struct Body(pub body::Model);
+/// Holds a `Granted` row: only the checks make one (`auth::granted`).
+pub struct Body(Granted<body::Model>);
+
+impl From<Granted<body::Model>> for Body {
+    fn from(b: Granted<body::Model>) -> Self {
+        Body(b)
+    }
+}
 
 #[Object]
 impl Body {
@@ -118,12 +126,9 @@ impl Body {
         first: Option<i32>,
         last: Option<i32>,
     ) -> AppResult<KeyConn<Meeting>> {
-        self.see(ctx).await?;
-        let db = &state(ctx)?.db;
-        let sees_drafts = granted(service::authorize_convener(db, actor(ctx)?, &self.0).await)?;
+        let seen = service::body_meetings(&state(ctx)?.db, actor(ctx)?, &self.0).await?;
         let all = loaders(ctx)?.body_meetings.load_one(self.0.id).await?.unwrap_or_default();
-        let items = all.into_iter().filter(|m| sees_drafts || m.status != MeetingStatus::Draft.as_str());
-        meeting_page(ctx, &PageArgs { after, before, first, last }, "Body.meetings", items)
+        meeting_page(ctx, &PageArgs { after, before, first, last }, "Body.meetings", seen.filter(all))
     }
     /// Working-group rotation: the suggested next host among the members' communes (one
     /// that never hosted first, by name; then the one that hosted longest ago).
@@ -145,8 +150,12 @@ impl Body {
 
 impl Body {
     async fn see(&self, ctx: &Context<'_>) -> AppResult<()> {
-        allow(ctx, Action::SeeBody { body: self.0.id, intercommunality: self.0.intercommunality_id }).await
+        see_body(ctx, &self.0).await
     }
+}
+
+async fn see_body(ctx: &Context<'_>, b: &body::Model) -> AppResult<()> {
+    allow(ctx, Action::SeeBody { body: b.id, intercommunality: b.intercommunality_id }).await
 }
 
 pub struct Hosting {
@@ -251,7 +260,14 @@ impl BodySeat {
 
 /// A meeting (séance plénière of the conference, réunion of a working group or
 /// committee). Times are stored in UTC; `startsAtParis` gives the Paris wall time.
-pub struct Meeting(pub meeting::Model);
+/// Holds a `Granted` row: only the checks make one (`auth::granted`).
+pub struct Meeting(Granted<meeting::Model>);
+
+impl From<Granted<meeting::Model>> for Meeting {
+    fn from(m: Granted<meeting::Model>) -> Self {
+        Meeting(m)
+    }
+}
 
 #[Object]
 impl Meeting {
@@ -259,7 +275,8 @@ impl Meeting {
         ids::encode(Kind::Meeting, self.0.id)
     }
     async fn body(&self, ctx: &Context<'_>) -> AppResult<Body> {
-        loaders(ctx)?.body.load_one(self.0.body_id).await?.map(Body).ok_or_else(|| AppError::not_found("body"))
+        let b = loaders(ctx)?.body.load_one(self.0.body_id).await?.ok_or_else(|| AppError::not_found("body"))?;
+        Ok(Body(self.0.body(b)))
     }
     async fn title(&self) -> &str {
         &self.0.title
@@ -314,12 +331,12 @@ impl Meeting {
     /// Ordre du jour, in order.
     async fn agenda(&self, ctx: &Context<'_>) -> AppResult<Vec<AgendaItem>> {
         let rows = loaders(ctx)?.agenda.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(AgendaItem).collect())
+        Ok(rows.into_iter().map(|i| AgendaItem(self.0.agenda_item(i))).collect())
     }
     /// Documents of the meeting (of its items too), without their content: download each
     /// at `downloadPath` with the same bearer token.
     async fn documents(&self, ctx: &Context<'_>) -> AppResult<Vec<Document>> {
-        documents(ctx, self.0.id, None).await
+        Ok(documents(ctx, self.0.id, None).await?.into_iter().map(|d| Document(self.0.document(d))).collect())
     }
     /// The convocations sent, with their sending time (legal proof) and read acknowledgement.
     async fn convocations(&self, ctx: &Context<'_>) -> AppResult<Vec<Convocation>> {
@@ -371,7 +388,7 @@ impl Meeting {
     }
     /// Procès-verbal.
     async fn minutes(&self) -> Minutes {
-        Minutes(self.0.clone())
+        Minutes((*self.0).clone())
     }
     /// When the list of decisions and opinions was published (due within one week).
     async fn decisions_published_at(&self) -> Option<DateTime<Utc>> {
@@ -423,7 +440,8 @@ pub struct DocumentMeta {
     after_convocation: bool,
 }
 
-pub struct Document(DocumentMeta);
+/// Holds a `Granted` row: only the checks make one (`auth::granted`).
+pub struct Document(Granted<DocumentMeta>);
 
 /// Metadata of the documents of these meetings (never their content), in upload order.
 pub async fn document_metas(db: &sea_orm::DatabaseConnection, meetings: &[i32]) -> AppResult<Vec<DocumentMeta>> {
@@ -448,9 +466,10 @@ pub async fn document_metas(db: &sea_orm::DatabaseConnection, meetings: &[i32]) 
         .await?)
 }
 
-async fn documents(ctx: &Context<'_>, meeting_id: i32, item: Option<i32>) -> AppResult<Vec<Document>> {
+/// The documents of a meeting, or of one of its items (the caller grants them).
+async fn documents(ctx: &Context<'_>, meeting_id: i32, item: Option<i32>) -> AppResult<Vec<DocumentMeta>> {
     let all = loaders(ctx)?.documents.load_one(meeting_id).await?.unwrap_or_default();
-    Ok(all.into_iter().filter(|d| item.is_none() || d.agenda_item_id == item).map(Document).collect())
+    Ok(all.into_iter().filter(|d| item.is_none() || d.agenda_item_id == item).collect())
 }
 
 #[Object]
@@ -646,7 +665,8 @@ pub struct VoteView {
 }
 
 /// A point of the agenda (ordre du jour).
-pub struct AgendaItem(agenda_item::Model);
+/// Holds a `Granted` row: only the checks make one (`auth::granted`).
+pub struct AgendaItem(Granted<agenda_item::Model>);
 
 #[Object]
 impl AgendaItem {
@@ -673,7 +693,8 @@ impl AgendaItem {
         self.0.note.as_deref()
     }
     async fn documents(&self, ctx: &Context<'_>) -> AppResult<Vec<Document>> {
-        documents(ctx, self.0.meeting_id, Some(self.0.id)).await
+        let all = documents(ctx, self.0.meeting_id, Some(self.0.id)).await?;
+        Ok(all.into_iter().map(|d| Document(self.0.document(d))).collect())
     }
     /// For MINUTES_APPROVAL: the meeting whose minutes are approved.
     async fn minutes_of(&self, ctx: &Context<'_>) -> AppResult<Option<Meeting>> {
@@ -836,37 +857,43 @@ impl Notification {
     }
 }
 
-pub struct OverduePublication(service::Overdue);
+pub struct OverduePublication {
+    meeting: Granted<meeting::Model>,
+    what: Publication,
+    due: NaiveDate,
+}
 
-async fn overdue(ctx: &Context<'_>, e: i32) -> AppResult<Vec<OverduePublication>> {
+async fn overdue(ctx: &Context<'_>, officer: &Granted<service::Officer>) -> AppResult<Vec<OverduePublication>> {
     let today = loaders(ctx)?.today;
-    Ok(service::overdue(&state(ctx)?.db, e, today).await?.into_iter().map(OverduePublication).collect())
+    Ok(service::overdue(&state(ctx)?.db, officer.intercommunality, today)
+        .await?
+        .into_iter()
+        .map(|o| OverduePublication { meeting: officer.meeting(o.meeting), what: o.what, due: o.due })
+        .collect())
 }
 
 #[Object]
 impl OverduePublication {
     async fn meeting(&self) -> Meeting {
-        Meeting(self.0.meeting.clone())
+        Meeting(self.meeting.clone())
     }
     async fn what(&self) -> Publication {
-        self.0.what
+        self.what
     }
     /// Due date (Europe/Paris): one week after the meeting, or after the minutes' approval.
     async fn due_date(&self) -> NaiveDate {
-        self.0.due
+        self.due
     }
 }
 
 /// "État d'avancement des travaux" for a plenary.
-pub struct ProgressReport {
-    intercommunality: i32,
-}
+pub struct ProgressReport(Granted<service::Officer>);
 
 #[Object]
 impl ProgressReport {
     /// The referrals still open, soonest deadline first, with their response rates.
     async fn open_referrals(&self, ctx: &Context<'_>) -> AppResult<Vec<crate::referrals::graphql::ReferralProgress>> {
-        crate::referrals::graphql::open_referrals(ctx, self.intercommunality).await
+        crate::referrals::graphql::open_referrals(ctx, &self.0).await
     }
     /// Each body with its next meeting.
     async fn bodies(&self, ctx: &Context<'_>) -> AppResult<Vec<BodyProgress>> {
@@ -875,7 +902,7 @@ impl ProgressReport {
         crate::cache::DoNotCache::mark(ctx);
         let db = &state(ctx)?.db;
         let bodies = body::Entity::find()
-            .filter(body::Column::IntercommunalityId.eq(self.intercommunality))
+            .filter(body::Column::IntercommunalityId.eq(self.0.intercommunality))
             .order_by_asc(body::Column::Name)
             .all(db)
             .await?;
@@ -892,13 +919,19 @@ impl ProgressReport {
         {
             next.insert(m.body_id, m);
         }
-        Ok(bodies.into_iter().map(|b| BodyProgress { next: next.remove(&b.id).map(Meeting), body: Body(b) }).collect())
+        Ok(bodies
+            .into_iter()
+            .map(|b| BodyProgress {
+                next: next.remove(&b.id).map(|m| Meeting(self.0.meeting(m))),
+                body: Body(self.0.body(b)),
+            })
+            .collect())
     }
     /// Held meetings whose minutes are not approved yet.
     async fn awaiting_minutes(&self, ctx: &Context<'_>) -> AppResult<Vec<Meeting>> {
         let db = &state(ctx)?.db;
         let ids: Vec<i32> = body::Entity::find()
-            .filter(body::Column::IntercommunalityId.eq(self.intercommunality))
+            .filter(body::Column::IntercommunalityId.eq(self.0.intercommunality))
             .all(db)
             .await?
             .iter()
@@ -912,12 +945,12 @@ impl ProgressReport {
             .all(db)
             .await?
             .into_iter()
-            .map(Meeting)
+            .map(|m| Meeting(self.0.meeting(m)))
             .collect())
     }
     /// Publications past their legal due date.
     async fn overdue_publications(&self, ctx: &Context<'_>) -> AppResult<Vec<OverduePublication>> {
-        overdue(ctx, self.intercommunality).await
+        overdue(ctx, &self.0).await
     }
 }
 
@@ -947,13 +980,10 @@ impl MeetingsQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> AppResult<KeyConn<Body>> {
-        allow(ctx, Action::Read).await?;
+        let db = &state(ctx)?.db;
+        let directory = service::directory(db, actor(ctx)?).await?;
         let e = ids::decode("intercommunalityId", Kind::Intercommunality, &intercommunality_id)?;
-        let mut q = body::Entity::find().filter(body::Column::IntercommunalityId.eq(e));
-        if let Some(k) = kind {
-            q = q.filter(body::Column::Kind.eq(k.as_str()));
-        }
-        let rows = q.all(&state(ctx)?.db).await?;
+        let rows = directory.bodies(db, e, kind).await?;
         let items = rows.into_iter().map(|b| (b.name.clone(), b.id, Body(b))).collect();
         keyset_page(ctx, &PageArgs { after, before, first, last }, "bodies", items, false)
     }
@@ -971,16 +1001,7 @@ impl MeetingsQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> AppResult<KeyConn<Meeting>> {
-        let p = actor(ctx)?.require()?;
-        let db = &state(ctx)?.db;
-        let ids: Vec<i32> = convocation::Entity::find()
-            .filter(convocation::Column::PersonId.eq(p.person_id))
-            .all(db)
-            .await?
-            .iter()
-            .map(|c| c.meeting_id)
-            .collect();
-        let rows = meeting::Entity::find().filter(meeting::Column::Id.is_in(ids)).all(db).await?;
+        let rows = service::convened_meetings(&state(ctx)?.db, actor(ctx)?).await?;
         meeting_page(ctx, &PageArgs { after, before, first, last }, "myMeetings", rows)
     }
     /// The actor's notifications, newest first (documents added, changes, adopted opinions).
@@ -1009,31 +1030,7 @@ impl MeetingsQuery {
     /// available to every municipal councillor of the member communes (L5211-40-2).
     async fn adopted_opinions(&self, ctx: &Context<'_>, intercommunality_id: ID) -> AppResult<Vec<AgendaItem>> {
         let e = ids::decode("intercommunalityId", Kind::Intercommunality, &intercommunality_id)?;
-        allow(ctx, Action::ReadOpinions { intercommunality: e }).await?;
-        let db = &state(ctx)?.db;
-        let conferences: Vec<i32> = body::Entity::find()
-            .filter(body::Column::IntercommunalityId.eq(e))
-            .filter(body::Column::Kind.eq(BodyKind::ConferenceOfMayors.as_str()))
-            .all(db)
-            .await?
-            .iter()
-            .map(|b| b.id)
-            .collect();
-        let published: Vec<i32> = meeting::Entity::find()
-            .filter(meeting::Column::BodyId.is_in(conferences))
-            .filter(meeting::Column::DecisionsPublishedAt.is_not_null())
-            .all(db)
-            .await?
-            .iter()
-            .map(|m| m.id)
-            .collect();
-        let rows = agenda_item::Entity::find()
-            .filter(agenda_item::Column::MeetingId.is_in(published))
-            .filter(agenda_item::Column::Kind.eq(AgendaItemKind::Opinion.as_str()))
-            .filter(agenda_item::Column::Result.eq(VoteResult::Adopted.as_str()))
-            .order_by_desc(agenda_item::Column::DecidedAt)
-            .all(db)
-            .await?;
+        let rows = service::adopted_opinions(&state(ctx)?.db, actor(ctx)?, e).await?;
         Ok(rows.into_iter().map(AgendaItem).collect())
     }
     /// A mayors' request for a conference.
@@ -1053,14 +1050,13 @@ impl MeetingsQuery {
         intercommunality_id: ID,
     ) -> AppResult<Vec<OverduePublication>> {
         let e = ids::decode("intercommunalityId", Kind::Intercommunality, &intercommunality_id)?;
-        allow(ctx, Action::Convene { intercommunality: e, conference: true }).await?;
-        overdue(ctx, e).await
+        let officer = service::officer_of(&state(ctx)?.db, actor(ctx)?, e).await?;
+        overdue(ctx, &officer).await
     }
     /// The state of ongoing work for a plenary (secretariat and president).
     async fn progress_report(&self, ctx: &Context<'_>, intercommunality_id: ID) -> AppResult<ProgressReport> {
         let e = ids::decode("intercommunalityId", Kind::Intercommunality, &intercommunality_id)?;
-        allow(ctx, Action::Convene { intercommunality: e, conference: true }).await?;
-        Ok(ProgressReport { intercommunality: e })
+        Ok(ProgressReport(service::officer_of(&state(ctx)?.db, actor(ctx)?, e).await?))
     }
 }
 
@@ -1069,7 +1065,7 @@ fn meeting_page(
     ctx: &Context<'_>,
     args: &PageArgs,
     list: &str,
-    rows: impl IntoIterator<Item = meeting::Model>,
+    rows: impl IntoIterator<Item = Granted<meeting::Model>>,
 ) -> AppResult<KeyConn<Meeting>> {
     let items = rows
         .into_iter()
@@ -1083,8 +1079,8 @@ fn meeting_page(
 /// An agenda item, if its meeting is visible (`Meeting.agenda`).
 pub async fn agenda_item_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<AgendaItem>> {
     let Some(i) = agenda_item::Entity::find_by_id(id).one(&state(ctx)?.db).await? else { return Ok(None) };
-    visible_meeting(ctx, i.meeting_id).await?;
-    Ok(Some(AgendaItem(i)))
+    let m = visible_meeting(ctx, i.meeting_id).await?;
+    Ok(Some(AgendaItem(m.agenda_item(i))))
 }
 
 /// A document's metadata, if its meeting is visible (`Meeting.documents`).
@@ -1099,9 +1095,9 @@ pub async fn document_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Docum
     else {
         return Ok(None);
     };
-    visible_meeting(ctx, meeting_id).await?;
+    let m = visible_meeting(ctx, meeting_id).await?;
     let metas = document_metas(db, &[meeting_id]).await?;
-    Ok(metas.into_iter().find(|d| d.id == id).map(Document))
+    Ok(metas.into_iter().find(|d| d.id == id).map(|d| Document(m.document(d))))
 }
 
 /// A proxy, if the meeting it was given for is visible (`Meeting.proxies`).
@@ -1116,7 +1112,7 @@ pub async fn body_seat_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Body
     let db = &state(ctx)?.db;
     let Some(s) = body_seat::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
     let b = service::body_of(db, s.body_id).await?;
-    Body(b).see(ctx).await?;
+    see_body(ctx, &b).await?;
     Ok(Some(BodySeat(s)))
 }
 
@@ -1129,7 +1125,7 @@ pub async fn meeting_request_node(ctx: &Context<'_>, id: i32) -> AppResult<Optio
     Ok(Some(MeetingRequest::of(r)))
 }
 
-pub async fn visible_meeting(ctx: &Context<'_>, id: i32) -> AppResult<meeting::Model> {
+pub async fn visible_meeting(ctx: &Context<'_>, id: i32) -> AppResult<Granted<meeting::Model>> {
     service::visible(&state(ctx)?.db, actor(ctx)?, id).await
 }
 
@@ -1399,7 +1395,7 @@ impl MeetingsMutation {
         allow(ctx, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
         let file = read_upload(ctx, file).await?;
         let d = service::upload_document(state(ctx)?, actor(ctx)?, meeting, item, file).await?;
-        let meta = DocumentMeta {
+        Ok(Document(d.reshape(|d| DocumentMeta {
             id: d.id,
             meeting_id: d.meeting_id,
             agenda_item_id: d.agenda_item_id,
@@ -1409,8 +1405,7 @@ impl MeetingsMutation {
             sha256: d.sha256,
             uploaded_at: d.uploaded_at,
             after_convocation: d.after_convocation,
-        };
-        Ok(Document(meta))
+        })))
     }
     /// Sends the convocations (électroniques by default, L2121-10; on paper for the
     /// members listed in `paperFor`, who asked for it). Refused with NOTICE_TOO_SHORT

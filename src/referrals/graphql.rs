@@ -11,6 +11,7 @@ use super::model::{
 use super::rules::*;
 use super::service::{self, View};
 use crate::auth::policy::{authorize, granted, Action};
+use crate::auth::Granted;
 use crate::error::{AppError, AppResult};
 use crate::graphql::support::{actor, connection, loaders, state, window, Conn, PageArgs};
 use crate::ids::{self, Kind};
@@ -28,12 +29,13 @@ use crate::territory::graphql::{figure, Commune, PopulationFigure};
 /// Europe/Paris; `deadline` gives that instant in UTC. Procedures without a legal
 /// duration set their last day (`deadlineDate`) instead.
 pub struct Referral {
-    r: referral::Model,
+    /// Only the checks make one (`auth::granted`).
+    r: Granted<referral::Model>,
     now: DateTime<Utc>,
 }
 
 impl Referral {
-    pub fn new(r: referral::Model) -> Self {
+    pub fn new(r: Granted<referral::Model>) -> Self {
         Referral { r, now: Utc::now() }
     }
 }
@@ -130,7 +132,7 @@ impl Referral {
     }
     async fn body(&self, ctx: &Context<'_>) -> AppResult<Option<Body>> {
         match self.r.body_id {
-            Some(b) => Ok(loaders(ctx)?.body.load_one(b).await?.map(Body)),
+            Some(b) => Ok(loaders(ctx)?.body.load_one(b).await?.map(|b| Body::from(self.r.body(b)))),
             None => Ok(None),
         }
     }
@@ -138,7 +140,7 @@ impl Referral {
     async fn meeting(&self, ctx: &Context<'_>) -> AppResult<Option<Meeting>> {
         let Some(m) = self.r.meeting_id else { return Ok(None) };
         match crate::meetings::graphql::visible_meeting(ctx, m).await {
-            Ok(m) => Ok(Some(Meeting(m))),
+            Ok(m) => Ok(Some(Meeting::from(m))),
             Err(AppError::Forbidden(_)) => Ok(None),
             Err(e) => Err(e),
         }
@@ -170,7 +172,7 @@ impl Referral {
         for n in service::responses_named(&state(ctx)?.db, self.r.id, &v).await? {
             let s = service::response_status(&self.r, &n.a, self.now)?;
             if status.is_none_or(|x| x == s) {
-                rows.push(ReferralResponse::new(n.a, s, &v));
+                rows.push(ReferralResponse::new(v.response(n.a)?, s, &v));
             }
         }
         let w = window(ctx, &PageArgs { after, before, first, last }, rows.len() as u64)?;
@@ -186,7 +188,7 @@ impl Referral {
         }
         let a = service::addressee_of(&state(ctx)?.db, self.r.id, c).await?;
         let status = service::response_status(&self.r, &a, self.now)?;
-        Ok(ReferralResponse::new(a, status, &v))
+        Ok(ReferralResponse::new(v.response(a)?, status, &v))
     }
     /// Counts by opinion (communes and shares of the frozen population), the qualified
     /// majority where the procedure needs one, and what follows. Live for the secretariat;
@@ -243,7 +245,7 @@ pub async fn response_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Refer
         return Err(AppError::forbidden("you may not see this commune's response"));
     }
     let status = service::response_status(&r, &a, Utc::now())?;
-    Ok(Some(ReferralResponse::new(a, status, &v)))
+    Ok(Some(ReferralResponse::new(v.response(a)?, status, &v)))
 }
 
 async fn documents(ctx: &Context<'_>, referral: i32, commune: Option<i32>) -> AppResult<Vec<ReferralDocument>> {
@@ -353,7 +355,8 @@ impl FormField {
 /// the commune itself, and to others once submitted: a draft is the commune's own work
 /// until its mayor signs it.
 pub struct ReferralResponse {
-    a: referral_addressee::Model,
+    /// Redacted as its reader may read it; only the checks make one (`auth::granted`).
+    a: Granted<referral_addressee::Model>,
     status: ResponseStatus,
     /// The actor acts for this commune: drafts and their revisions included.
     own: bool,
@@ -362,10 +365,11 @@ pub struct ReferralResponse {
 }
 
 impl ReferralResponse {
-    fn new(a: referral_addressee::Model, status: ResponseStatus, view: &View) -> Self {
+    /// `a` as `View::response` gave it.
+    fn new(a: Granted<referral_addressee::Model>, status: ResponseStatus, view: &View) -> Self {
         let full = view.shows_content(a.commune_id, &a.status);
         let own = view.own.contains(&a.commune_id);
-        ReferralResponse { a: view.redact(a), status, own, full }
+        ReferralResponse { a, status, own, full }
     }
 }
 
@@ -744,7 +748,11 @@ pub struct ReferralProgress {
 
 /// The open referrals of intercommunality `e` (deadline not passed), soonest deadline
 /// first, with their counts: two statements whatever their number.
-pub async fn open_referrals(ctx: &Context<'_>, e: i32) -> AppResult<Vec<ReferralProgress>> {
+pub async fn open_referrals(
+    ctx: &Context<'_>,
+    officer: &Granted<crate::meetings::service::Officer>,
+) -> AppResult<Vec<ReferralProgress>> {
+    let e = officer.intercommunality;
     use sea_orm::sea_query::{Expr, ExprTrait};
     let db = &state(ctx)?.db;
     let now = Utc::now();
@@ -780,7 +788,7 @@ pub async fn open_referrals(ctx: &Context<'_>, e: i32) -> AppResult<Vec<Referral
             };
             let (addressees, submitted) = (of(false), of(true));
             let response_rate = if addressees == 0 { 0.0 } else { submitted as f64 / addressees as f64 };
-            ReferralProgress { referral: Referral::new(r), addressees, submitted, response_rate }
+            ReferralProgress { referral: Referral::new(officer.referral(r)), addressees, submitted, response_rate }
         })
         .collect())
 }
@@ -822,33 +830,7 @@ impl ReferralsQuery {
             (None, Some(p)) if p.role == crate::auth::PlatformRole::Secretariat => p.secretariat_of,
             (None, _) => None,
         };
-        let officer = match scope {
-            Some(e) => {
-                granted(authorize(db, actor, Action::ManageReferrals { intercommunality: Some(e) }).await)?
-                    || crate::auth::policy::is_president_of(db, actor, e).await?
-            }
-            // An administrator with no scope lists every referral, national ones included.
-            None => actor.principal.as_ref().is_some_and(|p| p.role == crate::auth::PlatformRole::Admin),
-        };
-        let mut q = referral::Entity::find();
-        if let Some(e) = scope {
-            q = q.filter(referral::Column::IntercommunalityId.eq(e));
-        }
-        if !officer {
-            // Those acting for communes: the opened referrals addressed to them.
-            let acting = crate::auth::policy::acting_for(db, actor).await?;
-            let communes = &acting.drafts;
-            let ids: Vec<i32> = referral_addressee::Entity::find()
-                .select_only()
-                .column(referral_addressee::Column::ReferralId)
-                .filter(referral_addressee::Column::CommuneId.is_in(communes.iter().copied()))
-                .distinct()
-                .into_tuple()
-                .all(db)
-                .await?;
-            q = q.filter(referral::Column::Id.is_in(ids));
-        }
-        let rows = q.all(db).await?;
+        let rows = service::followed(db, actor, scope).await?;
         let now = Utc::now();
         let mut out = Vec::new();
         for r in rows {

@@ -14,10 +14,10 @@ pub async fn add_agenda_item(
     actor: &Actor,
     meeting_id: i32,
     input: NewItem,
-) -> AppResult<agenda_item::Model> {
+) -> AppResult<Granted<agenda_item::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, meeting_id).await?;
-    authorize_convener(&txn, actor, &b).await?;
+    let allowed = authorize_convener(&txn, actor, &b).await?;
     if !matches!(status_of(&m)?, MeetingStatus::Draft | MeetingStatus::Postponed) {
         return Err(AppError::rule(
             "INVALID_TRANSITION",
@@ -75,7 +75,7 @@ pub async fn add_agenda_item(
     )
     .await?;
     txn.commit().await?;
-    Ok(item)
+    Ok(allowed.grant(item))
 }
 
 /// A new agenda item, not voted yet.
@@ -133,10 +133,11 @@ pub async fn upload_document(
     meeting_id: i32,
     item_id: Option<i32>,
     file: Upload,
-) -> AppResult<document::Model> {
+) -> AppResult<Granted<document::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, meeting_id).await?;
-    let p = authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let (p, allowed) =
+        authorize_pass(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
     let status = status_of(&m)?;
     if matches!(status, MeetingStatus::Cancelled | MeetingStatus::Closed) {
         return Err(AppError::rule(
@@ -188,7 +189,7 @@ pub async fn upload_document(
     )
     .await?;
     txn.commit().await?;
-    Ok(d)
+    Ok(allowed.grant(d))
 }
 
 /// A meeting document for a reader who sees its meeting: the metadata row (which holds
@@ -196,13 +197,13 @@ pub async fn upload_document(
 pub async fn download_document(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<documents::Download> {
     documents::authorized(db, async {
         let d = document::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("document"))?;
-        visible(db, actor, d.meeting_id).await?;
-        Ok(documents::FileMeta {
+        let m = visible(db, actor, d.meeting_id).await?;
+        Ok(m.document(documents::FileMeta {
             filename: d.filename,
             media_type: d.media_type,
             sha256: d.sha256,
             size_bytes: d.size_bytes,
-        })
+        }))
     })
     .await
 }

@@ -8,13 +8,13 @@ pub struct NewBody {
     pub theme: Option<String>,
 }
 
-pub async fn create_body(state: &AppState, actor: &Actor, input: NewBody) -> AppResult<body::Model> {
+pub async fn create_body(state: &AppState, actor: &Actor, input: NewBody) -> AppResult<Granted<body::Model>> {
     let txn = crate::db::write(&state.db).await?;
     crate::territory::model::intercommunality::Entity::find_by_id(input.intercommunality_id)
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::not_found("intercommunality"))?;
-    authorize(&txn, actor, Action::ManageMeetings { intercommunality: input.intercommunality_id }).await?;
+    let allowed = pass(&txn, actor, Action::ManageMeetings { intercommunality: input.intercommunality_id }).await?;
     let name = check_text("name", &input.name, 200)?;
     let theme = opt_text("theme", input.theme.as_deref(), 300)?;
     if input.kind == BodyKind::WorkingGroup && theme.is_none() {
@@ -45,7 +45,7 @@ pub async fn create_body(state: &AppState, actor: &Actor, input: NewBody) -> App
     .await?;
     record(&txn, actor, audit("CREATE_BODY", "Body", b.id, &b, json!({ "kind": b.kind, "name": b.name }))).await?;
     txn.commit().await?;
-    Ok(b)
+    Ok(allowed.grant(b))
 }
 
 /// Overrides of a body's rule profile (its règlement intérieur); None keeps a value.
@@ -68,10 +68,10 @@ pub async fn update_body_rules(
     id: i32,
     expected_version: i32,
     patch: RulesPatch,
-) -> AppResult<body::Model> {
+) -> AppResult<Granted<body::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let b = body_of(&txn, id).await?;
-    authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let allowed = pass(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
     let range = |field: &str, v: Option<i32>, lo: i32, hi: i32| -> AppResult<Option<i32>> {
         match v {
             Some(n) if n < lo || n > hi => {
@@ -125,7 +125,7 @@ pub async fn update_body_rules(
     )
     .await?;
     txn.commit().await?;
-    Ok(after)
+    Ok(allowed.grant(after))
 }
 
 pub(super) fn profile_json(b: &body::Model) -> serde_json::Value {

@@ -11,10 +11,10 @@ pub async fn convene(
     expected_version: i32,
     urgency_reason: Option<String>,
     paper_for: &[i32],
-) -> AppResult<meeting::Model> {
+) -> AppResult<Granted<meeting::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, id).await?;
-    authorize_convener(&txn, actor, &b).await?;
+    let allowed = authorize_convener(&txn, actor, &b).await?;
     let status = status_of(&m)?;
     status.transition(MeetingStatus::Convened).map_err(|e| AppError::rule("INVALID_TRANSITION", e))?;
     let items = agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(id)).all(&txn).await?;
@@ -121,7 +121,7 @@ pub async fn convene(
     .await?;
     let after = meeting_of(&txn, id).await?.0;
     txn.commit().await?;
-    Ok(after)
+    Ok(allowed.grant(after))
 }
 
 /// One convocation per member, all with the same sending time (the legal proof);

@@ -79,10 +79,10 @@ pub async fn create_meeting(
     body_id: i32,
     request_id: Option<i32>,
     f: MeetingFields,
-) -> AppResult<meeting::Model> {
+) -> AppResult<Granted<meeting::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let b = body_of(&txn, body_id).await?;
-    authorize_convener(&txn, actor, &b).await?;
+    let allowed = authorize_convener(&txn, actor, &b).await?;
     let title = check_text("title", f.title.as_deref().unwrap_or(""), 300)?;
     let starts = paris_instant("startsAt", f.starts_at.ok_or_else(|| AppError::validation("startsAt", "required"))?)?;
     let ends = paris_instant("endsAt", f.ends_at.ok_or_else(|| AppError::validation("endsAt", "required"))?)?;
@@ -116,7 +116,7 @@ pub async fn create_meeting(
     )
     .await?;
     txn.commit().await?;
-    Ok(m)
+    Ok(allowed.grant(m))
 }
 
 /// Tells every person convened to the meeting (a notification each, timestamped: the
@@ -173,10 +173,10 @@ pub async fn update_meeting(
     id: i32,
     expected_version: i32,
     f: MeetingFields,
-) -> AppResult<meeting::Model> {
+) -> AppResult<Granted<meeting::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, id).await?;
-    authorize_convener(&txn, actor, &b).await?;
+    let allowed = authorize_convener(&txn, actor, &b).await?;
     let status = status_of(&m)?;
     if !matches!(status, MeetingStatus::Draft | MeetingStatus::Convened | MeetingStatus::Postponed) {
         return Err(AppError::rule(
@@ -227,5 +227,5 @@ pub async fn update_meeting(
     .await?;
     let after = meeting_of(&txn, id).await?.0;
     txn.commit().await?;
-    Ok(after)
+    Ok(allowed.grant(after))
 }

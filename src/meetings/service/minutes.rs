@@ -7,10 +7,10 @@ pub async fn draft_minutes(
     id: i32,
     expected_version: i32,
     text: String,
-) -> AppResult<meeting::Model> {
+) -> AppResult<Granted<meeting::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, id).await?;
-    authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let allowed = pass(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
     if !matches!(status_of(&m)?, MeetingStatus::Held | MeetingStatus::Closed) {
         return Err(AppError::rule("INVALID_TRANSITION", "minutes are drafted after the meeting is held"));
     }
@@ -32,7 +32,7 @@ pub async fn draft_minutes(
     record(&txn, actor, audit("DRAFT_MINUTES", "Meeting", id, &b, json!({}))).await?;
     let after = meeting_of(&txn, id).await?.0;
     txn.commit().await?;
-    Ok(after)
+    Ok(allowed.grant(after))
 }
 
 /// What is published: the list of decisions/opinions of a meeting, or its approved minutes.
@@ -46,10 +46,15 @@ pub enum Publication {
 
 /// Publishes. Publishing the conference's decisions sends each adopted opinion to every
 /// municipal councillor of the member communes (L5211-40-2).
-pub async fn publish(state: &AppState, actor: &Actor, id: i32, what: Publication) -> AppResult<meeting::Model> {
+pub async fn publish(
+    state: &AppState,
+    actor: &Actor,
+    id: i32,
+    what: Publication,
+) -> AppResult<Granted<meeting::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, id).await?;
-    authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let allowed = pass(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
     if !matches!(status_of(&m)?, MeetingStatus::Held | MeetingStatus::Closed) {
         return Err(AppError::rule("INVALID_TRANSITION", "only a held meeting publishes"));
     }
@@ -108,7 +113,7 @@ pub async fn publish(state: &AppState, actor: &Actor, id: i32, what: Publication
         .await?;
     let after = meeting_of(&txn, id).await?.0;
     txn.commit().await?;
-    Ok(after)
+    Ok(allowed.grant(after))
 }
 
 /// Every municipal councillor (mayor, deputy mayors, councillors) in office today in the

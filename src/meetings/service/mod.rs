@@ -18,8 +18,8 @@ use super::model::{
 pub use super::queries::{body_of, kind_of, members, seats, Member, Vacancy};
 use super::rules::*;
 use crate::audit::service::{record, Entry};
-use crate::auth::policy::{authorize, Action};
-use crate::auth::Actor;
+use crate::auth::policy::{authorize, authorize_pass, granted, pass, Action};
+use crate::auth::{Actor, Granted, Pass};
 use crate::error::{AppError, AppResult};
 use crate::people::model::mandate;
 use crate::people::rules::Role;

@@ -297,10 +297,10 @@ pub async fn second_convocation(
     first_id: i32,
     starts_at: NaiveDateTime,
     ends_at: NaiveDateTime,
-) -> AppResult<meeting::Model> {
+) -> AppResult<Granted<meeting::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let (first, b) = meeting_of(&txn, first_id).await?;
-    authorize_convener(&txn, actor, &b).await?;
+    let allowed = authorize_convener(&txn, actor, &b).await?;
     // Under the first meeting's lock from here on: its state and attendance cannot
     // change before commit.
     let first = lock_meeting(&txn, &first).await?;
@@ -389,5 +389,5 @@ pub async fn second_convocation(
     )
     .await?;
     txn.commit().await?;
-    Ok(m)
+    Ok(allowed.grant(m))
 }

@@ -10,7 +10,7 @@ pub async fn change_status(
     expected_version: i32,
     to: MeetingStatus,
     reason: Option<String>,
-) -> AppResult<meeting::Model> {
+) -> AppResult<Granted<meeting::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, id).await?;
     let conference = kind_of(&b)? == BodyKind::ConferenceOfMayors;
@@ -20,7 +20,7 @@ pub async fn change_status(
         }
         _ => Action::ManageMeetings { intercommunality: b.intercommunality_id },
     };
-    authorize(&txn, actor, action).await?;
+    let allowed = pass(&txn, actor, action).await?;
     if to == MeetingStatus::Convened {
         return Err(AppError::validation("status", "use conveneMeeting to convene"));
     }
@@ -70,5 +70,5 @@ pub async fn change_status(
     .await?;
     let after = meeting_of(&txn, id).await?.0;
     txn.commit().await?;
-    Ok(after)
+    Ok(allowed.grant(after))
 }

@@ -17,12 +17,17 @@ pub struct VoteInput {
 /// proxies included), the result by absolute majority of votes cast with the president's
 /// casting vote on a tie (not in a secret ballot), and for the conference of mayors an
 /// optional tally weighted by each mayor's commune population, frozen with the vote.
-pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteInput) -> AppResult<agenda_item::Model> {
+pub async fn record_vote(
+    state: &AppState,
+    actor: &Actor,
+    item_id: i32,
+    v: VoteInput,
+) -> AppResult<Granted<agenda_item::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let item =
         agenda_item::Entity::find_by_id(item_id).one(&txn).await?.ok_or_else(|| AppError::not_found("agenda item"))?;
     let (m, b) = meeting_of(&txn, item.meeting_id).await?;
-    authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+    let allowed = pass(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
     // Under the meeting's lock from here on: its state and attendance cannot change
     // before commit.
     let m = lock_meeting(&txn, &m).await?;
@@ -242,5 +247,5 @@ pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteI
     let after =
         agenda_item::Entity::find_by_id(item_id).one(&txn).await?.ok_or_else(|| AppError::not_found("agenda item"))?;
     txn.commit().await?;
-    Ok(after)
+    Ok(allowed.grant(after))
 }

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect, Set};
 
+use crate::auth::Granted;
 use crate::error::AppResult;
 
 /// 256 KiB: a 10 MiB document is 40 chunks.
@@ -84,12 +85,12 @@ pub struct Download {
 
 /// The content of a file for a reader, once `allowed` (the domain's read of the file's
 /// metadata and of the reader's right to it, which never touches a content) has answered
-/// with the file: no statement reads the content before.
+/// with the file, granted by that check: no statement reads the content before.
 pub async fn authorized(
     db: &DatabaseConnection,
-    allowed: impl std::future::Future<Output = AppResult<FileMeta>>,
+    allowed: impl std::future::Future<Output = AppResult<Granted<FileMeta>>>,
 ) -> AppResult<Download> {
-    let meta = allowed.await?;
+    let meta = allowed.await?.into_inner();
     let size = u64::try_from(meta.size_bytes).unwrap_or(0);
     // The first chunk before the answer's head: a content that cannot be read is an
     // INTERNAL answer, not a download cut short.

@@ -1,5 +1,9 @@
-//! Who acts for which commune.
+//! Who acts for which commune, and who sees which referral and response. These checks
+//! are the only makers of the `Granted` rows the GraphQL objects of referrals and
+//! responses hold (with the use cases, for what they wrote).
 use super::*;
+use crate::meetings::model::body;
+use crate::meetings::service::Officer;
 
 /// What the actor sees of a referral's responses.
 #[derive(Clone, Debug)]
@@ -10,6 +14,8 @@ pub struct View {
     pub own: Vec<i32>,
     /// Other communes' responses are visible (closed, and not secretariat-only).
     pub others: bool,
+    /// SeeReferral was granted.
+    seen: Pass,
 }
 
 impl View {
@@ -40,12 +46,28 @@ impl View {
             ..a
         }
     }
+    /// The response as this actor may read it (redacted), if they see its commune's.
+    pub fn response(&self, a: referral_addressee::Model) -> AppResult<Granted<referral_addressee::Model>> {
+        if !self.sees(a.commune_id) {
+            return Err(AppError::forbidden("you may not see this commune's response"));
+        }
+        Ok(self.seen.grant(self.redact(a)))
+    }
+    /// A file commune `a` attached to its response, if this actor sees that response's
+    /// content.
+    pub fn file<D>(&self, a: &referral_addressee::Model, d: D) -> AppResult<Granted<D>> {
+        if self.sees(a.commune_id) && self.shows_content(a.commune_id, &a.status) {
+            Ok(self.seen.grant(d))
+        } else {
+            Err(AppError::forbidden("you may not see this commune's response"))
+        }
+    }
 }
 
 /// Authorises seeing the referral and says what of it the actor sees.
 pub async fn view<C: ConnectionTrait>(db: &C, actor: &Actor, r: &referral::Model) -> AppResult<View> {
-    let p =
-        authorize(db, actor, Action::SeeReferral { referral: r.id, intercommunality: r.intercommunality_id }).await?;
+    let action = Action::SeeReferral { referral: r.id, intercommunality: r.intercommunality_id };
+    let (p, seen) = authorize_pass(db, actor, action).await?;
     let officer = match p {
         None => true,
         Some(p) => {
@@ -64,12 +86,75 @@ pub async fn view<C: ConnectionTrait>(db: &C, actor: &Actor, r: &referral::Model
     }
     let own = acting_for(db, actor).await?.drafts.clone();
     let closed = status_of(r, Utc::now())? == ReferralStatus::Closed;
-    Ok(View { officer, own, others: closed && !r.secretariat_only })
+    Ok(View { officer, own, others: closed && !r.secretariat_only, seen })
 }
 
 /// The referral, for those who may see it.
-pub async fn visible<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResult<(referral::Model, View)> {
+pub async fn visible<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i32,
+) -> AppResult<(Granted<referral::Model>, View)> {
     let r = referral_of(db, id).await?;
     let v = view(db, actor, &r).await?;
-    Ok((r, v))
+    Ok((v.seen.grant(r), v))
+}
+
+/// The referrals the actor follows: in `scope` (an intercommunality) all of them for its
+/// secretariat and its president; every one for an administrator without scope;
+/// otherwise those addressed to the communes the actor acts for (opened ones: drafts have
+/// no addressees yet). A visibility filter: each row is one `view` would let them see.
+pub async fn followed<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    scope: Option<i32>,
+) -> AppResult<Vec<Granted<referral::Model>>> {
+    let seen = pass(db, actor, Action::Read).await?;
+    let officer = match scope {
+        Some(e) => {
+            crate::auth::policy::granted(
+                authorize(db, actor, Action::ManageReferrals { intercommunality: Some(e) }).await,
+            )? || crate::auth::policy::is_president_of(db, actor, e).await?
+        }
+        // An administrator with no scope lists every referral, national ones included.
+        None => actor.principal.as_ref().is_some_and(|p| p.role == crate::auth::PlatformRole::Admin),
+    };
+    let mut q = referral::Entity::find();
+    if let Some(e) = scope {
+        q = q.filter(referral::Column::IntercommunalityId.eq(e));
+    }
+    if !officer {
+        // Those acting for communes: the opened referrals addressed to them.
+        let acting = acting_for(db, actor).await?;
+        let communes = &acting.drafts;
+        let ids: Vec<i32> = referral_addressee::Entity::find()
+            .select_only()
+            .column(referral_addressee::Column::ReferralId)
+            .filter(referral_addressee::Column::CommuneId.is_in(communes.iter().copied()))
+            .distinct()
+            .into_tuple()
+            .all(db)
+            .await?;
+        q = q.filter(referral::Column::Id.is_in(ids));
+    }
+    Ok(q.all(db).await?.into_iter().map(|r| seen.grant(r)).collect())
+}
+
+impl Granted<referral::Model> {
+    /// A document of a referral one sees (its own, not a commune's attachment).
+    pub fn document<D>(&self, d: D) -> Granted<D> {
+        self.vouch(d)
+    }
+    /// The body a referral one sees is linked to (its directory entry: what it holds
+    /// asks SeeBody).
+    pub fn body(&self, b: body::Model) -> Granted<body::Model> {
+        self.vouch(b)
+    }
+}
+
+impl Granted<Officer> {
+    /// The secretariat and the president of an intercommunality see all its referrals.
+    pub fn referral(&self, r: referral::Model) -> Granted<referral::Model> {
+        self.vouch(r)
+    }
 }

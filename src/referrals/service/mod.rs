@@ -19,8 +19,8 @@ use super::model::{
 };
 use super::rules::*;
 use crate::audit::service::{record, Entry};
-use crate::auth::policy::{acting_for, authorize, Action};
-use crate::auth::Actor;
+use crate::auth::policy::{acting_for, authorize, authorize_pass, pass, Action};
+use crate::auth::{Actor, Granted, Pass};
 use crate::error::{AppError, AppResult};
 use crate::meetings::service::{check_text, expect_one, notify, opt_text, About};
 use crate::people::model::mandate;

@@ -10,10 +10,10 @@ pub async fn open(
     id: i32,
     expected_version: i32,
     clock_start: Option<NaiveDate>,
-) -> AppResult<referral::Model> {
+) -> AppResult<Granted<referral::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let r = referral_of(&txn, id).await?;
-    authorize(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
+    let allowed = pass(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
     require_status(&r, ReferralStatus::Draft, "open it again")?;
     let procedure = procedure_of(&r)?;
     let today = crate::time::today_paris();
@@ -105,7 +105,7 @@ pub async fn open(
     )
     .await?;
     txn.commit().await?;
-    Ok(r)
+    Ok(allowed.grant(r))
 }
 
 pub(super) type Frozen = (i32, Option<i32>, Option<i32>, Option<String>);
@@ -196,10 +196,10 @@ pub async fn extend_deadline(
     expected_version: i32,
     day: NaiveDate,
     reason: &str,
-) -> AppResult<referral::Model> {
+) -> AppResult<Granted<referral::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let r = referral_of(&txn, id).await?;
-    authorize(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
+    let allowed = pass(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
     require_status(&r, ReferralStatus::Open, "extend the deadline")?;
     if let Some(m) = r.duration_months {
         // The law fixes these periods, and with them the day silence becomes an opinion.
@@ -257,7 +257,7 @@ pub async fn extend_deadline(
     )
     .await?;
     txn.commit().await?;
-    Ok(r2)
+    Ok(allowed.grant(r2))
 }
 
 pub async fn addressees<C: ConnectionTrait>(db: &C, referral_id: i32) -> AppResult<Vec<referral_addressee::Model>> {

@@ -196,9 +196,9 @@ pub async fn create_referral(
     intercommunality: Option<i32>,
     procedure: Procedure,
     f: ReferralFields,
-) -> AppResult<referral::Model> {
+) -> AppResult<Granted<referral::Model>> {
     let txn = crate::db::write(&state.db).await?;
-    let p = authorize(&txn, actor, Action::ManageReferrals { intercommunality }).await?;
+    let (p, allowed) = authorize_pass(&txn, actor, Action::ManageReferrals { intercommunality }).await?;
     let c = check_fields(&txn, intercommunality, procedure, &f).await?;
     let now = Utc::now();
     let r = referral::ActiveModel {
@@ -230,7 +230,7 @@ pub async fn create_referral(
     .await?;
     record(&txn, actor, audit("CREATE_REFERRAL", "Referral", r.id, &r, fields_json(&r))).await?;
     txn.commit().await?;
-    Ok(r)
+    Ok(allowed.grant(r))
 }
 
 pub(super) fn require_status(r: &referral::Model, wanted: ReferralStatus, doing: &str) -> AppResult<()> {
@@ -251,10 +251,10 @@ pub async fn update_referral(
     id: i32,
     expected_version: i32,
     f: ReferralFields,
-) -> AppResult<referral::Model> {
+) -> AppResult<Granted<referral::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let r = referral_of(&txn, id).await?;
-    authorize(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
+    let allowed = pass(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
     require_status(&r, ReferralStatus::Draft, "edit it once opened")?;
     let procedure = procedure_of(&r)?;
     let c = check_fields(&txn, r.intercommunality_id, procedure, &f).await?;
@@ -284,7 +284,7 @@ pub async fn update_referral(
     let r = referral_of(&txn, id).await?;
     record(&txn, actor, audit("UPDATE_REFERRAL", "Referral", id, &r, fields_json(&r))).await?;
     txn.commit().await?;
-    Ok(r)
+    Ok(allowed.grant(r))
 }
 
 /// The form of a data collection: a new version each time; answers keep the version they
@@ -396,19 +396,19 @@ pub async fn upload_document(
 /// A referral document for those who may see it: the referral's own to whoever sees the
 /// referral, a commune's attachment to whoever sees that commune's response. Reads the
 /// metadata row only (it holds no content).
-pub async fn document_for<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResult<referral_document::Model> {
+pub async fn document_for<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i32,
+) -> AppResult<Granted<referral_document::Model>> {
     let d = referral_document::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("document"))?;
-    let (_, v) = visible(db, actor, d.referral_id).await?;
+    let (r, v) = visible(db, actor, d.referral_id).await?;
     match d.commune_id {
         Some(c) => {
             let a = addressee_of(db, d.referral_id, c).await?;
-            if v.sees(c) && v.shows_content(c, &a.status) {
-                Ok(d)
-            } else {
-                Err(AppError::forbidden("you may not see this commune's response"))
-            }
+            v.file(&a, d)
         }
-        None => Ok(d),
+        None => Ok(r.document(d)),
     }
 }
 
@@ -417,12 +417,12 @@ pub async fn document_for<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) ->
 pub async fn download_document(db: &DatabaseConnection, actor: &Actor, id: i32) -> AppResult<documents::Download> {
     documents::authorized(db, async {
         let d = document_for(db, actor, id).await?;
-        Ok(documents::FileMeta {
+        Ok(d.reshape(|d| documents::FileMeta {
             filename: d.filename,
             media_type: d.media_type,
             sha256: d.sha256,
             size_bytes: d.size_bytes,
-        })
+        }))
     })
     .await
 }

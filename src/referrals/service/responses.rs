@@ -21,7 +21,7 @@ pub async fn save_response(
     expected_version: i32,
     input: ResponseInput,
     submit: bool,
-) -> AppResult<referral_addressee::Model> {
+) -> AppResult<Granted<referral_addressee::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let r = referral_of(&txn, referral_id).await?;
     let action = if submit {
@@ -29,7 +29,7 @@ pub async fn save_response(
     } else {
         Action::DraftResponse { commune: commune_id }
     };
-    let p = authorize(&txn, actor, action).await?;
+    let (p, allowed) = authorize_pass(&txn, actor, action).await?;
     let a = addressee_of(&txn, referral_id, commune_id).await?;
     require_status(&r, ReferralStatus::Open, "answer")?;
     if !submit && a.status == ResponseStatus::Submitted.as_str() {
@@ -97,7 +97,7 @@ pub async fn save_response(
     .await?;
     let saved = addressee_of(&txn, referral_id, commune_id).await?;
     txn.commit().await?;
-    Ok(saved)
+    Ok(allowed.grant(saved))
 }
 
 pub(super) struct CheckedResponse {
