@@ -12,7 +12,7 @@ use super::rules::*;
 use super::service::{self, View};
 use crate::auth::policy::{authorize, granted, Action};
 use crate::error::{AppError, AppResult};
-use crate::graphql::support::{actor, connection, loaders, state, window, Conn, PageArgs};
+use crate::graphql::support::{actor, keyset_page, loaders, state, KeyConn, PageArgs};
 use crate::ids::{self, Kind};
 use crate::meetings::graphql::{id_of, Body, Meeting};
 use crate::people::graphql::Person;
@@ -164,18 +164,19 @@ impl Referral {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> AppResult<Conn<ReferralResponse>> {
+    ) -> AppResult<KeyConn<ReferralResponse>> {
         let v = view_of(ctx, &self.r).await?;
         let mut rows = Vec::new();
         for n in service::responses_named(&state(ctx)?.db, self.r.id, &v).await? {
             let s = service::response_status(&self.r, &n.a, self.now)?;
             if status.is_none_or(|x| x == s) {
-                rows.push(ReferralResponse::new(n.a, s, &v));
+                // By commune name, then INSEE code: NUL sorts before any character of a
+                // name, so the joined key orders as the pair does.
+                let key = format!("{}\u{0}{}", n.name, n.insee_code);
+                rows.push((key, n.a.id, ReferralResponse::new(n.a, s, &v)));
             }
         }
-        let w = window(ctx, &PageArgs { after, before, first, last }, rows.len() as u64)?;
-        let page = rows.into_iter().skip(w.start as usize).take(w.limit() as usize).collect();
-        Ok(connection(w, page))
+        keyset_page(ctx, &PageArgs { after, before, first, last }, "Referral.responses", rows, false)
     }
     /// One commune's response, for those who may see it.
     async fn response(&self, ctx: &Context<'_>, commune_id: ID) -> AppResult<ReferralResponse> {
