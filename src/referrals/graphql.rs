@@ -247,6 +247,23 @@ pub async fn response_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Refer
     Ok(Some(ReferralResponse::new(a, status, &v)))
 }
 
+/// A referral document by its id, if the actor sees it where it is listed
+/// (`Referral.documents`, or `ReferralResponse.files` for a commune's attachment); null
+/// otherwise, as for a document that does not exist.
+pub async fn document_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<ReferralDocument>> {
+    match service::document_for(&state(ctx)?.db, actor(ctx)?, id).await {
+        Ok(d) => Ok(Some(doc(d))),
+        Err(AppError::Forbidden(_) | AppError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A signature delegation by its id, if the actor sees it in its commune's list
+/// (`signatureDelegations`); null otherwise.
+pub async fn signature_delegation_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<SignatureDelegation>> {
+    Ok(service::delegation_for(&state(ctx)?.db, actor(ctx)?, id).await?.map(SignatureDelegation))
+}
+
 async fn documents(ctx: &Context<'_>, referral: i32, commune: Option<i32>) -> AppResult<Vec<ReferralDocument>> {
     use referral_document::Column as C;
     let mut q = referral_document::Entity::find()
@@ -278,7 +295,7 @@ pub struct ReferralDocument(DocRow);
 
 #[Object]
 impl ReferralDocument {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::ReferralDocument, self.0 .0)
     }
     async fn filename(&self) -> &str {
@@ -715,7 +732,7 @@ pub struct SignatureDelegation(signature_delegation::Model);
 
 #[Object]
 impl SignatureDelegation {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::SignatureDelegation, self.0.id)
     }
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
@@ -865,18 +882,7 @@ impl ReferralsQuery {
     /// intercommunality see them all, a delegate their own.
     async fn signature_delegations(&self, ctx: &Context<'_>, commune_id: ID) -> AppResult<Vec<SignatureDelegation>> {
         let c = id_of("communeId", Kind::Commune, &commune_id)?;
-        let db = &state(ctx)?.db;
-        let actor = actor(ctx)?;
-        let p = actor.require()?;
-        let mut all = granted(authorize(db, actor, Action::DelegateSignature { commune: c }).await)?;
-        for e in crate::territory::queries::current_intercommunalities_of(db, c).await? {
-            all = all || granted(authorize(db, actor, Action::ManageReferrals { intercommunality: Some(e) }).await)?;
-        }
-        let mut q = signature_delegation::Entity::find().filter(signature_delegation::Column::CommuneId.eq(c));
-        if !all {
-            q = q.filter(signature_delegation::Column::PersonId.eq(p.person_id));
-        }
-        let rows = q.order_by_desc(signature_delegation::Column::Id).all(db).await?;
+        let rows = service::delegations_of(&state(ctx)?.db, actor(ctx)?, c).await?;
         Ok(rows.into_iter().map(SignatureDelegation).collect())
     }
 }

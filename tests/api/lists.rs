@@ -560,3 +560,109 @@ async fn a_referrals_responses_page_by_keyset_cursors() {
     let r = app.gql(Some(sec), q, json!({"id": id, "a": "3"})).await;
     assert_eq!(code(&r), "VALIDATION", "{r}");
 }
+
+// ---- nodes: referral documents and signature delegations -------------------------------
+
+#[tokio::test]
+async fn a_referral_document_is_a_node_seen_where_it_is_listed() {
+    let c = crate::referrals::ctx().await;
+    let app = &c.app;
+    let cassis_mayor = &c.mayor_cassis;
+    // A referral to Marseille alone, with a document of its own.
+    let (id, v) = c
+        .create(
+            "FREE_CONSULTATION",
+            json!({"title": "Schéma cyclable", "deadlineDate": (entente::time::today_paris() + chrono::Duration::days(30)).to_string(),
+                "silence": "NO_RESPONSE", "addresseeMode": "SUBSET", "communes": [c.marseille]}),
+        )
+        .await;
+    let r = crate::documents::upload(
+        app,
+        &c.sec,
+        crate::documents::UPLOAD_REFERRAL_DOCUMENT,
+        json!({"r": id, "f": null}),
+        "schema.pdf",
+        "application/pdf",
+        b"%PDF-1.4 schema".to_vec(),
+    )
+    .await;
+    let doc = ok(&r)["uploadReferralDocument"]["id"].as_str().unwrap().to_string();
+    // A draft's document: the secretariat's; an addressee does not see the referral yet.
+    assert_eq!(node_as(app, &c.sec, &doc).await, Ok("ReferralDocument".into()));
+    let listed = app.gql(Some(&c.sec), "query($id:ID!){referral(id:$id){documents{id}}}", json!({"id": id})).await;
+    assert_eq!(ok(&listed)["referral"]["documents"][0]["id"], doc.as_str());
+    assert!(null_for(app, &c.mayor_marseille, &doc).await);
+    ok(&app.gql(Some(&c.sec), crate::referrals::OPEN, json!({"id": id, "v": v})).await);
+    // Open: the addressee sees it, a commune not addressed does not.
+    assert_eq!(node_as(app, &c.mayor_marseille, &doc).await, Ok("ReferralDocument".into()));
+    assert!(null_for(app, cassis_mayor, &doc).await);
+
+    // A commune's attachment to its draft answer: the commune's own until submitted.
+    let (collect, v) = c
+        .create(
+            "DATA_COLLECTION",
+            json!({"title": "Plans de voirie", "deadlineDate": (entente::time::today_paris() + chrono::Duration::days(30)).to_string(),
+                "addresseeMode": "SUBSET", "communes": [c.marseille, c.cassis]}),
+        )
+        .await;
+    let form = json!([{"key": "plan", "label": "Plan de voirie", "type": "FILE"}]);
+    ok(&app.gql(Some(&c.sec), crate::referrals::SET_FORM, json!({"id": collect, "f": form})).await);
+    ok(&app.gql(Some(&c.sec), crate::referrals::OPEN, json!({"id": collect, "v": v})).await);
+    let r = crate::documents::upload(
+        app,
+        &c.dgs_marseille,
+        crate::documents::UPLOAD_RESPONSE_FILE,
+        json!({"r": collect, "c": c.marseille, "f": null}),
+        "plan.pdf",
+        "application/pdf",
+        b"%PDF-1.4 plan".to_vec(),
+    )
+    .await;
+    let file = ok(&r)["uploadResponseFile"]["id"].as_str().unwrap().to_string();
+    assert_eq!(node_as(app, &c.mayor_marseille, &file).await, Ok("ReferralDocument".into()));
+    let files = "query($id:ID!,$c:ID!){referral(id:$id){response(communeId:$c){files{id}}}}";
+    let r = app.gql(Some(&c.mayor_marseille), files, json!({"id": collect, "c": c.marseille})).await;
+    assert_eq!(ok(&r)["referral"]["response"]["files"][0]["id"], file.as_str());
+    // The secretariat lists no file of a draft, and reads none by its id; nor does Cassis.
+    let r = app.gql(Some(&c.sec), files, json!({"id": collect, "c": c.marseille})).await;
+    assert_eq!(ok(&r)["referral"]["response"]["files"], json!([]));
+    assert!(null_for(app, &c.sec, &file).await);
+    assert!(null_for(app, cassis_mayor, &file).await);
+}
+
+#[tokio::test]
+async fn a_signature_delegation_is_a_node_seen_where_it_is_listed() {
+    let c = crate::referrals::ctx().await;
+    let app = &c.app;
+    let r = app.gql(Some(&c.dgs_marseille), "{me{person{id}}}", json!({})).await;
+    let dgs = ok(&r)["me"]["person"]["id"].clone();
+    let grant = "mutation($c:ID!,$p:ID!){grantSignatureDelegation(communeId:$c,personId:$p){id}}";
+    let r = app.gql(Some(&c.mayor_marseille), grant, json!({"c": c.marseille, "p": dgs})).await;
+    let d = ok(&r)["grantSignatureDelegation"]["id"].as_str().unwrap().to_string();
+    let list = "query($c:ID!){signatureDelegations(communeId:$c){id}}";
+    // The mayor, the delegate and the secretariat of AMP list it and read it by its id.
+    for tok in [&c.mayor_marseille, &c.dgs_marseille, &c.sec] {
+        let r = app.gql(Some(tok), list, json!({"c": c.marseille})).await;
+        assert_eq!(ok(&r)["signatureDelegations"][0]["id"], d.as_str(), "{r}");
+        assert_eq!(node_as(app, tok, &d).await, Ok("SignatureDelegation".into()));
+    }
+    // Another commune's mayor lists none of Marseille's, and reads it as null.
+    let r = app.gql(Some(&c.mayor_cassis), list, json!({"c": c.marseille})).await;
+    assert_eq!(ok(&r)["signatureDelegations"], json!([]));
+    assert!(null_for(app, &c.mayor_cassis, &d).await);
+    let r = app
+        .gql(
+            Some(&c.mayor_marseille),
+            "query($id:ID!){node(id:$id){... on SignatureDelegation{commune{inseeCode} person{id} endDate}}}",
+            json!({"id": d}),
+        )
+        .await;
+    assert_eq!(ok(&r)["node"]["commune"]["inseeCode"], "13055");
+    assert_eq!(ok(&r)["node"]["person"]["id"], dgs);
+}
+
+/// Whether `node(id)` answers null (no error) to `tok`.
+async fn null_for(app: &TestApp, tok: &str, id: &str) -> bool {
+    let r = app.gql(Some(tok), NODE, json!({"id": id})).await;
+    ok(&r)["node"].is_null()
+}
