@@ -2,14 +2,14 @@
 //! intercommunality's entries.
 use async_graphql::{Context, Json, Object, ID};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::model::audit_entry;
 use crate::auth::actor::PlatformRole;
 use crate::auth::policy::Action;
 use crate::cache::DoNotCache;
 use crate::error::AppResult;
-use crate::graphql::support::{actor, allow, connection, state, window, Conn, PageArgs};
+use crate::graphql::support::{actor, allow, keyset_query, state, KeyConn, KeyOrder, PageArgs};
 use crate::ids::{self, Kind};
 
 /// One recorded change: who did what to which object, when.
@@ -75,7 +75,7 @@ impl AuditQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> AppResult<Conn<AuditEntry>> {
+    ) -> AppResult<KeyConn<AuditEntry>> {
         DoNotCache::mark(ctx);
         let p = actor(ctx)?.require()?;
         let scope = match &intercommunality_id {
@@ -84,7 +84,6 @@ impl AuditQuery {
             None => p.secretariat_of,
         };
         allow(ctx, Action::ReadAudit { scope }).await?;
-        let db = &state(ctx)?.db;
         let mut q = audit_entry::Entity::find();
         if let Some(e) = scope {
             q = q.filter(audit_entry::Column::IntercommunalityId.eq(e));
@@ -92,9 +91,8 @@ impl AuditQuery {
         if let Some(a) = action {
             q = q.filter(audit_entry::Column::Action.eq(a));
         }
-        let total = q.clone().count(db).await?;
-        let w = window(ctx, &PageArgs { after, before, first, last }, total)?;
-        let rows = q.order_by_desc(audit_entry::Column::Id).offset(w.start).limit(w.limit()).all(db).await?;
-        Ok(connection(w, rows.into_iter().map(AuditEntry).collect()))
+        // Newest first: by id, which grows with each entry.
+        let order = KeyOrder { list: "auditEntries", keys: vec![], id: audit_entry::Column::Id, descending: true };
+        keyset_query(ctx, &PageArgs { after, before, first, last }, &order, q, |e| (vec![], e.id), AuditEntry).await
     }
 }

@@ -10,7 +10,7 @@ use crate::meetings::graphql::{
     self as m, AgendaItem, Body, BodySeat, Document, Meeting, MeetingRequest, Notification, Proxy,
 };
 use crate::people::graphql::{Mandate, Person};
-use crate::referrals::graphql::{Referral, ReferralResponse};
+use crate::referrals::graphql::{self as r, Referral, ReferralDocument, ReferralResponse, SignatureDelegation};
 use crate::territory::graphql::{Commune, Intercommunality, Territory};
 
 // ---- Node ------------------------------------------------------------------------------
@@ -35,6 +35,8 @@ pub enum Node {
     BodySeat(BodySeat),
     MeetingRequest(MeetingRequest),
     ReferralResponse(ReferralResponse),
+    ReferralDocument(ReferralDocument),
+    SignatureDelegation(SignatureDelegation),
 }
 
 #[derive(Default)]
@@ -76,11 +78,12 @@ impl NodeQuery {
             (Kind::Proxy, n) => m::proxy_node(ctx, n).await?.map(Node::Proxy),
             (Kind::BodySeat, n) => m::body_seat_node(ctx, n).await?.map(Node::BodySeat),
             (Kind::MeetingRequest, n) => m::meeting_request_node(ctx, n).await?.map(Node::MeetingRequest),
-            (Kind::ReferralResponse, n) => {
-                crate::referrals::graphql::response_node(ctx, n).await?.map(Node::ReferralResponse)
+            (Kind::ReferralResponse, n) => r::response_node(ctx, n).await?.map(Node::ReferralResponse),
+            // Null when the actor may not see them where they are listed.
+            (Kind::ReferralDocument, n) => r::document_node(ctx, n).await?.map(Node::ReferralDocument),
+            (Kind::SignatureDelegation, n) => {
+                r::signature_delegation_node(ctx, n).await?.map(Node::SignatureDelegation)
             }
-            // Not yet resolved by node(): reached through their referral or commune.
-            (Kind::ReferralDocument | Kind::SignatureDelegation, _) => None,
         })
     }
 }

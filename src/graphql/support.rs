@@ -1,7 +1,11 @@
 //! What every resolver uses: the request's state, actor and loaders, the one
-//! authorization point, connections with offset and keyset cursors, and error codes.
+//! authorization point, connections with keyset cursors, and error codes.
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Context, OutputType, SimpleObject};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
 
 use crate::auth::policy::{authorize, Action};
 use crate::auth::Actor;
@@ -35,22 +39,6 @@ pub struct ConnectionFields {
     pub total_count: u64,
 }
 
-pub type Conn<T> = Connection<usize, T, ConnectionFields, EmptyFields>;
-
-/// Offset window chosen by Relay arguments over `total` items.
-#[derive(Debug, Clone, Copy)]
-pub struct Window {
-    pub start: u64,
-    pub end: u64,
-    pub total: u64,
-}
-
-impl Window {
-    pub fn limit(&self) -> u64 {
-        self.end - self.start
-    }
-}
-
 pub struct PageArgs {
     pub after: Option<String>,
     pub before: Option<String>,
@@ -58,43 +46,7 @@ pub struct PageArgs {
     pub last: Option<i32>,
 }
 
-const DEFAULT_PAGE: u64 = 50;
-
-pub fn window(ctx: &Context<'_>, args: &PageArgs, total: u64) -> AppResult<Window> {
-    let max = state(ctx)?.config.limits.max_page_size as u64;
-    let cursor = |field: &str, c: &Option<String>| -> AppResult<Option<u64>> {
-        c.as_deref()
-            .map(|s| s.parse::<u64>().map_err(|_| AppError::validation(field, "not a cursor of this list")))
-            .transpose()
-    };
-    let count = |field: &str, n: Option<i32>| -> AppResult<Option<u64>> {
-        match n {
-            None => Ok(None),
-            Some(n) if n < 0 => Err(AppError::validation(field, format!("{field} must not be negative"))),
-            Some(n) if n as u64 > max => Err(AppError::validation(field, format!("{field} must be at most {max}"))),
-            Some(n) => Ok(Some(n as u64)),
-        }
-    };
-    let mut start = cursor("after", &args.after)?.map(|a| a.saturating_add(1)).unwrap_or(0).min(total);
-    let mut end = cursor("before", &args.before)?.unwrap_or(total).min(total).max(start);
-    let (first, last) = (count("first", args.first)?, count("last", args.last)?);
-    match (first, last) {
-        (Some(f), _) => end = end.min(start.saturating_add(f)),
-        (None, None) => end = end.min(start.saturating_add(DEFAULT_PAGE)),
-        _ => {}
-    }
-    if let Some(l) = last {
-        start = start.max(end.saturating_sub(l));
-    }
-    Ok(Window { start, end, total })
-}
-
-pub fn connection<T: OutputType>(w: Window, nodes: Vec<T>) -> Conn<T> {
-    let mut c =
-        Connection::with_additional_fields(w.start > 0, w.end < w.total, ConnectionFields { total_count: w.total });
-    c.edges.extend(nodes.into_iter().enumerate().map(|(i, n)| Edge::new(w.start as usize + i, n)));
-    c
-}
+const DEFAULT_PAGE: usize = 50;
 
 // ---- keyset connections ----------------------------------------------------------------
 
@@ -112,6 +64,9 @@ pub struct Cursor {
     pub key: String,
     #[serde(rename = "i")]
     pub id: i32,
+    /// Further sort keys, compared after `key` (a list ordered by two columns and the id).
+    #[serde(rename = "m", default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<String>,
 }
 
 impl Cursor {
@@ -174,7 +129,7 @@ pub fn keyset_page<T: OutputType>(
     .max(start);
     match (first, last) {
         (Some(f), _) => end = end.min(start.saturating_add(f)),
-        (None, None) => end = end.min(start.saturating_add(DEFAULT_PAGE as usize)),
+        (None, None) => end = end.min(start.saturating_add(DEFAULT_PAGE)),
         _ => {}
     }
     if let Some(l) = last {
@@ -185,8 +140,161 @@ pub fn keyset_page<T: OutputType>(
     c.edges.extend(
         items
             .drain(start..end)
-            .map(|(key, id, node)| Edge::new(Cursor { list: list.to_string(), key, id }.encode(), node)),
+            .map(|(key, id, node)| Edge::new(Cursor { list: list.to_string(), key, id, more: vec![] }.encode(), node)),
     );
+    Ok(c)
+}
+
+// ---- keyset connections read from the database --------------------------------------
+
+/// How a list read from the database is ordered: by its text `keys` (none, one or more
+/// columns), then by `id`, all ascending or all `descending`. Its cursors hold the last
+/// row's key values and id, and name `list`.
+pub struct KeyOrder<E: EntityTrait> {
+    pub list: &'static str,
+    pub keys: Vec<E::Column>,
+    pub id: E::Column,
+    pub descending: bool,
+}
+
+impl<E: EntityTrait> KeyOrder<E> {
+    /// The key values a cursor of this list holds; a cursor of another shape is
+    /// VALIDATION on `field`.
+    fn values(&self, field: &str, c: Cursor) -> AppResult<(Vec<String>, i32)> {
+        let bad = || AppError::validation(field, "not a cursor of this list");
+        let values = match self.keys.len() {
+            0 if c.key.is_empty() && c.more.is_empty() => vec![],
+            n if n > 0 && c.more.len() == n - 1 => std::iter::once(c.key).chain(c.more).collect(),
+            _ => return Err(bad()),
+        };
+        Ok((values, c.id))
+    }
+
+    /// The rows after (`forward`) or before the row keyed (`values`, `id`) in the list's
+    /// order, that row itself included when `inclusive`: a row comparison written out,
+    /// `k1 > v1 OR (k1 = v1 AND (... id > i))`, so that it holds on every database
+    /// with the collation its ORDER BY uses.
+    fn beyond(&self, (values, id): &(Vec<String>, i32), forward: bool, inclusive: bool) -> Condition {
+        let greater = forward != self.descending;
+        let mut c = Condition::all().add(match (greater, inclusive) {
+            (true, false) => self.id.gt(*id),
+            (true, true) => self.id.gte(*id),
+            (false, false) => self.id.lt(*id),
+            (false, true) => self.id.lte(*id),
+        });
+        for (col, v) in self.keys.iter().zip(values).rev() {
+            let past = if greater { col.gt(v.clone()) } else { col.lt(v.clone()) };
+            c = Condition::any().add(past).add(Condition::all().add(col.eq(v.clone())).add(c));
+        }
+        c
+    }
+
+    /// `q` in the list's order (`forward`) or in reverse.
+    fn ordered(&self, q: Select<E>, forward: bool) -> Select<E> {
+        let dir = if forward != self.descending { Order::Asc } else { Order::Desc };
+        let q = self.keys.iter().fold(q, |q, col| q.order_by(*col, dir.clone()));
+        q.order_by(self.id, dir)
+    }
+}
+
+/// Whether `q` has a row matching `cond` (one row read at most).
+async fn any_row<E>(db: &DatabaseConnection, q: &Select<E>, cond: Condition) -> AppResult<bool>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+{
+    Ok(q.clone().filter(cond).one(db).await?.is_some())
+}
+
+/// A page of the rows of `q` by Relay arguments over keyset cursors, read in the database:
+/// ordered as `order` says, `after`/`before` keep the rows strictly after/before the
+/// cursor's key (whether or not that row still exists), then `first` (default 50) or
+/// `last` take the page, read with one row more to know whether there are others. The
+/// page info is exact, as `keyset_page`'s: the statements are the count, the page, and an
+/// existence check (one row at most) for each side whose edge the page does not show
+/// (before an `after` cursor, from a `before` one); the first page costs two. `key_of`
+/// gives a row's key values (in the order of `order.keys`) and id; `node` makes the API
+/// object.
+pub async fn keyset_query<E, T>(
+    ctx: &Context<'_>,
+    args: &PageArgs,
+    order: &KeyOrder<E>,
+    q: Select<E>,
+    key_of: impl Fn(&E::Model) -> (Vec<String>, i32),
+    node: impl Fn(E::Model) -> T,
+) -> AppResult<KeyConn<T>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync,
+    T: OutputType,
+{
+    let db = &state(ctx)?.db;
+    let cursor = |field: &str, c: &Option<String>| -> AppResult<Option<(Vec<String>, i32)>> {
+        c.as_deref().map(|c| order.values(field, Cursor::decode(field, order.list, c)?)).transpose()
+    };
+    let (after, before) = (cursor("after", &args.after)?, cursor("before", &args.before)?);
+    let (first, last) = (page_count(ctx, "first", args.first)?, page_count(ctx, "last", args.last)?);
+    let total = q.clone().count(db).await?;
+    let mut range = q.clone();
+    if let Some(a) = &after {
+        range = range.filter(order.beyond(a, true, false));
+    }
+    if let Some(b) = &before {
+        range = range.filter(order.beyond(b, false, false));
+    }
+    let (after, before, q) = (&after, &before, &q);
+    // What lies before the page when it starts right after `after`: the rows up to it.
+    let up_to_after = async move {
+        match after {
+            Some(a) => any_row(db, q, order.beyond(a, false, true)).await,
+            None => Ok(false),
+        }
+    };
+    // What lies after the page when it ends where `before` does, or where `after` does
+    // when nothing lies between them.
+    let from_before = |empty: bool| async move {
+        match (after, before) {
+            (_, None) => Ok(false),
+            (Some(a), Some(_)) if empty => any_row(db, q, order.beyond(a, true, false)).await,
+            (None, Some(_)) if empty => Ok(total > 0),
+            (_, Some(b)) => any_row(db, q, order.beyond(b, true, true)).await,
+        }
+    };
+    let (rows, has_previous, has_next) = match (first, last) {
+        (None, Some(l)) => {
+            // Backwards from `before` (or the end): the last `l` of the range.
+            let mut rows = order.ordered(range, false).limit(l as u64 + 1).all(db).await?;
+            let (more, range_empty) = (rows.len() > l, rows.is_empty());
+            rows.truncate(l);
+            rows.reverse();
+            let has_previous = more || up_to_after.await?;
+            let has_next = from_before(range_empty).await?;
+            (rows, has_previous, has_next)
+        }
+        (first, last) => {
+            let f = first.unwrap_or(DEFAULT_PAGE);
+            let mut rows = order.ordered(range, true).limit(f as u64 + 1).all(db).await?;
+            let (more, range_empty) = (rows.len() > f, rows.is_empty());
+            rows.truncate(f);
+            let dropped = match last {
+                Some(l) if rows.len() > l => {
+                    rows.drain(..rows.len() - l);
+                    true
+                }
+                _ => false,
+            };
+            let has_previous = dropped || up_to_after.await?;
+            let has_next = more || from_before(range_empty).await?;
+            (rows, has_previous, has_next)
+        }
+    };
+    let mut c = Connection::with_additional_fields(has_previous, has_next, ConnectionFields { total_count: total });
+    c.edges.extend(rows.into_iter().map(|row| {
+        let (mut values, id) = key_of(&row);
+        let key = if values.is_empty() { String::new() } else { values.remove(0) };
+        let cursor = Cursor { list: order.list.to_string(), key, id, more: values };
+        Edge::new(cursor.encode(), node(row))
+    }));
     Ok(c)
 }
 

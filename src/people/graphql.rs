@@ -1,7 +1,7 @@
 //! GraphQL types and resolvers of persons and mandates.
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, Union, ID};
 use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::model::{mandate, person};
 use super::rules::Role;
@@ -9,7 +9,7 @@ use super::service::{self, runs_on, MandateInput, PersonInput, PersonPatch};
 use crate::auth::actor::PlatformRole;
 use crate::auth::policy::{contact_visible, Action, Org};
 use crate::error::{AppError, AppResult};
-use crate::graphql::support::{actor, allow, connection, loaders, state, window, Conn, PageArgs};
+use crate::graphql::support::{actor, allow, keyset_query, loaders, state, KeyConn, KeyOrder, PageArgs};
 use crate::ids::{self, Kind};
 use crate::territory::graphql::{Commune, Intercommunality};
 use crate::territory::rules::membership_runs;
@@ -162,25 +162,21 @@ impl PeopleQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> AppResult<Conn<Person>> {
+    ) -> AppResult<KeyConn<Person>> {
         crate::cache::Reads::territory(ctx);
         allow(ctx, Action::Read).await?;
-        let db = &state(ctx)?.db;
         let mut q = person::Entity::find();
         if let Some(s) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             q = q.filter(person::Column::SearchKey.like(format!("%{}%", crate::territory::rules::search_key(s))));
         }
-        let total = q.clone().count(db).await?;
-        let w = window(ctx, &PageArgs { after, before, first, last }, total)?;
-        let rows = q
-            .order_by_asc(person::Column::FamilyName)
-            .order_by_asc(person::Column::GivenName)
-            .order_by_asc(person::Column::Id)
-            .offset(w.start)
-            .limit(w.limit())
-            .all(db)
-            .await?;
-        Ok(connection(w, rows.into_iter().map(Person).collect()))
+        let order = KeyOrder {
+            list: "persons",
+            keys: vec![person::Column::FamilyName, person::Column::GivenName],
+            id: person::Column::Id,
+            descending: false,
+        };
+        let key = |p: &person::Model| (vec![p.family_name.clone(), p.given_name.clone()], p.id);
+        keyset_query(ctx, &PageArgs { after, before, first, last }, &order, q, key, Person).await
     }
 }
 

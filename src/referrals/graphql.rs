@@ -10,10 +10,10 @@ use super::model::{
 };
 use super::rules::*;
 use super::service::{self, View};
-use crate::auth::policy::{authorize, granted, Action};
+use crate::auth::policy::Action;
 use crate::auth::Granted;
 use crate::error::{AppError, AppResult};
-use crate::graphql::support::{actor, connection, loaders, state, window, Conn, PageArgs};
+use crate::graphql::support::{actor, keyset_page, loaders, state, KeyConn, PageArgs};
 use crate::ids::{self, Kind};
 use crate::meetings::graphql::{id_of, Body, Meeting};
 use crate::people::graphql::Person;
@@ -166,18 +166,20 @@ impl Referral {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> AppResult<Conn<ReferralResponse>> {
+    ) -> AppResult<KeyConn<ReferralResponse>> {
         let v = view_of(ctx, &self.r).await?;
         let mut rows = Vec::new();
         for n in service::responses_named(&state(ctx)?.db, self.r.id, &v).await? {
             let s = service::response_status(&self.r, &n.a, self.now)?;
             if status.is_none_or(|x| x == s) {
-                rows.push(ReferralResponse::new(v.response(n.a)?, s, &v));
+                // By commune name, then INSEE code: NUL sorts before any character of a
+                // name, so the joined key orders as the pair does.
+                let key = format!("{}\u{0}{}", n.name, n.insee_code);
+                let id = n.a.id;
+                rows.push((key, id, ReferralResponse::new(v.response(n.a)?, s, &v)));
             }
         }
-        let w = window(ctx, &PageArgs { after, before, first, last }, rows.len() as u64)?;
-        let page = rows.into_iter().skip(w.start as usize).take(w.limit() as usize).collect();
-        Ok(connection(w, page))
+        keyset_page(ctx, &PageArgs { after, before, first, last }, "Referral.responses", rows, false)
     }
     /// One commune's response, for those who may see it.
     async fn response(&self, ctx: &Context<'_>, commune_id: ID) -> AppResult<ReferralResponse> {
@@ -248,6 +250,23 @@ pub async fn response_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Refer
     Ok(Some(ReferralResponse::new(v.response(a)?, status, &v)))
 }
 
+/// A referral document by its id, if the actor sees it where it is listed
+/// (`Referral.documents`, or `ReferralResponse.files` for a commune's attachment); null
+/// otherwise, as for a document that does not exist.
+pub async fn document_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<ReferralDocument>> {
+    match service::document_for(&state(ctx)?.db, actor(ctx)?, id).await {
+        Ok(d) => Ok(Some(doc(d.into_inner()))),
+        Err(AppError::Forbidden(_) | AppError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A signature delegation by its id, if the actor sees it in its commune's list
+/// (`signatureDelegations`); null otherwise.
+pub async fn signature_delegation_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<SignatureDelegation>> {
+    Ok(service::delegation_for(&state(ctx)?.db, actor(ctx)?, id).await?.map(SignatureDelegation))
+}
+
 async fn documents(ctx: &Context<'_>, referral: i32, commune: Option<i32>) -> AppResult<Vec<ReferralDocument>> {
     use referral_document::Column as C;
     let mut q = referral_document::Entity::find()
@@ -279,7 +298,7 @@ pub struct ReferralDocument(DocRow);
 
 #[Object]
 impl ReferralDocument {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::ReferralDocument, self.0 .0)
     }
     async fn filename(&self) -> &str {
@@ -718,7 +737,7 @@ pub struct SignatureDelegation(signature_delegation::Model);
 
 #[Object]
 impl SignatureDelegation {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         ids::encode(Kind::SignatureDelegation, self.0.id)
     }
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
@@ -846,18 +865,7 @@ impl ReferralsQuery {
     /// intercommunality see them all, a delegate their own.
     async fn signature_delegations(&self, ctx: &Context<'_>, commune_id: ID) -> AppResult<Vec<SignatureDelegation>> {
         let c = id_of("communeId", Kind::Commune, &commune_id)?;
-        let db = &state(ctx)?.db;
-        let actor = actor(ctx)?;
-        let p = actor.require()?;
-        let mut all = granted(authorize(db, actor, Action::DelegateSignature { commune: c }).await)?;
-        for e in crate::territory::queries::current_intercommunalities_of(db, c).await? {
-            all = all || granted(authorize(db, actor, Action::ManageReferrals { intercommunality: Some(e) }).await)?;
-        }
-        let mut q = signature_delegation::Entity::find().filter(signature_delegation::Column::CommuneId.eq(c));
-        if !all {
-            q = q.filter(signature_delegation::Column::PersonId.eq(p.person_id));
-        }
-        let rows = q.order_by_desc(signature_delegation::Column::Id).all(db).await?;
+        let rows = service::delegations_of(&state(ctx)?.db, actor(ctx)?, c).await?;
         Ok(rows.into_iter().map(SignatureDelegation).collect())
     }
 }

@@ -2,17 +2,14 @@
 //! actor through `allow` and read through loaders or call the service.
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::NaiveDate;
-use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
-    Select,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, Select};
 
 use super::model::{commune, commune_membership, intercommunality, territory};
 use super::rules::{search_key, InseeCode, LegalForm, Siren};
 use super::service::{self, TerritoryInput};
 use crate::auth::policy::Action;
 use crate::error::{AppError, AppResult};
-use crate::graphql::support::{actor, allow, connection, loaders, state, window, Conn, PageArgs};
+use crate::graphql::support::{actor, allow, keyset_query, loaders, state, KeyConn, KeyOrder, PageArgs};
 use crate::ids::{self, Kind};
 use crate::people::graphql::Mandate;
 use crate::people::rules::Role;
@@ -173,7 +170,7 @@ impl Intercommunality {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> AppResult<Conn<Commune>> {
+    ) -> AppResult<KeyConn<Commune>> {
         let today = loaders(ctx)?.today;
         let q = commune::Entity::find()
             .join(JoinType::InnerJoin, commune::Relation::Membership.def())
@@ -188,7 +185,7 @@ impl Intercommunality {
                     .add(commune_membership::Column::EndDate.is_null())
                     .add(commune_membership::Column::EndDate.gt(today)),
             );
-        commune_page(ctx, q, search, PageArgs { after, before, first, last }).await
+        commune_page(ctx, "Intercommunality.communes", q, search, PageArgs { after, before, first, last }).await
     }
     /// Membership history, ended ones included.
     async fn memberships(
@@ -285,30 +282,20 @@ fn search_condition(search: &str) -> Condition {
     c
 }
 
+/// A page of communes by name (then id), with keyset cursors of `list`.
 async fn commune_page(
     ctx: &Context<'_>,
+    list: &'static str,
     mut q: Select<commune::Entity>,
     search: Option<String>,
     args: PageArgs,
-) -> AppResult<Conn<Commune>> {
+) -> AppResult<KeyConn<Commune>> {
     allow(ctx, Action::Read).await?;
-    let db = &state(ctx)?.db;
     if let Some(s) = search.as_deref().filter(|s| !s.trim().is_empty()) {
         q = q.filter(search_condition(s));
     }
-    let total = q.clone().count(db).await?;
-    let w = window(ctx, &args, total)?;
-    let rows = if w.limit() == 0 {
-        vec![]
-    } else {
-        q.order_by_asc(commune::Column::Name)
-            .order_by_asc(commune::Column::Id)
-            .offset(w.start)
-            .limit(w.limit())
-            .all(db)
-            .await?
-    };
-    Ok(connection(w, rows.into_iter().map(Commune).collect()))
+    let order = KeyOrder { list, keys: vec![commune::Column::Name], id: commune::Column::Id, descending: false };
+    keyset_query(ctx, &args, &order, q, |c| (vec![c.name.clone()], c.id), Commune).await
 }
 
 #[derive(Default)]
@@ -329,13 +316,13 @@ impl TerritoryQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> AppResult<Conn<Commune>> {
+    ) -> AppResult<KeyConn<Commune>> {
         crate::cache::Reads::territory(ctx);
         let mut q = commune::Entity::find();
         if let Some(d) = departement {
             q = q.filter(commune::Column::Departement.eq(d.trim().to_uppercase()));
         }
-        commune_page(ctx, q, search, PageArgs { after, before, first, last }).await
+        commune_page(ctx, "communes", q, search, PageArgs { after, before, first, last }).await
     }
 
     /// A commune by its INSEE code or by its SIREN (give one of them).
@@ -374,10 +361,9 @@ impl TerritoryQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> AppResult<Conn<Intercommunality>> {
+    ) -> AppResult<KeyConn<Intercommunality>> {
         crate::cache::Reads::territory(ctx);
         allow(ctx, Action::Read).await?;
-        let db = &state(ctx)?.db;
         let mut q = intercommunality::Entity::find();
         if let Some(f) = legal_form {
             q = q.filter(intercommunality::Column::LegalForm.eq(f.as_str()));
@@ -390,16 +376,14 @@ impl TerritoryQuery {
             }
             q = q.filter(c);
         }
-        let total = q.clone().count(db).await?;
-        let w = window(ctx, &PageArgs { after, before, first, last }, total)?;
-        let rows = q
-            .order_by_asc(intercommunality::Column::Name)
-            .order_by_asc(intercommunality::Column::Id)
-            .offset(w.start)
-            .limit(w.limit())
-            .all(db)
-            .await?;
-        Ok(connection(w, rows.into_iter().map(Intercommunality).collect()))
+        let order = KeyOrder {
+            list: "intercommunalities",
+            keys: vec![intercommunality::Column::Name],
+            id: intercommunality::Column::Id,
+            descending: false,
+        };
+        let args = PageArgs { after, before, first, last };
+        keyset_query(ctx, &args, &order, q, |e| (vec![e.name.clone()], e.id), Intercommunality).await
     }
 
     /// An intercommunality by its SIREN.

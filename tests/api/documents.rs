@@ -15,12 +15,20 @@ use crate::meetings::{add_item, convene, create_body, create_meeting};
 
 const UPLOAD: &str =
     "mutation($m:ID!,$f:Upload!){uploadDocument(meetingId:$m,file:$f){id mediaType sizeBytes sha256 downloadPath}}";
-const UPLOAD_RESPONSE_FILE: &str = "mutation($r:ID!,$c:ID!,$f:Upload!){uploadResponseFile(referralId:$r,communeId:$c,file:$f){id mediaType sha256 downloadPath}}";
-const UPLOAD_REFERRAL_DOCUMENT: &str =
+pub const UPLOAD_RESPONSE_FILE: &str = "mutation($r:ID!,$c:ID!,$f:Upload!){uploadResponseFile(referralId:$r,communeId:$c,file:$f){id mediaType sha256 downloadPath}}";
+pub const UPLOAD_REFERRAL_DOCUMENT: &str =
     "mutation($r:ID!,$f:Upload!){uploadReferralDocument(referralId:$r,file:$f){id downloadPath}}";
 
 /// A GraphQL multipart request uploading `bytes` as `variables.f`, declared as `mime`.
-async fn upload(app: &TestApp, tok: &str, query: &str, vars: Value, name: &str, mime: &str, bytes: Vec<u8>) -> Value {
+pub async fn upload(
+    app: &TestApp,
+    tok: &str,
+    query: &str,
+    vars: Value,
+    name: &str,
+    mime: &str,
+    bytes: Vec<u8>,
+) -> Value {
     let form = reqwest::multipart::Form::new()
         .text("operations", json!({ "query": query, "variables": vars }).to_string())
         .text("map", json!({"0": ["variables.f"]}).to_string())

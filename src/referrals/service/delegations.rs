@@ -101,3 +101,46 @@ pub async fn revoke_signature(state: &AppState, actor: &Actor, id: i32) -> AppRe
     txn.commit().await?;
     Ok(d)
 }
+
+/// Whether the actor sees every signature delegation of `commune`: its mayor (who grants
+/// them) and the secretariat of an intercommunality it belongs to do; others see only
+/// those given to them.
+async fn sees_all_delegations<C: ConnectionTrait>(db: &C, actor: &Actor, commune: i32) -> AppResult<bool> {
+    use crate::auth::policy::granted;
+    if granted(authorize(db, actor, Action::DelegateSignature { commune }).await)? {
+        return Ok(true);
+    }
+    for e in crate::territory::queries::current_intercommunalities_of(db, commune).await? {
+        if granted(authorize(db, actor, Action::ManageReferrals { intercommunality: Some(e) }).await)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The signature delegations of `commune` the actor sees, newest first.
+pub async fn delegations_of<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    commune: i32,
+) -> AppResult<Vec<signature_delegation::Model>> {
+    let p = actor.require()?;
+    let mut q = signature_delegation::Entity::find().filter(signature_delegation::Column::CommuneId.eq(commune));
+    if !sees_all_delegations(db, actor, commune).await? {
+        q = q.filter(signature_delegation::Column::PersonId.eq(p.person_id));
+    }
+    Ok(q.order_by_desc(signature_delegation::Column::Id).all(db).await?)
+}
+
+/// A signature delegation, if the actor sees it in its commune's list (`delegations_of`);
+/// None when it does not exist or is not theirs to see.
+pub async fn delegation_for<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: i32,
+) -> AppResult<Option<signature_delegation::Model>> {
+    let p = actor.require()?;
+    let Some(d) = signature_delegation::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+    let seen = d.person_id == p.person_id || sees_all_delegations(db, actor, d.commune_id).await?;
+    Ok(seen.then_some(d))
+}
