@@ -84,3 +84,32 @@ async fn a_change_that_notifies_writes_one_event_and_a_notification_per_recipien
         0
     );
 }
+
+/// Migration 000010 links no event to notifications written before it, and refuses to
+/// run over a stored kind the application does not know (it would fail when read).
+#[tokio::test]
+async fn the_outbox_step_refuses_unknown_stored_kinds() {
+    use migration::MigratorTrait;
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = TestApp::demo().await;
+    let db = &app.state.db;
+    let steps = migration::Migrator::migrations();
+    let at = steps.iter().position(|s| s.name() == "m20261201_000010_outbox").unwrap();
+    migration::Migrator::down(db, Some((steps.len() - at) as u32)).await.unwrap();
+    let sql = |s: &str| Statement::from_string(db.get_database_backend(), s.to_string());
+    let insert = |kind: &str| {
+        sql(&format!(
+            "INSERT INTO notification (person_id, kind, message, created_at) \
+             SELECT MIN(id), '{kind}', 'avant', CURRENT_TIMESTAMP FROM person"
+        ))
+    };
+    db.execute_raw(insert("MEETING_CHANGED")).await.unwrap();
+    db.execute_raw(insert("MEETING_MOVED")).await.unwrap();
+    let refused = migration::Migrator::up(db, None).await;
+    assert!(format!("{:?}", refused.unwrap_err()).contains("MEETING_MOVED"));
+    db.execute_raw(sql("DELETE FROM notification WHERE kind = 'MEETING_MOVED'")).await.unwrap();
+    migration::Migrator::up(db, None).await.unwrap();
+    let before = notification::Entity::find().filter(notification::Column::Message.eq("avant")).all(db).await.unwrap();
+    assert_eq!(before.len(), 1);
+    assert_eq!((before[0].kind.as_str(), before[0].event_id), ("MEETING_CHANGED", None));
+}

@@ -21,6 +21,7 @@ impl Notification {
     async fn read_at(&self) -> Option<DateTime<Utc>> {
         self.0.read_at
     }
+    /// What it tells of (its outbox event's kind).
     async fn kind(&self) -> AppResult<NotificationKind> {
         NotificationKind::stored(&self.0.kind)
     }
