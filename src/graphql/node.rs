@@ -6,10 +6,9 @@ use crate::audit::graphql::AuditEntry;
 use crate::auth::policy::Action;
 use crate::error::AppResult;
 use crate::ids::{self, Kind};
-use crate::meetings::graphql::{
-    self as m, AgendaItem, Body, BodySeat, Document, Meeting, MeetingRequest, Notification, Proxy,
-};
+use crate::meetings::graphql::{self as m, AgendaItem, Body, BodySeat, Document, Meeting, MeetingRequest, Proxy};
 use crate::people::graphql::{Mandate, Person};
+use crate::platform::notify::graphql::Notification;
 use crate::referrals::graphql::{self as r, Referral, ReferralDocument, ReferralResponse, SignatureDelegation};
 use crate::territory::graphql::{Commune, Intercommunality, Territory};
 
@@ -69,7 +68,7 @@ impl NodeQuery {
                 let (r, _) = crate::referrals::service::visible(&state(ctx)?.db, actor(ctx)?, n).await?;
                 Some(Node::Referral(Referral::new(r)))
             }
-            (Kind::Notification, n) => crate::meetings::notifications::own(&state(ctx)?.db, actor(ctx)?, n)
+            (Kind::Notification, n) => crate::platform::notify::inbox::own(&state(ctx)?.db, actor(ctx)?, n)
                 .await?
                 .map(|m| Node::Notification(Notification(m))),
             // Each with the checks of the path that reaches it.

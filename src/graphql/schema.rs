@@ -7,15 +7,32 @@ use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::config::Config;
 use crate::meetings::graphql::{MeetingsMutation, MeetingsQuery};
 use crate::people::graphql::{PeopleMutation, PeopleQuery};
+use crate::platform::notify::graphql::{NotifyMutation, NotifyQuery};
 use crate::referrals::graphql::{ReferralsMutation, ReferralsQuery};
 use crate::territory::graphql::{TerritoryMutation, TerritoryQuery};
 use crate::AppState;
 
 #[derive(MergedObject, Default)]
-pub struct Query(NodeQuery, AuthQuery, TerritoryQuery, PeopleQuery, AuditQuery, MeetingsQuery, ReferralsQuery);
+pub struct Query(
+    NodeQuery,
+    AuthQuery,
+    TerritoryQuery,
+    PeopleQuery,
+    AuditQuery,
+    MeetingsQuery,
+    ReferralsQuery,
+    NotifyQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(AuthMutation, TerritoryMutation, PeopleMutation, MeetingsMutation, ReferralsMutation);
+pub struct Mutation(
+    AuthMutation,
+    TerritoryMutation,
+    PeopleMutation,
+    MeetingsMutation,
+    ReferralsMutation,
+    NotifyMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

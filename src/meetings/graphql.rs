@@ -8,7 +8,7 @@ use chrono_tz::Europe::Paris;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::model::{
-    agenda_item, ballot, body, body_seat, convocation, document, meeting, meeting_request, notification, proxy,
+    agenda_item, ballot, body, body_seat, convocation, document, meeting, meeting_request, proxy,
     superseded_convocation,
 };
 use super::rules::*;
@@ -827,36 +827,6 @@ impl MeetingRequest {
     }
 }
 
-pub struct Notification(pub notification::Model);
-
-#[Object]
-impl Notification {
-    pub async fn id(&self) -> ID {
-        ids::encode(Kind::Notification, self.0.id)
-    }
-    /// When its person marked it read (null: unread).
-    async fn read_at(&self) -> Option<DateTime<Utc>> {
-        self.0.read_at
-    }
-    /// DOCUMENT_ADDED, MEETING_CHANGED, MEETING_POSTPONED, MEETING_CANCELLED, OPINION_ADOPTED;
-    /// for referrals REFERRAL_OPENED, DEADLINE_EXTENDED, REFERRAL_REMINDER.
-    async fn kind(&self) -> &str {
-        &self.0.kind
-    }
-    async fn message(&self) -> Option<&str> {
-        self.0.message.as_deref()
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    async fn meeting_id(&self) -> Option<ID> {
-        self.0.meeting_id.map(|m| ids::encode(Kind::Meeting, m))
-    }
-    async fn referral_id(&self) -> Option<ID> {
-        self.0.referral_id.map(|r| ids::encode(Kind::Referral, r))
-    }
-}
-
 pub struct OverduePublication {
     meeting: Granted<meeting::Model>,
     what: Publication,
@@ -1003,28 +973,6 @@ impl MeetingsQuery {
     ) -> AppResult<KeyConn<Meeting>> {
         let rows = service::convened_meetings(&state(ctx)?.db, actor(ctx)?).await?;
         meeting_page(ctx, &PageArgs { after, before, first, last }, "myMeetings", rows)
-    }
-    /// The actor's notifications, newest first (documents added, changes, adopted opinions).
-    async fn my_notifications(
-        &self,
-        ctx: &Context<'_>,
-        after: Option<String>,
-        before: Option<String>,
-        first: Option<i32>,
-        last: Option<i32>,
-    ) -> AppResult<KeyConn<Notification>> {
-        let p = actor(ctx)?.require()?;
-        let rows = notification::Entity::find()
-            .filter(notification::Column::PersonId.eq(p.person_id))
-            .all(&state(ctx)?.db)
-            .await?;
-        let items = rows.into_iter().map(|n| (String::new(), n.id, Notification(n))).collect();
-        keyset_page(ctx, &PageArgs { after, before, first, last }, "myNotifications", items, true)
-    }
-    /// How many of the actor's notifications are not read yet.
-    async fn unread_count(&self, ctx: &Context<'_>) -> AppResult<u64> {
-        let p = actor(ctx)?.require()?;
-        super::notifications::unread_count(&state(ctx)?.db, p.person_id).await
     }
     /// Opinions (avis) adopted by the conference of mayors and published, newest first:
     /// available to every municipal councillor of the member communes (L5211-40-2).
@@ -1264,14 +1212,6 @@ pub struct TransitionMeetingInput {
     /// HELD, CLOSED, POSTPONED or CANCELLED (use conveneMeeting to convene).
     pub status: MeetingStatus,
     pub reason: Option<String>,
-}
-
-#[derive(SimpleObject)]
-pub struct MarkedRead {
-    /// Notifications marked read by this call.
-    marked: u64,
-    /// The actor's notifications still unread.
-    unread_count: u64,
 }
 
 #[derive(SimpleObject)]
@@ -1527,36 +1467,6 @@ impl MeetingsMutation {
     async fn sign_meeting_request(&self, ctx: &Context<'_>, id: ID) -> AppResult<MeetingRequest> {
         let id = id_of("id", Kind::MeetingRequest, &id)?;
         Ok(MeetingRequest::of(service::sign_request(state(ctx)?, actor(ctx)?, id).await?))
-    }
-    /// Marks the actor's own notifications read: those of `ids` (all must be theirs), or
-    /// all created up to `upTo`. Returns how many were marked (already read ones keep
-    /// their time).
-    async fn mark_notifications_read(
-        &self,
-        ctx: &Context<'_>,
-        ids: Option<Vec<ID>>,
-        up_to: Option<DateTime<Utc>>,
-    ) -> AppResult<MarkedRead> {
-        use super::notifications::{mark_read, unread_count, Mark, MAX_IDS};
-        let mark = match (ids, up_to) {
-            (Some(ids), None) => {
-                if ids.len() > MAX_IDS {
-                    return Err(AppError::validation("ids", format!("at most {MAX_IDS} notifications at once")));
-                }
-                let mut parsed = Vec::with_capacity(ids.len());
-                for (i, id) in ids.iter().enumerate() {
-                    parsed.push(id_of(&format!("ids.{i}"), Kind::Notification, id)?);
-                }
-                Mark::Ids(parsed)
-            }
-            (None, Some(t)) => Mark::UpTo(t),
-            _ => return Err(AppError::validation("ids", "give either ids or upTo")),
-        };
-        let st = state(ctx)?;
-        let a = actor(ctx)?;
-        let marked = mark_read(st, a, mark).await?;
-        let unread = unread_count(&st.db, a.require()?.person_id).await?;
-        Ok(MarkedRead { marked, unread_count: unread })
     }
     /// Creates the actor's secret iCalendar feed (replacing any earlier one).
     async fn create_calendar_feed(&self, ctx: &Context<'_>) -> AppResult<CalendarFeed> {

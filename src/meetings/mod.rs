@@ -3,7 +3,6 @@
 pub mod calendar;
 pub mod graphql;
 pub mod model;
-pub mod notifications;
 pub mod queries;
 pub mod rules;
 pub mod service;

@@ -176,17 +176,6 @@ entity!(attendance, "attendance", {
     version: i32,
 });
 
-entity!(notification, "notification", {
-    person_id: i32,
-    kind: String,
-    meeting_id: Option<i32>,
-    agenda_item_id: Option<i32>,
-    message: Option<String>,
-    created_at: DateTimeUtc,
-    read_at: Option<DateTimeUtc>,
-    referral_id: Option<i32>,
-});
-
 entity!(calendar_feed, "calendar_feed", {
     person_id: i32,
     token_hash: String,

@@ -18,6 +18,7 @@ mod lists;
 mod mandates;
 mod meetings;
 mod n_plus_one;
+mod notify;
 mod permissions;
 mod readme;
 mod referrals;

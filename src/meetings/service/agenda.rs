@@ -179,8 +179,9 @@ pub async fn upload_document(
     .await?;
     documents::put(&txn, &file.sha256, &file.content).await?;
     if after {
-        notify_convened(&txn, meeting_id, "DOCUMENT_ADDED", item_id, format!("document « {} » added", d.filename))
-            .await?;
+        let event =
+            Event::DocumentAdded { meeting: meeting_id, item: item_id, document: d.id, filename: d.filename.clone() };
+        notify_convened(&txn, actor, meeting_id, event).await?;
     }
     record(
         &txn,

@@ -119,52 +119,16 @@ pub async fn create_meeting(
     Ok(allowed.grant(m))
 }
 
-/// Tells every person convened to the meeting (a notification each, timestamped: the
-/// proof that they were told).
+/// Tells every person convened to the meeting of `event` (a notification each,
+/// timestamped: the proof that they were told), on the change's transaction.
 pub(super) async fn notify_convened<C: ConnectionTrait>(
     conn: &C,
+    actor: &Actor,
     meeting_id: i32,
-    kind: &str,
-    item: Option<i32>,
-    message: String,
+    event: Event,
 ) -> AppResult<usize> {
     let people = convened_people(conn, meeting_id).await?;
-    notify(conn, &people, kind, About { meeting: Some(meeting_id), item, referral: None }, &message).await
-}
-
-/// What a notification is about.
-#[derive(Clone, Copy, Default)]
-pub struct About {
-    pub meeting: Option<i32>,
-    pub item: Option<i32>,
-    pub referral: Option<i32>,
-}
-
-/// Records one notification per person (500 rows per statement).
-pub async fn notify<C: ConnectionTrait>(
-    conn: &C,
-    people: &[i32],
-    kind: &str,
-    about: About,
-    message: &str,
-) -> AppResult<usize> {
-    let now = Utc::now();
-    for chunk in people.chunks(500) {
-        notification::Entity::insert_many(chunk.iter().map(|p| notification::ActiveModel {
-            person_id: Set(*p),
-            kind: Set(kind.to_string()),
-            meeting_id: Set(about.meeting),
-            agenda_item_id: Set(about.item),
-            referral_id: Set(about.referral),
-            message: Set(Some(message.to_string())),
-            created_at: Set(now),
-            read_at: Set(None),
-            ..Default::default()
-        }))
-        .exec(conn)
-        .await?;
-    }
-    Ok(people.len())
+    notify::emit(conn, Some(actor), event, &people).await
 }
 
 pub async fn update_meeting(
@@ -217,7 +181,7 @@ pub async fn update_meeting(
         .await?;
     expect_one(res.rows_affected, "meeting", m.version, expected_version)?;
     if told {
-        notify_convened(&txn, id, "MEETING_CHANGED", None, format!("« {} » was changed", m.title)).await?;
+        notify_convened(&txn, actor, id, Event::MeetingChanged { meeting: id, title: m.title.clone() }).await?;
     }
     record(
         &txn,

@@ -81,14 +81,8 @@ pub async fn publish(
                 if !opinions.is_empty() {
                     let councillors = councillors_of(&txn, b.intercommunality_id).await?;
                     for o in &opinions {
-                        told += notify(
-                            &txn,
-                            &councillors,
-                            "OPINION_ADOPTED",
-                            About { meeting: Some(id), item: Some(o.id), referral: None },
-                            &format!("Avis de la conférence des maires: {}", o.title),
-                        )
-                        .await?;
+                        let event = Event::OpinionAdopted { meeting: id, item: o.id, title: o.title.clone() };
+                        told += notify::emit(&txn, Some(actor), event, &councillors).await?;
                     }
                 }
             }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::model::{
     agenda_item, attendance, ballot, body, body_seat, calendar_feed, convocation, document, meeting, meeting_request,
-    notification, proxy, request_signature, superseded_convocation,
+    proxy, request_signature, superseded_convocation,
 };
 pub use super::queries::{body_of, kind_of, members, seats, Member, Vacancy};
 use super::rules::*;
@@ -25,6 +25,7 @@ use crate::people::model::mandate;
 use crate::people::rules::Role;
 use crate::people::service::{next_version, runs_on};
 use crate::platform::documents::{self, Upload};
+use crate::platform::notify::{self, Event};
 use crate::territory::model::commune;
 use crate::territory::queries::{member_communes, member_communes_on};
 use crate::AppState;

@@ -51,10 +51,13 @@ pub async fn change_status(
         })?;
     }
     if told {
-        let what = if to == MeetingStatus::Cancelled { "cancelled" } else { "postponed" };
-        let msg =
-            format!("« {} » is {what}{}", m.title, reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default());
-        notify_convened(&txn, id, &format!("MEETING_{}", to.as_str()), None, msg).await?;
+        let (title, reason) = (m.title.clone(), reason.clone());
+        let event = if to == MeetingStatus::Cancelled {
+            Event::MeetingCancelled { meeting: id, title, reason }
+        } else {
+            Event::MeetingPostponed { meeting: id, title, reason }
+        };
+        notify_convened(&txn, actor, id, event).await?;
     }
     record(
         &txn,

@@ -124,18 +124,9 @@ pub(super) async fn remind(
     let mut told = 0;
     for d in &due {
         let recipients = if *d == latest {
-            let days = (deadline_day - today).num_days();
-            notify_officers(
-                &txn,
-                &silent,
-                "REFERRAL_REMINDER",
-                r.id,
-                &format!(
-                    "Saisine « {} »: réponse attendue avant le {deadline_day} à 23:59:59 ({days} jour(s))",
-                    r.title
-                ),
-            )
-            .await?
+            let days_left = (deadline_day - today).num_days();
+            let event = Event::ReferralReminder { referral: r.id, title: r.title.clone(), deadline_day, days_left };
+            notify_officers(&txn, actor, &silent, event).await?
         } else {
             0
         };

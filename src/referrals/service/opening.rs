@@ -83,14 +83,8 @@ pub async fn open(
         .await?;
     }
     let communes: HashSet<i32> = addressees.iter().map(|a| a.0).collect();
-    let told = notify_officers(
-        &txn,
-        &communes,
-        "REFERRAL_OPENED",
-        id,
-        &format!("Saisine « {} »: réponse attendue avant le {} à 23:59:59", r.title, paris_day(deadline)),
-    )
-    .await?;
+    let event = Event::ReferralOpened { referral: id, title: r.title.clone(), deadline_day: paris_day(deadline) };
+    let told = notify_officers(&txn, actor, &communes, event).await?;
     let r = referral_of(&txn, id).await?;
     record(
         &txn,
@@ -177,15 +171,15 @@ pub(super) async fn officers_of<C: ConnectionTrait>(db: &C, communes: &HashSet<i
     Ok(people)
 }
 
+/// Tells the officers of `communes` of `event`, on the change's transaction.
 pub(super) async fn notify_officers<C: ConnectionTrait>(
     conn: &C,
+    actor: &Actor,
     communes: &HashSet<i32>,
-    kind: &str,
-    referral: i32,
-    message: &str,
+    event: Event,
 ) -> AppResult<usize> {
     let people = officers_of(conn, communes).await?;
-    notify(conn, &people, kind, About { referral: Some(referral), ..About::default() }, message).await
+    notify::emit(conn, Some(actor), event, &people).await
 }
 
 /// Extends the deadline to 23:59:59 Paris on `day`; the addressees are told.
@@ -235,14 +229,9 @@ pub async fn extend_deadline(
         return Err(AppError::stale("the referral", cur.version, expected_version));
     }
     let communes: HashSet<i32> = addressees(&txn, id).await?.into_iter().map(|a| a.commune_id).collect();
-    let told = notify_officers(
-        &txn,
-        &communes,
-        "DEADLINE_EXTENDED",
-        id,
-        &format!("Saisine « {} »: échéance reportée au {} à 23:59:59 ({reason})", r.title, day),
-    )
-    .await?;
+    let event =
+        Event::DeadlineExtended { referral: id, title: r.title.clone(), deadline_day: day, reason: reason.clone() };
+    let told = notify_officers(&txn, actor, &communes, event).await?;
     let r2 = referral_of(&txn, id).await?;
     record(
         &txn,

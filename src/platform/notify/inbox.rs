@@ -1,5 +1,5 @@
-//! A person's notifications: their read state, the unread count, and marking them read.
-//! Only their own person reads or marks them.
+//! A person's inbox: their notifications, their read state, the unread count, and
+//! marking them read. Only their own person reads or marks them.
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -20,6 +20,11 @@ pub enum Mark {
     Ids(Vec<i32>),
     /// All the reader's notifications created up to this time (inclusive).
     UpTo(DateTime<Utc>),
+}
+
+/// All the person's notifications (the caller pages them).
+pub async fn of_person<C: ConnectionTrait>(db: &C, person: i32) -> AppResult<Vec<notification::Model>> {
+    Ok(notification::Entity::find().filter(notification::Column::PersonId.eq(person)).all(db).await?)
 }
 
 /// The person's notifications not read yet.

@@ -1,0 +1,391 @@
+//! Notifications as typed events written to an outbox, in the transaction of the change
+//! they tell of (ARCHITECTURE.md, "a shared platform"; issue 14).
+//!
+//! A domain builds an [`Event`] (one variant per [`NotificationKind`], carrying what it is
+//! about and the few facts a message needs) and calls [`emit`] on its own transaction
+//! with the people to tell. `emit` writes one `outbox_event` row (kind, the event as JSON,
+//! the ids it is about, the actor, when) and delivers it in-app at once: one
+//! `notification` row per recipient, linked by `event_id`. The change, its event and its
+//! notifications commit or roll back together.
+//!
+//! Delivery on other channels (issue 16: e-mail, live subscriptions) reads the outbox,
+//! never the domain tables: an event's payload parses back into its `Event` (whose
+//! [`Event::message`] is the text, written in one place), and its recipients are its
+//! `notification` rows (unique per (event, person): one message per (event, recipient)).
+//! A channel keeps its own per-(event, recipient) state beside them (status, attempts,
+//! answer), so the events not yet delivered on it are those without that state, taken
+//! with `FOR UPDATE SKIP LOCKED` on PostgreSQL.
+//!
+//! A person's inbox (reading, the unread count, marking read) is in [`inbox`]; its
+//! GraphQL types and roots in [`graphql`].
+pub mod graphql;
+pub mod inbox;
+pub mod model;
+
+use chrono::{NaiveDate, Utc};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Actor;
+use crate::error::{AppError, AppResult};
+use model::{notification, outbox_event};
+
+/// Notification rows per INSERT statement.
+const CHUNK: usize = 500;
+
+str_enum!(
+    /// What a notification tells of.
+    NotificationKind {
+        /// A document was added to a meeting after its convocation (pièce ajoutée au
+        /// dossier de séance).
+        DocumentAdded = "DOCUMENT_ADDED",
+        /// A convened meeting's title, times, venue, host commune or link changed.
+        MeetingChanged = "MEETING_CHANGED",
+        /// A convened meeting was postponed (séance reportée).
+        MeetingPostponed = "MEETING_POSTPONED",
+        /// A convened meeting was cancelled (séance annulée).
+        MeetingCancelled = "MEETING_CANCELLED",
+        /// An opinion of the conference of mayors was adopted and published (avis de la
+        /// conférence des maires, L5211-40-2), told to every municipal councillor.
+        OpinionAdopted = "OPINION_ADOPTED",
+        /// A referral was addressed to the commune (saisine).
+        ReferralOpened = "REFERRAL_OPENED",
+        /// A referral's deadline was extended (échéance reportée).
+        DeadlineExtended = "DEADLINE_EXTENDED",
+        /// The commune has not answered a referral yet and its deadline nears (relance).
+        ReferralReminder = "REFERRAL_REMINDER",
+    }
+);
+
+/// What happened, with what it is about and what a message needs. Stored as the outbox
+/// row's payload: `{"kind": "MEETING_POSTPONED", "meeting": 4, "title": ..., ...}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum Event {
+    DocumentAdded {
+        meeting: i32,
+        item: Option<i32>,
+        document: i32,
+        filename: String,
+    },
+    /// `title`: the meeting's title before the change.
+    MeetingChanged {
+        meeting: i32,
+        title: String,
+    },
+    MeetingPostponed {
+        meeting: i32,
+        title: String,
+        reason: Option<String>,
+    },
+    MeetingCancelled {
+        meeting: i32,
+        title: String,
+        reason: Option<String>,
+    },
+    /// `item`: the adopted opinion's agenda item; `title`, its title.
+    OpinionAdopted {
+        meeting: i32,
+        item: i32,
+        title: String,
+    },
+    /// `deadline_day`: the last day of answer (until 23:59:59, Europe/Paris).
+    ReferralOpened {
+        referral: i32,
+        title: String,
+        deadline_day: NaiveDate,
+    },
+    DeadlineExtended {
+        referral: i32,
+        title: String,
+        deadline_day: NaiveDate,
+        reason: String,
+    },
+    /// `days_left`: whole days from the day of the reminder to the deadline's day.
+    ReferralReminder {
+        referral: i32,
+        title: String,
+        deadline_day: NaiveDate,
+        days_left: i64,
+    },
+}
+
+/// The records an event is about (the outbox row's and its notifications' columns).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct About {
+    pub meeting: Option<i32>,
+    pub item: Option<i32>,
+    pub referral: Option<i32>,
+}
+
+impl Event {
+    pub fn kind(&self) -> NotificationKind {
+        use NotificationKind as K;
+        match self {
+            Event::DocumentAdded { .. } => K::DocumentAdded,
+            Event::MeetingChanged { .. } => K::MeetingChanged,
+            Event::MeetingPostponed { .. } => K::MeetingPostponed,
+            Event::MeetingCancelled { .. } => K::MeetingCancelled,
+            Event::OpinionAdopted { .. } => K::OpinionAdopted,
+            Event::ReferralOpened { .. } => K::ReferralOpened,
+            Event::DeadlineExtended { .. } => K::DeadlineExtended,
+            Event::ReferralReminder { .. } => K::ReferralReminder,
+        }
+    }
+
+    pub fn about(&self) -> About {
+        let meeting = |m: &i32, item: Option<i32>| About { meeting: Some(*m), item, referral: None };
+        let referral = |r: &i32| About { referral: Some(*r), ..About::default() };
+        match self {
+            Event::DocumentAdded { meeting: m, item, .. } => meeting(m, *item),
+            Event::MeetingChanged { meeting: m, .. }
+            | Event::MeetingPostponed { meeting: m, .. }
+            | Event::MeetingCancelled { meeting: m, .. } => meeting(m, None),
+            Event::OpinionAdopted { meeting: m, item, .. } => meeting(m, Some(*item)),
+            Event::ReferralOpened { referral: r, .. }
+            | Event::DeadlineExtended { referral: r, .. }
+            | Event::ReferralReminder { referral: r, .. } => referral(r),
+        }
+    }
+
+    /// The message told to its recipients (in-app today; the subject line of an e-mail).
+    pub fn message(&self) -> String {
+        let reason = |r: &Option<String>| r.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        match self {
+            Event::DocumentAdded { filename, .. } => format!("document « {filename} » added"),
+            Event::MeetingChanged { title, .. } => format!("« {title} » was changed"),
+            Event::MeetingPostponed { title, reason: r, .. } => format!("« {title} » is postponed{}", reason(r)),
+            Event::MeetingCancelled { title, reason: r, .. } => format!("« {title} » is cancelled{}", reason(r)),
+            Event::OpinionAdopted { title, .. } => format!("Avis de la conférence des maires: {title}"),
+            Event::ReferralOpened { title, deadline_day, .. } => {
+                format!("Saisine « {title} »: réponse attendue avant le {deadline_day} à 23:59:59")
+            }
+            Event::DeadlineExtended { title, deadline_day, reason, .. } => {
+                format!("Saisine « {title} »: échéance reportée au {deadline_day} à 23:59:59 ({reason})")
+            }
+            Event::ReferralReminder { title, deadline_day, days_left, .. } => {
+                format!(
+                    "Saisine « {title} »: réponse attendue avant le {deadline_day} à 23:59:59 ({days_left} jour(s))"
+                )
+            }
+        }
+    }
+}
+
+/// Writes `event` to the outbox on the caller's transaction, and its in-app delivery: one
+/// notification per recipient (duplicates told once; 500 rows per statement). `actor`:
+/// whose change it is (None for the system). Returns how many people were told.
+pub async fn emit<C: ConnectionTrait>(
+    conn: &C,
+    actor: Option<&Actor>,
+    event: Event,
+    recipients: &[i32],
+) -> AppResult<usize> {
+    let mut people = recipients.to_vec();
+    people.sort_unstable();
+    people.dedup();
+    let kind = event.kind().as_str();
+    let about = event.about();
+    let message = event.message();
+    let payload =
+        serde_json::to_string(&event).map_err(|e| AppError::internal(format!("outbox payload of {kind}: {e}")))?;
+    let now = Utc::now();
+    let row = outbox_event::ActiveModel {
+        kind: Set(kind.to_string()),
+        payload: Set(payload),
+        meeting_id: Set(about.meeting),
+        agenda_item_id: Set(about.item),
+        referral_id: Set(about.referral),
+        actor_account_id: Set(actor.and_then(|a| a.principal.as_ref()).map(|p| p.account_id)),
+        recipients: Set(i32::try_from(people.len()).unwrap_or(i32::MAX)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    for chunk in people.chunks(CHUNK) {
+        notification::Entity::insert_many(chunk.iter().map(|p| notification::ActiveModel {
+            person_id: Set(*p),
+            kind: Set(kind.to_string()),
+            meeting_id: Set(about.meeting),
+            agenda_item_id: Set(about.item),
+            referral_id: Set(about.referral),
+            message: Set(Some(message.clone())),
+            created_at: Set(now),
+            read_at: Set(None),
+            event_id: Set(Some(row.id)),
+            ..Default::default()
+        }))
+        .exec(conn)
+        .await?;
+    }
+    Ok(people.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2027, 3, 15).unwrap()
+    }
+
+    /// One event of each kind.
+    fn every() -> Vec<Event> {
+        let t = || "Budget".to_string();
+        vec![
+            Event::DocumentAdded { meeting: 1, item: Some(2), document: 3, filename: "note.pdf".into() },
+            Event::MeetingChanged { meeting: 1, title: t() },
+            Event::MeetingPostponed { meeting: 1, title: t(), reason: Some("quorum".into()) },
+            Event::MeetingCancelled { meeting: 1, title: t(), reason: None },
+            Event::OpinionAdopted { meeting: 1, item: 2, title: t() },
+            Event::ReferralOpened { referral: 7, title: t(), deadline_day: day() },
+            Event::DeadlineExtended { referral: 7, title: t(), deadline_day: day(), reason: "demande".into() },
+            Event::ReferralReminder { referral: 7, title: t(), deadline_day: day(), days_left: 7 },
+        ]
+    }
+
+    #[test]
+    fn every_kind_has_its_event_and_the_payload_names_it() {
+        let events = every();
+        let kinds: Vec<NotificationKind> = events.iter().map(Event::kind).collect();
+        assert_eq!(kinds, NotificationKind::ALL);
+        for e in &events {
+            let json = serde_json::to_value(e).unwrap();
+            assert_eq!(json["kind"], e.kind().as_str(), "{json}");
+            // The payload is the whole event: it parses back to the same.
+            assert_eq!(serde_json::from_value::<Event>(json).unwrap(), *e);
+        }
+    }
+
+    #[test]
+    fn an_event_is_about_its_records() {
+        let e = every();
+        assert_eq!(e[0].about(), About { meeting: Some(1), item: Some(2), referral: None });
+        assert_eq!(e[2].about(), About { meeting: Some(1), item: None, referral: None });
+        assert_eq!(e[4].about(), About { meeting: Some(1), item: Some(2), referral: None });
+        assert_eq!(e[6].about(), About { meeting: None, item: None, referral: Some(7) });
+        let json = serde_json::to_value(&e[7]).unwrap();
+        assert_eq!(json["deadlineDay"], "2027-03-15");
+        assert_eq!(json["daysLeft"], 7);
+    }
+
+    #[test]
+    fn messages_are_made_from_the_event() {
+        let m: Vec<String> = every().iter().map(Event::message).collect();
+        assert_eq!(
+            m,
+            [
+                "document « note.pdf » added",
+                "« Budget » was changed",
+                "« Budget » is postponed: quorum",
+                "« Budget » is cancelled",
+                "Avis de la conférence des maires: Budget",
+                "Saisine « Budget »: réponse attendue avant le 2027-03-15 à 23:59:59",
+                "Saisine « Budget »: échéance reportée au 2027-03-15 à 23:59:59 (demande)",
+                "Saisine « Budget »: réponse attendue avant le 2027-03-15 à 23:59:59 (7 jour(s))",
+            ]
+        );
+    }
+
+    #[test]
+    fn stored_kinds_parse_or_fail() {
+        for k in NotificationKind::ALL {
+            assert_eq!(NotificationKind::stored(k.as_str()).unwrap(), *k);
+        }
+        assert!(NotificationKind::stored("MEETING_MOVED").is_err());
+    }
+
+    /// On a real, migrated SQLite database: an emitted event commits with its change, or
+    /// rolls back with it, the outbox row and the notifications together.
+    mod storage {
+        use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set, TransactionTrait};
+
+        use super::super::model::{notification, outbox_event};
+        use super::super::{emit, Event};
+
+        async fn database(dir: &tempfile::TempDir) -> DatabaseConnection {
+            let url = format!("sqlite://{}/outbox.db", dir.path().display());
+            let (db, _) = crate::db::connect(&url, 2).await.unwrap();
+            crate::db::migrate(&db).await.unwrap();
+            db
+        }
+
+        async fn person(db: &DatabaseConnection, name: &str) -> i32 {
+            let now = chrono::Utc::now();
+            crate::people::model::person::ActiveModel {
+                given_name: Set(name.into()),
+                family_name: Set("Test".into()),
+                search_key: Set(name.to_lowercase()),
+                email: Set(None),
+                scope_intercommunality_id: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+                version: Set(1),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .unwrap()
+            .id
+        }
+
+        async fn counts(db: &DatabaseConnection) -> (u64, u64) {
+            (
+                outbox_event::Entity::find().count(db).await.unwrap(),
+                notification::Entity::find().count(db).await.unwrap(),
+            )
+        }
+
+        fn event() -> Event {
+            Event::MeetingCancelled { meeting: 1, title: "Budget".into(), reason: None }
+        }
+
+        #[tokio::test]
+        async fn an_event_commits_or_rolls_back_with_its_change() {
+            let dir = tempfile::tempdir().unwrap();
+            let db = database(&dir).await;
+            let (a, b) = (person(&db, "Anne").await, person(&db, "Bruno").await);
+
+            // Committed: one event, one notification per recipient (told once each).
+            let txn = crate::db::write(&db).await.unwrap();
+            assert_eq!(emit(&txn, None, event(), &[a, b, a]).await.unwrap(), 2);
+            txn.commit().await.unwrap();
+            assert_eq!(counts(&db).await, (1, 2));
+            let e = outbox_event::Entity::find().one(&db).await.unwrap().unwrap();
+            assert_eq!((e.kind.as_str(), e.recipients, e.meeting_id), ("MEETING_CANCELLED", 2, Some(1)));
+            assert_eq!(serde_json::from_str::<Event>(&e.payload).unwrap(), event());
+            let n = notification::Entity::find().all(&db).await.unwrap();
+            assert!(n.iter().all(|n| n.event_id == Some(e.id) && n.kind == "MEETING_CANCELLED"));
+
+            // The change fails after emitting (a statement of the same transaction is
+            // refused): its transaction rolls back, and neither the event nor any
+            // notification is left.
+            let txn = crate::db::write(&db).await.unwrap();
+            assert_eq!(emit(&txn, None, event(), &[a, b]).await.unwrap(), 2);
+            let refused = crate::people::model::person::ActiveModel {
+                id: Set(a),
+                given_name: Set("Doublon".into()),
+                family_name: Set("Test".into()),
+                search_key: Set("doublon".into()),
+                email: Set(None),
+                scope_intercommunality_id: Set(None),
+                created_at: Set(chrono::Utc::now()),
+                updated_at: Set(chrono::Utc::now()),
+                version: Set(1),
+            }
+            .insert(&txn)
+            .await;
+            assert!(refused.is_err(), "a second person with the same id");
+            drop(txn);
+            assert_eq!(counts(&db).await, (1, 2));
+
+            // Emitting itself fails (an unknown person: the notification's foreign key)
+            // after its outbox row was written: nothing of it stays.
+            let txn = db.begin().await.unwrap();
+            assert!(emit(&txn, None, event(), &[a, 999_999]).await.is_err());
+            drop(txn);
+            assert_eq!(counts(&db).await, (1, 2));
+        }
+    }
+}

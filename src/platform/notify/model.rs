@@ -1,0 +1,33 @@
+//! Storage of the outbox (migration 000010): one `outbox_event` row per event, and the
+//! in-app delivery, one `notification` row per (event, recipient).
+
+entity!(outbox_event, "outbox_event", {
+    /// `NotificationKind`, as its SCREAMING_CASE string.
+    kind: String,
+    /// The whole event as JSON (`Event`'s serde form): what a delivery needs to write its
+    /// message without rereading the domain tables.
+    payload: String,
+    meeting_id: Option<i32>,
+    agenda_item_id: Option<i32>,
+    referral_id: Option<i32>,
+    /// The account whose change emitted it (None: the system, a job).
+    actor_account_id: Option<i32>,
+    /// How many people it was addressed to (its `notification` rows).
+    recipients: i32,
+    created_at: DateTimeUtc,
+});
+
+entity!(notification, "notification", {
+    person_id: i32,
+    /// `NotificationKind`, as its SCREAMING_CASE string (the event's kind, copied so an
+    /// inbox reads without a join).
+    kind: String,
+    meeting_id: Option<i32>,
+    agenda_item_id: Option<i32>,
+    message: Option<String>,
+    created_at: DateTimeUtc,
+    read_at: Option<DateTimeUtc>,
+    referral_id: Option<i32>,
+    /// The outbox event it delivers (None: written before the outbox, migration 000010).
+    event_id: Option<i32>,
+});
