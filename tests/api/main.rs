@@ -22,4 +22,5 @@ mod permissions;
 mod readme;
 mod referrals;
 mod schema;
+mod storage;
 mod territory;

@@ -9,7 +9,7 @@ pub async fn authorize_view<C: ConnectionTrait>(
     m: &meeting::Model,
     b: &body::Model,
 ) -> AppResult<()> {
-    if status_of(m)? == MeetingStatus::Draft {
+    if m.status == MeetingStatus::Draft {
         return authorize_convener(db, actor, b).await;
     }
     let action = Action::SeeMeeting { meeting: m.id, body: b.id, intercommunality: b.intercommunality_id };
@@ -26,6 +26,6 @@ pub async fn visible<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppR
 /// Who convenes a body's meetings, and so prepares them: its secretariat; for the
 /// conference of mayors, also the president.
 pub async fn authorize_convener<C: ConnectionTrait>(db: &C, actor: &Actor, b: &body::Model) -> AppResult<()> {
-    let conference = kind_of(b)? == BodyKind::ConferenceOfMayors;
+    let conference = b.kind == BodyKind::ConferenceOfMayors;
     authorize(db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await.map(|_| ())
 }

@@ -18,7 +18,7 @@ pub async fn add_agenda_item(
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, meeting_id).await?;
     authorize_convener(&txn, actor, &b).await?;
-    if !matches!(status_of(&m)?, MeetingStatus::Draft | MeetingStatus::Postponed) {
+    if !matches!(m.status, MeetingStatus::Draft | MeetingStatus::Postponed) {
         return Err(AppError::rule(
             "INVALID_TRANSITION",
             "the agenda is fixed once the meeting is convened (add the item to a later meeting)",
@@ -46,7 +46,7 @@ pub async fn add_agenda_item(
         _ => {}
     }
     // Serialise appends to the agenda on the meeting row; a convocation may have gone out since.
-    if status_of(&lock_meeting(&txn, &m).await?)? != status_of(&m)? {
+    if lock_meeting(&txn, &m).await?.status != m.status {
         return Err(AppError::Conflict("the meeting changed meanwhile (convened?); reload and retry".into()));
     }
     let position =
@@ -54,7 +54,7 @@ pub async fn add_agenda_item(
     let item = item_row(
         meeting_id,
         position,
-        input.kind.as_str(),
+        input.kind,
         title,
         input.presenter_id,
         note,
@@ -82,7 +82,7 @@ pub async fn add_agenda_item(
 pub(super) fn item_row(
     meeting_id: i32,
     position: i32,
-    kind: &str,
+    kind: AgendaItemKind,
     title: String,
     presenter: Option<i32>,
     note: Option<String>,
@@ -91,7 +91,7 @@ pub(super) fn item_row(
     agenda_item::ActiveModel {
         meeting_id: Set(meeting_id),
         position: Set(position),
-        kind: Set(kind.to_string()),
+        kind: Set(kind),
         title: Set(title),
         presenter_person_id: Set(presenter),
         note: Set(note),
@@ -137,7 +137,7 @@ pub async fn upload_document(
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, meeting_id).await?;
     let p = authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
-    let status = status_of(&m)?;
+    let status = m.status;
     if matches!(status, MeetingStatus::Cancelled | MeetingStatus::Closed) {
         return Err(AppError::rule(
             "INVALID_TRANSITION",
@@ -154,7 +154,7 @@ pub async fn upload_document(
     let file = documents::check_upload(file, state.config.limits.document_bytes)?;
     // Read the status under the meeting's lock: a convocation sent meanwhile makes this a
     // document added after convening, which members are told of.
-    let status = status_of(&lock_meeting(&txn, &m).await?)?;
+    let status = lock_meeting(&txn, &m).await?.status;
     if matches!(status, MeetingStatus::Cancelled | MeetingStatus::Closed) {
         return Err(AppError::rule(
             "INVALID_TRANSITION",

@@ -13,7 +13,7 @@ pub async fn change_status(
 ) -> AppResult<meeting::Model> {
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, id).await?;
-    let conference = kind_of(&b)? == BodyKind::ConferenceOfMayors;
+    let conference = b.kind == BodyKind::ConferenceOfMayors;
     let action = match to {
         MeetingStatus::Postponed | MeetingStatus::Cancelled => {
             Action::Convene { intercommunality: b.intercommunality_id, conference }
@@ -24,7 +24,7 @@ pub async fn change_status(
     if to == MeetingStatus::Convened {
         return Err(AppError::validation("status", "use conveneMeeting to convene"));
     }
-    let from = status_of(&m)?;
+    let from = m.status;
     from.transition(to).map_err(|e| AppError::rule("INVALID_TRANSITION", e))?;
     let reason = opt_text("reason", reason.as_deref(), 2000)?;
     let told = matches!(to, MeetingStatus::Postponed | MeetingStatus::Cancelled) && from != MeetingStatus::Draft;
