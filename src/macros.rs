@@ -49,13 +49,6 @@ macro_rules! str_enum {
             pub fn parse(s: &str) -> Option<Self> {
                 Self::ALL.iter().copied().find(|x| x.as_str() == s)
             }
-            /// A value read back from storage: one that does not parse is an error
-            /// (INTERNAL, logged with the value), never silently a default.
-            pub fn stored(s: &str) -> $crate::error::AppResult<Self> {
-                Self::parse(s).ok_or_else(|| {
-                    $crate::error::AppError::internal(format!("stored {} {s:?} is not known", stringify!($name)))
-                })
-            }
         }
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -426,7 +426,7 @@ pub async fn invite(
             // Pending invitation: replace it, unless the account was activated meanwhile.
             let replaced = account::Entity::update_many()
                 .col_expr(account::Column::Email, Expr::value(email.as_str()))
-                .col_expr(account::Column::PlatformRole, Expr::value(input.role.as_str()))
+                .col_expr(account::Column::PlatformRole, Expr::value(input.role))
                 .col_expr(account::Column::SecretariatIntercommunalityId, Expr::value(input.secretariat_of))
                 .col_expr(account::Column::UpdatedAt, Expr::value(now))
                 .col_expr(account::Column::Version, Expr::col(account::Column::Version).add(1))

@@ -951,7 +951,7 @@ impl MeetingsQuery {
         let e = ids::decode("intercommunalityId", Kind::Intercommunality, &intercommunality_id)?;
         let mut q = body::Entity::find().filter(body::Column::IntercommunalityId.eq(e));
         if let Some(k) = kind {
-            q = q.filter(body::Column::Kind.eq(k.as_str()));
+            q = q.filter(body::Column::Kind.eq(k));
         }
         let rows = q.all(&state(ctx)?.db).await?;
         let items = rows.into_iter().map(|b| (b.name.clone(), b.id, Body(b))).collect();

@@ -1,4 +1,5 @@
-//! Storage of bodies, meetings and everything that happens in them.
+//! Storage of bodies, meetings and everything that happens in them. Statuses, kinds,
+//! roles and channels are the enums of `rules` (`str_enum!`), stored as their strings.
 entity!(body, "body", {
     intercommunality_id: i32,
     kind: crate::meetings::rules::BodyKind,

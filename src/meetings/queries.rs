@@ -65,12 +65,12 @@ async fn derived_seats<C: ConnectionTrait>(
                 .add(
                     sea_orm::Condition::all()
                         .add(mandate::Column::CommuneId.is_in(communes.iter().copied()))
-                        .add(mandate::Column::Role.eq(role.as_str())),
+                        .add(mandate::Column::Role.eq(role)),
                 )
                 .add(
                     sea_orm::Condition::all()
                         .add(mandate::Column::IntercommunalityId.eq(b.intercommunality_id))
-                        .add(mandate::Column::Role.eq(lead.as_str())),
+                        .add(mandate::Column::Role.eq(lead)),
                 ),
         )
         .order_by_asc(mandate::Column::StartDate)

@@ -256,7 +256,7 @@ async fn check_single_holder<C: ConnectionTrait>(
     if !role.is_single_holder() {
         return Ok(());
     }
-    let mut q = mandate::Entity::find().filter(mandate::Column::Role.eq(role.as_str())).filter(match org {
+    let mut q = mandate::Entity::find().filter(mandate::Column::Role.eq(role)).filter(match org {
         Org::Commune(c) => mandate::Column::CommuneId.eq(c),
         Org::Intercommunality(e) => mandate::Column::IntercommunalityId.eq(e),
     });

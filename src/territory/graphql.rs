@@ -380,7 +380,7 @@ impl TerritoryQuery {
         let db = &state(ctx)?.db;
         let mut q = intercommunality::Entity::find();
         if let Some(f) = legal_form {
-            q = q.filter(intercommunality::Column::LegalForm.eq(f.as_str()));
+            q = q.filter(intercommunality::Column::LegalForm.eq(f));
         }
         if let Some(s) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             let digits: String = s.chars().filter(char::is_ascii_digit).collect();

@@ -119,9 +119,9 @@ pub(super) async fn councillors_of<C: ConnectionTrait>(db: &C, e: i32) -> AppRes
     let mut people: Vec<i32> = mandate::Entity::find()
         .filter(mandate::Column::CommuneId.is_in(communes))
         .filter(mandate::Column::Role.is_in([
-            Role::Mayor.as_str(),
-            Role::DeputyMayor.as_str(),
-            Role::MunicipalCouncillor.as_str(),
+            Role::Mayor,
+            Role::DeputyMayor,
+            Role::MunicipalCouncillor,
         ]))
         .all(db)
         .await?

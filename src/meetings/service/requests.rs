@@ -162,7 +162,7 @@ pub(super) async fn sign_in_txn<C: ConnectionTrait>(
             (RequestStatus::Granted, Some(paris_day(now) + Duration::days(REQUEST_CONVENE_DAYS)), None)
         };
         let mut q = meeting_request::Entity::update_many()
-            .col_expr(meeting_request::Column::Status, Expr::value(status.as_str()))
+            .col_expr(meeting_request::Column::Status, Expr::value(status))
             .col_expr(meeting_request::Column::DueDate, Expr::value(due))
             .col_expr(meeting_request::Column::RefusalReason, Expr::value(reason.clone()));
         if status == RequestStatus::Granted {

@@ -30,7 +30,7 @@ pub async fn change_status(
     let told = matches!(to, MeetingStatus::Postponed | MeetingStatus::Cancelled) && from != MeetingStatus::Draft;
     let next = next_version(expected_version)?;
     let res = meeting::Entity::update_many()
-        .col_expr(meeting::Column::Status, Expr::value(to.as_str()))
+        .col_expr(meeting::Column::Status, Expr::value(to))
         .col_expr(meeting::Column::Sequence, Expr::value(m.sequence + i32::from(told)))
         .col_expr(meeting::Column::UpdatedAt, Expr::value(Utc::now()))
         .col_expr(meeting::Column::Version, Expr::value(next))

@@ -183,7 +183,7 @@ pub async fn record_vote(state: &AppState, actor: &Actor, item_id: i32, v: VoteI
         .col_expr(agenda_item::Column::WeightFor, Expr::value(v.weighted.then_some(w.0)))
         .col_expr(agenda_item::Column::WeightAgainst, Expr::value(v.weighted.then_some(w.1)))
         .col_expr(agenda_item::Column::WeightAbstain, Expr::value(v.weighted.then_some(w.2)))
-        .col_expr(agenda_item::Column::Result, Expr::value(Some(t.result.as_str())))
+        .col_expr(agenda_item::Column::Result, Expr::value(Some(t.result)))
         .col_expr(agenda_item::Column::CastingVoteUsed, Expr::value(t.casting_vote_used))
         .col_expr(agenda_item::Column::OpinionText, Expr::value(opinion.clone()))
         .col_expr(agenda_item::Column::DecidedAt, Expr::value(Some(now)))

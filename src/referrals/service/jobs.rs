@@ -63,12 +63,12 @@ pub(super) async fn close(
     }
     let silent = ResponseStatus::Pending.effective(true, silence);
     let res = referral_addressee::Entity::update_many()
-        .col_expr(referral_addressee::Column::Status, Expr::value(silent.as_str()))
+        .col_expr(referral_addressee::Column::Status, Expr::value(silent))
         .col_expr(referral_addressee::Column::Version, Expr::col(referral_addressee::Column::Version).add(1))
         .filter(referral_addressee::Column::ReferralId.eq(r.id))
         .filter(
             referral_addressee::Column::Status
-                .is_in([ResponseStatus::Pending.as_str(), ResponseStatus::Draft.as_str()]),
+                .is_in([ResponseStatus::Pending, ResponseStatus::Draft]),
         )
         .exec(&txn)
         .await?;
