@@ -151,12 +151,12 @@ pub async fn load(state: &AppState) -> AppResult<DemoReport> {
 
     let e = &file.intercommunality;
     let siren = Siren::parse(&e.code).map_err(AppError::internal)?;
-    let form = LegalForm::parse(&e.kind).map_err(AppError::internal)?;
+    let form = LegalForm::parse_official(&e.kind).map_err(AppError::internal)?;
     let amp = intercommunality::ActiveModel {
         siren: Set(siren.as_str().into()),
         name: Set(e.nom.clone()),
         search_key: Set(search_key(&e.nom)),
-        legal_form: Set(form.as_str().into()),
+        legal_form: Set(form),
         financing_mode: Set(e.financing.clone()),
         population: Set(e.population),
         population_year: Set(e.population.map(|_| 2022)),

@@ -76,7 +76,7 @@ impl Loader<i32> for CurrentMayor {
         let rows = mandate::Entity::find()
             .find_also_related(person::Entity)
             .filter(mandate::Column::CommuneId.is_in(keys.iter().copied()))
-            .filter(mandate::Column::Role.eq(Role::Mayor.as_str()))
+            .filter(mandate::Column::Role.eq(Role::Mayor))
             .filter(mandate::Column::StartDate.lte(self.1))
             .all(&self.0)
             .await?;
@@ -245,7 +245,7 @@ impl Loader<i32> for ProxiesByMeeting {
         let bodies: HashSet<i32> = meetings.iter().map(|m| m.body_id).collect();
         let counted = meeting::Entity::find()
             .filter(meeting::Column::BodyId.is_in(bodies.iter().copied()))
-            .filter(meeting::Column::Status.is_in(COUNTED_STATUSES.map(|s| s.as_str())))
+            .filter(meeting::Column::Status.is_in(COUNTED_STATUSES))
             .order_by_asc(meeting::Column::StartsAt)
             .order_by_asc(meeting::Column::Id)
             .all(&self.0)
@@ -276,7 +276,7 @@ impl Loader<i32> for QuorumByMeeting {
     type Error = AppError;
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
         use crate::meetings::rules::{quorum_at, Presence};
-        use crate::meetings::service::{presence, profile_of};
+        use crate::meetings::service::presence;
         use sea_orm::QuerySelect;
         let (meetings, bodies) = meetings_with_bodies(&self.0, keys).await?;
         let items = agenda_item::Entity::find()
@@ -288,8 +288,7 @@ impl Loader<i32> for QuorumByMeeting {
             .filter(attendance::Column::MeetingId.is_in(keys.iter().copied()))
             .all(&self.0)
             .await?;
-        let presences: HashMap<i32, Vec<Presence>> =
-            group(rows.iter().map(|a| Ok((a.meeting_id, presence(a)?))).collect::<AppResult<Vec<_>>>()?);
+        let presences: HashMap<i32, Vec<Presence>> = group(rows.iter().map(|a| (a.meeting_id, presence(a))));
         // Members in office: those convened (frozen at convening), not today's seats.
         let in_office: HashMap<i32, i64> = convocation::Entity::find()
             .select_only()
@@ -305,7 +304,7 @@ impl Loader<i32> for QuorumByMeeting {
         let mut out = HashMap::new();
         for m in meetings {
             let b = bodies.get(&m.body_id).ok_or_else(|| AppError::internal("meeting without its body"))?;
-            let rule = profile_of(b)?.quorum_rule;
+            let rule = b.quorum_rule;
             let second = m.first_convocation_id.is_some();
             let n = in_office.get(&m.id).copied().unwrap_or(0);
             let here = presences.get(&m.id).map(Vec::as_slice).unwrap_or_default();

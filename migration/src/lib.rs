@@ -12,6 +12,7 @@ mod m20261201_000007_cache_versions;
 mod m20261201_000008_notification_read;
 mod m20261201_000009_document_chunks;
 mod m20261201_000010_outbox;
+mod m20261201_000011_typed_columns;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_notification_read::Migration),
             Box::new(m20261201_000009_document_chunks::Migration),
             Box::new(m20261201_000010_outbox::Migration),
+            Box::new(m20261201_000011_typed_columns::Migration),
         ]
     }
 }

@@ -41,7 +41,7 @@ impl AuditEntry {
     }
     /// Summary of the change (before/after where it applies).
     async fn summary(&self) -> Json<serde_json::Value> {
-        Json(serde_json::from_str(&self.0.summary).unwrap_or(serde_json::Value::Null))
+        Json(self.0.summary.clone())
     }
     /// The request that made the change (also in the server's logs).
     async fn request_id(&self) -> Option<&str> {

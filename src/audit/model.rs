@@ -13,8 +13,8 @@ pub mod audit_entry {
         pub target_type: String,
         pub target_id: Option<i32>,
         pub intercommunality_id: Option<i32>,
-        #[sea_orm(column_type = "Text")]
-        pub summary: String,
+        /// A JSON document (jsonb on PostgreSQL, JSON text on SQLite: migration 000011).
+        pub summary: Json,
         pub request_id: Option<String>,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -36,7 +36,7 @@ pub async fn record<C: ConnectionTrait>(conn: &C, actor: &Actor, entry: Entry<'_
         target_type: Set(entry.target_type.to_string()),
         target_id: Set(entry.target_id),
         intercommunality_id: Set(entry.scope),
-        summary: Set(entry.summary.to_string()),
+        summary: Set(entry.summary),
         request_id: Set(Some(actor.request_id.clone())),
         ..Default::default()
     }

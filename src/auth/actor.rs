@@ -9,30 +9,18 @@ use crate::people::model::mandate;
 use crate::people::rules::Role;
 use crate::referrals::queries::Acting;
 
-/// Platform role of an account. Powers beyond these follow the account's person's
-/// current mandates (mayor of X, DGS of X, president of Y).
-#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum PlatformRole {
-    /// Runs the platform: every intercommunality.
-    Admin,
-    /// Secretariat of one intercommunality (e.g. the DGA Concertation territoriale of AMP).
-    Secretariat,
-    /// Elected official or staff: powers come from current mandates only.
-    Member,
-}
-
-impl PlatformRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PlatformRole::Admin => "ADMIN",
-            PlatformRole::Secretariat => "SECRETARIAT",
-            PlatformRole::Member => "MEMBER",
-        }
+str_enum!(
+    /// Platform role of an account. Powers beyond these follow the account's person's
+    /// current mandates (mayor of X, DGS of X, president of Y).
+    PlatformRole {
+        /// Runs the platform: every intercommunality.
+        Admin = "ADMIN",
+        /// Secretariat of one intercommunality (e.g. the DGA Concertation territoriale of AMP).
+        Secretariat = "SECRETARIAT",
+        /// Elected official or staff: powers come from current mandates only.
+        Member = "MEMBER",
     }
-    pub fn parse(s: &str) -> Option<Self> {
-        [PlatformRole::Admin, PlatformRole::Secretariat, PlatformRole::Member].into_iter().find(|r| r.as_str() == s)
-    }
-}
+);
 
 /// A signed-in account.
 #[derive(Debug, Clone)]
@@ -140,7 +128,7 @@ impl Actor {
             .current_mandates(on)
             .await?
             .iter()
-            .filter(|m| Role::parse(&m.role) == Some(Role::Mayor))
+            .filter(|m| m.role == Role::Mayor)
             .filter_map(|m| m.commune_id)
             .collect())
     }
@@ -150,7 +138,7 @@ impl Actor {
             .current_mandates(on)
             .await?
             .iter()
-            .filter(|m| matches!(Role::parse(&m.role), Some(Role::Mayor | Role::Dgs)))
+            .filter(|m| matches!(m.role, Role::Mayor | Role::Dgs))
             .filter_map(|m| m.commune_id)
             .collect())
     }

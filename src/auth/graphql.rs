@@ -20,8 +20,8 @@ impl Account {
     async fn email(&self) -> &str {
         &self.0.email
     }
-    async fn role(&self) -> AppResult<PlatformRole> {
-        PlatformRole::parse(&self.0.platform_role).ok_or_else(|| AppError::internal("unknown platform role"))
+    async fn role(&self) -> PlatformRole {
+        self.0.platform_role
     }
     /// For a SECRETARIAT account: the intercommunality it serves.
     async fn secretariat_of(&self, ctx: &Context<'_>) -> AppResult<Option<Intercommunality>> {

@@ -9,7 +9,7 @@ pub mod account {
         pub person_id: i32,
         pub email: String,
         pub password_hash: Option<String>,
-        pub platform_role: String,
+        pub platform_role: crate::auth::actor::PlatformRole,
         pub secretariat_intercommunality_id: Option<i32>,
         pub active: bool,
         pub created_at: DateTimeUtc,

@@ -263,11 +263,7 @@ pub async fn acting_for<S: FactSource>(on: &S, actor: &Actor) -> AppResult<Arc<A
 
 /// Whether the actor is the current president of intercommunality `e`.
 pub async fn is_president_of<S: FactSource>(on: &S, actor: &Actor, e: i32) -> AppResult<bool> {
-    Ok(actor
-        .current_mandates(on)
-        .await?
-        .iter()
-        .any(|m| m.intercommunality_id == Some(e) && Role::parse(&m.role) == Some(Role::President)))
+    Ok(actor.current_mandates(on).await?.iter().any(|m| m.intercommunality_id == Some(e) && m.role == Role::President))
 }
 
 fn is_secretariat_of(p: &Principal, intercommunality: i32) -> bool {
@@ -299,7 +295,7 @@ async fn within_commune<F: Facts>(f: &F, c: i32, person_id: i32) -> AppResult<bo
         };
         return Ok(created_here && !has_account);
     }
-    Ok(current.iter().all(|m| m.commune_id == Some(c) && Role::parse(&m.role).is_some_and(Role::managed_by_commune)))
+    Ok(current.iter().all(|m| m.commune_id == Some(c) && Role::managed_by_commune(m.role)))
 }
 
 async fn secretariat_covers<F: Facts>(f: &F, p: &Principal, person_id: i32) -> AppResult<bool> {

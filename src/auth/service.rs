@@ -36,7 +36,7 @@ pub fn new_account(
         email: Set(email.to_string()),
         password_changed_at: Set(password_hash.as_ref().map(|_| now)),
         password_hash: Set(password_hash),
-        platform_role: Set(role.as_str().to_string()),
+        platform_role: Set(role),
         secretariat_intercommunality_id: Set(secretariat_of),
         active: Set(true),
         created_at: Set(now),
@@ -53,7 +53,7 @@ struct SessionRow {
     account_id: i32,
     person_id: i32,
     email: String,
-    platform_role: String,
+    platform_role: PlatformRole,
     secretariat_intercommunality_id: Option<i32>,
     active: bool,
     global_version: Option<i64>,
@@ -99,8 +99,7 @@ pub async fn resolve_actor(
                 account_id: r.account_id,
                 person_id: r.person_id,
                 email: r.email,
-                role: PlatformRole::parse(&r.platform_role)
-                    .ok_or_else(|| AppError::internal(format!("account {} has unknown role", r.account_id)))?,
+                role: r.platform_role,
                 secretariat_of: r.secretariat_intercommunality_id,
                 session_id: Some(r.session_id),
             };
@@ -404,7 +403,7 @@ pub async fn invite(
     // cannot turn someone else's pending secretariat invitation into theirs.
     let pending = account::Entity::find().filter(account::Column::PersonId.eq(input.person_id)).one(&txn).await?;
     if let Some(a) = pending.as_ref().filter(|a| a.password_hash.is_none()) {
-        let role = PlatformRole::parse(&a.platform_role).ok_or_else(|| AppError::internal("unknown platform role"))?;
+        let role = a.platform_role;
         authorize(
             &txn,
             actor,
@@ -427,7 +426,7 @@ pub async fn invite(
             // Pending invitation: replace it, unless the account was activated meanwhile.
             let replaced = account::Entity::update_many()
                 .col_expr(account::Column::Email, Expr::value(email.as_str()))
-                .col_expr(account::Column::PlatformRole, Expr::value(input.role.as_str()))
+                .col_expr(account::Column::PlatformRole, Expr::value(input.role))
                 .col_expr(account::Column::SecretariatIntercommunalityId, Expr::value(input.secretariat_of))
                 .col_expr(account::Column::UpdatedAt, Expr::value(now))
                 .col_expr(account::Column::Version, Expr::col(account::Column::Version).add(1))

@@ -12,10 +12,10 @@ use crate::error::AppResult;
 use crate::territory::model::commune;
 
 fn status(m: &meeting::Model) -> EventStatus {
-    match MeetingStatus::parse(&m.status) {
-        Some(MeetingStatus::Cancelled) => EventStatus::Cancelled,
-        Some(MeetingStatus::Draft | MeetingStatus::Postponed) | None => EventStatus::Tentative,
-        Some(_) => EventStatus::Confirmed,
+    match m.status {
+        MeetingStatus::Cancelled => EventStatus::Cancelled,
+        MeetingStatus::Draft | MeetingStatus::Postponed => EventStatus::Tentative,
+        _ => EventStatus::Confirmed,
     }
 }
 

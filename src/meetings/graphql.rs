@@ -76,8 +76,8 @@ impl Body {
     pub async fn id(&self) -> ID {
         ids::encode(Kind::Body, self.0.id)
     }
-    async fn kind(&self) -> AppResult<BodyKind> {
-        service::kind_of(&self.0)
+    async fn kind(&self) -> BodyKind {
+        self.0.kind
     }
     async fn name(&self) -> &str {
         &self.0.name
@@ -90,7 +90,7 @@ impl Body {
         Ok(loaders(ctx)?.intercommunality.load_one(self.0.intercommunality_id).await?.map(Intercommunality))
     }
     async fn rules(&self) -> AppResult<RuleProfileView> {
-        let p = service::profile_of(&self.0)?;
+        let p = service::profile_of(&self.0);
         Ok(RuleProfileView {
             notice_clear_days: p.notice_clear_days,
             urgency_clear_days: p.urgency_clear_days,
@@ -234,8 +234,8 @@ impl BodySeat {
     pub async fn id(&self) -> ID {
         ids::encode(Kind::BodySeat, self.0.id)
     }
-    async fn role(&self) -> AppResult<SeatRole> {
-        SeatRole::stored(&self.0.role)
+    async fn role(&self) -> SeatRole {
+        self.0.role
     }
     async fn person(&self, ctx: &Context<'_>) -> AppResult<Person> {
         person(ctx, self.0.person_id).await
@@ -281,8 +281,8 @@ impl Meeting {
     async fn title(&self) -> &str {
         &self.0.title
     }
-    async fn status(&self) -> AppResult<MeetingStatus> {
-        service::status_of(&self.0)
+    async fn status(&self) -> MeetingStatus {
+        self.0.status
     }
     async fn starts_at(&self) -> DateTime<Utc> {
         self.0.starts_at
@@ -376,7 +376,7 @@ impl Meeting {
                 let a = att.remove(&c.person_id);
                 let holder = a
                     .as_ref()
-                    .filter(|a| a.status == AttendanceStatus::Represented.as_str())
+                    .filter(|a| a.status == AttendanceStatus::Represented)
                     .and_then(|_| proxies.get(&c.person_id).map(|p| p.holder_person_id));
                 AttendanceRow { convocation: c, attendance: a, holder }
             })
@@ -411,8 +411,8 @@ pub struct Minutes(meeting::Model);
 
 #[Object]
 impl Minutes {
-    async fn status(&self) -> AppResult<MinutesStatus> {
-        MinutesStatus::stored(&self.0.minutes_status)
+    async fn status(&self) -> MinutesStatus {
+        self.0.minutes_status
     }
     async fn text(&self) -> Option<&str> {
         self.0.minutes_text.as_deref()
@@ -514,8 +514,8 @@ impl Convocation {
     async fn person(&self, ctx: &Context<'_>) -> AppResult<Person> {
         person(ctx, self.0.person_id).await
     }
-    async fn seat(&self) -> AppResult<SeatRole> {
-        SeatRole::stored(&self.0.seat)
+    async fn seat(&self) -> SeatRole {
+        self.0.seat
     }
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
         commune(ctx, self.0.commune_id).await
@@ -526,7 +526,7 @@ impl Convocation {
     }
     /// ELECTRONIC (the default, L2121-10) or PAPER (for a member who asked).
     async fn channel(&self) -> &str {
-        &self.0.channel
+        self.0.channel.as_str()
     }
     /// Read acknowledgement (accusé de lecture).
     async fn read_at(&self) -> Option<DateTime<Utc>> {
@@ -542,8 +542,8 @@ impl SupersededConvocation {
     async fn person(&self, ctx: &Context<'_>) -> AppResult<Person> {
         person(ctx, self.0.person_id).await
     }
-    async fn seat(&self) -> AppResult<SeatRole> {
-        SeatRole::stored(&self.0.seat)
+    async fn seat(&self) -> SeatRole {
+        self.0.seat
     }
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
         commune(ctx, self.0.commune_id).await
@@ -554,7 +554,7 @@ impl SupersededConvocation {
     }
     /// ELECTRONIC or PAPER.
     async fn channel(&self) -> &str {
-        &self.0.channel
+        self.0.channel.as_str()
     }
     /// Read acknowledgement (accusé de lecture), if the member gave it before the change.
     async fn read_at(&self) -> Option<DateTime<Utc>> {
@@ -581,15 +581,15 @@ impl AttendanceRow {
     async fn person(&self, ctx: &Context<'_>) -> AppResult<Person> {
         person(ctx, self.convocation.person_id).await
     }
-    async fn seat(&self) -> AppResult<SeatRole> {
-        SeatRole::stored(&self.convocation.seat)
+    async fn seat(&self) -> SeatRole {
+        self.convocation.seat
     }
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
         commune(ctx, self.convocation.commune_id).await
     }
     /// Null until recorded.
-    async fn status(&self) -> AppResult<Option<AttendanceStatus>> {
-        self.attendance.as_ref().map(|a| AttendanceStatus::stored(&a.status)).transpose()
+    async fn status(&self) -> Option<AttendanceStatus> {
+        self.attendance.as_ref().map(|a| a.status)
     }
     /// Agenda position from which the member was present (null: from the start).
     async fn arrival_position(&self) -> Option<i32> {
@@ -676,8 +676,8 @@ impl AgendaItem {
     async fn position(&self) -> i32 {
         self.0.position
     }
-    async fn kind(&self) -> AppResult<AgendaItemKind> {
-        AgendaItemKind::parse(&self.0.kind).ok_or_else(|| AppError::internal("unknown agenda item kind"))
+    async fn kind(&self) -> AgendaItemKind {
+        self.0.kind
     }
     async fn title(&self) -> &str {
         &self.0.title
@@ -715,7 +715,7 @@ impl AgendaItem {
     }
     /// The vote, once recorded.
     async fn vote(&self) -> Option<VoteView> {
-        let r = VoteResult::parse(self.0.result.as_deref()?)?;
+        let r = self.0.result?;
         Some(VoteView {
             votes_for: self.0.votes_for.unwrap_or(0),
             against: self.0.votes_against.unwrap_or(0),
@@ -751,7 +751,7 @@ impl Ballot {
         person(ctx, self.0.person_id).await
     }
     async fn choice(&self) -> Option<Choice> {
-        Choice::parse(&self.0.choice)
+        Some(self.0.choice)
     }
     /// The proxy holder who voted for this member.
     async fn cast_by(&self, ctx: &Context<'_>) -> AppResult<Option<Person>> {
@@ -799,7 +799,7 @@ impl MeetingRequest {
         &self.0.agenda
     }
     async fn status(&self) -> Option<RequestStatus> {
-        RequestStatus::parse(&self.0.status)
+        Some(self.0.status)
     }
     /// Signatures that count today (signers still mayors of member communes).
     async fn signatures(&self, ctx: &Context<'_>) -> AppResult<i32> {
@@ -882,7 +882,7 @@ impl ProgressReport {
         for m in meeting::Entity::find()
             .filter(meeting::Column::BodyId.is_in(ids))
             .filter(meeting::Column::StartsAt.gt(now))
-            .filter(meeting::Column::Status.eq(MeetingStatus::Convened.as_str()))
+            .filter(meeting::Column::Status.eq(MeetingStatus::Convened))
             .order_by_desc(meeting::Column::StartsAt)
             .all(db)
             .await?
@@ -909,8 +909,8 @@ impl ProgressReport {
             .collect();
         Ok(meeting::Entity::find()
             .filter(meeting::Column::BodyId.is_in(ids))
-            .filter(meeting::Column::Status.is_in([MeetingStatus::Held.as_str(), MeetingStatus::Closed.as_str()]))
-            .filter(meeting::Column::MinutesStatus.is_in([MinutesStatus::None.as_str(), MinutesStatus::Draft.as_str()]))
+            .filter(meeting::Column::Status.is_in([MeetingStatus::Held, MeetingStatus::Closed]))
+            .filter(meeting::Column::MinutesStatus.is_in([MinutesStatus::None, MinutesStatus::Draft]))
             .order_by_asc(meeting::Column::StartsAt)
             .all(db)
             .await?

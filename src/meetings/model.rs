@@ -1,13 +1,14 @@
-//! Storage of bodies, meetings and everything that happens in them.
+//! Storage of bodies, meetings and everything that happens in them. Statuses, kinds,
+//! roles and channels are the enums of `rules` (`str_enum!`), stored as their strings.
 entity!(body, "body", {
     intercommunality_id: i32,
-    kind: String,
+    kind: crate::meetings::rules::BodyKind,
     name: String,
     theme: Option<String>,
     notice_clear_days: i32,
     urgency_clear_days: i32,
     note_required: bool,
-    quorum_rule: String,
+    quorum_rule: crate::meetings::rules::QuorumRule,
     proxies_allowed: bool,
     proxies_per_holder: i32,
     proxy_max_meetings: i32,
@@ -21,7 +22,7 @@ entity!(body, "body", {
 entity!(body_seat, "body_seat", {
     body_id: i32,
     person_id: i32,
-    role: String,
+    role: crate::meetings::rules::SeatRole,
     /// The mandate that qualifies the person (councillor, vice-president, DGA...).
     mandate_id: i32,
     /// For a designation by a mayor: the mayor's mandate; the seat ends with it.
@@ -36,7 +37,7 @@ entity!(body_seat, "body_seat", {
 entity!(meeting_request, "meeting_request", {
     body_id: i32,
     agenda: String,
-    status: String,
+    status: crate::meetings::rules::RequestStatus,
     created_by_person_id: i32,
     created_at: DateTimeUtc,
     granted_at: Option<DateTimeUtc>,
@@ -57,7 +58,7 @@ entity!(request_signature, "request_signature", {
 entity!(meeting, "meeting", {
     body_id: i32,
     title: String,
-    status: String,
+    status: crate::meetings::rules::MeetingStatus,
     starts_at: DateTimeUtc,
     ends_at: DateTimeUtc,
     venue: Option<String>,
@@ -69,7 +70,7 @@ entity!(meeting, "meeting", {
     first_convocation_id: Option<i32>,
     request_id: Option<i32>,
     minutes_text: Option<String>,
-    minutes_status: String,
+    minutes_status: crate::meetings::rules::MinutesStatus,
     minutes_approved_on: Option<Date>,
     minutes_approved_by_item_id: Option<i32>,
     minutes_published_at: Option<DateTimeUtc>,
@@ -84,7 +85,7 @@ entity!(meeting, "meeting", {
 entity!(agenda_item, "agenda_item", {
     meeting_id: i32,
     position: i32,
-    kind: String,
+    kind: crate::meetings::rules::AgendaItemKind,
     title: String,
     presenter_person_id: Option<i32>,
     note: Option<String>,
@@ -97,7 +98,7 @@ entity!(agenda_item, "agenda_item", {
     weight_for: Option<i64>,
     weight_against: Option<i64>,
     weight_abstain: Option<i64>,
-    result: Option<String>,
+    result: Option<crate::meetings::rules::VoteResult>,
     casting_vote_used: bool,
     opinion_text: Option<String>,
     decided_at: Option<DateTimeUtc>,
@@ -108,7 +109,7 @@ entity!(agenda_item, "agenda_item", {
 entity!(ballot, "ballot", {
     agenda_item_id: i32,
     person_id: i32,
-    choice: String,
+    choice: crate::meetings::rules::Choice,
     /// The proxy holder who cast it, for a represented member.
     cast_by_person_id: Option<i32>,
     commune_id: Option<i32>,
@@ -133,10 +134,10 @@ entity!(document, "document", {
 entity!(convocation, "convocation", {
     meeting_id: i32,
     person_id: i32,
-    seat: String,
+    seat: crate::meetings::rules::SeatRole,
     commune_id: Option<i32>,
     sent_at: DateTimeUtc,
-    channel: String,
+    channel: crate::meetings::rules::ConvocationChannel,
     read_at: Option<DateTimeUtc>,
 });
 
@@ -145,10 +146,10 @@ entity!(convocation, "convocation", {
 entity!(superseded_convocation, "superseded_convocation", {
     meeting_id: i32,
     person_id: i32,
-    seat: String,
+    seat: crate::meetings::rules::SeatRole,
     commune_id: Option<i32>,
     sent_at: DateTimeUtc,
-    channel: String,
+    channel: crate::meetings::rules::ConvocationChannel,
     read_at: Option<DateTimeUtc>,
     /// The meeting's sequence when these convocations were replaced.
     sequence: i32,
@@ -168,7 +169,7 @@ entity!(proxy, "proxy", {
 entity!(attendance, "attendance", {
     meeting_id: i32,
     person_id: i32,
-    status: String,
+    status: crate::meetings::rules::AttendanceStatus,
     arrival_position: Option<i32>,
     departure_position: Option<i32>,
     proxy_id: Option<i32>,

@@ -18,10 +18,6 @@ pub async fn body_of<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<body::Mod
     body::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("body"))
 }
 
-pub fn kind_of(b: &body::Model) -> AppResult<BodyKind> {
-    BodyKind::parse(&b.kind).ok_or_else(|| AppError::internal(format!("body {} has unknown kind", b.id)))
-}
-
 // ---- membership ------------------------------------------------------------------------
 
 /// A seat in a body on a given day, with the mandate that gives it.
@@ -68,12 +64,12 @@ async fn derived_seats<C: ConnectionTrait>(
                 .add(
                     sea_orm::Condition::all()
                         .add(mandate::Column::CommuneId.is_in(communes.iter().copied()))
-                        .add(mandate::Column::Role.eq(role.as_str())),
+                        .add(mandate::Column::Role.eq(role)),
                 )
                 .add(
                     sea_orm::Condition::all()
                         .add(mandate::Column::IntercommunalityId.eq(b.intercommunality_id))
-                        .add(mandate::Column::Role.eq(lead.as_str())),
+                        .add(mandate::Column::Role.eq(lead)),
                 ),
         )
         .order_by_asc(mandate::Column::StartDate)
@@ -161,7 +157,7 @@ async fn designated_seats<C: ConnectionTrait>(
         }
         let basis = mandates.get(&s.mandate_id);
         let designator = s.designated_by_mandate_id.map(|id| mandates.get(&id));
-        let role = SeatRole::stored(&s.role)?;
+        let role = s.role;
         if mandates_run(&s, &mandates, day) {
             if seen.insert(s.person_id) {
                 members.push(Member {
@@ -196,7 +192,7 @@ pub async fn seats<C: ConnectionTrait>(
     b: &body::Model,
     day: NaiveDate,
 ) -> AppResult<(Vec<Member>, Vec<Vacancy>)> {
-    match kind_of(b)? {
+    match b.kind {
         BodyKind::ConferenceOfMayors => derived_seats(db, b, day, Role::Mayor, Role::President).await,
         BodyKind::DgsCommittee => derived_seats(db, b, day, Role::Dgs, Role::Dgs).await,
         _ => designated_seats(db, b, day).await,
@@ -259,7 +255,7 @@ pub async fn bodies_sat_in<C: ConnectionTrait>(
     mandates: &[mandate::Model],
 ) -> AppResult<HashSet<i32>> {
     let day = crate::time::today_paris();
-    let derived = |m: &&mandate::Model| matches!(Role::parse(&m.role), Some(Role::Mayor | Role::President | Role::Dgs));
+    let derived = |m: &&mandate::Model| matches!(m.role, Role::Mayor | Role::President | Role::Dgs);
     let mut epcis: HashSet<i32> = mandates.iter().filter(derived).filter_map(|m| m.intercommunality_id).collect();
     let communes: Vec<i32> = mandates.iter().filter(derived).filter_map(|m| m.commune_id).collect();
     if !communes.is_empty() {
@@ -275,7 +271,7 @@ pub async fn bodies_sat_in<C: ConnectionTrait>(
     if !epcis.is_empty() {
         let derived_bodies = body::Entity::find()
             .filter(body::Column::IntercommunalityId.is_in(epcis))
-            .filter(body::Column::Kind.is_in([BodyKind::ConferenceOfMayors.as_str(), BodyKind::DgsCommittee.as_str()]))
+            .filter(body::Column::Kind.is_in([BodyKind::ConferenceOfMayors, BodyKind::DgsCommittee]))
             .all(db)
             .await?;
         for b in derived_bodies {
@@ -290,7 +286,7 @@ pub async fn bodies_sat_in<C: ConnectionTrait>(
     let seats: Vec<_> = seats.into_iter().filter(|s| seat_runs(s, day)).collect();
     if !seats.is_empty() {
         let mandates = seat_mandates(db, &seats).await?;
-        let kinds: HashMap<i32, String> = body::Entity::find()
+        let kinds: HashMap<i32, BodyKind> = body::Entity::find()
             .filter(body::Column::Id.is_in(seats.iter().map(|s| s.body_id)))
             .all(db)
             .await?
@@ -301,8 +297,7 @@ pub async fn bodies_sat_in<C: ConnectionTrait>(
             // Only bodies of designated seats count them (`seats`).
             let designated_kind = kinds
                 .get(&s.body_id)
-                .and_then(|k| BodyKind::parse(k))
-                .is_some_and(|k| !matches!(k, BodyKind::ConferenceOfMayors | BodyKind::DgsCommittee));
+                .is_some_and(|&k| !matches!(k, BodyKind::ConferenceOfMayors | BodyKind::DgsCommittee));
             if designated_kind && mandates_run(s, &mandates, day) {
                 out.insert(s.body_id);
             }

@@ -189,6 +189,16 @@ str_enum!(
     }
 );
 
+str_enum!(
+    /// How a convocation was sent (shown as its string: the schema's `channel` is a String).
+    ConvocationChannel {
+        /// By electronic means (CGCT L2121-10), the default.
+        Electronic = "ELECTRONIC",
+        /// On paper, for a member who asked for it.
+        Paper = "PAPER",
+    }
+);
+
 /// A body's rules (its règlement intérieur), each with a default from the law.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleProfile {

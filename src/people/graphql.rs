@@ -113,8 +113,8 @@ impl Mandate {
         }
         loaders(ctx)?.person.load_one(self.0.person_id).await?.map(Person).ok_or_else(|| AppError::not_found("person"))
     }
-    async fn role(&self) -> AppResult<Role> {
-        Role::parse(&self.0.role).ok_or_else(|| AppError::internal(format!("mandate {} has unknown role", self.0.id)))
+    async fn role(&self) -> Role {
+        self.0.role
     }
     /// Delegation label (e.g. "Transports et mobilité" for a vice-president or adjoint).
     async fn delegation(&self) -> Option<&str> {

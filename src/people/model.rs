@@ -31,7 +31,7 @@ pub mod mandate {
         pub person_id: i32,
         pub commune_id: Option<i32>,
         pub intercommunality_id: Option<i32>,
-        pub role: String,
+        pub role: crate::people::rules::Role,
         pub delegation: Option<String>,
         pub start_date: Date,
         /// Exclusive: on this day the mandate no longer runs.

@@ -1,65 +1,35 @@
 //! Mandate rules: roles, periods and the "one current holder" constraints.
 use chrono::NaiveDate;
 
-/// The role a person holds in an organisation (Popolo "post").
-#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Maire: one current mayor per commune.
-    Mayor,
-    /// Adjoint au maire, usually with a delegation label.
-    DeputyMayor,
-    /// Conseiller municipal.
-    MunicipalCouncillor,
-    /// Conseiller communautaire / métropolitain.
-    CommunityCouncillor,
-    /// Président of an intercommunality: one current president.
-    President,
-    /// Vice-président, with a delegation label.
-    VicePresident,
-    /// Member of a body.
-    Member,
-    /// Suppléant.
-    Substitute,
-    /// Directeur général des services of a commune or intercommunality.
-    Dgs,
-    /// Directeur général adjoint.
-    Dga,
-    /// Agent of the secretariat (e.g. DGA Concertation territoriale).
-    SecretariatAgent,
-}
+str_enum!(
+    /// The role a person holds in an organisation (Popolo "post").
+    Role {
+        /// Maire: one current mayor per commune.
+        Mayor = "MAYOR",
+        /// Adjoint au maire, usually with a delegation label.
+        DeputyMayor = "DEPUTY_MAYOR",
+        /// Conseiller municipal.
+        MunicipalCouncillor = "MUNICIPAL_COUNCILLOR",
+        /// Conseiller communautaire / métropolitain.
+        CommunityCouncillor = "COMMUNITY_COUNCILLOR",
+        /// Président of an intercommunality: one current president.
+        President = "PRESIDENT",
+        /// Vice-président, with a delegation label.
+        VicePresident = "VICE_PRESIDENT",
+        /// Member of a body.
+        Member = "MEMBER",
+        /// Suppléant.
+        Substitute = "SUBSTITUTE",
+        /// Directeur général des services of a commune or intercommunality.
+        Dgs = "DGS",
+        /// Directeur général adjoint.
+        Dga = "DGA",
+        /// Agent of the secretariat (e.g. DGA Concertation territoriale).
+        SecretariatAgent = "SECRETARIAT_AGENT",
+    }
+);
 
 impl Role {
-    pub const ALL: [Role; 11] = [
-        Role::Mayor,
-        Role::DeputyMayor,
-        Role::MunicipalCouncillor,
-        Role::CommunityCouncillor,
-        Role::President,
-        Role::VicePresident,
-        Role::Member,
-        Role::Substitute,
-        Role::Dgs,
-        Role::Dga,
-        Role::SecretariatAgent,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Mayor => "MAYOR",
-            Role::DeputyMayor => "DEPUTY_MAYOR",
-            Role::MunicipalCouncillor => "MUNICIPAL_COUNCILLOR",
-            Role::CommunityCouncillor => "COMMUNITY_COUNCILLOR",
-            Role::President => "PRESIDENT",
-            Role::VicePresident => "VICE_PRESIDENT",
-            Role::Member => "MEMBER",
-            Role::Substitute => "SUBSTITUTE",
-            Role::Dgs => "DGS",
-            Role::Dga => "DGA",
-            Role::SecretariatAgent => "SECRETARIAT_AGENT",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
     /// Roles held in a commune's council or administration.
     pub fn fits_commune(self) -> bool {
         matches!(self, Role::Mayor | Role::DeputyMayor | Role::MunicipalCouncillor | Role::Dgs | Role::Dga)
@@ -143,7 +113,7 @@ mod tests {
 
     #[test]
     fn roles_round_trip() {
-        for r in Role::ALL {
+        for &r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
     }

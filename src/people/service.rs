@@ -193,7 +193,7 @@ pub async fn insert_mandate<C: ConnectionTrait>(
         person_id: Set(person_id),
         commune_id: Set(commune_id),
         intercommunality_id: Set(intercommunality_id),
-        role: Set(role.as_str().to_string()),
+        role: Set(role),
         delegation: Set(delegation),
         start_date: Set(period.start),
         end_date: Set(period.end),
@@ -256,7 +256,7 @@ async fn check_single_holder<C: ConnectionTrait>(
     if !role.is_single_holder() {
         return Ok(());
     }
-    let mut q = mandate::Entity::find().filter(mandate::Column::Role.eq(role.as_str())).filter(match org {
+    let mut q = mandate::Entity::find().filter(mandate::Column::Role.eq(role)).filter(match org {
         Org::Commune(c) => mandate::Column::CommuneId.eq(c),
         Org::Intercommunality(e) => mandate::Column::IntercommunalityId.eq(e),
     });
@@ -334,7 +334,7 @@ pub async fn end_mandate(
     let txn = crate::db::write(&state.db).await?;
     let m = mandate::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::not_found("mandate"))?;
     let org = org_of(&m)?;
-    let role = Role::parse(&m.role).ok_or_else(|| AppError::internal(format!("mandate {id} has unknown role")))?;
+    let role = m.role;
     authorize(&txn, actor, Action::ManageMandate { org, role, person: m.person_id }).await?;
     if end_date <= m.start_date {
         return Err(AppError::validation("endDate", format!("end date must be after the start date {}", m.start_date)));

@@ -358,21 +358,21 @@ pub fn to_csv(header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>, csv::E
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
-/// Answers as stored (JSON object text) back to a map.
-pub fn parse_answers(raw: Option<&str>) -> Result<Option<Map<String, Value>>, String> {
-    match raw.map(serde_json::from_str::<Value>) {
-        None => Ok(None),
-        Some(Ok(Value::Object(o))) => Ok(Some(o)),
-        Some(Ok(_)) => Err("stored answers are not a JSON object".into()),
-        Some(Err(e)) => Err(format!("stored answers are not JSON: {e}")),
+/// Answers as stored (a JSON object) back to a map.
+pub fn parse_answers(stored: Option<&Value>) -> Result<Option<Map<String, Value>>, String> {
+    match stored {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o.clone())),
+        Some(_) => Err("stored answers are not a JSON object".into()),
     }
 }
 
-/// A form's fields as stored (JSON array text); an unreadable form, or a field of an
+/// A form's fields as stored (a JSON array); an unreadable form, or a field of an
 /// unknown type, is an error, never an empty or a TEXT field.
-pub fn parse_fields(raw: Option<&str>) -> Result<Vec<Field>, String> {
-    let Some(raw) = raw else { return Ok(Vec::new()) };
-    let fields: Vec<Field> = serde_json::from_str(raw).map_err(|e| format!("stored form is not readable: {e}"))?;
+pub fn parse_fields(stored: Option<&Value>) -> Result<Vec<Field>, String> {
+    let Some(stored) = stored.filter(|v| !v.is_null()) else { return Ok(Vec::new()) };
+    let fields: Vec<Field> =
+        Vec::<Field>::deserialize(stored).map_err(|e| format!("stored form is not readable: {e}"))?;
     match fields.iter().find(|f| FieldType::parse(&f.kind).is_none()) {
         Some(f) => Err(format!("stored form field {:?} has unknown type {:?}", f.key, f.kind)),
         None => Ok(fields),

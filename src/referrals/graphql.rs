@@ -49,11 +49,11 @@ impl Referral {
     pub async fn id(&self) -> ID {
         ids::encode(Kind::Referral, self.r.id)
     }
-    async fn kind(&self) -> AppResult<ReferralKind> {
-        Ok(service::procedure_of(&self.r)?.kind())
+    async fn kind(&self) -> ReferralKind {
+        self.r.procedure.kind()
     }
-    async fn procedure(&self) -> AppResult<Procedure> {
-        service::procedure_of(&self.r)
+    async fn procedure(&self) -> Procedure {
+        self.r.procedure
     }
     async fn title(&self) -> &str {
         &self.r.title
@@ -67,15 +67,15 @@ impl Referral {
     }
     /// DRAFT, OPEN or CLOSED. An open referral whose deadline has passed reads CLOSED at
     /// once, before the background job records it.
-    async fn status(&self) -> AppResult<ReferralStatus> {
+    async fn status(&self) -> ReferralStatus {
         service::status_of(&self.r, self.now)
     }
-    async fn addressee_mode(&self) -> AppResult<AddresseeMode> {
-        AddresseeMode::parse(&self.r.addressee_mode).ok_or_else(|| AppError::internal("addressee mode"))
+    async fn addressee_mode(&self) -> AddresseeMode {
+        self.r.addressee_mode
     }
     /// The event the procedure's clock starts from.
-    async fn clock_start(&self) -> AppResult<ClockStart> {
-        Ok(service::procedure_of(&self.r)?.defaults().clock)
+    async fn clock_start(&self) -> ClockStart {
+        self.r.procedure.defaults().clock
     }
     /// The day of that event (Europe/Paris), set at opening.
     async fn clock_starts_on(&self) -> Option<NaiveDate> {
@@ -98,11 +98,11 @@ impl Referral {
         self.r.deadline.map(service::paris_day)
     }
     /// What silence at the deadline means (avis réputé favorable, or nothing).
-    async fn silence(&self) -> AppResult<Silence> {
-        service::silence_of(&self.r)
+    async fn silence(&self) -> Silence {
+        self.r.silence
     }
-    async fn decision(&self) -> AppResult<Decision> {
-        service::decision_of(&self.r)
+    async fn decision(&self) -> Decision {
+        self.r.decision
     }
     /// Whether the second branch of L5211-5 II reads "more than two thirds" (true) or
     /// "two thirds at least" (false, the default).
@@ -170,7 +170,7 @@ impl Referral {
         let v = view_of(ctx, &self.r).await?;
         let mut rows = Vec::new();
         for n in service::responses_named(&state(ctx)?.db, self.r.id, &v).await? {
-            let s = service::response_status(&self.r, &n.a, self.now)?;
+            let s = service::response_status(&self.r, &n.a, self.now);
             if status.is_none_or(|x| x == s) {
                 // By commune name, then INSEE code: NUL sorts before any character of a
                 // name, so the joined key orders as the pair does.
@@ -189,7 +189,7 @@ impl Referral {
             return Err(AppError::forbidden("you may not see this commune's response"));
         }
         let a = service::addressee_of(&state(ctx)?.db, self.r.id, c).await?;
-        let status = service::response_status(&self.r, &a, self.now)?;
+        let status = service::response_status(&self.r, &a, self.now);
         Ok(ReferralResponse::new(v.response(a)?, status, &v))
     }
     /// Counts by opinion (communes and shares of the frozen population), the qualified
@@ -246,7 +246,7 @@ pub async fn response_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Refer
     if !v.sees(a.commune_id) {
         return Err(AppError::forbidden("you may not see this commune's response"));
     }
-    let status = service::response_status(&r, &a, Utc::now())?;
+    let status = service::response_status(&r, &a, Utc::now());
     Ok(Some(ReferralResponse::new(v.response(a)?, status, &v)))
 }
 
@@ -330,7 +330,7 @@ pub struct Form {
 
 impl Form {
     fn of(f: referral_form::Model) -> AppResult<Self> {
-        let fields = super::form::parse_fields(f.fields.as_deref()).map_err(AppError::internal)?;
+        let fields = super::form::parse_fields(f.fields.as_ref()).map_err(AppError::internal)?;
         Ok(Form { version: f.form_version, fields: fields.into_iter().map(FormField).collect() })
     }
 }
@@ -386,7 +386,7 @@ pub struct ReferralResponse {
 impl ReferralResponse {
     /// `a` as `View::response` gave it.
     fn new(a: Granted<referral_addressee::Model>, status: ResponseStatus, view: &View) -> Self {
-        let full = view.shows_content(a.commune_id, &a.status);
+        let full = view.shows_content(a.commune_id, a.status);
         let own = view.own.contains(&a.commune_id);
         ReferralResponse { a, status, own, full }
     }
@@ -416,7 +416,7 @@ impl ReferralResponse {
         self.status
     }
     async fn opinion(&self) -> Option<Opinion> {
-        self.a.opinion.as_deref().and_then(Opinion::parse)
+        self.a.opinion
     }
     /// Motifs (required with reservations or an unfavourable opinion).
     async fn reasons(&self) -> Option<&str> {
@@ -432,7 +432,7 @@ impl ReferralResponse {
     }
     /// A data collection's answers: field key -> value.
     async fn answers(&self) -> Option<Json<serde_json::Value>> {
-        self.a.answers.as_deref().and_then(|s| serde_json::from_str(s).ok()).map(Json)
+        self.a.answers.clone().map(Json)
     }
     /// The form version the answers were given against.
     async fn form_version(&self) -> Option<i32> {
@@ -458,8 +458,11 @@ impl ReferralResponse {
     /// the submissions for others.
     async fn revisions(&self, ctx: &Context<'_>) -> AppResult<Vec<ResponseRevision>> {
         let all = service::revisions(&state(ctx)?.db, self.a.id).await?;
-        let submitted = ResponseStatus::Submitted.as_str();
-        Ok(all.into_iter().filter(|r| self.own || r.status == submitted).map(ResponseRevision).collect())
+        Ok(all
+            .into_iter()
+            .filter(|r| self.own || r.status == ResponseStatus::Submitted)
+            .map(ResponseRevision)
+            .collect())
     }
     /// Files the commune attached.
     async fn files(&self, ctx: &Context<'_>) -> AppResult<Vec<ReferralDocument>> {
@@ -478,10 +481,10 @@ impl ResponseRevision {
         self.0.revision
     }
     async fn status(&self) -> Option<ResponseStatus> {
-        ResponseStatus::parse(&self.0.status)
+        Some(self.0.status)
     }
     async fn opinion(&self) -> Option<Opinion> {
-        self.0.opinion.as_deref().and_then(Opinion::parse)
+        self.0.opinion
     }
     async fn reasons(&self) -> Option<&str> {
         self.0.reasons.as_deref()
@@ -493,7 +496,7 @@ impl ResponseRevision {
         self.0.deliberation_date
     }
     async fn answers(&self) -> Option<Json<serde_json::Value>> {
-        self.0.answers.as_deref().and_then(|s| serde_json::from_str(s).ok()).map(Json)
+        self.0.answers.clone().map(Json)
     }
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
@@ -777,14 +780,14 @@ pub async fn open_referrals(
     let now = Utc::now();
     let open: Vec<referral::Model> = referral::Entity::find()
         .filter(referral::Column::IntercommunalityId.eq(e))
-        .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
+        .filter(referral::Column::Status.eq(ReferralStatus::Open))
         .order_by_asc(referral::Column::Deadline)
         .all(db)
         .await?
         .into_iter()
         .filter(|r| !service::deadline_passed(r, now))
         .collect();
-    let counts: Vec<(i32, String, i64)> = referral_addressee::Entity::find()
+    let counts: Vec<(i32, ResponseStatus, i64)> = referral_addressee::Entity::find()
         .select_only()
         .column(referral_addressee::Column::ReferralId)
         .column(referral_addressee::Column::Status)
@@ -801,7 +804,7 @@ pub async fn open_referrals(
             let of = |submitted_only: bool| -> i64 {
                 counts
                     .iter()
-                    .filter(|(id, s, _)| *id == r.id && (!submitted_only || s == ResponseStatus::Submitted.as_str()))
+                    .filter(|(id, s, _)| *id == r.id && (!submitted_only || *s == ResponseStatus::Submitted))
                     .map(|c| c.2)
                     .sum()
             };
@@ -853,7 +856,7 @@ impl ReferralsQuery {
         let now = Utc::now();
         let mut out = Vec::new();
         for r in rows {
-            if status.is_none_or(|s| service::status_of(&r, now).is_ok_and(|x| x == s)) {
+            if status.is_none_or(|s| service::status_of(&r, now) == s) {
                 out.push((String::new(), r.id, Referral::new(r)));
             }
         }
@@ -971,7 +974,7 @@ async fn save(ctx: &Context<'_>, input: ResponseInput, submit: bool) -> AppResul
     let st = state(ctx)?;
     let a = service::save_response(st, actor(ctx)?, referral, commune, input.expected_version, fields, submit).await?;
     let r = service::referral_of(&st.db, referral).await?;
-    let status = service::response_status(&r, &a, Utc::now())?;
+    let status = service::response_status(&r, &a, Utc::now());
     Ok(ReferralResponse { a, status, own: true, full: true })
 }
 

@@ -25,15 +25,13 @@ impl Acting {
         let mut a = Acting::default();
         for m in current {
             let Some(c) = m.commune_id else { continue };
-            match Role::parse(&m.role) {
-                Some(Role::Mayor) => {
+            match m.role {
+                Role::Mayor => {
                     a.drafts.push(c);
                     a.submits.push(c);
                 }
-                Some(Role::DeputyMayor) if m.delegation.as_deref().is_some_and(|d| !d.trim().is_empty()) => {
-                    a.drafts.push(c)
-                }
-                Some(Role::Dgs) => a.drafts.push(c),
+                Role::DeputyMayor if m.delegation.as_deref().is_some_and(|d| !d.trim().is_empty()) => a.drafts.push(c),
+                Role::Dgs => a.drafts.push(c),
                 _ => {}
             }
         }

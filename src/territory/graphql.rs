@@ -149,8 +149,8 @@ impl Intercommunality {
         &self.0.name
     }
     /// Legal form (nature juridique).
-    async fn legal_form(&self) -> AppResult<LegalForm> {
-        LegalForm::parse(&self.0.legal_form).map_err(AppError::internal)
+    async fn legal_form(&self) -> LegalForm {
+        self.0.legal_form
     }
     /// Mode de financement (FPU, FA...).
     async fn financing_mode(&self) -> Option<&str> {
@@ -200,7 +200,7 @@ impl Intercommunality {
     /// The president (président) in office today.
     async fn president(&self, ctx: &Context<'_>) -> AppResult<Option<Mandate>> {
         let all = loaders(ctx)?.epci_mandates.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(all.into_iter().find(|m| m.role == Role::President.as_str()).map(Mandate::of))
+        Ok(all.into_iter().find(|m| m.role == Role::President).map(Mandate::of))
     }
     /// Mandates running today in the intercommunality (president, vice-presidents, staff).
     async fn officers(&self, ctx: &Context<'_>) -> AppResult<Vec<Mandate>> {
@@ -366,7 +366,7 @@ impl TerritoryQuery {
         allow(ctx, Action::Read).await?;
         let mut q = intercommunality::Entity::find();
         if let Some(f) = legal_form {
-            q = q.filter(intercommunality::Column::LegalForm.eq(f.as_str()));
+            q = q.filter(intercommunality::Column::LegalForm.eq(f));
         }
         if let Some(s) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             let digits: String = s.chars().filter(char::is_ascii_digit).collect();

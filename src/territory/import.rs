@@ -260,7 +260,7 @@ pub fn parse_files(communes: &Path, epci: &Path, ept: Option<&Path>) -> Result<P
             let checked = (|| {
                 let siren = Siren::parse(&raw.code)?;
                 let name = non_empty(&raw.nom, "nom")?;
-                let form = LegalForm::parse(&raw.kind)?;
+                let form = LegalForm::parse_official(&raw.kind)?;
                 if !forms.contains(&form) {
                     return Err(format!("legal form {} does not belong in this file", form.as_str()));
                 }
@@ -381,8 +381,7 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
         intercommunality::Entity::find().all(&txn).await?.into_iter().map(|e| (e.siren.clone(), e)).collect();
     // Memberships get no start date only on the first import of these legal forms (when
     // they began is unknown); afterwards a new membership starts on the import day.
-    let first_import =
-        !existing.values().any(|e| LegalForm::parse(&e.legal_form).is_ok_and(|f| parsed.managed_forms.contains(&f)));
+    let first_import = !existing.values().any(|e| parsed.managed_forms.contains(&e.legal_form));
     let ep = &opts.epci_population;
     let mut fresh = Vec::new();
     for e in &parsed.epcis {
@@ -393,7 +392,7 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
                 siren: Set(e.siren.as_str().to_string()),
                 name: Set(e.name.clone()),
                 search_key: Set(search_key(&e.name)),
-                legal_form: Set(e.form.as_str().to_string()),
+                legal_form: Set(e.form),
                 financing_mode: Set(e.financing.clone()),
                 population: Set(e.population),
                 population_year: Set(pop_year),
@@ -406,7 +405,7 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
             Some(old)
                 if old.name == e.name
                     && old.search_key == search_key(&e.name)
-                    && old.legal_form == e.form.as_str()
+                    && old.legal_form == e.form
                     && old.financing_mode == e.financing
                     && old.population == e.population
                     && old.population_year == pop_year =>
@@ -417,7 +416,7 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
                 intercommunality::Entity::update_many()
                     .col_expr(intercommunality::Column::Name, Expr::value(e.name.clone()))
                     .col_expr(intercommunality::Column::SearchKey, Expr::value(search_key(&e.name)))
-                    .col_expr(intercommunality::Column::LegalForm, Expr::value(e.form.as_str()))
+                    .col_expr(intercommunality::Column::LegalForm, Expr::value(e.form))
                     .col_expr(intercommunality::Column::FinancingMode, Expr::value(e.financing.clone()))
                     .col_expr(intercommunality::Column::Population, Expr::value(e.population))
                     .col_expr(intercommunality::Column::PopulationYear, Expr::value(pop_year))
@@ -437,11 +436,8 @@ pub async fn apply(state: &AppState, actor: &Actor, parsed: Parsed, opts: &Impor
     let epci_ids: HashMap<&str, i32> = all_epcis.iter().map(|e| (e.siren.as_str(), e.id)).collect();
 
     // Memberships: the current ones of the managed legal forms are compared with the files.
-    let managed: HashSet<i32> = all_epcis
-        .iter()
-        .filter(|e| LegalForm::parse(&e.legal_form).is_ok_and(|f| parsed.managed_forms.contains(&f)))
-        .map(|e| e.id)
-        .collect();
+    let managed: HashSet<i32> =
+        all_epcis.iter().filter(|e| parsed.managed_forms.contains(&e.legal_form)).map(|e| e.id).collect();
     let mut current: HashMap<(i32, i32), commune_membership::Model> = commune_membership::Entity::find()
         .filter(commune_membership::Column::EndDate.is_null())
         .all(&txn)

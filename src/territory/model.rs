@@ -10,7 +10,7 @@ pub mod intercommunality {
         pub name: String,
         /// `search_key(name)`: what searches compare, the same on every database.
         pub search_key: String,
-        pub legal_form: String,
+        pub legal_form: crate::territory::rules::LegalForm,
         pub financing_mode: Option<String>,
         pub population: Option<i32>,
         pub population_year: Option<i32>,

@@ -110,44 +110,28 @@ pub fn search_key(text: &str) -> String {
     spaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Legal form of an intercommunality, as the official files name it.
-#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum LegalForm {
-    /// Métropole (21 in France).
-    Metro,
-    /// Communauté urbaine.
-    Cu,
-    /// Communauté d'agglomération.
-    Ca,
-    /// Communauté de communes.
-    Cc,
-    /// Métropole de Lyon: a territorial collectivity, not an EPCI.
-    Met69,
-    /// Établissement public territorial of the Grand Paris métropole.
-    Ept,
-}
+str_enum!(
+    /// Legal form of an intercommunality, as the official files name it.
+    LegalForm {
+        /// Métropole (21 in France).
+        Metro = "METRO",
+        /// Communauté urbaine.
+        Cu = "CU",
+        /// Communauté d'agglomération.
+        Ca = "CA",
+        /// Communauté de communes.
+        Cc = "CC",
+        /// Métropole de Lyon: a territorial collectivity, not an EPCI.
+        Met69 = "MET69",
+        /// Établissement public territorial of the Grand Paris métropole.
+        Ept = "EPT",
+    }
+);
 
 impl LegalForm {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        Ok(match raw {
-            "METRO" => LegalForm::Metro,
-            "CU" => LegalForm::Cu,
-            "CA" => LegalForm::Ca,
-            "CC" => LegalForm::Cc,
-            "MET69" => LegalForm::Met69,
-            "EPT" => LegalForm::Ept,
-            other => return Err(format!("unknown legal form {other:?}")),
-        })
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LegalForm::Metro => "METRO",
-            LegalForm::Cu => "CU",
-            LegalForm::Ca => "CA",
-            LegalForm::Cc => "CC",
-            LegalForm::Met69 => "MET69",
-            LegalForm::Ept => "EPT",
-        }
+    /// A legal form read from an official file: an unknown one is the file's error.
+    pub fn parse_official(raw: &str) -> Result<Self, String> {
+        Self::parse(raw).ok_or_else(|| format!("unknown legal form {raw:?}"))
     }
 }
 

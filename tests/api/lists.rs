@@ -357,7 +357,7 @@ fn intercommunality(siren: &str, name: &str) -> entente::territory::model::inter
         siren: Set(siren.into()),
         name: Set(name.into()),
         search_key: Set(entente::territory::rules::search_key(name)),
-        legal_form: Set("CC".into()),
+        legal_form: Set(entente::territory::rules::LegalForm::Cc),
         financing_mode: Set(None),
         population: Set(None),
         population_year: Set(None),

@@ -23,4 +23,5 @@ mod permissions;
 mod readme;
 mod referrals;
 mod schema;
+mod storage;
 mod territory;

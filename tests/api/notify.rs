@@ -37,7 +37,7 @@ async fn a_change_that_notifies_writes_one_event_and_a_notification_per_recipien
     let e = all.last().unwrap();
     assert_eq!((e.kind.as_str(), e.meeting_id, e.referral_id), ("MEETING_POSTPONED", Some(meeting), None));
     assert!(e.actor_account_id.is_some(), "the secretariat's change");
-    match serde_json::from_str::<Event>(&e.payload).unwrap() {
+    match serde_json::from_value::<Event>(e.payload.clone()).unwrap() {
         Event::MeetingPostponed { meeting: id, title, reason: None } => {
             assert_eq!((id, title.as_str()), (meeting, "Séance J+20"));
         }
@@ -54,7 +54,10 @@ async fn a_change_that_notifies_writes_one_event_and_a_notification_per_recipien
     assert!(convened >= 2, "{convened}");
     assert_eq!(told.len() as u64, convened);
     assert_eq!(e.recipients as u64, convened);
-    assert!(told.iter().all(|n| n.kind == "MEETING_POSTPONED" && n.meeting_id == Some(meeting)));
+    assert!(told
+        .iter()
+        .all(|n| n.kind == entente::platform::notify::NotificationKind::MeetingPostponed
+            && n.meeting_id == Some(meeting)));
     // Each recipient reads it with its kind, typed in the schema.
     for tok in [&marseille, &aix] {
         let r = app.gql(Some(tok), "{myNotifications(first:10){nodes{kind message meetingId}}}", json!({})).await;

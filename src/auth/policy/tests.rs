@@ -117,7 +117,7 @@ fn mandate(person_id: i32, org: Org, role: Role, delegation: Option<&str>) -> ma
         person_id,
         commune_id,
         intercommunality_id,
-        role: role.as_str().into(),
+        role,
         delegation: delegation.map(Into::into),
         start_date: day(),
         end_date: None,

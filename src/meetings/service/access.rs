@@ -12,7 +12,7 @@ pub async fn authorize_view<C: ConnectionTrait>(
     m: &meeting::Model,
     b: &body::Model,
 ) -> AppResult<Pass> {
-    if status_of(m)? == MeetingStatus::Draft {
+    if m.status == MeetingStatus::Draft {
         return authorize_convener(db, actor, b).await;
     }
     let action = Action::SeeMeeting { meeting: m.id, body: b.id, intercommunality: b.intercommunality_id };
@@ -28,7 +28,7 @@ pub async fn visible<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppR
 /// Who convenes a body's meetings, and so prepares them: its secretariat; for the
 /// conference of mayors, also the president.
 pub async fn authorize_convener<C: ConnectionTrait>(db: &C, actor: &Actor, b: &body::Model) -> AppResult<Pass> {
-    let conference = kind_of(b)? == BodyKind::ConferenceOfMayors;
+    let conference = b.kind == BodyKind::ConferenceOfMayors;
     pass(db, actor, Action::Convene { intercommunality: b.intercommunality_id, conference }).await
 }
 
@@ -78,7 +78,7 @@ impl BodyMeetings {
     /// The body's meetings the actor sees, of `all` its meetings.
     pub fn filter(&self, all: Vec<meeting::Model>) -> Vec<Granted<meeting::Model>> {
         all.into_iter()
-            .filter(|m| self.drafts || m.status != MeetingStatus::Draft.as_str())
+            .filter(|m| self.drafts || m.status != MeetingStatus::Draft)
             .map(|m| self.seen.grant(m))
             .collect()
     }

@@ -18,7 +18,7 @@ pub async fn add_agenda_item(
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, meeting_id).await?;
     let allowed = authorize_convener(&txn, actor, &b).await?;
-    if !matches!(status_of(&m)?, MeetingStatus::Draft | MeetingStatus::Postponed) {
+    if !matches!(m.status, MeetingStatus::Draft | MeetingStatus::Postponed) {
         return Err(AppError::rule(
             "INVALID_TRANSITION",
             "the agenda is fixed once the meeting is convened (add the item to a later meeting)",
@@ -46,22 +46,14 @@ pub async fn add_agenda_item(
         _ => {}
     }
     // Serialise appends to the agenda on the meeting row; a convocation may have gone out since.
-    if status_of(&lock_meeting(&txn, &m).await?)? != status_of(&m)? {
+    if lock_meeting(&txn, &m).await?.status != m.status {
         return Err(AppError::Conflict("the meeting changed meanwhile (convened?); reload and retry".into()));
     }
     let position =
         agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(meeting_id)).count(&txn).await? as i32 + 1;
-    let item = item_row(
-        meeting_id,
-        position,
-        input.kind.as_str(),
-        title,
-        input.presenter_id,
-        note,
-        input.minutes_of_meeting_id,
-    )
-    .insert(&txn)
-    .await?;
+    let item = item_row(meeting_id, position, input.kind, title, input.presenter_id, note, input.minutes_of_meeting_id)
+        .insert(&txn)
+        .await?;
     record(
         &txn,
         actor,
@@ -82,7 +74,7 @@ pub async fn add_agenda_item(
 pub(super) fn item_row(
     meeting_id: i32,
     position: i32,
-    kind: &str,
+    kind: AgendaItemKind,
     title: String,
     presenter: Option<i32>,
     note: Option<String>,
@@ -91,7 +83,7 @@ pub(super) fn item_row(
     agenda_item::ActiveModel {
         meeting_id: Set(meeting_id),
         position: Set(position),
-        kind: Set(kind.to_string()),
+        kind: Set(kind),
         title: Set(title),
         presenter_person_id: Set(presenter),
         note: Set(note),
@@ -138,7 +130,7 @@ pub async fn upload_document(
     let (m, b) = meeting_of(&txn, meeting_id).await?;
     let (p, allowed) =
         authorize_pass(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
-    let status = status_of(&m)?;
+    let status = m.status;
     if matches!(status, MeetingStatus::Cancelled | MeetingStatus::Closed) {
         return Err(AppError::rule(
             "INVALID_TRANSITION",
@@ -155,7 +147,7 @@ pub async fn upload_document(
     let file = documents::check_upload(file, state.config.limits.document_bytes)?;
     // Read the status under the meeting's lock: a convocation sent meanwhile makes this a
     // document added after convening, which members are told of.
-    let status = status_of(&lock_meeting(&txn, &m).await?)?;
+    let status = lock_meeting(&txn, &m).await?.status;
     if matches!(status, MeetingStatus::Cancelled | MeetingStatus::Closed) {
         return Err(AppError::rule(
             "INVALID_TRANSITION",

@@ -24,13 +24,13 @@ pub async fn create_body(state: &AppState, actor: &Actor, input: NewBody) -> App
     let now = Utc::now();
     let b = body::ActiveModel {
         intercommunality_id: Set(input.intercommunality_id),
-        kind: Set(input.kind.as_str().into()),
+        kind: Set(input.kind),
         name: Set(name),
         theme: Set(theme),
         notice_clear_days: Set(p.notice_clear_days),
         urgency_clear_days: Set(p.urgency_clear_days),
         note_required: Set(p.note_required),
-        quorum_rule: Set(p.quorum_rule.as_str().into()),
+        quorum_rule: Set(p.quorum_rule),
         proxies_allowed: Set(p.proxies_allowed),
         proxies_per_holder: Set(p.proxies_per_holder),
         proxy_max_meetings: Set(p.proxy_max_meetings),
@@ -103,7 +103,7 @@ pub async fn update_body_rules(
     set!(NoticeClearDays, notice);
     set!(UrgencyClearDays, urgency);
     set!(NoteRequired, patch.note_required);
-    set!(QuorumRule, patch.quorum_rule.map(|r| r.as_str().to_string()));
+    set!(QuorumRule, patch.quorum_rule);
     set!(ProxiesAllowed, patch.proxies_allowed);
     set!(ProxiesPerHolder, per_holder);
     set!(ProxyMaxMeetings, max_meetings);
@@ -152,7 +152,7 @@ pub async fn add_seat(
 ) -> AppResult<body_seat::Model> {
     let txn = crate::db::write(&state.db).await?;
     let b = body_of(&txn, body_id).await?;
-    let kind = kind_of(&b)?;
+    let kind = b.kind;
     if matches!(kind, BodyKind::ConferenceOfMayors | BodyKind::DgsCommittee) {
         return Err(AppError::validation(
             "bodyId",
@@ -160,7 +160,7 @@ pub async fn add_seat(
         ));
     }
     let m = mandate::Entity::find_by_id(mandate_id).one(&txn).await?.ok_or_else(|| AppError::not_found("mandate"))?;
-    let mrole = Role::parse(&m.role).ok_or_else(|| AppError::internal("mandate with unknown role"))?;
+    let mrole = m.role;
     // Mayors designate their councillors to working groups; other bodies' seats are the
     // secretariat's to record.
     let designation = kind == BodyKind::WorkingGroup
@@ -205,7 +205,7 @@ pub async fn add_seat(
         let c = m.commune_id.ok_or_else(|| AppError::internal("councillor without commune"))?;
         mandate::Entity::find()
             .filter(mandate::Column::CommuneId.eq(c))
-            .filter(mandate::Column::Role.eq(Role::Mayor.as_str()))
+            .filter(mandate::Column::Role.eq(Role::Mayor))
             .all(&txn)
             .await?
             .into_iter()
@@ -228,7 +228,7 @@ pub async fn add_seat(
     let seat = body_seat::ActiveModel {
         body_id: Set(body_id),
         person_id: Set(m.person_id),
-        role: Set(role.as_str().into()),
+        role: Set(role),
         mandate_id: Set(m.id),
         designated_by_mandate_id: Set(designator),
         start_date: Set(start),

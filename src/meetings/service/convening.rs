@@ -15,7 +15,7 @@ pub async fn convene(
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, id).await?;
     let allowed = authorize_convener(&txn, actor, &b).await?;
-    let status = status_of(&m)?;
+    let status = m.status;
     status.transition(MeetingStatus::Convened).map_err(|e| AppError::rule("INVALID_TRANSITION", e))?;
     let items = agenda_item::Entity::find().filter(agenda_item::Column::MeetingId.eq(id)).all(&txn).await?;
     if items.is_empty() {
@@ -71,7 +71,7 @@ pub async fn convene(
     }
     let next = next_version(expected_version)?;
     let res = meeting::Entity::update_many()
-        .col_expr(meeting::Column::Status, Expr::value(MeetingStatus::Convened.as_str()))
+        .col_expr(meeting::Column::Status, Expr::value(MeetingStatus::Convened))
         .col_expr(meeting::Column::ConvenedAt, Expr::value(Some(now)))
         .col_expr(meeting::Column::UrgencyReason, Expr::value(urgency.clone()))
         .col_expr(meeting::Column::Sequence, Expr::value(m.sequence + 1))
@@ -91,10 +91,10 @@ pub async fn convene(
         superseded_convocation::Entity::insert_many(chunk.iter().map(|c| superseded_convocation::ActiveModel {
             meeting_id: Set(c.meeting_id),
             person_id: Set(c.person_id),
-            seat: Set(c.seat.clone()),
+            seat: Set(c.seat),
             commune_id: Set(c.commune_id),
             sent_at: Set(c.sent_at),
-            channel: Set(c.channel.clone()),
+            channel: Set(c.channel),
             read_at: Set(c.read_at),
             sequence: Set(m.sequence),
             superseded_at: Set(now),
@@ -107,7 +107,7 @@ pub async fn convene(
     send_convocations(&txn, id, &members, paper_for, now).await?;
     if let Some(r) = m.request_id {
         meeting_request::Entity::update_many()
-            .col_expr(meeting_request::Column::Status, Expr::value(RequestStatus::Convened.as_str()))
+            .col_expr(meeting_request::Column::Status, Expr::value(RequestStatus::Convened))
             .col_expr(meeting_request::Column::MeetingId, Expr::value(Some(id)))
             .filter(meeting_request::Column::Id.eq(r))
             .exec(&txn)
@@ -137,10 +137,14 @@ pub(super) async fn send_convocations<C: ConnectionTrait>(
         convocation::Entity::insert_many(chunk.iter().map(|mem| convocation::ActiveModel {
             meeting_id: Set(meeting_id),
             person_id: Set(mem.person_id),
-            seat: Set(mem.role.as_str().into()),
+            seat: Set(mem.role),
             commune_id: Set(mem.commune_id),
             sent_at: Set(now),
-            channel: Set(if paper_for.contains(&mem.person_id) { "PAPER" } else { "ELECTRONIC" }.into()),
+            channel: Set(if paper_for.contains(&mem.person_id) {
+                ConvocationChannel::Paper
+            } else {
+                ConvocationChannel::Electronic
+            }),
             read_at: Set(None),
             ..Default::default()
         }))

@@ -49,7 +49,7 @@ pub(super) fn new_meeting_row(
     meeting::ActiveModel {
         body_id: Set(body_id),
         title: Set(title),
-        status: Set(MeetingStatus::Draft.as_str().into()),
+        status: Set(MeetingStatus::Draft),
         starts_at: Set(starts),
         ends_at: Set(ends),
         venue: Set(None),
@@ -60,7 +60,7 @@ pub(super) fn new_meeting_row(
         first_convocation_id: Set(None),
         request_id: Set(None),
         minutes_text: Set(None),
-        minutes_status: Set(MinutesStatus::None.as_str().into()),
+        minutes_status: Set(MinutesStatus::None),
         minutes_approved_on: Set(None),
         minutes_approved_by_item_id: Set(None),
         minutes_published_at: Set(None),
@@ -92,7 +92,7 @@ pub async fn create_meeting(
     if let Some(r) = request_id {
         let req =
             meeting_request::Entity::find_by_id(r).one(&txn).await?.ok_or_else(|| AppError::not_found("request"))?;
-        if req.body_id != body_id || req.status != RequestStatus::Granted.as_str() {
+        if req.body_id != body_id || req.status != RequestStatus::Granted {
             return Err(AppError::validation("requestId", "only a granted request of this body can be answered"));
         }
     }
@@ -141,7 +141,7 @@ pub async fn update_meeting(
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, id).await?;
     let allowed = authorize_convener(&txn, actor, &b).await?;
-    let status = status_of(&m)?;
+    let status = m.status;
     if !matches!(status, MeetingStatus::Draft | MeetingStatus::Convened | MeetingStatus::Postponed) {
         return Err(AppError::rule(
             "INVALID_TRANSITION",

@@ -11,17 +11,17 @@ pub async fn draft_minutes(
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, id).await?;
     let allowed = pass(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
-    if !matches!(status_of(&m)?, MeetingStatus::Held | MeetingStatus::Closed) {
+    if !matches!(m.status, MeetingStatus::Held | MeetingStatus::Closed) {
         return Err(AppError::rule("INVALID_TRANSITION", "minutes are drafted after the meeting is held"));
     }
-    if !matches!(MinutesStatus::parse(&m.minutes_status), Some(MinutesStatus::None | MinutesStatus::Draft)) {
+    if !matches!(m.minutes_status, MinutesStatus::None | MinutesStatus::Draft) {
         return Err(AppError::rule("INVALID_TRANSITION", "approved minutes are no longer edited"));
     }
     let text = check_text("text", &text, 1_000_000)?;
     let next = next_version(expected_version)?;
     let res = meeting::Entity::update_many()
         .col_expr(meeting::Column::MinutesText, Expr::value(Some(text)))
-        .col_expr(meeting::Column::MinutesStatus, Expr::value(MinutesStatus::Draft.as_str()))
+        .col_expr(meeting::Column::MinutesStatus, Expr::value(MinutesStatus::Draft))
         .col_expr(meeting::Column::Version, Expr::value(next))
         .col_expr(meeting::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(meeting::Column::Id.eq(id))
@@ -55,7 +55,7 @@ pub async fn publish(
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, id).await?;
     let allowed = pass(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
-    if !matches!(status_of(&m)?, MeetingStatus::Held | MeetingStatus::Closed) {
+    if !matches!(m.status, MeetingStatus::Held | MeetingStatus::Closed) {
         return Err(AppError::rule("INVALID_TRANSITION", "only a held meeting publishes"));
     }
     let now = Utc::now();
@@ -71,11 +71,11 @@ pub async fn publish(
             if res.rows_affected != 1 {
                 return Err(AppError::Conflict("the decisions are already published".into()));
             }
-            if kind_of(&b)? == BodyKind::ConferenceOfMayors {
+            if b.kind == BodyKind::ConferenceOfMayors {
                 let opinions = agenda_item::Entity::find()
                     .filter(agenda_item::Column::MeetingId.eq(id))
-                    .filter(agenda_item::Column::Kind.eq(AgendaItemKind::Opinion.as_str()))
-                    .filter(agenda_item::Column::Result.eq(VoteResult::Adopted.as_str()))
+                    .filter(agenda_item::Column::Kind.eq(AgendaItemKind::Opinion))
+                    .filter(agenda_item::Column::Result.eq(VoteResult::Adopted))
                     .all(&txn)
                     .await?;
                 if !opinions.is_empty() {
@@ -88,14 +88,14 @@ pub async fn publish(
             }
         }
         Publication::Minutes => {
-            if m.minutes_status != MinutesStatus::Approved.as_str() {
+            if m.minutes_status != MinutesStatus::Approved {
                 return Err(AppError::rule("INVALID_TRANSITION", "minutes are published once approved"));
             }
             let res = meeting::Entity::update_many()
-                .col_expr(meeting::Column::MinutesStatus, Expr::value(MinutesStatus::Published.as_str()))
+                .col_expr(meeting::Column::MinutesStatus, Expr::value(MinutesStatus::Published))
                 .col_expr(meeting::Column::MinutesPublishedAt, Expr::value(Some(now)))
                 .filter(meeting::Column::Id.eq(id))
-                .filter(meeting::Column::MinutesStatus.eq(MinutesStatus::Approved.as_str()))
+                .filter(meeting::Column::MinutesStatus.eq(MinutesStatus::Approved))
                 .exec(&txn)
                 .await?;
             if res.rows_affected != 1 {
@@ -117,11 +117,7 @@ pub(super) async fn councillors_of<C: ConnectionTrait>(db: &C, e: i32) -> AppRes
     let communes = member_communes_on(db, e, today).await?;
     let mut people: Vec<i32> = mandate::Entity::find()
         .filter(mandate::Column::CommuneId.is_in(communes))
-        .filter(mandate::Column::Role.is_in([
-            Role::Mayor.as_str(),
-            Role::DeputyMayor.as_str(),
-            Role::MunicipalCouncillor.as_str(),
-        ]))
+        .filter(mandate::Column::Role.is_in([Role::Mayor, Role::DeputyMayor, Role::MunicipalCouncillor]))
         .all(db)
         .await?
         .into_iter()
@@ -152,7 +148,7 @@ pub async fn overdue(db: &DatabaseConnection, e: i32, today: NaiveDate) -> AppRe
         .collect();
     let held = meeting::Entity::find()
         .filter(meeting::Column::BodyId.is_in(bodies))
-        .filter(meeting::Column::Status.is_in([MeetingStatus::Held.as_str(), MeetingStatus::Closed.as_str()]))
+        .filter(meeting::Column::Status.is_in([MeetingStatus::Held, MeetingStatus::Closed]))
         .order_by_asc(meeting::Column::StartsAt)
         .all(db)
         .await?;
@@ -160,7 +156,7 @@ pub async fn overdue(db: &DatabaseConnection, e: i32, today: NaiveDate) -> AppRe
     let decided: HashSet<i32> = agenda_item::Entity::find()
         .filter(agenda_item::Column::MeetingId.is_in(ids))
         .filter(agenda_item::Column::Result.is_not_null())
-        .filter(agenda_item::Column::Kind.is_in([AgendaItemKind::Vote.as_str(), AgendaItemKind::Opinion.as_str()]))
+        .filter(agenda_item::Column::Kind.is_in([AgendaItemKind::Vote, AgendaItemKind::Opinion]))
         .all(db)
         .await?
         .into_iter()
@@ -172,7 +168,7 @@ pub async fn overdue(db: &DatabaseConnection, e: i32, today: NaiveDate) -> AppRe
         if decided.contains(&m.id) && m.decisions_published_at.is_none() && today > due {
             out.push(Overdue { meeting: m.clone(), what: Publication::Decisions, due });
         }
-        if let (Some(approved), true) = (m.minutes_approved_on, m.minutes_status == MinutesStatus::Approved.as_str()) {
+        if let (Some(approved), true) = (m.minutes_approved_on, m.minutes_status == MinutesStatus::Approved) {
             let due = approved + Duration::days(7);
             if today > due {
                 out.push(Overdue { meeting: m, what: Publication::Minutes, due });

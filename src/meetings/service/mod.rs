@@ -15,7 +15,7 @@ use super::model::{
     agenda_item, attendance, ballot, body, body_seat, calendar_feed, convocation, document, meeting, meeting_request,
     proxy, request_signature, superseded_convocation,
 };
-pub use super::queries::{body_of, kind_of, members, seats, Member, Vacancy};
+pub use super::queries::{body_of, members, seats, Member, Vacancy};
 use super::rules::*;
 use crate::audit::service::{record, Entry};
 use crate::auth::policy::{authorize, authorize_pass, granted, pass, Action};
@@ -63,22 +63,18 @@ pub async fn meeting_of<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<(meeti
     Ok((m, b))
 }
 
-pub fn status_of(m: &meeting::Model) -> AppResult<MeetingStatus> {
-    MeetingStatus::parse(&m.status).ok_or_else(|| AppError::internal(format!("meeting {} has unknown status", m.id)))
-}
-
-pub fn profile_of(b: &body::Model) -> AppResult<RuleProfile> {
-    Ok(RuleProfile {
+pub fn profile_of(b: &body::Model) -> RuleProfile {
+    RuleProfile {
         notice_clear_days: b.notice_clear_days,
         urgency_clear_days: b.urgency_clear_days,
         note_required: b.note_required,
-        quorum_rule: QuorumRule::stored(&b.quorum_rule)?,
+        quorum_rule: b.quorum_rule,
         proxies_allowed: b.proxies_allowed,
         proxies_per_holder: b.proxies_per_holder,
         proxy_max_meetings: b.proxy_max_meetings,
         second_convocation_days: b.second_convocation_days,
         legal_source: b.legal_source.clone(),
-    })
+    }
 }
 
 /// A Paris wall-clock time as an instant; refused when the time does not exist or is

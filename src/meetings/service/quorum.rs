@@ -5,7 +5,7 @@ use super::*;
 pub(super) async fn counted_meetings<C: ConnectionTrait>(db: &C, body_id: i32) -> AppResult<Vec<i32>> {
     Ok(meeting::Entity::find()
         .filter(meeting::Column::BodyId.eq(body_id))
-        .filter(meeting::Column::Status.is_in(COUNTED_STATUSES.map(|s| s.as_str())))
+        .filter(meeting::Column::Status.is_in(COUNTED_STATUSES))
         .order_by_asc(meeting::Column::StartsAt)
         .order_by_asc(meeting::Column::Id)
         .all(db)
@@ -80,7 +80,7 @@ pub async fn give_proxy(
             format!("a proxy is valid for 1 to {} consecutive meetings", b.proxy_max_meetings),
         ));
     }
-    if status_of(&m)? != MeetingStatus::Convened || Utc::now() >= m.starts_at {
+    if m.status != MeetingStatus::Convened || Utc::now() >= m.starts_at {
         return Err(AppError::rule("PROXY_REFUSED", "proxies are given for a convened meeting, before it starts"));
     }
     let day = paris_day(m.starts_at);
@@ -180,7 +180,7 @@ pub async fn record_attendance(
     authorize(&txn, actor, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
     // Under the meeting's lock from here on: its state cannot change before commit.
     let m = lock_meeting(&txn, &m).await?;
-    if !matches!(status_of(&m)?, MeetingStatus::Convened | MeetingStatus::Held) {
+    if !matches!(m.status, MeetingStatus::Convened | MeetingStatus::Held) {
         return Err(AppError::rule("INVALID_TRANSITION", "attendance is recorded for a convened or held meeting"));
     }
     if rows.is_empty() || rows.len() > 2000 {
@@ -229,7 +229,7 @@ pub async fn record_attendance(
         attendance::Entity::insert_many(chunk.iter().map(|r| attendance::ActiveModel {
             meeting_id: Set(meeting_id),
             person_id: Set(r.person_id),
-            status: Set(r.status.as_str().into()),
+            status: Set(r.status),
             arrival_position: Set(r.arrival_position),
             departure_position: Set(r.departure_position),
             proxy_id: Set(match r.status {
@@ -267,10 +267,10 @@ pub async fn quorum_by_item<C: ConnectionTrait>(
         .all(db)
         .await?;
     let rows = attendance::Entity::find().filter(attendance::Column::MeetingId.eq(m.id)).all(db).await?;
-    let presences: Vec<Presence> = rows.iter().map(presence).collect::<AppResult<_>>()?;
+    let presences: Vec<Presence> = rows.iter().map(presence).collect();
     // Members in office: those convened (frozen at convening), not today's seats.
     let in_office = convocation::Entity::find().filter(convocation::Column::MeetingId.eq(m.id)).count(db).await? as i64;
-    let rule = profile_of(b)?.quorum_rule;
+    let rule = b.quorum_rule;
     let second = m.first_convocation_id.is_some();
     Ok(items
         .into_iter()
@@ -281,12 +281,8 @@ pub async fn quorum_by_item<C: ConnectionTrait>(
         .collect())
 }
 
-pub fn presence(a: &attendance::Model) -> AppResult<Presence> {
-    Ok(Presence {
-        status: AttendanceStatus::stored(&a.status)?,
-        arrival: a.arrival_position,
-        departure: a.departure_position,
-    })
+pub fn presence(a: &attendance::Model) -> Presence {
+    Presence { status: a.status, arrival: a.arrival_position, departure: a.departure_position }
 }
 
 /// When quorum failed, convenes the same items again at least the body's
@@ -304,7 +300,7 @@ pub async fn second_convocation(
     // Under the first meeting's lock from here on: its state and attendance cannot
     // change before commit.
     let first = lock_meeting(&txn, &first).await?;
-    if !matches!(status_of(&first)?, MeetingStatus::Convened | MeetingStatus::Held) {
+    if !matches!(first.status, MeetingStatus::Convened | MeetingStatus::Held) {
         return Err(AppError::rule("INVALID_TRANSITION", "a second convocation follows a convened or held meeting"));
     }
     if first.first_convocation_id.is_some() {
@@ -353,14 +349,14 @@ pub async fn second_convocation(
     let now = Utc::now();
     let already = meeting::Entity::find()
         .filter(meeting::Column::FirstConvocationId.eq(first.id))
-        .filter(meeting::Column::Status.ne(MeetingStatus::Cancelled.as_str()))
+        .filter(meeting::Column::Status.ne(MeetingStatus::Cancelled))
         .count(&txn)
         .await?;
     if already > 0 {
         return Err(AppError::Conflict("this meeting already has its second convocation".into()));
     }
     let mut row = new_meeting_row(b.id, format!("{} (seconde convocation)", first.title), starts, ends, now);
-    row.status = Set(MeetingStatus::Convened.as_str().into());
+    row.status = Set(MeetingStatus::Convened);
     row.venue = Set(first.venue.clone());
     row.host_commune_id = Set(first.host_commune_id);
     row.online_url = Set(first.online_url.clone());
@@ -372,7 +368,7 @@ pub async fn second_convocation(
         item_row(
             m.id,
             n as i32 + 1,
-            &i.kind,
+            i.kind,
             i.title.clone(),
             i.presenter_person_id,
             i.note.clone(),

@@ -10,7 +10,7 @@ pub async fn create_request(
 ) -> AppResult<meeting_request::Model> {
     let txn = crate::db::write(&state.db).await?;
     let b = body_of(&txn, body_id).await?;
-    if kind_of(&b)? != BodyKind::ConferenceOfMayors {
+    if b.kind != BodyKind::ConferenceOfMayors {
         return Err(AppError::validation("bodyId", "mayors request a meeting of the conference of mayors"));
     }
     let p = authorize(&txn, actor, Action::SignRequest { intercommunality: b.intercommunality_id })
@@ -20,7 +20,7 @@ pub async fn create_request(
     let r = meeting_request::ActiveModel {
         body_id: Set(body_id),
         agenda: Set(agenda),
-        status: Set(RequestStatus::Open.as_str().into()),
+        status: Set(RequestStatus::Open),
         created_by_person_id: Set(p.person_id),
         created_at: Set(Utc::now()),
         granted_at: Set(None),
@@ -94,7 +94,7 @@ pub(super) async fn sign_in_txn<C: ConnectionTrait>(
     b: &body::Model,
     r: &meeting_request::Model,
 ) -> AppResult<()> {
-    if r.status != RequestStatus::Open.as_str() {
+    if r.status != RequestStatus::Open {
         return Err(AppError::rule("INVALID_TRANSITION", format!("this request is {}", r.status)));
     }
     let members: HashSet<i32> = member_communes(txn, b.intercommunality_id).await?;
@@ -102,7 +102,7 @@ pub(super) async fn sign_in_txn<C: ConnectionTrait>(
         .current_mandates(txn)
         .await?
         .iter()
-        .filter(|m| Role::parse(&m.role) == Some(Role::Mayor))
+        .filter(|m| m.role == Role::Mayor)
         .find_map(|m| m.commune_id.filter(|c| members.contains(c)).map(|c| (m.id, c)))
         .ok_or_else(|| AppError::forbidden("only a mayor of a member commune signs"))?;
     let person = actor.require()?.person_id;
@@ -162,7 +162,7 @@ pub(super) async fn sign_in_txn<C: ConnectionTrait>(
             (RequestStatus::Granted, Some(paris_day(now) + Duration::days(REQUEST_CONVENE_DAYS)), None)
         };
         let mut q = meeting_request::Entity::update_many()
-            .col_expr(meeting_request::Column::Status, Expr::value(status.as_str()))
+            .col_expr(meeting_request::Column::Status, Expr::value(status))
             .col_expr(meeting_request::Column::DueDate, Expr::value(due))
             .col_expr(meeting_request::Column::RefusalReason, Expr::value(reason.clone()));
         if status == RequestStatus::Granted {

@@ -24,7 +24,7 @@ pub async fn rotation(
     for m in meeting::Entity::find()
         .filter(meeting::Column::BodyId.eq(b.id))
         .filter(meeting::Column::HostCommuneId.is_not_null())
-        .filter(meeting::Column::Status.is_not_in([MeetingStatus::Cancelled.as_str(), MeetingStatus::Draft.as_str()]))
+        .filter(meeting::Column::Status.is_not_in([MeetingStatus::Cancelled, MeetingStatus::Draft]))
         .all(db)
         .await?
     {

@@ -13,7 +13,7 @@ pub async fn change_status(
 ) -> AppResult<Granted<meeting::Model>> {
     let txn = crate::db::write(&state.db).await?;
     let (m, b) = meeting_of(&txn, id).await?;
-    let conference = kind_of(&b)? == BodyKind::ConferenceOfMayors;
+    let conference = b.kind == BodyKind::ConferenceOfMayors;
     let action = match to {
         MeetingStatus::Postponed | MeetingStatus::Cancelled => {
             Action::Convene { intercommunality: b.intercommunality_id, conference }
@@ -24,13 +24,13 @@ pub async fn change_status(
     if to == MeetingStatus::Convened {
         return Err(AppError::validation("status", "use conveneMeeting to convene"));
     }
-    let from = status_of(&m)?;
+    let from = m.status;
     from.transition(to).map_err(|e| AppError::rule("INVALID_TRANSITION", e))?;
     let reason = opt_text("reason", reason.as_deref(), 2000)?;
     let told = matches!(to, MeetingStatus::Postponed | MeetingStatus::Cancelled) && from != MeetingStatus::Draft;
     let next = next_version(expected_version)?;
     let res = meeting::Entity::update_many()
-        .col_expr(meeting::Column::Status, Expr::value(to.as_str()))
+        .col_expr(meeting::Column::Status, Expr::value(to))
         .col_expr(meeting::Column::Sequence, Expr::value(m.sequence + i32::from(told)))
         .col_expr(meeting::Column::UpdatedAt, Expr::value(Utc::now()))
         .col_expr(meeting::Column::Version, Expr::value(next))

@@ -31,11 +31,11 @@ pub async fn record_vote(
     // Under the meeting's lock from here on: its state and attendance cannot change
     // before commit.
     let m = lock_meeting(&txn, &m).await?;
-    let kind = AgendaItemKind::parse(&item.kind).ok_or_else(|| AppError::internal("unknown item kind"))?;
+    let kind = item.kind;
     if !kind.is_voted() {
         return Err(AppError::validation("itemId", format!("a {} item takes no vote", kind.as_str())));
     }
-    if !matches!(status_of(&m)?, MeetingStatus::Convened | MeetingStatus::Held) {
+    if !matches!(m.status, MeetingStatus::Convened | MeetingStatus::Held) {
         return Err(AppError::rule("INVALID_TRANSITION", "votes are recorded for a convened or held meeting"));
     }
     let quorum = quorum_by_item(&txn, &m, &b)
@@ -53,7 +53,7 @@ pub async fn record_vote(
             ),
         ));
     }
-    if v.weighted && kind_of(&b)? != BodyKind::ConferenceOfMayors {
+    if v.weighted && b.kind != BodyKind::ConferenceOfMayors {
         return Err(AppError::validation("weighted", "only the conference of mayors weighs votes by population"));
     }
     if v.weighted && v.roll_call.is_empty() {
@@ -64,18 +64,12 @@ pub async fn record_vote(
     }
     // Who may vote at this item: members present, and those they represent by proxy.
     let att = attendance::Entity::find().filter(attendance::Column::MeetingId.eq(m.id)).all(&txn).await?;
-    let present: HashSet<i32> = att
-        .iter()
-        .map(|a| Ok((a, presence(a)?)))
-        .collect::<AppResult<Vec<_>>>()?
-        .into_iter()
-        .filter(|(_, p)| p.present_at(item.position))
-        .map(|(a, _)| a.person_id)
-        .collect();
+    let present: HashSet<i32> =
+        att.iter().filter(|a| presence(a).present_at(item.position)).map(|a| a.person_id).collect();
     let proxies = proxies_at(&txn, &m).await?;
     let represented: HashMap<i32, i32> = att
         .iter()
-        .filter(|a| a.status == AttendanceStatus::Represented.as_str())
+        .filter(|a| a.status == AttendanceStatus::Represented)
         .filter_map(|a| proxies.iter().find(|p| Some(p.id) == a.proxy_id))
         .filter(|p| present.contains(&p.holder_person_id))
         .map(|p| (p.giver_person_id, p.holder_person_id))
@@ -191,7 +185,7 @@ pub async fn record_vote(
         .col_expr(agenda_item::Column::WeightFor, Expr::value(v.weighted.then_some(w.0)))
         .col_expr(agenda_item::Column::WeightAgainst, Expr::value(v.weighted.then_some(w.1)))
         .col_expr(agenda_item::Column::WeightAbstain, Expr::value(v.weighted.then_some(w.2)))
-        .col_expr(agenda_item::Column::Result, Expr::value(Some(t.result.as_str())))
+        .col_expr(agenda_item::Column::Result, Expr::value(Some(t.result)))
         .col_expr(agenda_item::Column::CastingVoteUsed, Expr::value(t.casting_vote_used))
         .col_expr(agenda_item::Column::OpinionText, Expr::value(opinion.clone()))
         .col_expr(agenda_item::Column::DecidedAt, Expr::value(Some(now)))
@@ -208,7 +202,7 @@ pub async fn record_vote(
             ballot::ActiveModel {
                 agenda_item_id: Set(item_id),
                 person_id: Set(*p),
-                choice: Set(ch.as_str().into()),
+                choice: Set(*ch),
                 cast_by_person_id: Set(represented.get(p).copied()),
                 commune_id: Set(wt.map(|x| x.0)),
                 population: Set(wt.and_then(|x| x.1).map(i64::from)),
@@ -223,11 +217,11 @@ pub async fn record_vote(
     if kind == AgendaItemKind::MinutesApproval && t.result == VoteResult::Adopted {
         if let Some(of) = item.minutes_of_meeting_id {
             let res = meeting::Entity::update_many()
-                .col_expr(meeting::Column::MinutesStatus, Expr::value(MinutesStatus::Approved.as_str()))
+                .col_expr(meeting::Column::MinutesStatus, Expr::value(MinutesStatus::Approved))
                 .col_expr(meeting::Column::MinutesApprovedOn, Expr::value(Some(paris_day(m.starts_at))))
                 .col_expr(meeting::Column::MinutesApprovedByItemId, Expr::value(Some(item_id)))
                 .filter(meeting::Column::Id.eq(of))
-                .filter(meeting::Column::MinutesStatus.eq(MinutesStatus::Draft.as_str()))
+                .filter(meeting::Column::MinutesStatus.eq(MinutesStatus::Draft))
                 .exec(&txn)
                 .await?;
             if res.rows_affected != 1 {

@@ -22,8 +22,8 @@ impl Notification {
         self.0.read_at
     }
     /// What it tells of (its outbox event's kind).
-    async fn kind(&self) -> AppResult<NotificationKind> {
-        NotificationKind::stored(&self.0.kind)
+    async fn kind(&self) -> NotificationKind {
+        self.0.kind
     }
     async fn message(&self) -> Option<&str> {
         self.0.message.as_deref()

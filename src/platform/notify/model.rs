@@ -2,11 +2,10 @@
 //! in-app delivery, one `notification` row per (event, recipient).
 
 entity!(outbox_event, "outbox_event", {
-    /// `NotificationKind`, as its SCREAMING_CASE string.
-    kind: String,
+    kind: crate::platform::notify::NotificationKind,
     /// The whole event as JSON (`Event`'s serde form): what a delivery needs to write its
     /// message without rereading the domain tables.
-    payload: String,
+    payload: Json,
     meeting_id: Option<i32>,
     agenda_item_id: Option<i32>,
     referral_id: Option<i32>,
@@ -19,9 +18,8 @@ entity!(outbox_event, "outbox_event", {
 
 entity!(notification, "notification", {
     person_id: i32,
-    /// `NotificationKind`, as its SCREAMING_CASE string (the event's kind, copied so an
-    /// inbox reads without a join).
-    kind: String,
+    /// The event's kind, copied so an inbox reads without a join.
+    kind: crate::platform::notify::NotificationKind,
     meeting_id: Option<i32>,
     agenda_item_id: Option<i32>,
     message: Option<String>,

@@ -28,12 +28,12 @@ impl View {
     /// Whether a seen response's content (opinion, reasons, answers, files, revisions)
     /// is shown: always to the commune itself; to others once submitted, a draft being
     /// the commune's own work until its mayor signs it.
-    pub fn shows_content(&self, commune: i32, stored_status: &str) -> bool {
-        self.own.contains(&commune) || stored_status == ResponseStatus::Submitted.as_str()
+    pub fn shows_content(&self, commune: i32, status: ResponseStatus) -> bool {
+        self.own.contains(&commune) || status == ResponseStatus::Submitted
     }
     /// The response as this actor may read it: its content blanked unless shown.
     pub fn redact(&self, a: referral_addressee::Model) -> referral_addressee::Model {
-        if self.shows_content(a.commune_id, &a.status) {
+        if self.shows_content(a.commune_id, a.status) {
             return a;
         }
         referral_addressee::Model {
@@ -56,7 +56,7 @@ impl View {
     /// A file commune `a` attached to its response, if this actor sees that response's
     /// content.
     pub fn file<D>(&self, a: &referral_addressee::Model, d: D) -> AppResult<Granted<D>> {
-        if self.sees(a.commune_id) && self.shows_content(a.commune_id, &a.status) {
+        if self.sees(a.commune_id) && self.shows_content(a.commune_id, a.status) {
             Ok(self.seen.grant(d))
         } else {
             Err(AppError::forbidden("you may not see this commune's response"))
@@ -81,11 +81,11 @@ pub async fn view<C: ConnectionTrait>(db: &C, actor: &Actor, r: &referral::Model
                 }
         }
     };
-    if !officer && stored_status(r)? == ReferralStatus::Draft {
+    if !officer && r.status == ReferralStatus::Draft {
         return Err(AppError::forbidden("you may not see this referral"));
     }
     let own = acting_for(db, actor).await?.drafts.clone();
-    let closed = status_of(r, Utc::now())? == ReferralStatus::Closed;
+    let closed = status_of(r, Utc::now()) == ReferralStatus::Closed;
     Ok(View { officer, own, others: closed && !r.secretariat_only, seen })
 }
 

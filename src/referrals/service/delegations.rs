@@ -22,12 +22,12 @@ pub async fn grant_signature(
         .collect::<Vec<_>>();
     let mayor = held
         .iter()
-        .find(|m| Role::parse(&m.role) == Some(Role::Mayor))
+        .find(|m| m.role == Role::Mayor)
         .ok_or_else(|| AppError::rule("SEAT_VACANT", "the commune has no mayor today"))?;
     if mayor.person_id == person_id {
         return Err(AppError::validation("personId", "the mayor signs without a delegation"));
     }
-    if !held.iter().any(|m| m.person_id == person_id && Role::parse(&m.role) != Some(Role::Mayor)) {
+    if !held.iter().any(|m| m.person_id == person_id && m.role != Role::Mayor) {
         return Err(AppError::validation("personId", "a signature is delegated to someone serving the commune today"));
     }
     let scope = crate::territory::queries::current_intercommunalities_of(&txn, commune_id).await?.first().copied();

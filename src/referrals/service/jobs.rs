@@ -16,7 +16,7 @@ pub async fn run_jobs(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<
     let actor = Actor::system("deadline");
     let mut run = JobRun::default();
     let due = referral::Entity::find()
-        .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
+        .filter(referral::Column::Status.eq(ReferralStatus::Open))
         .filter(referral::Column::Deadline.lte(passed_before(now)))
         .all(db)
         .await?;
@@ -28,7 +28,7 @@ pub async fn run_jobs(db: &DatabaseConnection, now: DateTime<Utc>) -> AppResult<
         }
     }
     let open = referral::Entity::find()
-        .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
+        .filter(referral::Column::Status.eq(ReferralStatus::Open))
         .filter(referral::Column::Deadline.gt(passed_before(now)))
         .all(db)
         .await?;
@@ -47,14 +47,14 @@ pub(super) async fn close(
     r: &referral::Model,
     now: DateTime<Utc>,
 ) -> AppResult<bool> {
-    let silence = silence_of(r)?;
+    let silence = r.silence;
     let txn = crate::db::write(db).await?;
     let res = referral::Entity::update_many()
-        .col_expr(referral::Column::Status, Expr::value(ReferralStatus::Closed.as_str()))
+        .col_expr(referral::Column::Status, Expr::value(ReferralStatus::Closed))
         .col_expr(referral::Column::ClosedAt, Expr::value(now))
         .col_expr(referral::Column::Version, Expr::col(referral::Column::Version).add(1))
         .filter(referral::Column::Id.eq(r.id))
-        .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
+        .filter(referral::Column::Status.eq(ReferralStatus::Open))
         .filter(referral::Column::Deadline.lte(passed_before(now)))
         .exec(&txn)
         .await?;
@@ -63,13 +63,10 @@ pub(super) async fn close(
     }
     let silent = ResponseStatus::Pending.effective(true, silence);
     let res = referral_addressee::Entity::update_many()
-        .col_expr(referral_addressee::Column::Status, Expr::value(silent.as_str()))
+        .col_expr(referral_addressee::Column::Status, Expr::value(silent))
         .col_expr(referral_addressee::Column::Version, Expr::col(referral_addressee::Column::Version).add(1))
         .filter(referral_addressee::Column::ReferralId.eq(r.id))
-        .filter(
-            referral_addressee::Column::Status
-                .is_in([ResponseStatus::Pending.as_str(), ResponseStatus::Draft.as_str()]),
-        )
+        .filter(referral_addressee::Column::Status.is_in([ResponseStatus::Pending, ResponseStatus::Draft]))
         .exec(&txn)
         .await?;
     record(
@@ -118,7 +115,7 @@ pub(super) async fn remind(
     let silent: HashSet<i32> = standings_rows(&txn, r.id)
         .await?
         .into_iter()
-        .filter(|(_, _, s, _)| s != ResponseStatus::Submitted.as_str())
+        .filter(|(_, _, s, _)| *s != ResponseStatus::Submitted)
         .map(|(c, ..)| c)
         .collect();
     let mut told = 0;

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use super::form::{self, Field};
 use super::model::{
     referral, referral_addressee, referral_document, referral_form, referral_reminder, response_revision,
-    signature_delegation,
+    signature_delegation, CommuneIds, Days,
 };
 use super::rules::*;
 use crate::audit::service::{record, Entry};
@@ -62,21 +62,9 @@ pub(super) fn bad_row(what: &str, id: i32) -> AppError {
     AppError::internal(format!("{what} {id} holds an unknown value"))
 }
 
-pub fn procedure_of(r: &referral::Model) -> AppResult<Procedure> {
-    Procedure::parse(&r.procedure).ok_or_else(|| bad_row("referral", r.id))
-}
-pub fn stored_status(r: &referral::Model) -> AppResult<ReferralStatus> {
-    ReferralStatus::parse(&r.status).ok_or_else(|| bad_row("referral", r.id))
-}
-pub fn silence_of(r: &referral::Model) -> AppResult<Silence> {
-    Silence::parse(&r.silence).ok_or_else(|| bad_row("referral", r.id))
-}
-pub fn decision_of(r: &referral::Model) -> AppResult<Decision> {
-    Decision::parse(&r.decision).ok_or_else(|| bad_row("referral", r.id))
-}
 /// The status as queries show it (closed once the deadline has passed).
-pub fn status_of(r: &referral::Model, now: DateTime<Utc>) -> AppResult<ReferralStatus> {
-    Ok(stored_status(r)?.effective(r.deadline, now))
+pub fn status_of(r: &referral::Model, now: DateTime<Utc>) -> ReferralStatus {
+    r.status.effective(r.deadline, now)
 }
 pub fn deadline_passed(r: &referral::Model, now: DateTime<Utc>) -> bool {
     r.deadline.is_some_and(|d| passed(d, now))
@@ -86,13 +74,8 @@ pub(super) fn passed_before(now: DateTime<Utc>) -> DateTime<Utc> {
     now - Duration::seconds(1)
 }
 /// A response's status as queries show it.
-pub fn response_status(
-    r: &referral::Model,
-    a: &referral_addressee::Model,
-    now: DateTime<Utc>,
-) -> AppResult<ResponseStatus> {
-    let s = ResponseStatus::parse(&a.status).ok_or_else(|| bad_row("response", a.id))?;
-    Ok(s.effective(deadline_passed(r, now), silence_of(r)?))
+pub fn response_status(r: &referral::Model, a: &referral_addressee::Model, now: DateTime<Utc>) -> ResponseStatus {
+    a.status.effective(deadline_passed(r, now), r.silence)
 }
 /// The Paris day of an instant.
 pub fn paris_day(t: DateTime<Utc>) -> NaiveDate {
@@ -119,5 +102,5 @@ pub(super) fn audit<'a>(
 }
 
 pub fn reminder_days(r: &referral::Model) -> Vec<i32> {
-    r.reminder_days.split(',').filter_map(|d| d.trim().parse().ok()).collect()
+    r.reminder_days.0.clone()
 }

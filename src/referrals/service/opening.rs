@@ -15,7 +15,7 @@ pub async fn open(
     let r = referral_of(&txn, id).await?;
     let allowed = pass(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
     require_status(&r, ReferralStatus::Draft, "open it again")?;
-    let procedure = procedure_of(&r)?;
+    let procedure = r.procedure;
     let today = crate::time::today_paris();
     let start = clock_start.unwrap_or(today);
     if start > today {
@@ -40,7 +40,7 @@ pub async fn open(
     }
     let next = next_version(expected_version)?;
     let res = referral::Entity::update_many()
-        .col_expr(referral::Column::Status, Expr::value(ReferralStatus::Open.as_str()))
+        .col_expr(referral::Column::Status, Expr::value(ReferralStatus::Open))
         .col_expr(referral::Column::ClockStartDate, Expr::value(start))
         .col_expr(referral::Column::OpenedAt, Expr::value(now))
         .col_expr(referral::Column::Deadline, Expr::value(deadline))
@@ -48,7 +48,7 @@ pub async fn open(
         .col_expr(referral::Column::Version, Expr::value(next))
         .filter(referral::Column::Id.eq(id))
         .filter(referral::Column::Version.eq(expected_version))
-        .filter(referral::Column::Status.eq(ReferralStatus::Draft.as_str()))
+        .filter(referral::Column::Status.eq(ReferralStatus::Draft))
         .exec(&txn)
         .await?;
     expect_one(res.rows_affected, "the referral", r.version, expected_version)?;
@@ -57,7 +57,7 @@ pub async fn open(
         return Err(AppError::validation("communes", "the referral has no addressee"));
     }
     let unknown = addressees.iter().filter(|a| a.1.is_none()).count();
-    if unknown > 0 && decision_of(&r)?.qualified() && r.intercommunality_id.is_some() {
+    if unknown > 0 && r.decision.qualified() && r.intercommunality_id.is_some() {
         // A qualified majority weighs each member council by its population: none may be
         // missing. (Nationally, the six territories without a figure, the TAAF districts
         // and Clipperton, have no inhabitants and no council: they weigh nothing.)
@@ -74,7 +74,7 @@ pub async fn open(
                 population: Set(pop.map(i64::from)),
                 population_year: Set(*year),
                 population_source: Set(source.clone()),
-                status: Set(ResponseStatus::Pending.as_str().into()),
+                status: Set(ResponseStatus::Pending),
                 version: Set(1),
                 ..Default::default()
             }
@@ -110,7 +110,7 @@ pub(super) async fn addressee_communes<C: ConnectionTrait>(
     r: &referral::Model,
     day: NaiveDate,
 ) -> AppResult<Vec<Frozen>> {
-    let mode = AddresseeMode::parse(&r.addressee_mode).ok_or_else(|| bad_row("referral", r.id))?;
+    let mode = r.addressee_mode;
     let cols = || {
         commune::Entity::find().select_only().columns([
             commune::Column::Id,
@@ -128,8 +128,7 @@ pub(super) async fn addressee_communes<C: ConnectionTrait>(
             member_communes_on(db, e, day).await?
         }
         AddresseeMode::Subset | AddresseeMode::SingleCommune => {
-            let ids: Vec<i32> =
-                serde_json::from_str(r.chosen_communes.as_deref().unwrap_or("[]")).map_err(AppError::internal)?;
+            let ids: Vec<i32> = r.chosen_communes.clone().map(|c| c.0).unwrap_or_default();
             if let Some(e) = r.intercommunality_id {
                 // Frozen on the opening day: a commune that has left since the draft is refused.
                 let members: HashSet<i32> = member_communes_on(db, e, day).await?.into_iter().collect();
@@ -158,7 +157,7 @@ pub(super) async fn officers_of<C: ConnectionTrait>(db: &C, communes: &HashSet<i
     let mut people = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let rows = mandate::Entity::find()
-            .filter(mandate::Column::Role.is_in([Role::Mayor.as_str(), Role::Dgs.as_str()]))
+            .filter(mandate::Column::Role.is_in([Role::Mayor, Role::Dgs]))
             .filter(mandate::Column::CommuneId.is_in(chunk.iter().copied()))
             .filter(mandate::Column::StartDate.lte(today))
             .filter(mandate::Column::EndDate.is_null().or(mandate::Column::EndDate.gt(today)))
@@ -219,7 +218,7 @@ pub async fn extend_deadline(
         .col_expr(referral::Column::Version, Expr::value(next))
         .filter(referral::Column::Id.eq(id))
         .filter(referral::Column::Version.eq(expected_version))
-        .filter(referral::Column::Status.eq(ReferralStatus::Open.as_str()))
+        .filter(referral::Column::Status.eq(ReferralStatus::Open))
         .filter(referral::Column::Deadline.gt(passed_before(now)))
         .exec(&txn)
         .await?;

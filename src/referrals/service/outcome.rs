@@ -5,7 +5,7 @@ use super::*;
 pub async fn standings_rows<C: ConnectionTrait>(
     db: &C,
     referral_id: i32,
-) -> AppResult<Vec<(i32, Option<i64>, String, Option<String>)>> {
+) -> AppResult<Vec<(i32, Option<i64>, ResponseStatus, Option<Opinion>)>> {
     Ok(referral_addressee::Entity::find()
         .select_only()
         .columns([
@@ -26,7 +26,7 @@ pub async fn standings_rows<C: ConnectionTrait>(
 pub async fn outcome_of<C: ConnectionTrait>(db: &C, r: &referral::Model, now: DateTime<Utc>) -> AppResult<Outcome> {
     use referral_addressee::Column as C;
     use sea_orm::sea_query::{Alias, ExprTrait};
-    let groups: Vec<(String, Option<String>, i64, Option<i64>)> = referral_addressee::Entity::find()
+    let groups: Vec<(ResponseStatus, Option<Opinion>, i64, Option<i64>)> = referral_addressee::Entity::find()
         .select_only()
         .column(C::Status)
         .column(C::Opinion)
@@ -38,7 +38,7 @@ pub async fn outcome_of<C: ConnectionTrait>(db: &C, r: &referral::Model, now: Da
         .into_tuple()
         .all(db)
         .await?;
-    let biggest: Option<(Option<i64>, String, Option<String>)> = referral_addressee::Entity::find()
+    let biggest: Option<(Option<i64>, ResponseStatus, Option<Opinion>)> = referral_addressee::Entity::find()
         .select_only()
         .columns([C::Population, C::Status, C::Opinion])
         .filter(C::ReferralId.eq(r.id))
@@ -49,32 +49,23 @@ pub async fn outcome_of<C: ConnectionTrait>(db: &C, r: &referral::Model, now: Da
         .one(db)
         .await?;
     let passed = deadline_passed(r, now);
-    let silence = silence_of(r)?;
-    let position = |status: &str, opinion: Option<&str>| {
-        let s = ResponseStatus::stored(status)?.effective(passed, silence);
-        let opinion = opinion.map(Opinion::stored).transpose()?;
-        Ok::<_, AppError>(Position::of(s, opinion))
-    };
+    let silence = r.silence;
+    let position =
+        |status: ResponseStatus, opinion: Option<Opinion>| Position::of(status.effective(passed, silence), opinion);
     let counts: Vec<PositionCount> = groups
         .iter()
-        .map(|(status, opinion, communes, population)| {
-            Ok(PositionCount {
-                position: position(status, opinion.as_deref())?,
-                communes: *communes,
-                population: population.unwrap_or(0),
-            })
+        .map(|&(status, opinion, communes, population)| PositionCount {
+            position: position(status, opinion),
+            communes,
+            population: population.unwrap_or(0),
         })
-        .collect::<AppResult<_>>()?;
-    let biggest = biggest
-        .map(|(population, status, opinion)| {
-            Ok::<_, AppError>(Standing {
-                population: population.unwrap_or(0),
-                position: position(&status, opinion.as_deref())?,
-            })
-        })
-        .transpose()?;
+        .collect();
+    let biggest = biggest.map(|(population, status, opinion)| Standing {
+        population: population.unwrap_or(0),
+        position: position(status, opinion),
+    });
     let day = r.deadline.map(paris_day).map(|d| d.to_string()).unwrap_or_default();
-    Ok(outcome(procedure_of(r)?, decision_of(r)?, r.strict_second_branch, &counts, biggest, passed, &day))
+    Ok(outcome(r.procedure, r.decision, r.strict_second_branch, &counts, biggest, passed, &day))
 }
 
 /// Response rate and the communes still to answer, with a breakdown by territory (the
@@ -138,11 +129,11 @@ pub async fn progress<C: ConnectionTrait>(db: &C, r: &referral::Model) -> AppRes
     let mut p = Progress { addressees: rows.len() as i64, submitted: 0, drafts: 0, pending: vec![], groups: vec![] };
     let mut groups: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
     for (c, _, status, _) in &rows {
-        let done = status == ResponseStatus::Submitted.as_str();
+        let done = *status == ResponseStatus::Submitted;
         if done {
             p.submitted += 1;
         } else {
-            if status == ResponseStatus::Draft.as_str() {
+            if *status == ResponseStatus::Draft {
                 p.drafts += 1;
             }
             p.pending.push(*c);
@@ -222,7 +213,7 @@ pub async fn dataset<C: ConnectionTrait>(
     sort: SortBy<'_>,
 ) -> AppResult<Dataset> {
     let f = current_form(db, r.id).await?;
-    let fields = form::parse_fields(f.as_ref().and_then(|f| f.fields.as_deref())).map_err(AppError::internal)?;
+    let fields = form::parse_fields(f.as_ref().and_then(|f| f.fields.as_ref())).map_err(AppError::internal)?;
     if let Some(k) = sort.field {
         if !fields.iter().any(|f| f.key == k) {
             return Err(AppError::validation("sortBy", format!("no field {k} in this form")));
@@ -231,14 +222,14 @@ pub async fn dataset<C: ConnectionTrait>(
     let now = Utc::now();
     let mut rows = Vec::new();
     for n in responses_named(db, r.id, view).await? {
-        let answered = response_status(r, &n.a, now)?.answered();
+        let answered = response_status(r, &n.a, now).answered();
         rows.push(form::Row {
             commune_id: n.a.commune_id,
             name: n.name,
             insee_code: n.insee_code,
             population: n.a.population,
             answers: if answered {
-                form::parse_answers(n.a.answers.as_deref()).map_err(AppError::internal)?
+                form::parse_answers(n.a.answers.as_ref()).map_err(AppError::internal)?
             } else {
                 None
             },
@@ -252,8 +243,8 @@ pub async fn dataset<C: ConnectionTrait>(
 /// Every response the actor sees, as CSV: one row per commune, the answers' fields last.
 pub async fn responses_csv<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResult<(String, Vec<u8>)> {
     let (r, view) = visible(db, actor, id).await?;
-    let fields = form::parse_fields(current_form(db, id).await?.and_then(|f| f.fields).as_deref())
-        .map_err(AppError::internal)?;
+    let fields =
+        form::parse_fields(current_form(db, id).await?.and_then(|f| f.fields).as_ref()).map_err(AppError::internal)?;
     let mut header: Vec<String> = [
         "insee_code",
         "commune",
@@ -275,15 +266,15 @@ pub async fn responses_csv<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -
     for mut n in responses_named(db, id, &view).await? {
         n.a = view.redact(n.a);
         let a = &n.a;
-        let answers = form::parse_answers(a.answers.as_deref()).map_err(AppError::internal)?.unwrap_or_default();
+        let answers = form::parse_answers(a.answers.as_ref()).map_err(AppError::internal)?.unwrap_or_default();
         let opt = |v: Option<String>| v.unwrap_or_default();
         let mut row = vec![
             n.insee_code.clone(),
             n.name.clone(),
             opt(a.population.map(|p| p.to_string())),
             opt(a.population_year.map(|y| y.to_string())),
-            response_status(&r, a, now)?.as_str().to_string(),
-            opt(a.opinion.clone()),
+            response_status(&r, a, now).as_str().to_string(),
+            opt(a.opinion.map(|o| o.as_str().to_string())),
             opt(a.reasons.as_deref().map(form::text_cell)),
             opt(a.deliberation_number.as_deref().map(form::text_cell)),
             opt(a.deliberation_date.map(|d| d.to_string())),
@@ -300,7 +291,7 @@ pub async fn responses_csv<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -
 /// A data collection's dataset as CSV: each numeric field followed by its value per inhabitant.
 pub async fn dataset_csv<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResult<(String, Vec<u8>)> {
     let (r, view) = visible(db, actor, id).await?;
-    if procedure_of(&r)?.kind() != ReferralKind::DataCollection {
+    if r.procedure.kind() != ReferralKind::DataCollection {
         return Err(AppError::validation("id", "only a data collection has a dataset"));
     }
     let d = dataset(db, &r, &view, SortBy { field: None, descending: false, per_inhabitant: false }).await?;

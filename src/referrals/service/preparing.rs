@@ -26,10 +26,10 @@ pub(super) struct Checked {
     description: Option<String>,
     legal_basis: String,
     mode: AddresseeMode,
-    chosen: Option<String>,
+    chosen: Option<CommuneIds>,
     silence: Silence,
     decision: Decision,
-    reminders: String,
+    reminders: Days,
 }
 
 pub(super) async fn check_fields<C: ConnectionTrait>(
@@ -145,7 +145,7 @@ pub(super) async fn check_fields<C: ConnectionTrait>(
                     return Err(AppError::validation("communes", "a chosen commune does not exist"));
                 }
             }
-            Some(serde_json::to_string(&ids).map_err(AppError::internal)?)
+            Some(CommuneIds(ids))
         }
         _ if !f.communes.is_empty() => {
             return Err(AppError::validation("communes", "communes are chosen with SUBSET or SINGLE_COMMUNE"))
@@ -170,16 +170,7 @@ pub(super) async fn check_fields<C: ConnectionTrait>(
             return Err(AppError::validation("meetingId", "this meeting belongs to another intercommunality"));
         }
     }
-    Ok(Checked {
-        title,
-        description,
-        legal_basis,
-        mode,
-        chosen,
-        silence,
-        decision,
-        reminders: days.iter().map(i32::to_string).collect::<Vec<_>>().join(","),
-    })
+    Ok(Checked { title, description, legal_basis, mode, chosen, silence, decision, reminders: Days(days) })
 }
 
 pub(super) fn fields_json(r: &referral::Model) -> Value {
@@ -203,20 +194,20 @@ pub async fn create_referral(
     let now = Utc::now();
     let r = referral::ActiveModel {
         intercommunality_id: Set(intercommunality),
-        kind: Set(procedure.kind().as_str().into()),
-        procedure: Set(procedure.as_str().into()),
+        kind: Set(procedure.kind()),
+        procedure: Set(procedure),
         title: Set(c.title),
         description: Set(c.description),
         legal_basis: Set(c.legal_basis),
         body_id: Set(f.body_id),
         meeting_id: Set(f.meeting_id),
-        status: Set(ReferralStatus::Draft.as_str().into()),
-        addressee_mode: Set(c.mode.as_str().into()),
+        status: Set(ReferralStatus::Draft),
+        addressee_mode: Set(c.mode),
         chosen_communes: Set(c.chosen),
         duration_months: Set(procedure.defaults().months.map(|m| m as i32)),
         deadline_date: Set(f.deadline_date),
-        silence: Set(c.silence.as_str().into()),
-        decision: Set(c.decision.as_str().into()),
+        silence: Set(c.silence),
+        decision: Set(c.decision),
         strict_second_branch: Set(f.strict_second_branch),
         secretariat_only: Set(f.secretariat_only),
         reminder_days: Set(c.reminders),
@@ -235,7 +226,7 @@ pub async fn create_referral(
 
 pub(super) fn require_status(r: &referral::Model, wanted: ReferralStatus, doing: &str) -> AppResult<()> {
     let now = Utc::now();
-    let s = status_of(r, now)?;
+    let s = status_of(r, now);
     if s == wanted {
         return Ok(());
     }
@@ -256,7 +247,7 @@ pub async fn update_referral(
     let r = referral_of(&txn, id).await?;
     let allowed = pass(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
     require_status(&r, ReferralStatus::Draft, "edit it once opened")?;
-    let procedure = procedure_of(&r)?;
+    let procedure = r.procedure;
     let c = check_fields(&txn, r.intercommunality_id, procedure, &f).await?;
     let next = next_version(expected_version)?;
     let res = referral::Entity::update_many()
@@ -265,11 +256,11 @@ pub async fn update_referral(
         .col_expr(referral::Column::LegalBasis, Expr::value(c.legal_basis))
         .col_expr(referral::Column::BodyId, Expr::value(f.body_id))
         .col_expr(referral::Column::MeetingId, Expr::value(f.meeting_id))
-        .col_expr(referral::Column::AddresseeMode, Expr::value(c.mode.as_str()))
+        .col_expr(referral::Column::AddresseeMode, Expr::value(c.mode))
         .col_expr(referral::Column::ChosenCommunes, Expr::value(c.chosen))
         .col_expr(referral::Column::DeadlineDate, Expr::value(f.deadline_date))
-        .col_expr(referral::Column::Silence, Expr::value(c.silence.as_str()))
-        .col_expr(referral::Column::Decision, Expr::value(c.decision.as_str()))
+        .col_expr(referral::Column::Silence, Expr::value(c.silence))
+        .col_expr(referral::Column::Decision, Expr::value(c.decision))
         .col_expr(referral::Column::StrictSecondBranch, Expr::value(f.strict_second_branch))
         .col_expr(referral::Column::SecretariatOnly, Expr::value(f.secretariat_only))
         .col_expr(referral::Column::ReminderDays, Expr::value(c.reminders))
@@ -277,7 +268,7 @@ pub async fn update_referral(
         .col_expr(referral::Column::Version, Expr::value(next))
         .filter(referral::Column::Id.eq(id))
         .filter(referral::Column::Version.eq(expected_version))
-        .filter(referral::Column::Status.eq(ReferralStatus::Draft.as_str()))
+        .filter(referral::Column::Status.eq(ReferralStatus::Draft))
         .exec(&txn)
         .await?;
     expect_one(res.rows_affected, "the referral", r.version, expected_version)?;
@@ -293,10 +284,10 @@ pub async fn set_form(state: &AppState, actor: &Actor, id: i32, fields: Vec<Fiel
     let txn = crate::db::write(&state.db).await?;
     let r = referral_of(&txn, id).await?;
     authorize(&txn, actor, Action::ManageReferrals { intercommunality: r.intercommunality_id }).await?;
-    if procedure_of(&r)?.kind() != ReferralKind::DataCollection {
+    if r.procedure.kind() != ReferralKind::DataCollection {
         return Err(AppError::validation("fields", "only a data collection has a form"));
     }
-    if status_of(&r, Utc::now())? == ReferralStatus::Closed {
+    if status_of(&r, Utc::now()) == ReferralStatus::Closed {
         return Err(AppError::rule("DEADLINE_PASSED", "the referral is closed"));
     }
     form::check_fields(&fields).map_err(|e| AppError::validation(&e.path, e.message))?;
@@ -305,7 +296,7 @@ pub async fn set_form(state: &AppState, actor: &Actor, id: i32, fields: Vec<Fiel
     let f = referral_form::ActiveModel {
         referral_id: Set(id),
         form_version: Set(last + 1),
-        fields: Set(Some(serde_json::to_string(&fields).map_err(AppError::internal)?)),
+        fields: Set(Some(serde_json::to_value(&fields).map_err(AppError::internal)?)),
         created_at: Set(Utc::now()),
         ..Default::default()
     }
@@ -365,7 +356,7 @@ pub async fn upload_document(
             p
         }
     };
-    if status_of(&r, Utc::now())? == ReferralStatus::Closed {
+    if status_of(&r, Utc::now()) == ReferralStatus::Closed {
         return Err(AppError::rule("DEADLINE_PASSED", "the referral is closed"));
     }
     let file = documents::check_upload(file, state.config.limits.document_bytes)?;

@@ -32,18 +32,18 @@ pub async fn save_response(
     let (p, allowed) = authorize_pass(&txn, actor, action).await?;
     let a = addressee_of(&txn, referral_id, commune_id).await?;
     require_status(&r, ReferralStatus::Open, "answer")?;
-    if !submit && a.status == ResponseStatus::Submitted.as_str() {
+    if !submit && a.status == ResponseStatus::Submitted {
         return Err(AppError::rule("INVALID_TRANSITION", "a submitted response is amended by submitting it again"));
     }
-    let procedure = procedure_of(&r)?;
+    let procedure = r.procedure;
     let checked = check_response(&txn, &r, procedure, commune_id, &input, submit).await?;
     let next = next_version(expected_version)?;
     let now = Utc::now();
     let person = p.map(|p| p.person_id);
     let status = if submit { ResponseStatus::Submitted } else { ResponseStatus::Draft };
     let mut q = referral_addressee::Entity::update_many()
-        .col_expr(referral_addressee::Column::Status, Expr::value(status.as_str()))
-        .col_expr(referral_addressee::Column::Opinion, Expr::value(input.opinion.map(|o| o.as_str())))
+        .col_expr(referral_addressee::Column::Status, Expr::value(status))
+        .col_expr(referral_addressee::Column::Opinion, Expr::value(input.opinion))
         .col_expr(referral_addressee::Column::Reasons, Expr::value(checked.reasons.clone()))
         .col_expr(referral_addressee::Column::DeliberationNumber, Expr::value(checked.deliberation_number.clone()))
         .col_expr(referral_addressee::Column::DeliberationDate, Expr::value(input.deliberation_date))
@@ -69,14 +69,14 @@ pub async fn save_response(
     // The deadline as it stands now, under the response's row lock: an extension or the
     // closing job that committed meanwhile is seen.
     let r = referral_of(&txn, referral_id).await?;
-    if deadline_passed(&r, Utc::now()) || stored_status(&r)? != ReferralStatus::Open {
+    if deadline_passed(&r, Utc::now()) || r.status != ReferralStatus::Open {
         return Err(AppError::rule("DEADLINE_PASSED", "the deadline has passed: the response can no longer change"));
     }
     response_revision::ActiveModel {
         addressee_id: Set(a.id),
         revision: Set(next),
-        status: Set(status.as_str().into()),
-        opinion: Set(input.opinion.map(|o| o.as_str().into())),
+        status: Set(status),
+        opinion: Set(input.opinion),
         reasons: Set(checked.reasons),
         deliberation_number: Set(checked.deliberation_number),
         deliberation_date: Set(input.deliberation_date),
@@ -103,7 +103,7 @@ pub async fn save_response(
 pub(super) struct CheckedResponse {
     reasons: Option<String>,
     deliberation_number: Option<String>,
-    answers: Option<String>,
+    answers: Option<Value>,
     form_version: Option<i32>,
 }
 
@@ -159,7 +159,7 @@ pub(super) async fn check_response<C: ConnectionTrait>(
             let f = current_form(db, r.id)
                 .await?
                 .ok_or_else(|| AppError::internal("open data collection without a form"))?;
-            let fields = form::parse_fields(f.fields.as_deref()).map_err(AppError::internal)?;
+            let fields = form::parse_fields(f.fields.as_ref()).map_err(AppError::internal)?;
             let answers = input.answers.clone().unwrap_or(Value::Null);
             let clean = form::validate_answers(&fields, &answers, submit)
                 .map_err(|e| AppError::validation(&e.path, e.message))?;
@@ -167,7 +167,7 @@ pub(super) async fn check_response<C: ConnectionTrait>(
             Ok(CheckedResponse {
                 reasons,
                 deliberation_number,
-                answers: Some(Value::Object(clean).to_string()),
+                answers: Some(Value::Object(clean)),
                 form_version: Some(f.form_version),
             })
         }
