@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::model::audit_entry;
-use crate::auth::actor::PlatformRole;
 use crate::auth::policy::Action;
+use crate::auth::PlatformRole;
 use crate::cache::DoNotCache;
 use crate::error::AppResult;
 use crate::graphql::support::{actor, allow, keyset_query, state, KeyConn, KeyOrder, PageArgs};

@@ -4,23 +4,11 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 
 use super::facts::{FactSource, Facts};
+use super::model::PlatformRole;
 use crate::error::{AppError, AppResult};
 use crate::people::model::mandate;
 use crate::people::rules::Role;
 use crate::referrals::queries::Acting;
-
-str_enum!(
-    /// Platform role of an account. Powers beyond these follow the account's person's
-    /// current mandates (mayor of X, DGS of X, president of Y).
-    PlatformRole {
-        /// Runs the platform: every intercommunality.
-        Admin = "ADMIN",
-        /// Secretariat of one intercommunality (e.g. the DGA Concertation territoriale of AMP).
-        Secretariat = "SECRETARIAT",
-        /// Elected official or staff: powers come from current mandates only.
-        Member = "MEMBER",
-    }
-);
 
 /// A signed-in account.
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use super::actor::PlatformRole;
 use super::model::account;
+use super::model::PlatformRole;
 use super::service::{self, InviteInput, SignedIn};
 use crate::error::{AppError, AppResult};
 use crate::graphql::support::{actor, loaders, state};

@@ -10,5 +10,6 @@ pub mod policy;
 pub mod rules;
 pub mod service;
 
-pub use actor::{Actor, PlatformRole, Principal};
+pub use actor::{Actor, Principal};
 pub use granted::{Granted, Pass};
+pub use model::PlatformRole;

@@ -1,4 +1,18 @@
 //! Storage of accounts, sessions, invitations and sign-in throttling.
+
+str_enum!(
+    /// Platform role of an account. Powers beyond these follow the account's person's
+    /// current mandates (mayor of X, DGS of X, president of Y).
+    PlatformRole {
+        /// Runs the platform: every intercommunality.
+        Admin = "ADMIN",
+        /// Secretariat of one intercommunality (e.g. the DGA Concertation territoriale of AMP).
+        Secretariat = "SECRETARIAT",
+        /// Elected official or staff: powers come from current mandates only.
+        Member = "MEMBER",
+    }
+);
+
 pub mod account {
     use sea_orm::entity::prelude::*;
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,7 +23,7 @@ pub mod account {
         pub person_id: i32,
         pub email: String,
         pub password_hash: Option<String>,
-        pub platform_role: crate::auth::actor::PlatformRole,
+        pub platform_role: super::PlatformRole,
         pub secretariat_intercommunality_id: Option<i32>,
         pub active: bool,
         pub created_at: DateTimeUtc,

@@ -5,8 +5,9 @@
 //! never calls the services it guards, and its tests run without a database.
 use std::sync::Arc;
 
-use super::actor::{Actor, PlatformRole, Principal};
+use super::actor::{Actor, Principal};
 use super::facts::{FactSource, Facts};
+use super::model::PlatformRole;
 use crate::error::{AppError, AppResult};
 use crate::people::model::{mandate, person};
 use crate::people::rules::Role;

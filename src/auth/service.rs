@@ -7,7 +7,8 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::actor::{Actor, PlatformRole, Principal};
+use super::actor::{Actor, Principal};
+use super::model::PlatformRole;
 use super::model::{account, invitation, login_throttle, session};
 use super::policy::{authorize, Action};
 use super::rules::{check_new_password, new_secret, secret_hash, slowdown, Email};
