@@ -9,8 +9,9 @@
 //!   list queries that select visible rows by a visibility filter, and the write use cases
 //!   for the row they wrote, each grant its rows with `pass.grant(row)`;
 //! - or from a parent's grant, by a named rule saying why the child is visible
-//!   (`Granted::<meeting::Model>::agenda_item`: an item of a meeting one sees), written
-//!   with `vouch`.
+//!   (`meetings::service::meeting_agenda_item`: an item of a meeting one sees), written
+//!   with `vouch` as a free function of the domain's access module (meetings::service::access,
+//!   referrals::service::acting), so that this module depends on no domain.
 //!
 //! Every place that makes one is found with `grep -rn '\.grant(\|\.vouch(\|\.reshape(' src`.
 //!
@@ -78,7 +79,7 @@ pub struct Granted<T>(T);
 
 impl<T> Granted<T> {
     /// A value visible because this one is. Call it only inside a named rule that says
-    /// why (`Granted::<meeting::Model>::agenda_item`, ...), so every such rule is grep-able.
+    /// why (`meeting_agenda_item`, ...), so every such rule is grep-able.
     pub fn vouch<U>(&self, child: U) -> Granted<U> {
         Granted(child)
     }

@@ -276,7 +276,7 @@ impl Meeting {
     }
     async fn body(&self, ctx: &Context<'_>) -> AppResult<Body> {
         let b = loaders(ctx)?.body.load_one(self.0.body_id).await?.ok_or_else(|| AppError::not_found("body"))?;
-        Ok(Body(self.0.body(b)))
+        Ok(Body(service::meeting_body(&self.0, b)))
     }
     async fn title(&self) -> &str {
         &self.0.title
@@ -331,12 +331,16 @@ impl Meeting {
     /// Ordre du jour, in order.
     async fn agenda(&self, ctx: &Context<'_>) -> AppResult<Vec<AgendaItem>> {
         let rows = loaders(ctx)?.agenda.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(|i| AgendaItem(self.0.agenda_item(i))).collect())
+        Ok(rows.into_iter().map(|i| AgendaItem(service::meeting_agenda_item(&self.0, i))).collect())
     }
     /// Documents of the meeting (of its items too), without their content: download each
     /// at `downloadPath` with the same bearer token.
     async fn documents(&self, ctx: &Context<'_>) -> AppResult<Vec<Document>> {
-        Ok(documents(ctx, self.0.id, None).await?.into_iter().map(|d| Document(self.0.document(d))).collect())
+        Ok(documents(ctx, self.0.id, None)
+            .await?
+            .into_iter()
+            .map(|d| Document(service::meeting_document(&self.0, d)))
+            .collect())
     }
     /// The convocations sent, with their sending time (legal proof) and read acknowledgement.
     async fn convocations(&self, ctx: &Context<'_>) -> AppResult<Vec<Convocation>> {
@@ -694,7 +698,7 @@ impl AgendaItem {
     }
     async fn documents(&self, ctx: &Context<'_>) -> AppResult<Vec<Document>> {
         let all = documents(ctx, self.0.meeting_id, Some(self.0.id)).await?;
-        Ok(all.into_iter().map(|d| Document(self.0.document(d))).collect())
+        Ok(all.into_iter().map(|d| Document(service::item_document(&self.0, d))).collect())
     }
     /// For MINUTES_APPROVAL: the meeting whose minutes are approved.
     async fn minutes_of(&self, ctx: &Context<'_>) -> AppResult<Option<Meeting>> {
@@ -838,7 +842,11 @@ async fn overdue(ctx: &Context<'_>, officer: &Granted<service::Officer>) -> AppR
     Ok(service::overdue(&state(ctx)?.db, officer.intercommunality, today)
         .await?
         .into_iter()
-        .map(|o| OverduePublication { meeting: officer.meeting(o.meeting), what: o.what, due: o.due })
+        .map(|o| OverduePublication {
+            meeting: service::officer_meeting(&officer, o.meeting),
+            what: o.what,
+            due: o.due,
+        })
         .collect())
 }
 
@@ -892,8 +900,8 @@ impl ProgressReport {
         Ok(bodies
             .into_iter()
             .map(|b| BodyProgress {
-                next: next.remove(&b.id).map(|m| Meeting(self.0.meeting(m))),
-                body: Body(self.0.body(b)),
+                next: next.remove(&b.id).map(|m| Meeting(service::officer_meeting(&self.0, m))),
+                body: Body(service::officer_body(&self.0, b)),
             })
             .collect())
     }
@@ -915,7 +923,7 @@ impl ProgressReport {
             .all(db)
             .await?
             .into_iter()
-            .map(|m| Meeting(self.0.meeting(m)))
+            .map(|m| Meeting(service::officer_meeting(&self.0, m)))
             .collect())
     }
     /// Publications past their legal due date.
@@ -1028,7 +1036,7 @@ fn meeting_page(
 pub async fn agenda_item_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<AgendaItem>> {
     let Some(i) = agenda_item::Entity::find_by_id(id).one(&state(ctx)?.db).await? else { return Ok(None) };
     let m = visible_meeting(ctx, i.meeting_id).await?;
-    Ok(Some(AgendaItem(m.agenda_item(i))))
+    Ok(Some(AgendaItem(service::meeting_agenda_item(&m, i))))
 }
 
 /// A document's metadata, if its meeting is visible (`Meeting.documents`).
@@ -1045,7 +1053,7 @@ pub async fn document_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Docum
     };
     let m = visible_meeting(ctx, meeting_id).await?;
     let metas = document_metas(db, &[meeting_id]).await?;
-    Ok(metas.into_iter().find(|d| d.id == id).map(|d| Document(m.document(d))))
+    Ok(metas.into_iter().find(|d| d.id == id).map(|d| Document(service::meeting_document(&m, d))))
 }
 
 /// A proxy, if the meeting it was given for is visible (`Meeting.proxies`).

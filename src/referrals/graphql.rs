@@ -132,7 +132,9 @@ impl Referral {
     }
     async fn body(&self, ctx: &Context<'_>) -> AppResult<Option<Body>> {
         match self.r.body_id {
-            Some(b) => Ok(loaders(ctx)?.body.load_one(b).await?.map(|b| Body::from(self.r.body(b)))),
+            Some(b) => {
+                Ok(loaders(ctx)?.body.load_one(b).await?.map(|b| Body::from(service::referral_body(&self.r, b))))
+            }
             None => Ok(None),
         }
     }
@@ -810,7 +812,12 @@ pub async fn open_referrals(
             };
             let (addressees, submitted) = (of(false), of(true));
             let response_rate = if addressees == 0 { 0.0 } else { submitted as f64 / addressees as f64 };
-            ReferralProgress { referral: Referral::new(officer.referral(r)), addressees, submitted, response_rate }
+            ReferralProgress {
+                referral: Referral::new(service::officer_referral(&officer, r)),
+                addressees,
+                submitted,
+                response_rate,
+            }
         })
         .collect())
 }

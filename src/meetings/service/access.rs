@@ -2,7 +2,15 @@
 //! `Granted` rows the GraphQL objects of meetings and bodies hold (with the use cases, for
 //! what they wrote); a child visible because its parent is gets its grant from a named
 //! rule below.
-use super::*;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::meeting_of;
+use crate::auth::policy::{granted, pass, Action};
+use crate::auth::{Actor, Granted, Pass};
+use crate::error::AppResult;
+use crate::meetings::model::{agenda_item, body, convocation, meeting};
+use crate::meetings::queries::body_of;
+use crate::meetings::rules::{AgendaItemKind, BodyKind, MeetingStatus, VoteResult};
 
 /// May the actor see this meeting? Drafts: those who prepare or convene it; otherwise
 /// the body's current members, those convened to it, its secretariat and the president.
@@ -144,36 +152,37 @@ pub async fn officer_of<C: ConnectionTrait>(db: &C, actor: &Actor, e: i32) -> Ap
     Ok(p.grant(Officer { intercommunality: e }))
 }
 
-impl Granted<Officer> {
-    /// The secretariat and the president see every body of their intercommunality.
-    pub fn body(&self, b: body::Model) -> Granted<body::Model> {
-        self.vouch(b)
-    }
-    /// ... and every meeting of its bodies once convened (SeeMeeting); the lists of the
-    /// progress report hold no draft.
-    pub fn meeting(&self, m: meeting::Model) -> Granted<meeting::Model> {
-        self.vouch(m)
-    }
+// Named rules: what one sees because one sees a parent, each vouching for a child of
+// the parent's grant. Free functions of this module (not methods of `Granted`) so that
+// auth::granted depends on no domain.
+
+/// The secretariat and the president see every body of their intercommunality.
+pub fn officer_body(o: &Granted<Officer>, b: body::Model) -> Granted<body::Model> {
+    o.vouch(b)
 }
 
-impl Granted<meeting::Model> {
-    /// The body of a meeting one sees (its directory entry: what it holds asks SeeBody).
-    pub fn body(&self, b: body::Model) -> Granted<body::Model> {
-        self.vouch(b)
-    }
-    /// An item of the agenda of a meeting one sees.
-    pub fn agenda_item(&self, item: agenda_item::Model) -> Granted<agenda_item::Model> {
-        self.vouch(item)
-    }
-    /// A document of a meeting one sees (SeeMeeting covers its documents).
-    pub fn document<D>(&self, d: D) -> Granted<D> {
-        self.vouch(d)
-    }
+/// ... and every meeting of its bodies once convened (SeeMeeting); the lists of the
+/// progress report hold no draft.
+pub fn officer_meeting(o: &Granted<Officer>, m: meeting::Model) -> Granted<meeting::Model> {
+    o.vouch(m)
 }
 
-impl Granted<agenda_item::Model> {
-    /// A document of an item one sees, so of its meeting.
-    pub fn document<D>(&self, d: D) -> Granted<D> {
-        self.vouch(d)
-    }
+/// The body of a meeting one sees (its directory entry: what it holds asks SeeBody).
+pub fn meeting_body(m: &Granted<meeting::Model>, b: body::Model) -> Granted<body::Model> {
+    m.vouch(b)
+}
+
+/// An item of the agenda of a meeting one sees.
+pub fn meeting_agenda_item(m: &Granted<meeting::Model>, item: agenda_item::Model) -> Granted<agenda_item::Model> {
+    m.vouch(item)
+}
+
+/// A document of a meeting one sees (SeeMeeting covers its documents).
+pub fn meeting_document<D>(m: &Granted<meeting::Model>, d: D) -> Granted<D> {
+    m.vouch(d)
+}
+
+/// A document of an item one sees, so of its meeting.
+pub fn item_document<D>(i: &Granted<agenda_item::Model>, d: D) -> Granted<D> {
+    i.vouch(d)
 }

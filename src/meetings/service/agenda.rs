@@ -1,5 +1,23 @@
 //! Agenda and documents.
-use super::*;
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set,
+};
+use serde_json::json;
+
+use super::access::{authorize_convener, meeting_document, visible};
+use super::lifecycle::notify_convened;
+use super::{audit, check_text, meeting_of, opt_text};
+use crate::audit::service::record;
+use crate::auth::policy::{authorize_pass, Action};
+use crate::auth::{Actor, Granted};
+use crate::error::{AppError, AppResult};
+use crate::meetings::model::{agenda_item, document, meeting};
+use crate::meetings::rules::{AgendaItemKind, MeetingStatus};
+use crate::platform::documents::{self, Upload};
+use crate::platform::notify::Event;
+use crate::AppState;
 
 pub struct NewItem {
     pub kind: AgendaItemKind,
@@ -191,12 +209,15 @@ pub async fn download_document(db: &DatabaseConnection, actor: &Actor, id: i32) 
     documents::authorized(db, async {
         let d = document::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("document"))?;
         let m = visible(db, actor, d.meeting_id).await?;
-        Ok(m.document(documents::FileMeta {
-            filename: d.filename,
-            media_type: d.media_type,
-            sha256: d.sha256,
-            size_bytes: d.size_bytes,
-        }))
+        Ok(meeting_document(
+            &m,
+            documents::FileMeta {
+                filename: d.filename,
+                media_type: d.media_type,
+                sha256: d.sha256,
+                size_bytes: d.size_bytes,
+            },
+        ))
     })
     .await
 }

@@ -1,5 +1,22 @@
 //! Bodies.
-use super::*;
+use chrono::{NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+
+use super::{audit, check_text, expect_one, opt_text};
+use crate::audit::service::record;
+use crate::auth::policy::{authorize, pass, Action};
+use crate::auth::{Actor, Granted};
+use crate::error::{AppError, AppResult};
+use crate::meetings::model::{body, body_seat};
+use crate::meetings::queries::body_of;
+use crate::meetings::rules::{BodyKind, QuorumRule, SeatRole};
+use crate::people::model::mandate;
+use crate::people::rules::Role;
+use crate::people::service::{next_version, runs_on};
+use crate::territory::queries::member_communes;
+use crate::AppState;
 
 pub struct NewBody {
     pub intercommunality_id: i32,

@@ -1,5 +1,13 @@
 //! Calendar feeds.
-use super::*;
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+
+use crate::audit::service::{record, Entry};
+use crate::auth::Actor;
+use crate::error::AppResult;
+use crate::meetings::model::calendar_feed;
+use crate::AppState;
 
 /// Creates (or replaces) the actor's secret calendar feed; returns the token, shown once.
 pub async fn create_calendar_feed(state: &AppState, actor: &Actor) -> AppResult<String> {

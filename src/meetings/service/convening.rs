@@ -1,5 +1,21 @@
 //! Convocation.
-use super::*;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+
+use super::access::authorize_convener;
+use super::{audit, expect_one, meeting_of, opt_text};
+use crate::audit::service::record;
+use crate::auth::{Actor, Granted};
+use crate::error::{AppError, AppResult};
+use crate::meetings::model::{agenda_item, convocation, meeting, meeting_request, superseded_convocation};
+use crate::meetings::queries::{members, Member};
+use crate::meetings::rules::{
+    check_notice, clear_days_between, paris_day, ConvocationChannel, MeetingStatus, RequestStatus,
+};
+use crate::people::service::next_version;
+use crate::AppState;
 
 /// Convenes the meeting: one convocation per member, each with its sending time (the
 /// legal proof). Refused with NOTICE_TOO_SHORT when the notice is shorter than the body's

@@ -1,5 +1,23 @@
 //! Meetings.
-use super::*;
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+
+use super::access::authorize_convener;
+use super::convened_people;
+use super::{audit, check_text, expect_one, meeting_of, opt_text, paris_instant};
+use crate::audit::service::record;
+use crate::auth::{Actor, Granted};
+use crate::error::{AppError, AppResult};
+use crate::meetings::model::{body, meeting, meeting_request};
+use crate::meetings::queries::body_of;
+use crate::meetings::rules::{MeetingStatus, MinutesStatus, RequestStatus};
+use crate::people::service::next_version;
+use crate::platform::notify::{self, Event};
+use crate::territory::model::commune;
+use crate::territory::queries::member_communes;
+use crate::AppState;
 
 pub struct MeetingFields {
     pub title: Option<String>,

@@ -1,5 +1,24 @@
 //! Minutes and publication.
-use super::*;
+use std::collections::HashSet;
+
+use chrono::{Duration, NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::json;
+
+use super::{audit, check_text, expect_one, meeting_of};
+use crate::audit::service::record;
+use crate::auth::policy::{pass, Action};
+use crate::auth::{Actor, Granted};
+use crate::error::{AppError, AppResult};
+use crate::meetings::model::{agenda_item, body, meeting};
+use crate::meetings::rules::{paris_day, AgendaItemKind, BodyKind, MeetingStatus, MinutesStatus, VoteResult};
+use crate::people::model::mandate;
+use crate::people::rules::Role;
+use crate::people::service::{next_version, runs_on};
+use crate::platform::notify::{self, Event};
+use crate::territory::queries::member_communes_on;
+use crate::AppState;
 
 pub async fn draft_minutes(
     state: &AppState,

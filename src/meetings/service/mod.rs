@@ -1,34 +1,14 @@
 //! Use cases of bodies and meetings: authorise, apply the rules of rules.rs, write in one
 //! transaction with the audit entry.
-use std::collections::{HashMap, HashSet};
-
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
-};
-use serde_json::json;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use super::model::{
-    agenda_item, attendance, ballot, body, body_seat, calendar_feed, convocation, document, meeting, meeting_request,
-    proxy, request_signature, superseded_convocation,
-};
+use super::model::{body, convocation, meeting};
 pub use super::queries::{body_of, members, seats, Member, Vacancy};
 use super::rules::*;
-use crate::audit::service::{record, Entry};
-use crate::auth::policy::{authorize, authorize_pass, granted, pass, Action};
-use crate::auth::{Actor, Granted, Pass};
+use crate::audit::service::Entry;
 use crate::error::{AppError, AppResult};
-use crate::people::model::mandate;
-use crate::people::rules::Role;
-use crate::people::service::{next_version, runs_on};
-use crate::platform::documents::{self, Upload};
-use crate::platform::notify::{self, Event};
-use crate::territory::model::commune;
-use crate::territory::queries::{member_communes, member_communes_on};
-use crate::AppState;
 
 mod access;
 mod agenda;
@@ -56,6 +36,17 @@ pub use status::*;
 pub use votes::*;
 
 // ---- loading -----------------------------------------------------------------------------
+
+/// The persons convened to a meeting.
+async fn convened_people<C: ConnectionTrait>(db: &C, meeting_id: i32) -> AppResult<Vec<i32>> {
+    Ok(convocation::Entity::find()
+        .filter(convocation::Column::MeetingId.eq(meeting_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| c.person_id)
+        .collect())
+}
 
 pub async fn meeting_of<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<(meeting::Model, body::Model)> {
     let m = meeting::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("meeting"))?;

@@ -1,5 +1,26 @@
 //! Attendance, proxies, quorum.
-use super::*;
+use std::collections::HashSet;
+
+use chrono::{Duration, NaiveDateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
+use serde_json::json;
+
+use super::access::authorize_convener;
+use super::agenda::{item_row, lock_meeting};
+use super::convening::send_convocations;
+use super::lifecycle::{check_times, new_meeting_row};
+use super::{audit, convened_people, meeting_of, paris_instant};
+use crate::audit::service::record;
+use crate::auth::policy::{authorize, Action};
+use crate::auth::{Actor, Granted};
+use crate::error::{AppError, AppResult};
+use crate::meetings::model::{agenda_item, attendance, body, convocation, meeting, proxy};
+use crate::meetings::queries::{body_of, members};
+use crate::meetings::rules::{check_notice, paris_day, quorum_at, AttendanceStatus, MeetingStatus, Presence, Quorum};
+use crate::AppState;
 
 /// The body's meetings that count for proxy validity (convened, held or closed), in order.
 pub(super) async fn counted_meetings<C: ConnectionTrait>(db: &C, body_id: i32) -> AppResult<Vec<i32>> {
@@ -40,17 +61,6 @@ pub fn proxies_valid_at(order: &[i32], m: &meeting::Model, all: Vec<proxy::Model
                 .is_some_and(|first| first <= here && here < first + p.meetings_count.max(1) as usize)
         })
         .collect()
-}
-
-/// The persons convened to a meeting.
-pub(super) async fn convened_people<C: ConnectionTrait>(db: &C, meeting_id: i32) -> AppResult<Vec<i32>> {
-    Ok(convocation::Entity::find()
-        .filter(convocation::Column::MeetingId.eq(meeting_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| c.person_id)
-        .collect())
 }
 
 /// A written proxy (pouvoir) from `giver` to `holder`, both members, for this meeting

@@ -1,5 +1,26 @@
 //! Mayors' requests.
-use super::*;
+use std::collections::HashSet;
+
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+
+use super::{audit, check_text, expect_one};
+use crate::audit::service::record;
+use crate::auth::policy::{authorize, Action};
+use crate::auth::Actor;
+use crate::error::{AppError, AppResult};
+use crate::meetings::model::{body, meeting_request, request_signature};
+use crate::meetings::queries::body_of;
+use crate::meetings::rules::{
+    paris_day, paris_year, signatures_needed, BodyKind, RequestStatus, REQUESTS_PER_YEAR, REQUEST_CONVENE_DAYS,
+};
+use crate::people::model::mandate;
+use crate::people::rules::Role;
+use crate::people::service::runs_on;
+use crate::territory::queries::{member_communes, member_communes_on};
+use crate::AppState;
 
 /// A mayor opens a request for a conference with its agenda, and signs it.
 pub async fn create_request(

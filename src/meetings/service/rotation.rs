@@ -1,5 +1,14 @@
 //! Rotation.
-use super::*;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::error::AppResult;
+use crate::meetings::model::{body, meeting};
+use crate::meetings::queries::members;
+use crate::meetings::rules::{suggest_host, MeetingStatus};
+use crate::territory::model::commune;
 
 /// The communes a working group's meetings may rotate among (its members' communes), each
 /// commune's last hosting, and the suggested next host.

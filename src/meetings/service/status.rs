@@ -1,5 +1,20 @@
 //! Status.
-use super::*;
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use super::lifecycle::notify_convened;
+use super::{audit, expect_one, meeting_of, opt_text};
+use crate::audit::service::record;
+use crate::auth::policy::{pass, Action};
+use crate::auth::{Actor, Granted};
+use crate::error::{AppError, AppResult};
+use crate::meetings::model::meeting;
+use crate::meetings::rules::{BodyKind, MeetingStatus};
+use crate::people::service::next_version;
+use crate::platform::notify::Event;
+use crate::AppState;
 
 /// Moves a meeting to HELD, CLOSED, POSTPONED or CANCELLED (convening has its own use
 /// case). Postponement and cancellation are told to the members.

@@ -1,5 +1,27 @@
 //! Votes.
-use super::*;
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+
+use super::agenda::lock_meeting;
+use super::quorum::{presence, proxies_at, quorum_by_item};
+use super::{audit, expect_one, meeting_of, opt_text};
+use crate::audit::service::record;
+use crate::auth::policy::{pass, Action};
+use crate::auth::{Actor, Granted};
+use crate::error::{AppError, AppResult};
+use crate::meetings::model::{agenda_item, attendance, ballot, meeting};
+use crate::meetings::queries::members;
+use crate::meetings::rules::{
+    paris_day, tally, AgendaItemKind, AttendanceStatus, BodyKind, Choice, MeetingStatus, MinutesStatus, SeatRole,
+    VoteResult,
+};
+use crate::people::service::next_version;
+use crate::territory::model::commune;
+use crate::AppState;
 
 pub struct VoteInput {
     pub expected_version: i32,

@@ -1,9 +1,17 @@
 //! Who acts for which commune, and who sees which referral and response. These checks
 //! are the only makers of the `Granted` rows the GraphQL objects of referrals and
 //! responses hold (with the use cases, for what they wrote).
-use super::*;
+use chrono::Utc;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use super::{referral_of, status_of};
+use crate::auth::policy::{acting_for, authorize, authorize_pass, pass, Action};
+use crate::auth::{Actor, Granted, Pass};
+use crate::error::{AppError, AppResult};
 use crate::meetings::model::body;
 use crate::meetings::service::Officer;
+use crate::referrals::model::{referral, referral_addressee};
+use crate::referrals::rules::{ReferralStatus, ResponseStatus};
 
 /// What the actor sees of a referral's responses.
 #[derive(Clone, Debug)]
@@ -140,21 +148,22 @@ pub async fn followed<C: ConnectionTrait>(
     Ok(q.all(db).await?.into_iter().map(|r| seen.grant(r)).collect())
 }
 
-impl Granted<referral::Model> {
-    /// A document of a referral one sees (its own, not a commune's attachment).
-    pub fn document<D>(&self, d: D) -> Granted<D> {
-        self.vouch(d)
-    }
-    /// The body a referral one sees is linked to (its directory entry: what it holds
-    /// asks SeeBody).
-    pub fn body(&self, b: body::Model) -> Granted<body::Model> {
-        self.vouch(b)
-    }
+// Named rules: what one sees because one sees a parent, each vouching for a child of
+// the parent's grant. Free functions of this module (not methods of `Granted`) so that
+// auth::granted depends on no domain.
+
+/// A document of a referral one sees (its own, not a commune's attachment).
+pub fn referral_document<D>(r: &Granted<referral::Model>, d: D) -> Granted<D> {
+    r.vouch(d)
 }
 
-impl Granted<Officer> {
-    /// The secretariat and the president of an intercommunality see all its referrals.
-    pub fn referral(&self, r: referral::Model) -> Granted<referral::Model> {
-        self.vouch(r)
-    }
+/// The body a referral one sees is linked to (its directory entry: what it holds asks
+/// SeeBody).
+pub fn referral_body(r: &Granted<referral::Model>, b: body::Model) -> Granted<body::Model> {
+    r.vouch(b)
+}
+
+/// The secretariat and the president of an intercommunality see all its referrals.
+pub fn officer_referral(o: &Granted<Officer>, r: referral::Model) -> Granted<referral::Model> {
+    o.vouch(r)
 }

@@ -1,5 +1,18 @@
 //! Signature delegations.
-use super::*;
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde_json::json;
+
+use crate::audit::service::{record, Entry};
+use crate::auth::policy::{authorize, Action};
+use crate::auth::Actor;
+use crate::error::{AppError, AppResult};
+use crate::people::model::mandate;
+use crate::people::rules::Role;
+use crate::people::service::runs_on;
+use crate::referrals::model::signature_delegation;
+use crate::AppState;
 
 /// The mayor delegates their signature for referral responses to a person who serves
 /// the commune today (a deputy mayor, councillor, DGS...). It ends with the mayor's

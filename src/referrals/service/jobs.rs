@@ -1,5 +1,20 @@
 //! The deadline job.
-use super::*;
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+
+use super::opening::notify_officers;
+use super::outcome::standings_rows;
+use super::{audit, paris_day, passed_before, reminder_days};
+use crate::audit::service::record;
+use crate::auth::Actor;
+use crate::error::{AppError, AppResult};
+use crate::platform::notify::Event;
+use crate::referrals::model::{referral, referral_addressee, referral_reminder};
+use crate::referrals::rules::{ReferralStatus, ResponseStatus};
 
 /// What one run of the job did.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -1,36 +1,16 @@
 //! Use cases of referrals: authorise, apply the rules of rules.rs and form.rs, write in one
 //! transaction with the audit entry. The deadline job (`run_jobs`) closes referrals whose
 //! deadline has passed and sends reminders; queries give the same answers before it runs.
-use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
-};
-use serde_json::{json, Value};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use serde_json::Value;
 
-use super::form::{self, Field};
-use super::model::{
-    referral, referral_addressee, referral_document, referral_form, referral_reminder, response_revision,
-    signature_delegation, CommuneIds, Days,
-};
+use super::model::{referral, referral_addressee};
 use super::rules::*;
-use crate::audit::service::{record, Entry};
-use crate::auth::policy::{acting_for, authorize, authorize_pass, pass, Action};
-use crate::auth::{Actor, Granted, Pass};
+use crate::audit::service::Entry;
 use crate::error::{AppError, AppResult};
-use crate::meetings::service::{check_text, expect_one, opt_text};
-use crate::people::model::mandate;
-use crate::people::rules::Role;
-use crate::people::service::{next_version, runs_on};
-use crate::platform::documents::{self, Upload};
-use crate::platform::notify::{self, Event};
-use crate::territory::model::commune;
-use crate::territory::queries::member_communes_on;
-use crate::AppState;
 
 /// Reminders by default: 15, 7 and 1 days before the deadline.
 pub const DEFAULT_REMINDER_DAYS: [i32; 3] = [15, 7, 1];
@@ -53,6 +33,19 @@ pub use preparing::*;
 pub use responses::*;
 
 // ---- loading -----------------------------------------------------------------------------
+
+pub async fn addressee_of<C: ConnectionTrait>(
+    db: &C,
+    referral_id: i32,
+    commune_id: i32,
+) -> AppResult<referral_addressee::Model> {
+    referral_addressee::Entity::find()
+        .filter(referral_addressee::Column::ReferralId.eq(referral_id))
+        .filter(referral_addressee::Column::CommuneId.eq(commune_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("this commune's response (the commune is not an addressee)"))
+}
 
 pub async fn referral_of<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<referral::Model> {
     referral::Entity::find_by_id(id).one(db).await?.ok_or_else(|| AppError::not_found("referral"))

@@ -1,5 +1,27 @@
 //! Opening.
-use super::*;
+use std::collections::HashSet;
+
+use chrono::{Duration, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use serde_json::json;
+
+use super::preparing::{current_form, require_status};
+use super::{audit, bad_row, end_of_day, paris_day, passed_before, referral_of, CHUNK};
+use crate::audit::service::record;
+use crate::auth::policy::{pass, Action};
+use crate::auth::{Actor, Granted};
+use crate::error::{AppError, AppResult};
+use crate::meetings::service::{check_text, expect_one};
+use crate::people::model::mandate;
+use crate::people::rules::Role;
+use crate::people::service::next_version;
+use crate::platform::notify::{self, Event};
+use crate::referrals::model::{referral, referral_addressee};
+use crate::referrals::rules::{deadline, AddresseeMode, ReferralKind, ReferralStatus, ResponseStatus};
+use crate::territory::model::commune;
+use crate::territory::queries::member_communes_on;
+use crate::AppState;
 
 /// Opens the referral: freezes the addressees and each one's population (figure, year,
 /// source) and sets the deadline. `clock_start`: the day of the event the procedure's
@@ -254,17 +276,4 @@ pub async fn addressees<C: ConnectionTrait>(db: &C, referral_id: i32) -> AppResu
         .order_by_asc(referral_addressee::Column::CommuneId)
         .all(db)
         .await?)
-}
-
-pub async fn addressee_of<C: ConnectionTrait>(
-    db: &C,
-    referral_id: i32,
-    commune_id: i32,
-) -> AppResult<referral_addressee::Model> {
-    referral_addressee::Entity::find()
-        .filter(referral_addressee::Column::ReferralId.eq(referral_id))
-        .filter(referral_addressee::Column::CommuneId.eq(commune_id))
-        .one(db)
-        .await?
-        .ok_or_else(|| AppError::not_found("this commune's response (the commune is not an addressee)"))
 }

@@ -1,5 +1,22 @@
 //! Outcome, progress and dataset.
-use super::*;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect};
+
+use super::acting::{visible, View};
+use super::opening::addressees;
+use super::preparing::current_form;
+use super::{deadline_passed, paris_day, response_status};
+use crate::auth::Actor;
+use crate::error::{AppError, AppResult};
+use crate::referrals::form::{self, Field};
+use crate::referrals::model::{referral, referral_addressee};
+use crate::referrals::rules::{
+    outcome, Opinion, Outcome, Position, PositionCount, ReferralKind, ResponseStatus, Standing,
+};
+use crate::territory::model::commune;
 
 /// (commune, population, status, opinion) of every addressee: one statement.
 pub async fn standings_rows<C: ConnectionTrait>(

@@ -1,5 +1,30 @@
 //! Preparing.
-use super::*;
+use std::collections::HashSet;
+
+use chrono::{Duration, NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set,
+};
+use serde_json::{json, Value};
+
+use super::acting::{referral_document, visible};
+use super::addressee_of;
+use super::{audit, referral_of, status_of, DEFAULT_REMINDER_DAYS};
+use crate::audit::service::record;
+use crate::auth::policy::{authorize, authorize_pass, pass, Action};
+use crate::auth::{Actor, Granted};
+use crate::error::{AppError, AppResult};
+use crate::meetings::service::{check_text, expect_one, opt_text};
+use crate::people::service::next_version;
+use crate::platform::documents::{self, Upload};
+use crate::referrals::form::{self, Field};
+use crate::referrals::model::{referral, referral_document, referral_form, CommuneIds, Days};
+use crate::referrals::rules::{AddresseeMode, Decision, Procedure, ReferralKind, ReferralStatus, Silence};
+use crate::territory::model::commune;
+use crate::territory::queries::member_communes_on;
+use crate::AppState;
 
 /// What the secretariat sets on a draft referral.
 #[derive(Clone, Debug, Default)]
@@ -399,7 +424,7 @@ pub async fn document_for<C: ConnectionTrait>(
             let a = addressee_of(db, d.referral_id, c).await?;
             v.file(&a, d)
         }
-        None => Ok(r.document(d)),
+        None => Ok(referral_document(&r, d)),
     }
 }
 

@@ -1,5 +1,22 @@
 //! Responses.
-use super::*;
+use chrono::{NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use serde_json::{json, Value};
+
+use super::addressee_of;
+use super::preparing::{current_form, require_status};
+use super::{audit, deadline_passed, referral_of};
+use crate::audit::service::record;
+use crate::auth::policy::{authorize_pass, Action};
+use crate::auth::{Actor, Granted};
+use crate::error::{AppError, AppResult};
+use crate::meetings::service::opt_text;
+use crate::people::service::next_version;
+use crate::referrals::form::{self, Field};
+use crate::referrals::model::{referral, referral_addressee, referral_document, response_revision};
+use crate::referrals::rules::{Opinion, Procedure, ReferralKind, ReferralStatus, ResponseStatus};
+use crate::AppState;
 
 #[derive(Clone, Debug, Default)]
 pub struct ResponseInput {
