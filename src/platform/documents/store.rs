@@ -96,7 +96,7 @@ pub async fn authorized(
     // INTERNAL answer, not a download cut short.
     let first = if size > 0 {
         chunk(db, &meta.sha256, 0).await.map_err(|why| {
-            tracing::error!(sha256 = %meta.sha256, error = %why, "reading a document's first chunk failed");
+            tracing::error!(sha256 = %meta.sha256, error = ?why, "reading a document's first chunk failed");
             crate::error::AppError::internal("a document's content could not be read")
         })?
     } else {
@@ -109,16 +109,16 @@ pub async fn authorized(
 }
 
 /// One chunk of a content, non-empty.
-async fn chunk(db: &DatabaseConnection, sha256: &str, seq: i32) -> Result<Vec<u8>, String> {
+/// Its error is only logged, by the callers.
+async fn chunk(db: &DatabaseConnection, sha256: &str, seq: i32) -> crate::error::AppResult<Vec<u8>> {
     document_chunk::Entity::find_by_id((sha256.to_string(), seq))
         .select_only()
         .column(document_chunk::Column::Data)
         .into_tuple::<Vec<u8>>()
         .one(db)
-        .await
-        .map_err(|e| e.to_string())?
+        .await?
         .filter(|d| !d.is_empty())
-        .ok_or_else(|| "missing chunk".to_string())
+        .ok_or_else(|| crate::error::AppError::internal("missing chunk"))
 }
 
 /// The chunks of a content from `seq` on (`sent` bytes already sent), each read when the
@@ -144,7 +144,7 @@ fn chunks(
 }
 
 /// A chunk that cannot be read: logged here, the client sees its download cut short.
-fn lost(sha256: &str, seq: i32, why: &str) -> std::io::Error {
-    tracing::error!(sha256, seq, error = why, "reading a document's content failed");
+fn lost(sha256: &str, seq: i32, why: &crate::error::AppError) -> std::io::Error {
+    tracing::error!(sha256, seq, error = ?why, "reading a document's content failed");
     std::io::Error::other("the document's content could not be read")
 }
