@@ -3,11 +3,12 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
 use super::opening::notify_officers;
 use super::outcome::standings_rows;
+use super::preparing::lock_referral;
 use super::{audit, paris_day, passed_before, reminder_days};
 use crate::audit::service::record;
 use crate::auth::Actor;
@@ -113,20 +114,21 @@ pub(super) async fn remind(
     let Some(deadline) = r.deadline else { return Ok(0) };
     let today = paris_day(now);
     let deadline_day = paris_day(deadline);
-    let sent: HashSet<i32> = referral_reminder::Entity::find()
-        .filter(referral_reminder::Column::ReferralId.eq(r.id))
-        .filter(referral_reminder::Column::Deadline.eq(deadline))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|x| x.offset_days)
-        .collect();
-    let due: Vec<i32> = reminder_days(r)
-        .into_iter()
-        .filter(|d| !sent.contains(d) && today >= deadline_day - Duration::days(i64::from(*d)))
-        .collect();
-    let Some(&latest) = due.iter().min() else { return Ok(0) };
+    // A first look on the pool, holding nothing, so that a tick with nothing due takes no
+    // write lock; the decision itself is taken again on the transaction below.
+    if reminders_due(db, r, deadline, today).await?.is_empty() {
+        return Ok(0);
+    }
     let txn = crate::db::write(db).await?;
+    // Re-read under the referral's row lock: it may have closed, been extended (another
+    // deadline) or had this reminder sent by another process since the first look.
+    let r = lock_referral(&txn, r.id).await?;
+    if r.status != ReferralStatus::Open || r.deadline != Some(deadline) {
+        return Ok(0);
+    }
+    let r = &r;
+    let due = reminders_due(&txn, r, deadline, today).await?;
+    let Some(&latest) = due.iter().min() else { return Ok(0) };
     let silent: HashSet<i32> = standings_rows(&txn, r.id)
         .await?
         .into_iter()
@@ -176,6 +178,29 @@ pub(super) async fn remind(
         Err(AppError::Conflict(_)) => Ok(0),
         Err(e) => Err(e),
     }
+}
+
+/// The reminder offsets (days before the deadline's day) that are due on `today` and not
+/// yet recorded for this deadline.
+async fn reminders_due<C: ConnectionTrait>(
+    conn: &C,
+    r: &referral::Model,
+    deadline: DateTime<Utc>,
+    today: chrono::NaiveDate,
+) -> AppResult<Vec<i32>> {
+    let deadline_day = paris_day(deadline);
+    let sent: HashSet<i32> = referral_reminder::Entity::find()
+        .filter(referral_reminder::Column::ReferralId.eq(r.id))
+        .filter(referral_reminder::Column::Deadline.eq(deadline))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|x| x.offset_days)
+        .collect();
+    Ok(reminder_days(r)
+        .into_iter()
+        .filter(|d| !sent.contains(d) && today >= deadline_day - Duration::days(i64::from(*d)))
+        .collect())
 }
 
 /// Runs the job every `every` until the process stops; the first run is immediate, so a
