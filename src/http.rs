@@ -150,10 +150,13 @@ fn request_id(headers: &HeaderMap) -> String {
 
 /// The actor resolved before a multipart body was read, handed to the GraphQL handler.
 #[derive(Clone)]
-struct ResolvedActor(Arc<Mutex<Option<(Actor, Option<crate::cache::Versions>)>>>);
+struct ResolvedActor(Arc<Mutex<Option<ActorAndVersions>>>);
+
+/// An actor, and the data versions their cached answers are keyed by.
+type ActorAndVersions = (Actor, Option<crate::cache::Versions>);
 
 impl ResolvedActor {
-    fn take(&self) -> Option<(Actor, Option<crate::cache::Versions>)> {
+    fn take(&self) -> Option<ActorAndVersions> {
         self.0.lock().ok().and_then(|mut found| found.take())
     }
 }

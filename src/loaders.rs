@@ -10,7 +10,9 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::error::{AppError, AppResult};
-use crate::meetings::model::{agenda_item, attendance, ballot, body, convocation, meeting, proxy};
+use crate::meetings::model::{
+    agenda_item, attendance, ballot, body, convocation, meeting, proxy, superseded_convocation,
+};
 use crate::people::model::{mandate, person};
 use crate::people::rules::Role;
 use crate::people::service::runs_on;
@@ -145,9 +147,10 @@ impl<L: Loader<i32, Error = AppError>> Cached<L> {
     }
 }
 
-/// A loader of every row whose `$column` is one of the keys, grouped by it, in `$order`.
+/// A loader of every row whose `$column` is one of the keys, grouped by it, in `$order`
+/// (then in the optional second order).
 macro_rules! grouped_loader {
-    ($(#[$doc:meta])* $name:ident, $module:ident, $column:ident, $key:ident, $order:ident($ordcol:ident)) => {
+    ($(#[$doc:meta])* $name:ident, $module:ident, $column:ident, $key:ident, $order:ident($ordcol:ident) $(, $then:ident($thencol:ident))?) => {
         $(#[$doc])*
         pub struct $name(DatabaseConnection);
         impl Loader<i32> for $name {
@@ -157,6 +160,7 @@ macro_rules! grouped_loader {
                 let rows = $module::Entity::find()
                     .filter($module::Column::$column.is_in(keys.iter().copied()))
                     .$order($module::Column::$ordcol)
+                    $(.$then($module::Column::$thencol))?
                     .all(&self.0)
                     .await?;
                 Ok(group(rows.into_iter().map(|r| (r.$key, r))))
@@ -189,6 +193,10 @@ grouped_loader!(
 grouped_loader!(
     /// A meeting's convocations, in sending order, by meeting.
     ConvocationsByMeeting, convocation, MeetingId, meeting_id, order_by_asc(Id)
+);
+grouped_loader!(
+    /// Convocations of a meeting's earlier convenings, oldest convening first, by meeting.
+    SupersededByMeeting, superseded_convocation, MeetingId, meeting_id, order_by_asc(Sequence), order_by_asc(Id)
 );
 grouped_loader!(
     /// An agenda item's roll call, by item.
@@ -352,6 +360,7 @@ pub struct Loaders {
     pub territory_communes: Cached<CommunesOfTerritory>,
     pub body: Cached<BodyById>,
     pub convocations: Cached<ConvocationsByMeeting>,
+    pub superseded: Cached<SupersededByMeeting>,
     pub ballots: Cached<BallotsByItem>,
     pub documents: Cached<DocumentsByMeeting>,
     pub quorum: Cached<QuorumByMeeting>,
@@ -385,6 +394,7 @@ impl Loaders {
             territory_communes: with(CommunesOfTerritory(db.clone()), delay),
             body: with(BodyById(db.clone()), delay),
             convocations: with(ConvocationsByMeeting(db.clone()), delay),
+            superseded: with(SupersededByMeeting(db.clone()), delay),
             ballots: with(BallotsByItem(db.clone()), delay),
             documents: with(DocumentsByMeeting(db.clone()), delay),
             quorum: with(QuorumByMeeting(db.clone()), delay),

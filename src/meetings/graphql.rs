@@ -351,12 +351,7 @@ impl Meeting {
     /// when it was convened again: their sending and reading times remain the legal
     /// proof. Oldest first.
     async fn superseded_convocations(&self, ctx: &Context<'_>) -> AppResult<Vec<SupersededConvocation>> {
-        let rows = superseded_convocation::Entity::find()
-            .filter(superseded_convocation::Column::MeetingId.eq(self.0.id))
-            .order_by_asc(superseded_convocation::Column::Sequence)
-            .order_by_asc(superseded_convocation::Column::Id)
-            .all(&state(ctx)?.db)
-            .await?;
+        let rows = loaders(ctx)?.superseded.load_one(self.0.id).await?.unwrap_or_default();
         Ok(rows.into_iter().map(SupersededConvocation).collect())
     }
     /// One row per convened member: their seat and recorded attendance (null status: not
@@ -843,7 +838,7 @@ async fn overdue(ctx: &Context<'_>, officer: &Granted<service::Officer>) -> AppR
         .await?
         .into_iter()
         .map(|o| OverduePublication {
-            meeting: service::officer_meeting(&officer, o.meeting),
+            meeting: service::officer_meeting(officer, o.meeting),
             what: o.what,
             due: o.due,
         })
@@ -1341,7 +1336,7 @@ impl MeetingsMutation {
         // Authorise before reading the file (the service checks again with the rest).
         let (_, b) = service::meeting_of(&state(ctx)?.db, meeting).await?;
         allow(ctx, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
-        let file = read_upload(ctx, file).await?;
+        let file = read_upload(ctx, file)?;
         let d = service::upload_document(state(ctx)?, actor(ctx)?, meeting, item, file).await?;
         Ok(Document(d.reshape(|d| DocumentMeta {
             id: d.id,

@@ -813,7 +813,7 @@ pub async fn open_referrals(
             let (addressees, submitted) = (of(false), of(true));
             let response_rate = if addressees == 0 { 0.0 } else { submitted as f64 / addressees as f64 };
             ReferralProgress {
-                referral: Referral::new(service::officer_referral(&officer, r)),
+                referral: Referral::new(service::officer_referral(officer, r)),
                 addressees,
                 submitted,
                 response_rate,
@@ -1046,7 +1046,7 @@ impl ReferralsMutation {
             crate::auth::policy::Action::ManageReferrals { intercommunality: r.intercommunality_id },
         )
         .await?;
-        let file = read_upload(ctx, file).await?;
+        let file = read_upload(ctx, file)?;
         let d = service::upload_document(state(ctx)?, actor(ctx)?, id, None, file).await?;
         Ok(doc(d))
     }
@@ -1061,7 +1061,7 @@ impl ReferralsMutation {
         let id = id_of("referralId", Kind::Referral, &referral_id)?;
         let c = id_of("communeId", Kind::Commune, &commune_id)?;
         crate::graphql::support::allow(ctx, Action::DraftResponse { commune: c }).await?;
-        let file = read_upload(ctx, file).await?;
+        let file = read_upload(ctx, file)?;
         let d = service::upload_document(state(ctx)?, actor(ctx)?, id, Some(c), file).await?;
         Ok(doc(d))
     }

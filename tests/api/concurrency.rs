@@ -181,7 +181,7 @@ impl Steps {
         let r = if file { self.c.upload(token, query, vars).await } else { self.c.gql(token, query, vars).await };
         let took = start.elapsed();
         assert!(
-            r.get("errors").map_or(true, Value::is_null),
+            r.get("errors").is_none_or(Value::is_null),
             "{mutation} failed with one database connection after {took:?}: {r}"
         );
         assert!(took < Duration::from_secs(5), "{mutation} took {took:?} with one database connection: {r}");

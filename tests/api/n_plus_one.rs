@@ -40,7 +40,8 @@ fn counting(c: &mut entente::Config) {
 /// Every relation of a meeting that a list can reach.
 const MEETING_FIELDS: &str = "id title status latestConvocationDate body{name}
   agenda{title quorum{met present required} documents{filename}}
-  attendance{status person{fullName}} proxies{id} convocations{sentAt} documents{filename}";
+  attendance{status person{fullName}} proxies{id} convocations{sentAt}
+  supersededConvocations{sentAt} documents{filename}";
 
 /// Runs `query` and returns the statements it cost and the response.
 async fn cost(app: &TestApp, token: &str, query: &str, variables: serde_json::Value) -> (u64, serde_json::Value) {

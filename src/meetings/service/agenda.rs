@@ -162,7 +162,7 @@ pub async fn upload_document(
             return Err(AppError::validation("agendaItemId", "this item belongs to another meeting"));
         }
     }
-    let file = documents::check_upload(file, state.config.limits.document_bytes)?;
+    let file = documents::check_upload(file, state.config.limits.document_bytes).await?;
     // Read the status under the meeting's lock: a convocation sent meanwhile makes this a
     // document added after convening, which members are told of.
     let status = lock_meeting(&txn, &m).await?.status;
@@ -177,8 +177,8 @@ pub async fn upload_document(
         meeting_id: Set(meeting_id),
         agenda_item_id: Set(item_id),
         size_bytes: Set(file.size_bytes()),
-        filename: Set(file.filename),
-        media_type: Set(file.media_type),
+        filename: Set(file.filename.clone()),
+        media_type: Set(file.media_type.clone()),
         sha256: Set(file.sha256.clone()),
         uploaded_by_account_id: Set(p.map(|p| p.account_id)),
         uploaded_at: Set(Utc::now()),
@@ -187,7 +187,7 @@ pub async fn upload_document(
     }
     .insert(&txn)
     .await?;
-    documents::put(&txn, &file.sha256, &file.content).await?;
+    documents::put(&txn, &file).await?;
     if after {
         let event =
             Event::DocumentAdded { meeting: meeting_id, item: item_id, document: d.id, filename: d.filename.clone() };

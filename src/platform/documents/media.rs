@@ -49,7 +49,24 @@ pub const OCTET_STREAM: &str = "application/octet-stream";
 
 const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
-fn carries(sig: Signature, content: &[u8]) -> bool {
+/// What the checks see of a content: its beginning (the first chunk, where every
+/// signature above sits) and whether a NUL byte occurs anywhere in it, so that a content
+/// can be checked as it streams by.
+pub struct Sample<'a> {
+    pub head: &'a [u8],
+    pub nul: bool,
+}
+
+#[cfg(test)]
+impl<'a> Sample<'a> {
+    /// The sample of a whole content held in memory.
+    pub fn of(content: &'a [u8]) -> Self {
+        Sample { head: content, nul: content.contains(&0) }
+    }
+}
+
+fn carries(sig: Signature, sample: &Sample) -> bool {
+    let content = sample.head;
     use infer::{archive, image};
     match sig {
         Signature::Pdf => archive::is_pdf(content),
@@ -59,9 +76,7 @@ fn carries(sig: Signature, content: &[u8]) -> bool {
         Signature::Webp => image::is_webp(content),
         Signature::Zip => archive::is_zip(content),
         Signature::Ole => content.starts_with(OLE_MAGIC),
-        Signature::Text => {
-            !content.contains(&0) && ACCEPTED.iter().all(|(_, s)| *s == Signature::Text || !carries(*s, content))
-        }
+        Signature::Text => !sample.nul && ACCEPTED.iter().all(|(_, s)| *s == Signature::Text || !carries(*s, sample)),
     }
 }
 
@@ -72,12 +87,13 @@ pub struct Refused(pub String);
 /// The media type to store for `content`, declared as `declared` (already free of control
 /// characters), or why it is refused. The declared text is kept as sent (parameters such
 /// as `charset` too) when its type is accepted and the content carries its signature.
-pub fn check(declared: Option<&str>, content: &[u8]) -> Result<String, Refused> {
+pub fn check(declared: Option<&str>, sample: &Sample) -> Result<String, Refused> {
+    let content = sample.head;
     let essence = declared.map(|d| d.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
     match essence.as_deref() {
-        None | Some("") | Some(OCTET_STREAM) => sniff(content),
+        None | Some("") | Some(OCTET_STREAM) => sniff(sample),
         Some(e) => match ACCEPTED.iter().find(|(t, _)| *t == e) {
-            Some((t, sig)) if carries(*sig, content) => {
+            Some((t, sig)) if carries(*sig, sample) => {
                 Ok(declared.map(str::trim).filter(|d| d.len() < 128).unwrap_or(t).to_string())
             }
             Some((t, _)) => Err(Refused(format!("the content is not a {t} file{}", seen(content)))),
@@ -88,7 +104,8 @@ pub fn check(declared: Option<&str>, content: &[u8]) -> Result<String, Refused> 
 
 /// The type of an undeclared file, from its bytes: an accepted type it shows, else
 /// octet-stream as before; refused when it is a program.
-fn sniff(content: &[u8]) -> Result<String, Refused> {
+fn sniff(sample: &Sample) -> Result<String, Refused> {
+    let content = sample.head;
     if content.starts_with(OLE_MAGIC) {
         // Word, Excel or PowerPoint: which one is inside the file (infer without its
         // `cfb` feature says Word for all three), so kept generic.
@@ -97,7 +114,7 @@ fn sniff(content: &[u8]) -> Result<String, Refused> {
     let Some(found) = infer::get(content) else { return Ok(OCTET_STREAM.into()) };
     let mime = found.mime_type();
     if let Some((t, sig)) = ACCEPTED.iter().find(|(t, _)| *t == mime) {
-        if carries(*sig, content) {
+        if carries(*sig, sample) {
             return Ok((*t).to_string());
         }
     }
@@ -122,6 +139,10 @@ fn accepted_list() -> String {
 mod tests {
     use super::*;
 
+    fn check_all(declared: Option<&str>, content: &[u8]) -> Result<String, Refused> {
+        check(declared, &Sample::of(content))
+    }
+
     const PNG: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D];
     const ZIP: &[u8] = &[b'P', b'K', 3, 4, 20, 0, 0, 0];
 
@@ -133,44 +154,46 @@ mod tests {
 
     #[test]
     fn a_declared_type_must_match_the_magic_bytes() {
-        assert_eq!(check(Some("application/pdf"), b"%PDF-1.7 ..."), Ok("application/pdf".into()));
-        assert_eq!(check(Some("Application/PDF"), b"%PDF-1.7"), Ok("Application/PDF".into()));
-        assert!(check(Some("application/pdf"), PNG).unwrap_err().0.contains("image/png"));
-        assert!(check(Some("application/pdf"), b"annexe").is_err());
-        assert_eq!(check(Some("image/png"), PNG), Ok("image/png".into()));
-        assert!(check(Some("image/jpeg"), PNG).is_err());
+        assert_eq!(check_all(Some("application/pdf"), b"%PDF-1.7 ..."), Ok("application/pdf".into()));
+        assert_eq!(check_all(Some("Application/PDF"), b"%PDF-1.7"), Ok("Application/PDF".into()));
+        assert!(check_all(Some("application/pdf"), PNG).unwrap_err().0.contains("image/png"));
+        assert!(check_all(Some("application/pdf"), b"annexe").is_err());
+        assert_eq!(check_all(Some("image/png"), PNG), Ok("image/png".into()));
+        assert!(check_all(Some("image/jpeg"), PNG).is_err());
         assert_eq!(
-            check(Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document"), ZIP),
+            check_all(Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document"), ZIP),
             Ok("application/vnd.openxmlformats-officedocument.wordprocessingml.document".into())
         );
-        assert_eq!(check(Some("application/msword"), OLE_MAGIC), Ok("application/msword".into()));
-        assert!(check(Some("application/vnd.ms-excel"), ZIP).is_err());
+        assert_eq!(check_all(Some("application/msword"), OLE_MAGIC), Ok("application/msword".into()));
+        assert!(check_all(Some("application/vnd.ms-excel"), ZIP).is_err());
     }
 
     #[test]
     fn text_is_text_and_nothing_else() {
-        assert_eq!(check(Some("text/csv; charset=utf-8"), b"a;b\n1;2\n"), Ok("text/csv; charset=utf-8".into()));
-        assert_eq!(check(Some("text/plain"), "é ü".as_bytes()), Ok("text/plain".into()));
-        assert!(check(Some("text/plain"), b"a\0b").is_err());
-        assert!(check(Some("text/plain"), &elf()).is_err());
-        assert!(check(Some("text/csv"), b"%PDF-1.4").is_err());
+        assert_eq!(check_all(Some("text/csv; charset=utf-8"), b"a;b\n1;2\n"), Ok("text/csv; charset=utf-8".into()));
+        assert_eq!(check_all(Some("text/plain"), "é ü".as_bytes()), Ok("text/plain".into()));
+        assert!(check_all(Some("text/plain"), b"a\0b").is_err());
+        assert!(check_all(Some("text/plain"), &elf()).is_err());
+        assert!(check_all(Some("text/csv"), b"%PDF-1.4").is_err());
+        // A NUL anywhere in a streamed content, not only in its first chunk.
+        assert!(check(Some("text/plain"), &Sample { head: b"a;b\n", nul: true }).is_err());
         // Weak two-byte signatures (BMP, DOS executables) do not make text binary.
-        assert_eq!(check(Some("text/csv"), b"BMW;MZ\n"), Ok("text/csv".into()));
+        assert_eq!(check_all(Some("text/csv"), b"BMW;MZ\n"), Ok("text/csv".into()));
     }
 
     #[test]
     fn types_we_do_not_accept_are_refused() {
-        assert!(check(Some("text/html"), b"<html></html>").unwrap_err().0.contains("not accepted"));
-        assert!(check(Some("application/x-msdownload"), b"MZ\x90\0").is_err());
+        assert!(check_all(Some("text/html"), b"<html></html>").unwrap_err().0.contains("not accepted"));
+        assert!(check_all(Some("application/x-msdownload"), b"MZ\x90\0").is_err());
     }
 
     #[test]
     fn undeclared_files_take_the_type_their_bytes_show() {
-        assert_eq!(check(None, b"%PDF-1.4"), Ok("application/pdf".into()));
-        assert_eq!(check(Some("application/octet-stream"), PNG), Ok("image/png".into()));
-        assert_eq!(check(None, b"just bytes"), Ok(OCTET_STREAM.into()));
-        assert_eq!(check(None, OLE_MAGIC), Ok(OCTET_STREAM.into()));
-        assert!(check(None, &elf()).unwrap_err().0.contains("program"));
-        assert!(check(Some("application/octet-stream"), b"MZ\x90\0\x03").is_err());
+        assert_eq!(check_all(None, b"%PDF-1.4"), Ok("application/pdf".into()));
+        assert_eq!(check_all(Some("application/octet-stream"), PNG), Ok("image/png".into()));
+        assert_eq!(check_all(None, b"just bytes"), Ok(OCTET_STREAM.into()));
+        assert_eq!(check_all(None, OLE_MAGIC), Ok(OCTET_STREAM.into()));
+        assert!(check_all(None, &elf()).unwrap_err().0.contains("program"));
+        assert!(check_all(Some("application/octet-stream"), b"MZ\x90\0\x03").is_err());
     }
 }

@@ -13,9 +13,11 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_util::Stream;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect, Set};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use super::upload::CheckedUpload;
 use crate::auth::Granted;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// 256 KiB: a 10 MiB document is 40 chunks.
 pub const CHUNK_BYTES: usize = 256 * 1024;
@@ -42,10 +44,11 @@ pub mod document_chunk {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Stores `content` (whose SHA-256 is `sha256`) on the caller's transaction, unless it is
-/// stored already: one statement per chunk.
-pub async fn put<C: ConnectionTrait>(conn: &C, sha256: &str, content: &[u8]) -> AppResult<()> {
+/// Stores an upload's content on the caller's transaction, unless it is stored already:
+/// read off its file a chunk at a time (one chunk in memory), one statement per chunk.
+pub async fn put<C: ConnectionTrait>(conn: &C, file: &CheckedUpload) -> AppResult<()> {
     use document_chunk::{ActiveModel, Column, Entity};
+    let sha256 = &file.sha256;
     let stored = Entity::find_by_id((sha256.to_string(), 0))
         .select_only()
         .column(Column::Seq)
@@ -56,13 +59,25 @@ pub async fn put<C: ConnectionTrait>(conn: &C, sha256: &str, content: &[u8]) -> 
     if stored {
         return Ok(());
     }
-    for (seq, data) in content.chunks(CHUNK_BYTES).enumerate() {
-        let seq = i32::try_from(seq).map_err(crate::error::AppError::internal)?;
+    let mut content = tokio::fs::File::from_std(file.content.try_clone().map_err(AppError::internal)?);
+    content.seek(std::io::SeekFrom::Start(0)).await.map_err(AppError::internal)?;
+    let mut written = 0u64;
+    for seq in 0.. {
+        let mut data = Vec::with_capacity(CHUNK_BYTES);
+        (&mut content).take(CHUNK_BYTES as u64).read_to_end(&mut data).await.map_err(AppError::internal)?;
+        if data.is_empty() {
+            break;
+        }
+        written += data.len() as u64;
         // An upload of the same content committed meanwhile wrote the same chunks.
-        Entity::insert(ActiveModel { sha256: Set(sha256.to_string()), seq: Set(seq), data: Set(data.to_vec()) })
+        Entity::insert(ActiveModel { sha256: Set(sha256.to_string()), seq: Set(seq), data: Set(data) })
             .on_conflict_do_nothing()
             .exec_without_returning(conn)
             .await?;
+    }
+    // The file checked is the file stored: a size that changed in between is an error.
+    if written != file.size {
+        return Err(AppError::internal(format!("upload changed size: {} then {written} bytes", file.size)));
     }
     Ok(())
 }

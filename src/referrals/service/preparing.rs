@@ -384,13 +384,13 @@ pub async fn upload_document(
     if status_of(&r, Utc::now()) == ReferralStatus::Closed {
         return Err(AppError::rule("DEADLINE_PASSED", "the referral is closed"));
     }
-    let file = documents::check_upload(file, state.config.limits.document_bytes)?;
+    let file = documents::check_upload(file, state.config.limits.document_bytes).await?;
     let d = referral_document::ActiveModel {
         referral_id: Set(id),
         commune_id: Set(commune),
         size_bytes: Set(file.size_bytes()),
-        filename: Set(file.filename),
-        media_type: Set(file.media_type),
+        filename: Set(file.filename.clone()),
+        media_type: Set(file.media_type.clone()),
         sha256: Set(file.sha256.clone()),
         uploaded_by_account_id: Set(p.map(|p| p.account_id)),
         uploaded_at: Set(Utc::now()),
@@ -398,7 +398,7 @@ pub async fn upload_document(
     }
     .insert(&txn)
     .await?;
-    documents::put(&txn, &file.sha256, &file.content).await?;
+    documents::put(&txn, &file).await?;
     record(
         &txn,
         actor,
