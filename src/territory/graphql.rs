@@ -1,233 +1,17 @@
-//! GraphQL types and resolvers of the territory. Resolvers stay short: they check the
+//! GraphQL queries and mutations of the territory (its objects, which reference the
+//! people's mandates, are in `crate::directory`). Resolvers stay short: they check the
 //! actor through `allow` and read through loaders or call the service.
-use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
-use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, Select};
+use async_graphql::{Context, InputObject, Object, ID};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Select};
 
-use super::model::{commune, commune_membership, intercommunality, territory};
+use super::model::{commune, intercommunality, territory};
 use super::rules::{search_key, InseeCode, LegalForm, Siren};
 use super::service::{self, TerritoryInput};
 use crate::auth::policy::Action;
+use crate::directory::graphql::{Commune, Intercommunality};
 use crate::error::{AppError, AppResult};
 use crate::graphql::support::{actor, allow, keyset_query, loaders, state, KeyConn, KeyOrder, PageArgs};
 use crate::ids::{self, Kind};
-use crate::people::graphql::Mandate;
-use crate::people::rules::Role;
-
-/// A population figure with the year it counts and where it comes from. Figures from
-/// different files are different millésimes (INSEE "populations légales").
-#[derive(SimpleObject, Clone)]
-pub struct PopulationFigure {
-    /// Inhabitants (population municipale).
-    pub value: i32,
-    /// Census year the figure describes.
-    pub year: Option<i32>,
-    /// Source of the figure.
-    pub source: Option<String>,
-}
-
-pub fn figure(value: Option<i32>, year: Option<i32>, source: &Option<String>) -> Option<PopulationFigure> {
-    value.map(|v| PopulationFigure { value: v, year, source: source.clone() })
-}
-
-/// A commune (municipality), identified by its INSEE code.
-pub struct Commune(pub commune::Model);
-
-#[Object]
-impl Commune {
-    pub async fn id(&self) -> ID {
-        ids::encode(Kind::Commune, self.0.id)
-    }
-    /// Code officiel géographique (5 characters; 2A/2B in Corsica).
-    async fn insee_code(&self) -> &str {
-        &self.0.insee_code
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    /// Département code ("13", "2A", "974").
-    async fn departement(&self) -> &str {
-        &self.0.departement
-    }
-    /// Région code.
-    async fn region(&self) -> Option<&str> {
-        self.0.region.as_deref()
-    }
-    /// SIREN of the commune as a legal entity.
-    async fn siren(&self) -> Option<&str> {
-        self.0.siren.as_deref()
-    }
-    /// Population municipale, with its year and source.
-    async fn population(&self) -> Option<PopulationFigure> {
-        figure(self.0.population, self.0.population_year, &self.0.population_source)
-    }
-    /// The mayor (maire) in office today, Europe/Paris.
-    async fn current_mayor(&self, ctx: &Context<'_>) -> AppResult<Option<Mandate>> {
-        Ok(loaders(ctx)?.mayor.load_one(self.0.id).await?.map(|(mandate, person)| Mandate(mandate, person)))
-    }
-    /// The mandates running today in this commune: mayor, deputy mayors (adjoints),
-    /// councillors, DGS.
-    async fn council(&self, ctx: &Context<'_>) -> AppResult<Vec<Mandate>> {
-        Ok(loaders(ctx)?
-            .commune_mandates
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Mandate::of)
-            .collect())
-    }
-    /// Memberships in intercommunalities (EPCI, EPT); ended ones only with `includeEnded`.
-    async fn memberships(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(default = false)] include_ended: bool,
-    ) -> AppResult<Vec<Membership>> {
-        let l = loaders(ctx)?;
-        let all = l.memberships.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(all.into_iter().filter(|m| include_ended || membership_runs(m, l.today)).map(Membership).collect())
-    }
-    /// Version for optimistic concurrency.
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
-}
-
-fn membership_runs(m: &commune_membership::Model, day: NaiveDate) -> bool {
-    super::rules::membership_runs(m.start_date, m.end_date, day)
-}
-
-/// A commune's membership of an intercommunality, with its dates.
-pub struct Membership(pub commune_membership::Model);
-
-#[Object]
-impl Membership {
-    async fn commune(&self, ctx: &Context<'_>) -> AppResult<Commune> {
-        loaders(ctx)?
-            .commune
-            .load_one(self.0.commune_id)
-            .await?
-            .map(Commune)
-            .ok_or_else(|| AppError::not_found("commune"))
-    }
-    async fn intercommunality(&self, ctx: &Context<'_>) -> AppResult<Intercommunality> {
-        loaders(ctx)?
-            .intercommunality
-            .load_one(self.0.intercommunality_id)
-            .await?
-            .map(Intercommunality)
-            .ok_or_else(|| AppError::not_found("intercommunality"))
-    }
-    /// First day of membership; null when it predates the first import.
-    async fn start_date(&self) -> Option<NaiveDate> {
-        self.0.start_date
-    }
-    /// Day the commune left (exclusive); null while it is a member.
-    async fn end_date(&self) -> Option<NaiveDate> {
-        self.0.end_date
-    }
-    /// The commune's population as the intercommunality's file states it.
-    async fn population(&self) -> Option<PopulationFigure> {
-        figure(self.0.population, self.0.population_year, &None)
-    }
-}
-
-/// An intercommunality (EPCI à fiscalité propre: métropole, communauté urbaine,
-/// d'agglomération, de communes; also the Métropole de Lyon and Grand Paris EPT).
-pub struct Intercommunality(pub intercommunality::Model);
-
-#[Object]
-impl Intercommunality {
-    pub async fn id(&self) -> ID {
-        ids::encode(Kind::Intercommunality, self.0.id)
-    }
-    /// SIREN (9 digits with a Luhn check digit).
-    async fn siren(&self) -> &str {
-        &self.0.siren
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    /// Legal form (nature juridique).
-    async fn legal_form(&self) -> LegalForm {
-        self.0.legal_form
-    }
-    /// Mode de financement (FPU, FA...).
-    async fn financing_mode(&self) -> Option<&str> {
-        self.0.financing_mode.as_deref()
-    }
-    async fn population(&self) -> Option<PopulationFigure> {
-        figure(self.0.population, self.0.population_year, &self.0.population_source)
-    }
-    /// Member communes today, by name.
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "first.or(last).unwrap_or(50).clamp(0, 10_000) as usize * child_complexity + 2")]
-    async fn communes(
-        &self,
-        ctx: &Context<'_>,
-        search: Option<String>,
-        after: Option<String>,
-        before: Option<String>,
-        first: Option<i32>,
-        last: Option<i32>,
-    ) -> AppResult<KeyConn<Commune>> {
-        let today = loaders(ctx)?.today;
-        let q = commune::Entity::find()
-            .join(JoinType::InnerJoin, commune::Relation::Membership.def())
-            .filter(commune_membership::Column::IntercommunalityId.eq(self.0.id))
-            .filter(
-                Condition::any()
-                    .add(commune_membership::Column::StartDate.is_null())
-                    .add(commune_membership::Column::StartDate.lte(today)),
-            )
-            .filter(
-                Condition::any()
-                    .add(commune_membership::Column::EndDate.is_null())
-                    .add(commune_membership::Column::EndDate.gt(today)),
-            );
-        commune_page(ctx, "Intercommunality.communes", q, search, PageArgs { after, before, first, last }).await
-    }
-    /// Membership history, ended ones included.
-    async fn memberships(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(default = false)] include_ended: bool,
-    ) -> AppResult<Vec<Membership>> {
-        let l = loaders(ctx)?;
-        let rows = l.epci_memberships.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(rows.into_iter().filter(|m| include_ended || membership_runs(m, l.today)).map(Membership).collect())
-    }
-    /// The president (président) in office today.
-    async fn president(&self, ctx: &Context<'_>) -> AppResult<Option<Mandate>> {
-        let all = loaders(ctx)?.epci_mandates.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(all.into_iter().find(|m| m.role == Role::President).map(Mandate::of))
-    }
-    /// Mandates running today in the intercommunality (president, vice-presidents, staff).
-    async fn officers(&self, ctx: &Context<'_>) -> AppResult<Vec<Mandate>> {
-        Ok(loaders(ctx)?
-            .epci_mandates
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Mandate::of)
-            .collect())
-    }
-    /// Territories: groupings of member communes (e.g. conférences territoriales des maires).
-    async fn territories(&self, ctx: &Context<'_>) -> AppResult<Vec<Territory>> {
-        Ok(loaders(ctx)?
-            .territories
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(Territory)
-            .collect())
-    }
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
-}
 
 /// A grouping of member communes inside an intercommunality (AMP's six former
 /// "conseils de territoire", now conférences territoriales des maires).
@@ -283,7 +67,7 @@ fn search_condition(search: &str) -> Condition {
 }
 
 /// A page of communes by name (then id), with keyset cursors of `list`.
-async fn commune_page(
+pub(crate) async fn commune_page(
     ctx: &Context<'_>,
     list: &'static str,
     mut q: Select<commune::Entity>,
