@@ -1,20 +1,19 @@
-//! GraphQL types and resolvers of the directory: communes, intercommunalities and their
-//! memberships, persons and their mandates.
+//! GraphQL types and resolvers of the directory: communes, intercommunalities, their
+//! memberships and territories, persons and their mandates.
 use async_graphql::{Context, Object, SimpleObject, Union, ID};
 use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, Select};
 
-use crate::auth::policy::{contact_visible, Org};
+use crate::auth::policy::{contact_visible, Action, Org};
 use crate::auth::PlatformRole;
 use crate::error::{AppError, AppResult};
-use crate::graphql::support::{actor, loaders, KeyConn, PageArgs};
+use crate::graphql::support::{actor, allow, keyset_query, loaders, KeyConn, KeyOrder, PageArgs};
 use crate::ids::{self, Kind};
 use crate::people::model::{mandate, person};
 use crate::people::rules::Role;
 use crate::people::service::{org_of, runs_on};
-use crate::territory::graphql::{commune_page, Territory};
-use crate::territory::model::{commune, commune_membership, intercommunality};
-use crate::territory::rules::LegalForm;
+use crate::territory::model::{commune, commune_membership, intercommunality, territory};
+use crate::territory::rules::{search_key, LegalForm};
 
 /// A population figure with the year it counts and where it comes from. Figures from
 /// different files are different millésimes (INSEE "populations légales").
@@ -229,6 +228,75 @@ impl Intercommunality {
     async fn version(&self) -> i32 {
         self.0.version
     }
+}
+
+/// A grouping of member communes inside an intercommunality (AMP's six former
+/// "conseils de territoire", now conférences territoriales des maires).
+pub struct Territory(pub territory::Model);
+
+#[Object]
+impl Territory {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::Territory, self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn code(&self) -> Option<&str> {
+        self.0.code.as_deref()
+    }
+    async fn intercommunality(&self, ctx: &Context<'_>) -> AppResult<Intercommunality> {
+        loaders(ctx)?
+            .intercommunality
+            .load_one(self.0.intercommunality_id)
+            .await?
+            .map(Intercommunality)
+            .ok_or_else(|| AppError::not_found("intercommunality"))
+    }
+    async fn communes(&self, ctx: &Context<'_>) -> AppResult<Vec<Commune>> {
+        let l = loaders(ctx)?;
+        let ids: Vec<i32> = l
+            .territory_communes
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| r.commune_id)
+            .collect();
+        let mut rows: Vec<commune::Model> = l.commune.load_many(ids).await?.into_values().collect();
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(rows.into_iter().map(Commune).collect())
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+/// Part of the name (accents, case and punctuation ignored) or the start of the INSEE code.
+fn search_condition(search: &str) -> Condition {
+    let key = search_key(search);
+    let code: String = search.trim().to_uppercase().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let mut c = Condition::any().add(commune::Column::SearchKey.like(format!("%{key}%")));
+    if !code.is_empty() {
+        c = c.add(commune::Column::InseeCode.like(format!("{code}%")));
+    }
+    c
+}
+
+/// A page of communes by name (then id), with keyset cursors of `list`.
+pub(crate) async fn commune_page(
+    ctx: &Context<'_>,
+    list: &'static str,
+    mut q: Select<commune::Entity>,
+    search: Option<String>,
+    args: PageArgs,
+) -> AppResult<KeyConn<Commune>> {
+    allow(ctx, Action::Read).await?;
+    if let Some(s) = search.as_deref().filter(|s| !s.trim().is_empty()) {
+        q = q.filter(search_condition(s));
+    }
+    let order = KeyOrder { list, keys: vec![commune::Column::Name], id: commune::Column::Id, descending: false };
+    keyset_query(ctx, &args, &order, q, |c| (vec![c.name.clone()], c.id), Commune).await
 }
 
 /// A natural person: an elected official, or staff acting for one.

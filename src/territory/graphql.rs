@@ -1,86 +1,17 @@
-//! GraphQL queries and mutations of the territory (its objects, which reference the
-//! people's mandates, are in `crate::directory`). Resolvers stay short: they check the
+//! GraphQL queries and mutations of the territory (its objects, Territory included, which
+//! reference the people's mandates, are in `crate::directory`). Resolvers stay short: they check the
 //! actor through `allow` and read through loaders or call the service.
 use async_graphql::{Context, InputObject, Object, ID};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Select};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
-use super::model::{commune, intercommunality, territory};
+use super::model::{commune, intercommunality};
 use super::rules::{search_key, InseeCode, LegalForm, Siren};
 use super::service::{self, TerritoryInput};
 use crate::auth::policy::Action;
-use crate::directory::graphql::{Commune, Intercommunality};
+use crate::directory::graphql::{commune_page, Commune, Intercommunality, Territory};
 use crate::error::{AppError, AppResult};
-use crate::graphql::support::{actor, allow, keyset_query, loaders, state, KeyConn, KeyOrder, PageArgs};
+use crate::graphql::support::{actor, allow, keyset_query, state, KeyConn, KeyOrder, PageArgs};
 use crate::ids::{self, Kind};
-
-/// A grouping of member communes inside an intercommunality (AMP's six former
-/// "conseils de territoire", now conférences territoriales des maires).
-pub struct Territory(pub territory::Model);
-
-#[Object]
-impl Territory {
-    pub async fn id(&self) -> ID {
-        ids::encode(Kind::Territory, self.0.id)
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    async fn code(&self) -> Option<&str> {
-        self.0.code.as_deref()
-    }
-    async fn intercommunality(&self, ctx: &Context<'_>) -> AppResult<Intercommunality> {
-        loaders(ctx)?
-            .intercommunality
-            .load_one(self.0.intercommunality_id)
-            .await?
-            .map(Intercommunality)
-            .ok_or_else(|| AppError::not_found("intercommunality"))
-    }
-    async fn communes(&self, ctx: &Context<'_>) -> AppResult<Vec<Commune>> {
-        let l = loaders(ctx)?;
-        let ids: Vec<i32> = l
-            .territory_communes
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| r.commune_id)
-            .collect();
-        let mut rows: Vec<commune::Model> = l.commune.load_many(ids).await?.into_values().collect();
-        rows.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(rows.into_iter().map(Commune).collect())
-    }
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
-}
-
-/// Part of the name (accents, case and punctuation ignored) or the start of the INSEE code.
-fn search_condition(search: &str) -> Condition {
-    let key = search_key(search);
-    let code: String = search.trim().to_uppercase().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    let mut c = Condition::any().add(commune::Column::SearchKey.like(format!("%{key}%")));
-    if !code.is_empty() {
-        c = c.add(commune::Column::InseeCode.like(format!("{code}%")));
-    }
-    c
-}
-
-/// A page of communes by name (then id), with keyset cursors of `list`.
-pub(crate) async fn commune_page(
-    ctx: &Context<'_>,
-    list: &'static str,
-    mut q: Select<commune::Entity>,
-    search: Option<String>,
-    args: PageArgs,
-) -> AppResult<KeyConn<Commune>> {
-    allow(ctx, Action::Read).await?;
-    if let Some(s) = search.as_deref().filter(|s| !s.trim().is_empty()) {
-        q = q.filter(search_condition(s));
-    }
-    let order = KeyOrder { list, keys: vec![commune::Column::Name], id: commune::Column::Id, descending: false };
-    keyset_query(ctx, &args, &order, q, |c| (vec![c.name.clone()], c.id), Commune).await
-}
 
 #[derive(Default)]
 pub struct TerritoryQuery;
