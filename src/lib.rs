@@ -11,6 +11,7 @@ pub mod cache;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod directory;
 pub mod error;
 pub mod graphql;
 pub mod http;

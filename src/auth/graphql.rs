@@ -5,12 +5,11 @@ use chrono::{DateTime, Utc};
 use super::model::account;
 use super::model::PlatformRole;
 use super::service::{self, InviteInput, SignedIn};
+use crate::directory::graphql::{Intercommunality, Mandate, Person};
 use crate::error::{AppError, AppResult};
 use crate::graphql::support::{actor, loaders, state};
 use crate::ids::{self, Kind};
-use crate::people::graphql::{Mandate, Person};
 use crate::people::queries::runs_on;
-use crate::territory::graphql::Intercommunality;
 
 /// A sign-in account, belonging to one person.
 pub struct Account(pub account::Model);

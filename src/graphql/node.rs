@@ -4,13 +4,12 @@ use async_graphql::{Context, Interface, Object, ID};
 use super::support::*;
 use crate::audit::graphql::AuditEntry;
 use crate::auth::policy::Action;
+use crate::directory::graphql::{Commune, Intercommunality, Mandate, Person, Territory};
 use crate::error::AppResult;
 use crate::ids::{self, Kind};
 use crate::meetings::graphql::{self as m, AgendaItem, Body, BodySeat, Document, Meeting, MeetingRequest, Proxy};
-use crate::people::graphql::{Mandate, Person};
 use crate::platform::notify::graphql::Notification;
 use crate::referrals::graphql::{self as r, Referral, ReferralDocument, ReferralResponse, SignatureDelegation};
-use crate::territory::graphql::{Commune, Intercommunality, Territory};
 
 // ---- Node ------------------------------------------------------------------------------
 

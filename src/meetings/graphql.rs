@@ -15,12 +15,11 @@ use super::rules::*;
 use super::service::{self, Member, Publication, Vacancy};
 use crate::auth::policy::Action;
 use crate::auth::Granted;
+use crate::directory::graphql::{Commune, Intercommunality, Mandate, Person};
 use crate::error::{AppError, AppResult};
 use crate::graphql::support::{actor, allow, keyset_page, loaders, state, KeyConn, PageArgs};
 use crate::ids::{self, Kind};
-use crate::people::graphql::{Mandate, Person};
 use crate::platform::documents::read_upload;
-use crate::territory::graphql::{Commune, Intercommunality};
 
 async fn person(ctx: &Context<'_>, id: i32) -> AppResult<Person> {
     loaders(ctx)?.person.load_one(id).await?.map(Person).ok_or_else(|| AppError::not_found("person"))

@@ -1,150 +1,17 @@
-//! GraphQL types and resolvers of persons and mandates.
-use async_graphql::{Context, InputObject, MaybeUndefined, Object, Union, ID};
+//! GraphQL queries and mutations of persons and mandates (their objects, which reference
+//! the territory's organisations, are in `crate::directory`).
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::model::{mandate, person};
+use super::model::person;
 use super::rules::Role;
-use super::service::{self, runs_on, MandateInput, PersonInput, PersonPatch};
-use crate::auth::policy::{contact_visible, Action, Org};
-use crate::auth::PlatformRole;
+use super::service::{self, MandateInput, PersonInput, PersonPatch};
+use crate::auth::policy::{Action, Org};
+use crate::directory::graphql::{Mandate, Person};
 use crate::error::{AppError, AppResult};
-use crate::graphql::support::{actor, allow, keyset_query, loaders, state, KeyConn, KeyOrder, PageArgs};
+use crate::graphql::support::{actor, allow, keyset_query, state, KeyConn, KeyOrder, PageArgs};
 use crate::ids::{self, Kind};
-use crate::territory::graphql::{Commune, Intercommunality};
-use crate::territory::rules::membership_runs;
-
-/// A natural person: an elected official, or staff acting for one.
-pub struct Person(pub person::Model);
-
-#[Object]
-impl Person {
-    pub async fn id(&self) -> ID {
-        ids::encode(Kind::Person, self.0.id)
-    }
-    /// Prénom.
-    async fn given_name(&self) -> &str {
-        &self.0.given_name
-    }
-    /// Nom.
-    async fn family_name(&self) -> &str {
-        &self.0.family_name
-    }
-    /// "Prénom Nom".
-    async fn full_name(&self) -> String {
-        format!("{} {}", self.0.given_name, self.0.family_name)
-    }
-    /// Contact address; visible to admins, to the person, and to the secretariat of an
-    /// intercommunality where they serve (else null).
-    async fn email(&self, ctx: &Context<'_>) -> AppResult<Option<&str>> {
-        let p = actor(ctx)?.require()?;
-        let quick = match p.role {
-            PlatformRole::Admin => Some(true),
-            _ if p.person_id == self.0.id => Some(true),
-            PlatformRole::Secretariat => None,
-            PlatformRole::Member => Some(false),
-        };
-        let visible = match quick {
-            Some(v) => v,
-            None => {
-                let l = loaders(ctx)?;
-                let all = l.person_mandates.load_one(self.0.id).await?.unwrap_or_default();
-                let current: Vec<_> = all.into_iter().filter(|m| runs_on(m, l.today)).collect();
-                let communes: Vec<i32> = current.iter().filter_map(|m| m.commune_id).collect();
-                let memberships = l.memberships.load_many(communes).await?;
-                let epcis_of = |c: i32| -> Vec<i32> {
-                    memberships
-                        .get(&c)
-                        .map(|ms| {
-                            ms.iter()
-                                .filter(|m| membership_runs(m.start_date, m.end_date, l.today))
-                                .map(|m| m.intercommunality_id)
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                contact_visible(p, &self.0, &current, &epcis_of)
-            }
-        };
-        Ok(if visible { self.0.email.as_deref() } else { None })
-    }
-    /// Mandates: those running today, or all of them (history) with `includeEnded`.
-    async fn mandates(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(default = false)] include_ended: bool,
-    ) -> AppResult<Vec<Mandate>> {
-        let l = loaders(ctx)?;
-        let all = l.person_mandates.load_one(self.0.id).await?.unwrap_or_default();
-        Ok(all.into_iter().filter(|m| include_ended || runs_on(m, l.today)).map(Mandate::of).collect())
-    }
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
-}
-
-/// The organisation a mandate is held in.
-#[derive(Union)]
-pub enum Organisation {
-    Commune(Commune),
-    Intercommunality(Intercommunality),
-}
-
-/// A mandate (Popolo "membership"): a person holds a role in an organisation from a
-/// start date to an optional end date. The end date is exclusive: from that day the
-/// mandate no longer runs, and neither do the powers it gave.
-pub struct Mandate(pub mandate::Model, pub Option<person::Model>);
-
-impl Mandate {
-    pub fn of(m: mandate::Model) -> Self {
-        Mandate(m, None)
-    }
-}
-
-#[Object]
-impl Mandate {
-    pub async fn id(&self) -> ID {
-        ids::encode(Kind::Mandate, self.0.id)
-    }
-    async fn person(&self, ctx: &Context<'_>) -> AppResult<Person> {
-        if let Some(p) = &self.1 {
-            // Loaded with the mandate (the current mayor's query joins the person).
-            return Ok(Person(p.clone()));
-        }
-        loaders(ctx)?.person.load_one(self.0.person_id).await?.map(Person).ok_or_else(|| AppError::not_found("person"))
-    }
-    async fn role(&self) -> Role {
-        self.0.role
-    }
-    /// Delegation label (e.g. "Transports et mobilité" for a vice-president or adjoint).
-    async fn delegation(&self) -> Option<&str> {
-        self.0.delegation.as_deref()
-    }
-    async fn organisation(&self, ctx: &Context<'_>) -> AppResult<Organisation> {
-        let l = loaders(ctx)?;
-        match service::org_of(&self.0)? {
-            Org::Commune(c) => l.commune.load_one(c).await?.map(|m| Organisation::Commune(Commune(m))),
-            Org::Intercommunality(e) => {
-                l.intercommunality.load_one(e).await?.map(|m| Organisation::Intercommunality(Intercommunality(m)))
-            }
-        }
-        .ok_or_else(|| AppError::not_found("organisation"))
-    }
-    async fn start_date(&self) -> NaiveDate {
-        self.0.start_date
-    }
-    /// First day the mandate no longer runs; null while open-ended.
-    async fn end_date(&self) -> Option<NaiveDate> {
-        self.0.end_date
-    }
-    /// Whether the mandate runs today (Europe/Paris).
-    async fn is_current(&self, ctx: &Context<'_>) -> AppResult<bool> {
-        Ok(runs_on(&self.0, loaders(ctx)?.today))
-    }
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
-}
 
 #[derive(Default)]
 pub struct PeopleQuery;

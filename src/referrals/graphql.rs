@@ -12,13 +12,12 @@ use super::rules::*;
 use super::service::{self, View};
 use crate::auth::policy::Action;
 use crate::auth::Granted;
+use crate::directory::graphql::{figure, Commune, Person, PopulationFigure};
 use crate::error::{AppError, AppResult};
 use crate::graphql::support::{actor, keyset_page, loaders, state, KeyConn, PageArgs};
 use crate::ids::{self, Kind};
 use crate::meetings::graphql::{id_of, Body, Meeting};
-use crate::people::graphql::Person;
 use crate::platform::documents::read_upload;
-use crate::territory::graphql::{figure, Commune, PopulationFigure};
 
 /// A referral (saisine): the métropole consults its communes for an opinion, or collects
 /// data they hold, before a deadline.
