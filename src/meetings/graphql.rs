@@ -836,11 +836,7 @@ async fn overdue(ctx: &Context<'_>, officer: &Granted<service::Officer>) -> AppR
     Ok(service::overdue(&state(ctx)?.db, officer.intercommunality, today)
         .await?
         .into_iter()
-        .map(|o| OverduePublication {
-            meeting: service::officer_meeting(officer, o.meeting),
-            what: o.what,
-            due: o.due,
-        })
+        .map(|o| OverduePublication { meeting: service::officer_meeting(officer, o.meeting), what: o.what, due: o.due })
         .collect())
 }
 

@@ -13,14 +13,10 @@ use crate::auth::policy::{authorize, Action, Org};
 use crate::auth::rules::Email;
 use crate::auth::Actor;
 use crate::error::{AppError, AppResult};
+use crate::platform::versions::next_version;
 use crate::territory::model::{commune, intercommunality};
 use crate::territory::queries::current_intercommunalities_of;
 use crate::AppState;
-
-/// The version after `expected` (a client-supplied number: refused, not overflowed).
-pub fn next_version(expected: i32) -> AppResult<i32> {
-    expected.checked_add(1).ok_or_else(|| AppError::validation("expectedVersion", "not a version of this record"))
-}
 
 pub fn org_of(m: &mandate::Model) -> AppResult<Org> {
     match (m.commune_id, m.intercommunality_id) {

@@ -2,9 +2,11 @@
 //! documents (metadata apart from content, streamed, authorized before any read), the
 //! rules every text and date input obeys (`text`, `dates`) and the one check that applies
 //! them to a whole request before it runs (`input`), and notifications as typed events
-//! written to an outbox in the change's own transaction (`notify`).
+//! written to an outbox in the change's own transaction (`notify`); bounded texts
+//! (`text::required`, `text::optional`) and optimistic versions (`versions`).
 pub mod dates;
 pub mod documents;
 pub mod input;
 pub mod notify;
 pub mod text;
+pub mod versions;

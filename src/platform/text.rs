@@ -35,6 +35,20 @@ pub fn check_text(field: &str, s: &str) -> AppResult<()> {
     }
 }
 
+/// A required text input, trimmed: 1 to `max` characters, else VALIDATION on `field`.
+pub fn required(field: &str, raw: &str, max: usize) -> AppResult<String> {
+    let s = raw.trim();
+    if s.is_empty() || s.chars().count() > max {
+        return Err(AppError::validation(field, format!("{field} must have 1 to {max} characters")));
+    }
+    Ok(s.to_string())
+}
+
+/// An optional text input, trimmed: blank is none; else as [`required`].
+pub fn optional(field: &str, raw: Option<&str>, max: usize) -> AppResult<Option<String>> {
+    raw.map(str::trim).filter(|s| !s.is_empty()).map(|s| required(field, s, max)).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -137,7 +137,7 @@ pub async fn update_territory(
         .col_expr(territory::Column::Name, Expr::value(name.clone()))
         .col_expr(territory::Column::Code, Expr::value(code.clone()))
         .col_expr(territory::Column::UpdatedAt, Expr::value(Utc::now()))
-        .col_expr(territory::Column::Version, Expr::value(crate::people::service::next_version(expected_version)?))
+        .col_expr(territory::Column::Version, Expr::value(crate::platform::versions::next_version(expected_version)?))
         .filter(territory::Column::Id.eq(id))
         .filter(territory::Column::Version.eq(expected_version))
         .exec(&txn)

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::access::{authorize_convener, meeting_document, visible};
 use super::lifecycle::notify_convened;
-use super::{audit, check_text, meeting_of, opt_text};
+use super::{audit, meeting_of};
 use crate::audit::service::record;
 use crate::auth::policy::{authorize_pass, Action};
 use crate::auth::{Actor, Granted};
@@ -17,6 +17,7 @@ use crate::meetings::model::{agenda_item, document, meeting};
 use crate::meetings::rules::{AgendaItemKind, MeetingStatus};
 use crate::platform::documents::{self, Upload};
 use crate::platform::notify::Event;
+use crate::platform::text::{optional, required};
 use crate::AppState;
 
 pub struct NewItem {
@@ -42,8 +43,8 @@ pub async fn add_agenda_item(
             "the agenda is fixed once the meeting is convened (add the item to a later meeting)",
         ));
     }
-    let title = check_text("title", &input.title, 500)?;
-    let note = opt_text("note", input.note.as_deref(), 100_000)?;
+    let title = required("title", &input.title, 500)?;
+    let note = optional("note", input.note.as_deref(), 100_000)?;
     if let Some(p) = input.presenter_id {
         crate::people::model::person::Entity::find_by_id(p)
             .one(&txn)

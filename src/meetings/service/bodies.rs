@@ -4,7 +4,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
-use super::{audit, check_text, expect_one, opt_text};
+use super::audit;
 use crate::audit::service::record;
 use crate::auth::policy::{authorize, pass, Action};
 use crate::auth::{Actor, Granted};
@@ -14,7 +14,9 @@ use crate::meetings::queries::body_of;
 use crate::meetings::rules::{BodyKind, QuorumRule, SeatRole};
 use crate::people::model::mandate;
 use crate::people::rules::Role;
-use crate::people::service::{next_version, runs_on};
+use crate::people::service::runs_on;
+use crate::platform::text::{optional, required};
+use crate::platform::versions::{expect_one, next_version};
 use crate::territory::queries::member_communes;
 use crate::AppState;
 
@@ -32,8 +34,8 @@ pub async fn create_body(state: &AppState, actor: &Actor, input: NewBody) -> App
         .await?
         .ok_or_else(|| AppError::not_found("intercommunality"))?;
     let allowed = pass(&txn, actor, Action::ManageMeetings { intercommunality: input.intercommunality_id }).await?;
-    let name = check_text("name", &input.name, 200)?;
-    let theme = opt_text("theme", input.theme.as_deref(), 300)?;
+    let name = required("name", &input.name, 200)?;
+    let theme = optional("theme", input.theme.as_deref(), 300)?;
     if input.kind == BodyKind::WorkingGroup && theme.is_none() {
         return Err(AppError::validation("theme", "a working group needs its theme"));
     }
@@ -105,7 +107,7 @@ pub async fn update_body_rules(
     if urgency.unwrap_or(b.urgency_clear_days) > notice.unwrap_or(b.notice_clear_days) {
         return Err(AppError::validation("urgencyClearDays", "the urgency notice cannot exceed the normal notice"));
     }
-    let source = opt_text("legalSource", patch.legal_source.as_deref(), 1000)?;
+    let source = optional("legalSource", patch.legal_source.as_deref(), 1000)?;
     let next = next_version(expected_version)?;
     let mut q = body::Entity::update_many()
         .col_expr(body::Column::Version, Expr::value(next))

@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
 use super::access::authorize_convener;
-use super::{audit, expect_one, meeting_of, opt_text};
+use super::{audit, meeting_of};
 use crate::audit::service::record;
 use crate::auth::{Actor, Granted};
 use crate::error::{AppError, AppResult};
@@ -14,7 +14,8 @@ use crate::meetings::queries::{members, Member};
 use crate::meetings::rules::{
     check_notice, clear_days_between, paris_day, ConvocationChannel, MeetingStatus, RequestStatus,
 };
-use crate::people::service::next_version;
+use crate::platform::text::optional;
+use crate::platform::versions::{expect_one, next_version};
 use crate::AppState;
 
 /// Convenes the meeting: one convocation per member, each with its sending time (the
@@ -48,7 +49,7 @@ pub async fn convene(
             ));
         }
     }
-    let urgency = opt_text("urgencyReason", urgency_reason.as_deref(), 2000)?;
+    let urgency = optional("urgencyReason", urgency_reason.as_deref(), 2000)?;
     let now = Utc::now();
     let second = m.first_convocation_id.is_some();
     let normal = if second { b.second_convocation_days } else { b.notice_clear_days };

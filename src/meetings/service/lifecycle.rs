@@ -6,17 +6,19 @@ use serde_json::json;
 
 use super::access::authorize_convener;
 use super::convened_people;
-use super::{audit, check_text, expect_one, meeting_of, opt_text, paris_instant};
+use super::{audit, meeting_of};
 use crate::audit::service::record;
 use crate::auth::{Actor, Granted};
 use crate::error::{AppError, AppResult};
 use crate::meetings::model::{body, meeting, meeting_request};
 use crate::meetings::queries::body_of;
 use crate::meetings::rules::{MeetingStatus, MinutesStatus, RequestStatus};
-use crate::people::service::next_version;
 use crate::platform::notify::{self, Event};
+use crate::platform::text::{optional, required};
+use crate::platform::versions::{expect_one, next_version};
 use crate::territory::model::commune;
 use crate::territory::queries::member_communes;
+use crate::time::paris_instant;
 use crate::AppState;
 
 pub struct MeetingFields {
@@ -29,7 +31,7 @@ pub struct MeetingFields {
 }
 
 pub(super) fn check_url(raw: Option<&str>) -> AppResult<Option<String>> {
-    let u = opt_text("onlineUrl", raw, 2000)?;
+    let u = optional("onlineUrl", raw, 2000)?;
     if u.as_deref().is_some_and(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
         return Err(AppError::validation("onlineUrl", "the online link must be an http(s) URL"));
     }
@@ -101,7 +103,7 @@ pub async fn create_meeting(
     let txn = crate::db::write(&state.db).await?;
     let b = body_of(&txn, body_id).await?;
     let allowed = authorize_convener(&txn, actor, &b).await?;
-    let title = check_text("title", f.title.as_deref().unwrap_or(""), 300)?;
+    let title = required("title", f.title.as_deref().unwrap_or(""), 300)?;
     let starts = paris_instant("startsAt", f.starts_at.ok_or_else(|| AppError::validation("startsAt", "required"))?)?;
     let ends = paris_instant("endsAt", f.ends_at.ok_or_else(|| AppError::validation("endsAt", "required"))?)?;
     check_times(starts, ends)?;
@@ -116,7 +118,7 @@ pub async fn create_meeting(
     }
     let now = Utc::now();
     let mut row = new_meeting_row(body_id, title, starts, ends, now);
-    row.venue = Set(opt_text("venue", f.venue.flatten().as_deref(), 300)?);
+    row.venue = Set(optional("venue", f.venue.flatten().as_deref(), 300)?);
     row.host_commune_id = Set(host);
     row.online_url = Set(check_url(f.online_url.flatten().as_deref())?);
     row.request_id = Set(request_id);
@@ -175,8 +177,8 @@ pub async fn update_meeting(
             "a convened meeting keeps its date: postpone it, then convene it again at the new date",
         ));
     }
-    let title = f.title.as_deref().map(|t| check_text("title", t, 300)).transpose()?;
-    let venue = f.venue.map(|v| opt_text("venue", v.as_deref(), 300)).transpose()?;
+    let title = f.title.as_deref().map(|t| required("title", t, 300)).transpose()?;
+    let venue = f.venue.map(|v| optional("venue", v.as_deref(), 300)).transpose()?;
     let online = f.online_url.map(|u| check_url(u.as_deref())).transpose()?;
     if let Some(h) = f.host_commune_id {
         check_host(&txn, &b, h).await?;

@@ -6,7 +6,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
-use super::{audit, check_text, expect_one, meeting_of};
+use super::{audit, meeting_of};
 use crate::audit::service::record;
 use crate::auth::policy::{pass, Action};
 use crate::auth::{Actor, Granted};
@@ -15,8 +15,10 @@ use crate::meetings::model::{agenda_item, body, meeting};
 use crate::meetings::rules::{paris_day, AgendaItemKind, BodyKind, MeetingStatus, MinutesStatus, VoteResult};
 use crate::people::model::mandate;
 use crate::people::rules::Role;
-use crate::people::service::{next_version, runs_on};
+use crate::people::service::runs_on;
 use crate::platform::notify::{self, Event};
+use crate::platform::text::required;
+use crate::platform::versions::{expect_one, next_version};
 use crate::territory::queries::member_communes_on;
 use crate::AppState;
 
@@ -36,7 +38,7 @@ pub async fn draft_minutes(
     if !matches!(m.minutes_status, MinutesStatus::None | MinutesStatus::Draft) {
         return Err(AppError::rule("INVALID_TRANSITION", "approved minutes are no longer edited"));
     }
-    let text = check_text("text", &text, 1_000_000)?;
+    let text = required("text", &text, 1_000_000)?;
     let next = next_version(expected_version)?;
     let res = meeting::Entity::update_many()
         .col_expr(meeting::Column::MinutesText, Expr::value(Some(text)))

@@ -1,7 +1,5 @@
 //! Use cases of bodies and meetings: authorise, apply the rules of rules.rs, write in one
 //! transaction with the audit entry.
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
-use chrono_tz::Europe::Paris;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::model::{body, convocation, meeting};
@@ -68,29 +66,6 @@ pub fn profile_of(b: &body::Model) -> RuleProfile {
     }
 }
 
-/// A Paris wall-clock time as an instant; refused when the time does not exist or is
-/// ambiguous (the hour skipped or repeated by a daylight-saving change).
-pub fn paris_instant(field: &str, t: NaiveDateTime) -> AppResult<DateTime<Utc>> {
-    if !(2000..=2100).contains(&chrono::Datelike::year(&t)) {
-        return Err(AppError::validation(field, "a meeting takes place between the years 2000 and 2100"));
-    }
-    Paris.from_local_datetime(&t).single().map(|d| d.with_timezone(&Utc)).ok_or_else(|| {
-        AppError::validation(field, format!("{t} does not exist or is ambiguous in Europe/Paris (clock change)"))
-    })
-}
-
-pub fn check_text(field: &str, raw: &str, max: usize) -> AppResult<String> {
-    let s = raw.trim();
-    if s.is_empty() || s.chars().count() > max {
-        return Err(AppError::validation(field, format!("{field} must have 1 to {max} characters")));
-    }
-    Ok(s.to_string())
-}
-
-pub fn opt_text(field: &str, raw: Option<&str>, max: usize) -> AppResult<Option<String>> {
-    raw.map(str::trim).filter(|s| !s.is_empty()).map(|s| check_text(field, s, max)).transpose()
-}
-
 pub(super) fn audit<'a>(
     action: &'a str,
     target_type: &'a str,
@@ -99,13 +74,4 @@ pub(super) fn audit<'a>(
     summary: serde_json::Value,
 ) -> Entry<'a> {
     Entry { action, target_type, target_id: Some(id), scope: Some(b.intercommunality_id), summary }
-}
-
-/// Refuses with CONFLICT unless the update matched the expected version.
-pub fn expect_one(rows: u64, what: &str, current: i32, expected: i32) -> AppResult<()> {
-    if rows == 1 {
-        Ok(())
-    } else {
-        Err(AppError::stale(what, current, expected))
-    }
 }

@@ -12,7 +12,7 @@ use super::access::authorize_convener;
 use super::agenda::{item_row, lock_meeting};
 use super::convening::send_convocations;
 use super::lifecycle::{check_times, new_meeting_row};
-use super::{audit, convened_people, meeting_of, paris_instant};
+use super::{audit, convened_people, meeting_of};
 use crate::audit::service::record;
 use crate::auth::policy::{authorize, Action};
 use crate::auth::{Actor, Granted};
@@ -20,6 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::meetings::model::{agenda_item, attendance, body, convocation, meeting, proxy};
 use crate::meetings::queries::{body_of, members};
 use crate::meetings::rules::{check_notice, paris_day, quorum_at, AttendanceStatus, MeetingStatus, Presence, Quorum};
+use crate::time::paris_instant;
 use crate::AppState;
 
 /// The body's meetings that count for proxy validity (convened, held or closed), in order.

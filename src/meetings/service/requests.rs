@@ -6,7 +6,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
-use super::{audit, check_text, expect_one};
+use super::audit;
 use crate::audit::service::record;
 use crate::auth::policy::{authorize, Action};
 use crate::auth::Actor;
@@ -19,6 +19,8 @@ use crate::meetings::rules::{
 use crate::people::model::mandate;
 use crate::people::rules::Role;
 use crate::people::service::runs_on;
+use crate::platform::text::required;
+use crate::platform::versions::expect_one;
 use crate::territory::queries::{member_communes, member_communes_on};
 use crate::AppState;
 
@@ -37,7 +39,7 @@ pub async fn create_request(
     let p = authorize(&txn, actor, Action::SignRequest { intercommunality: b.intercommunality_id })
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    let agenda = check_text("agenda", &agenda, 20_000)?;
+    let agenda = required("agenda", &agenda, 20_000)?;
     let r = meeting_request::ActiveModel {
         body_id: Set(body_id),
         agenda: Set(agenda),

@@ -5,15 +5,16 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use super::lifecycle::notify_convened;
-use super::{audit, expect_one, meeting_of, opt_text};
+use super::{audit, meeting_of};
 use crate::audit::service::record;
 use crate::auth::policy::{pass, Action};
 use crate::auth::{Actor, Granted};
 use crate::error::{AppError, AppResult};
 use crate::meetings::model::meeting;
 use crate::meetings::rules::{BodyKind, MeetingStatus};
-use crate::people::service::next_version;
 use crate::platform::notify::Event;
+use crate::platform::text::optional;
+use crate::platform::versions::{expect_one, next_version};
 use crate::AppState;
 
 /// Moves a meeting to HELD, CLOSED, POSTPONED or CANCELLED (convening has its own use
@@ -41,7 +42,7 @@ pub async fn change_status(
     }
     let from = m.status;
     from.transition(to).map_err(|e| AppError::rule("INVALID_TRANSITION", e))?;
-    let reason = opt_text("reason", reason.as_deref(), 2000)?;
+    let reason = optional("reason", reason.as_deref(), 2000)?;
     let told = matches!(to, MeetingStatus::Postponed | MeetingStatus::Cancelled) && from != MeetingStatus::Draft;
     let next = next_version(expected_version)?;
     let res = meeting::Entity::update_many()

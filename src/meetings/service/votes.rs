@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::agenda::lock_meeting;
 use super::quorum::{presence, proxies_at, quorum_by_item};
-use super::{audit, expect_one, meeting_of, opt_text};
+use super::{audit, meeting_of};
 use crate::audit::service::record;
 use crate::auth::policy::{pass, Action};
 use crate::auth::{Actor, Granted};
@@ -19,7 +19,8 @@ use crate::meetings::rules::{
     paris_day, tally, AgendaItemKind, AttendanceStatus, BodyKind, Choice, MeetingStatus, MinutesStatus, SeatRole,
     VoteResult,
 };
-use crate::people::service::next_version;
+use crate::platform::text::optional;
+use crate::platform::versions::{expect_one, next_version};
 use crate::territory::model::commune;
 use crate::AppState;
 
@@ -192,7 +193,7 @@ pub async fn record_vote(
             Choice::Abstain => w.2 += pop,
         }
     }
-    let opinion = opt_text("opinionText", v.opinion_text.as_deref(), 100_000)?;
+    let opinion = optional("opinionText", v.opinion_text.as_deref(), 100_000)?;
     if kind == AgendaItemKind::Opinion && t.result == VoteResult::Adopted && opinion.is_none() {
         return Err(AppError::validation("opinionText", "an adopted opinion keeps its text"));
     }

@@ -12,11 +12,11 @@ use crate::audit::service::record;
 use crate::auth::policy::{pass, Action};
 use crate::auth::{Actor, Granted};
 use crate::error::{AppError, AppResult};
-use crate::meetings::service::{check_text, expect_one};
 use crate::people::model::mandate;
 use crate::people::rules::Role;
-use crate::people::service::next_version;
 use crate::platform::notify::{self, Event};
+use crate::platform::text::required;
+use crate::platform::versions::{expect_one, next_version};
 use crate::referrals::model::{referral, referral_addressee};
 use crate::referrals::rules::{deadline, AddresseeMode, ReferralKind, ReferralStatus, ResponseStatus};
 use crate::territory::model::commune;
@@ -223,7 +223,7 @@ pub async fn extend_deadline(
             format!("{} has a legal period of {m} months from the clock's start: it cannot be extended", r.procedure),
         ));
     }
-    let reason = check_text("reason", reason, 2_000)?;
+    let reason = required("reason", reason, 2_000)?;
     let new = end_of_day(day)?;
     if r.deadline.is_some_and(|d| new <= d) {
         return Err(AppError::validation("deadlineDate", "an extension moves the deadline later"));

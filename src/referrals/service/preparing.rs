@@ -16,9 +16,9 @@ use crate::audit::service::record;
 use crate::auth::policy::{authorize, authorize_pass, pass, Action};
 use crate::auth::{Actor, Granted};
 use crate::error::{AppError, AppResult};
-use crate::meetings::service::{check_text, expect_one, opt_text};
-use crate::people::service::next_version;
 use crate::platform::documents::{self, Upload};
+use crate::platform::text::{optional, required};
+use crate::platform::versions::{expect_one, next_version};
 use crate::referrals::form::{self, Field};
 use crate::referrals::model::{referral, referral_document, referral_form, CommuneIds, Days};
 use crate::referrals::rules::{AddresseeMode, Decision, Procedure, ReferralKind, ReferralStatus, Silence};
@@ -64,9 +64,9 @@ pub(super) async fn check_fields<C: ConnectionTrait>(
     f: &ReferralFields,
 ) -> AppResult<Checked> {
     let d = procedure.defaults();
-    let title = check_text("title", &f.title, 300)?;
-    let description = opt_text("description", f.description.as_deref(), 20_000)?;
-    let legal_basis = opt_text("legalBasis", f.legal_basis.as_deref(), 300)?.unwrap_or_else(|| d.legal_basis.into());
+    let title = required("title", &f.title, 300)?;
+    let description = optional("description", f.description.as_deref(), 20_000)?;
+    let legal_basis = optional("legalBasis", f.legal_basis.as_deref(), 300)?.unwrap_or_else(|| d.legal_basis.into());
     let own_setting = d.months.is_none();
     let silence = match (d.silence, f.silence) {
         (Some(s), None) => s,

@@ -11,8 +11,8 @@ use crate::audit::service::record;
 use crate::auth::policy::{authorize_pass, Action};
 use crate::auth::{Actor, Granted};
 use crate::error::{AppError, AppResult};
-use crate::meetings::service::opt_text;
-use crate::people::service::next_version;
+use crate::platform::text::optional;
+use crate::platform::versions::next_version;
 use crate::referrals::form::{self, Field};
 use crate::referrals::model::{referral, referral_addressee, referral_document, response_revision};
 use crate::referrals::rules::{Opinion, Procedure, ReferralKind, ReferralStatus, ResponseStatus};
@@ -132,8 +132,8 @@ pub(super) async fn check_response<C: ConnectionTrait>(
     input: &ResponseInput,
     submit: bool,
 ) -> AppResult<CheckedResponse> {
-    let reasons = opt_text("reasons", input.reasons.as_deref(), 20_000)?;
-    let deliberation_number = opt_text("deliberationNumber", input.deliberation_number.as_deref(), 64)?;
+    let reasons = optional("reasons", input.reasons.as_deref(), 20_000)?;
+    let deliberation_number = optional("deliberationNumber", input.deliberation_number.as_deref(), 64)?;
     if let Some(d) = input.deliberation_date {
         if d > crate::time::today_paris() {
             return Err(AppError::validation("deliberationDate", "a deliberation cannot be dated in the future"));
