@@ -44,7 +44,12 @@ def setup(url, state_file):
     q = ("{intercommunality(siren:\"%s\"){communes(first:100){edges{node{id inseeCode name "
          "currentMayor{person{id email}}}}}}}" % AMP_SIREN)
     communes = [e["node"] for e in data(gql(url, q, token=sec), "AMP communes")["intercommunality"]["communes"]["edges"]]
-    refs = data(gql(url, "{referrals{id title status}}", token=sec), "referrals")["referrals"]
+    # A connection since issue 14's keyset paging; a plain list before (to measure c0ac602).
+    r = gql(url, "{referrals(first:500){nodes{id title status}}}", token=sec)
+    if r.get("errors"):
+        refs = data(gql(url, "{referrals{id title status}}", token=sec), "referrals")["referrals"]
+    else:
+        refs = data(r, "referrals")["referrals"]["nodes"]
     pact = next(r["id"] for r in refs if r["title"].startswith("Pacte") and r["status"] == "OPEN")
     invite = "mutation($i:InviteAccountInput!){inviteAccount(input:$i){token}}"
     accept = "mutation($t:String!,$p:String!){acceptInvitation(token:$t,password:$p){token}}"
