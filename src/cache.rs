@@ -16,6 +16,8 @@
 //!   minutes, documents, requests), which change no territory answer and no permission;
 //! - `referral:<id>`: the writes of that referral (its responses, drafts, documents,
 //!   form, deadline, closing by the job);
+//! - `policies`: a policy's own writes (target types `Policy...`), which change no
+//!   territory, meeting or referral answer;
 //! - nothing but `global`: a person's own reading state (marking notifications read,
 //!   a calendar feed), which only that person's `global` answers show.
 //!
@@ -54,6 +56,9 @@ pub const SHARDS: i16 = 16;
 pub const GLOBAL: &str = "global";
 pub const TERRITORY: &str = "territory";
 pub const MEETINGS: &str = "meetings";
+/// Written by policies' own writes (their text, versions, status); no answer declares it
+/// yet: policy queries depend on `global`.
+pub const POLICIES: &str = "policies";
 
 pub fn referral_scope(id: i32) -> String {
     format!("referral:{id}")
@@ -102,6 +107,7 @@ pub fn scopes_written(
             vec![GLOBAL.to_string(), MEETINGS.to_string()]
         }
         ("MARK_NOTIFICATIONS_READ" | "CREATE_CALENDAR_FEED", "Person") => vec![GLOBAL.to_string()],
+        (_, t) if t.starts_with("Policy") => vec![GLOBAL.to_string(), POLICIES.to_string()],
         _ => vec![GLOBAL.to_string(), TERRITORY.to_string()],
     }
 }

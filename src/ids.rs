@@ -25,6 +25,9 @@ pub enum Kind {
     ReferralDocument,
     SignatureDelegation,
     Notification,
+    Policy,
+    PolicySection,
+    PolicyVersion,
 }
 
 impl Kind {
@@ -48,9 +51,12 @@ impl Kind {
             Kind::ReferralDocument => "ReferralDocument",
             Kind::SignatureDelegation => "SignatureDelegation",
             Kind::Notification => "Notification",
+            Kind::Policy => "Policy",
+            Kind::PolicySection => "PolicySection",
+            Kind::PolicyVersion => "PolicyVersion",
         }
     }
-    const ALL: [Kind; 18] = [
+    const ALL: [Kind; 21] = [
         Kind::Commune,
         Kind::Intercommunality,
         Kind::Territory,
@@ -69,6 +75,9 @@ impl Kind {
         Kind::ReferralDocument,
         Kind::SignatureDelegation,
         Kind::Notification,
+        Kind::Policy,
+        Kind::PolicySection,
+        Kind::PolicyVersion,
     ];
 
     /// The kind a type name stands for ("Commune" -> Kind::Commune).

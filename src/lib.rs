@@ -21,6 +21,7 @@ pub mod loaders;
 pub mod meetings;
 pub mod people;
 pub mod platform;
+pub mod policies;
 pub mod referrals;
 pub mod territory;
 pub mod time;

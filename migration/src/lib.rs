@@ -13,6 +13,7 @@ mod m20261201_000008_notification_read;
 mod m20261201_000009_document_chunks;
 mod m20261201_000010_outbox;
 mod m20261201_000011_typed_columns;
+mod m20261201_000012_policies;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_document_chunks::Migration),
             Box::new(m20261201_000010_outbox::Migration),
             Box::new(m20261201_000011_typed_columns::Migration),
+            Box::new(m20261201_000012_policies::Migration),
         ]
     }
 }

@@ -35,6 +35,8 @@ pub trait Facts: Send + Sync {
         person: i32,
         mandates: &[mandate::Model],
     ) -> impl Future<Output = AppResult<HashSet<i32>>> + Send;
+    /// Whether the person animates or assists the body today (its animator or assistant).
+    fn animates(&self, body: i32, person: i32) -> impl Future<Output = AppResult<bool>> + Send;
     /// Whether the person was convened to the meeting.
     fn convened_to(&self, meeting: i32, person: i32) -> impl Future<Output = AppResult<bool>> + Send;
     /// Whether the referral is addressed to one of `communes`.
@@ -75,6 +77,9 @@ impl<C: ConnectionTrait> Facts for DbFacts<'_, C> {
     async fn bodies_sat_in(&self, person: i32, mandates: &[mandate::Model]) -> AppResult<HashSet<i32>> {
         crate::meetings::queries::bodies_sat_in(self.0, person, mandates).await
     }
+    async fn animates(&self, body: i32, person: i32) -> AppResult<bool> {
+        crate::meetings::queries::animates(self.0, body, person).await
+    }
     async fn convened_to(&self, meeting: i32, person: i32) -> AppResult<bool> {
         crate::meetings::queries::convened_to(self.0, meeting, person).await
     }
@@ -104,6 +109,9 @@ impl<F: Facts + ?Sized> Facts for &F {
     }
     async fn bodies_sat_in(&self, person: i32, mandates: &[mandate::Model]) -> AppResult<HashSet<i32>> {
         (**self).bodies_sat_in(person, mandates).await
+    }
+    async fn animates(&self, body: i32, person: i32) -> AppResult<bool> {
+        (**self).animates(body, person).await
     }
     async fn convened_to(&self, meeting: i32, person: i32) -> AppResult<bool> {
         (**self).convened_to(meeting, person).await

@@ -73,6 +73,17 @@ pub enum Action {
     SubmitResponse { commune: i32 },
     /// Give or end a signature delegation for `commune`: its mayor.
     DelegateSignature { commune: i32 },
+    /// Create policies of `intercommunality`, describe them and move them along their
+    /// life: its secretariat.
+    ManagePolicies { intercommunality: i32 },
+    /// Draft a policy (its working text, its versions): the secretariat, the lead
+    /// elected official (who holds `lead_mandate` today), the animators and assistants of
+    /// the drafting body.
+    DraftPolicy { intercommunality: i32, lead_mandate: Option<i32>, drafting_body: Option<i32> },
+    /// See a policy: its drafting team always; once a version is `published`, also the
+    /// president, the members of the drafting body and whoever holds a mandate today in
+    /// the intercommunality or one of its member communes.
+    SeePolicy { intercommunality: i32, lead_mandate: Option<i32>, drafting_body: Option<i32>, published: bool },
 }
 
 impl Action {
@@ -105,6 +116,9 @@ impl Action {
             Action::DraftResponse { .. } => "draft this commune's response",
             Action::SubmitResponse { .. } => "submit this commune's response (the mayor or a signature delegate)",
             Action::DelegateSignature { .. } => "delegate this commune's signature (its mayor)",
+            Action::ManagePolicies { .. } => "manage this intercommunality's policies",
+            Action::DraftPolicy { .. } => "draft this policy (its drafting team)",
+            Action::SeePolicy { .. } => "see this policy",
         }
     }
 }
@@ -245,7 +259,59 @@ async fn allows<S: FactSource>(on: &S, actor: &Actor, p: &Principal, action: Act
         Action::DraftResponse { commune } => acting_for(on, actor).await?.drafts.contains(&commune),
         Action::SubmitResponse { commune } => acting_for(on, actor).await?.submits.contains(&commune),
         Action::DelegateSignature { commune } => actor.mayor_of_communes(on).await?.contains(&commune),
+        Action::ManagePolicies { intercommunality } => is_secretariat_of(p, intercommunality),
+        Action::DraftPolicy { intercommunality, lead_mandate, drafting_body } => {
+            drafts_policy(on, actor, p, intercommunality, lead_mandate, drafting_body).await?
+        }
+        Action::SeePolicy { intercommunality, lead_mandate, drafting_body, published } => {
+            drafts_policy(on, actor, p, intercommunality, lead_mandate, drafting_body).await?
+                || (published
+                    && (is_president_of(on, actor, intercommunality).await?
+                        || match drafting_body {
+                            Some(b) => actor.sits_in(on, b).await?,
+                            None => false,
+                        }
+                        || in_circle(on, actor, intercommunality).await?))
+        }
     })
+}
+
+/// The drafting team of a policy: the secretariat, the lead official, the animators and
+/// assistants of the drafting body.
+async fn drafts_policy<S: FactSource>(
+    on: &S,
+    actor: &Actor,
+    p: &Principal,
+    intercommunality: i32,
+    lead_mandate: Option<i32>,
+    drafting_body: Option<i32>,
+) -> AppResult<bool> {
+    if is_secretariat_of(p, intercommunality) {
+        return Ok(true);
+    }
+    if let Some(m) = lead_mandate {
+        if actor.current_mandates(on).await?.iter().any(|x| x.id == m) {
+            return Ok(true);
+        }
+    }
+    match drafting_body {
+        Some(b) => on.facts().animates(b, p.person_id).await,
+        None => Ok(false),
+    }
+}
+
+/// Whether the actor holds a mandate today in the intercommunality or one of its member
+/// communes.
+async fn in_circle<S: FactSource>(on: &S, actor: &Actor, intercommunality: i32) -> AppResult<bool> {
+    let mandates = actor.current_mandates(on).await?;
+    if mandates.iter().any(|m| m.intercommunality_id == Some(intercommunality)) {
+        return Ok(true);
+    }
+    if !mandates.iter().any(|m| m.commune_id.is_some()) {
+        return Ok(false);
+    }
+    let members = on.facts().member_communes(intercommunality).await?;
+    Ok(mandates.iter().any(|m| m.commune_id.is_some_and(|c| members.contains(&c))))
 }
 
 /// The communes the actor acts for today (drafting, submitting): loaded once per query

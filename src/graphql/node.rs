@@ -9,6 +9,7 @@ use crate::error::AppResult;
 use crate::ids::{self, Kind};
 use crate::meetings::graphql::{self as m, AgendaItem, Body, BodySeat, Document, Meeting, MeetingRequest, Proxy};
 use crate::platform::notify::graphql::Notification;
+use crate::policies::graphql::{self as pol, Policy, PolicySection, PolicyVersion};
 use crate::referrals::graphql::{self as r, Referral, ReferralDocument, ReferralResponse, SignatureDelegation};
 
 // ---- Node ------------------------------------------------------------------------------
@@ -35,6 +36,9 @@ pub enum Node {
     ReferralResponse(ReferralResponse),
     ReferralDocument(ReferralDocument),
     SignatureDelegation(SignatureDelegation),
+    Policy(Policy),
+    PolicySection(PolicySection),
+    PolicyVersion(PolicyVersion),
 }
 
 #[derive(Default)]
@@ -82,6 +86,9 @@ impl NodeQuery {
             (Kind::SignatureDelegation, n) => {
                 r::signature_delegation_node(ctx, n).await?.map(Node::SignatureDelegation)
             }
+            (Kind::Policy, n) => pol::policy_node(ctx, n).await?.map(Node::Policy),
+            (Kind::PolicySection, n) => pol::section_node(ctx, n).await?.map(Node::PolicySection),
+            (Kind::PolicyVersion, n) => pol::version_node(ctx, n).await?.map(Node::PolicyVersion),
         })
     }
 }

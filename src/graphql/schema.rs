@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::meetings::graphql::{MeetingsMutation, MeetingsQuery};
 use crate::people::graphql::{PeopleMutation, PeopleQuery};
 use crate::platform::notify::graphql::{NotifyMutation, NotifyQuery};
+use crate::policies::graphql::{PoliciesMutation, PoliciesQuery};
 use crate::referrals::graphql::{ReferralsMutation, ReferralsQuery};
 use crate::territory::graphql::{TerritoryMutation, TerritoryQuery};
 use crate::AppState;
@@ -22,6 +23,7 @@ pub struct Query(
     MeetingsQuery,
     ReferralsQuery,
     NotifyQuery,
+    PoliciesQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -32,6 +34,7 @@ pub struct Mutation(
     MeetingsMutation,
     ReferralsMutation,
     NotifyMutation,
+    PoliciesMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -203,6 +203,15 @@ pub async fn members<C: ConnectionTrait>(db: &C, b: &body::Model, day: NaiveDate
     Ok(seats(db, b, day).await?.0)
 }
 
+/// Whether the person animates or assists the body today.
+pub async fn animates<C: ConnectionTrait>(db: &C, body_id: i32, person_id: i32) -> AppResult<bool> {
+    let Some(b) = body::Entity::find_by_id(body_id).one(db).await? else { return Ok(false) };
+    Ok(members(db, &b, crate::time::today_paris())
+        .await?
+        .iter()
+        .any(|m| m.person_id == person_id && matches!(m.role, SeatRole::Animator | SeatRole::Assistant)))
+}
+
 /// Whether the person was convened to this meeting.
 pub async fn convened_to<C: ConnectionTrait>(db: &C, meeting_id: i32, person_id: i32) -> AppResult<bool> {
     Ok(convocation::Entity::find()

@@ -58,6 +58,14 @@ const PUBLISH: &str = "mutation($m:ID!){publish(meetingId:$m,what:DECISIONS){id}
 const CREATE_REQUEST: &str = "mutation($b:ID!,$a:String!){createMeetingRequest(bodyId:$b,agenda:$a){id signatures}}";
 const SIGN_REQUEST: &str = "mutation($id:ID!){signMeetingRequest(id:$id){signatures status}}";
 const CALENDAR_FEED: &str = "mutation{createCalendarFeed{path}}";
+const CREATE_POLICY: &str = "mutation($i:CreatePolicyInput!){createPolicy(input:$i){id version}}";
+const UPDATE_POLICY: &str = "mutation($i:UpdatePolicyInput!){updatePolicy(input:$i){id version}}";
+const ADD_SECTION: &str = "mutation($i:AddPolicySectionInput!){addPolicySection(input:$i){id version}}";
+const UPDATE_SECTION: &str = "mutation($i:UpdatePolicySectionInput!){updatePolicySection(input:$i){id version}}";
+const MOVE_SECTION: &str = "mutation($i:MovePolicySectionInput!){movePolicySection(input:$i){id version}}";
+const REMOVE_SECTION: &str = "mutation($id:ID!,$v:Int!){removePolicySection(id:$id,expectedVersion:$v)}";
+const PUBLISH_VERSION: &str = "mutation($p:ID!,$n:String!){publishPolicyVersion(policyId:$p,changeNote:$n){id number}}";
+const TRANSITION_POLICY: &str = "mutation($i:TransitionPolicyInput!){transitionPolicy(input:$i){id version status}}";
 const UPDATE_REFERRAL: &str =
     "mutation($id:ID!,$v:Int!,$i:ReferralInput!){updateReferral(id:$id,expectedVersion:$v,input:$i){id version}}";
 const UPLOAD_REFERRAL_DOCUMENT: &str =
@@ -435,6 +443,58 @@ async fn every_mutation_succeeds_with_one_database_connection() {
     let d = s.run("grantSignatureDelegation", marseille_mayor, GRANT, json!({"c": marseille, "p": dgs_person})).await;
     s.run("revokeSignatureDelegation", marseille_mayor, REVOKE_DELEGATION, json!({"id": id(&d)})).await;
     s.run("logout", Some(&heloise), LOGOUT, json!({})).await;
+
+    // A policy, its text, a version, its life.
+    let p = s
+        .run(
+            "createPolicy",
+            sec,
+            CREATE_POLICY,
+            json!({"i": {"intercommunalityId": amp, "kind": "CHARTER", "title": "Charte"}}),
+        )
+        .await;
+    let p = s
+        .run(
+            "updatePolicy",
+            sec,
+            UPDATE_POLICY,
+            json!({"i": {"id": id(&p), "expectedVersion": version(&p), "summary": "Résumé"}}),
+        )
+        .await;
+    let part =
+        s.run("addPolicySection", sec, ADD_SECTION, json!({"i": {"policyId": id(&p), "title": "Titre I"}})).await;
+    let art = s.run("addPolicySection", sec, ADD_SECTION, json!({"i": {"policyId": id(&p), "title": "Article"}})).await;
+    let art = s
+        .run(
+            "updatePolicySection",
+            sec,
+            UPDATE_SECTION,
+            json!({"i": {"id": id(&art), "expectedVersion": version(&art), "body": "Texte"}}),
+        )
+        .await;
+    let art = s
+        .run(
+            "movePolicySection",
+            sec,
+            MOVE_SECTION,
+            json!({"i": {"id": id(&art), "expectedVersion": version(&art), "parentId": id(&part), "position": 0}}),
+        )
+        .await;
+    let extra =
+        s.run("addPolicySection", sec, ADD_SECTION, json!({"i": {"policyId": id(&p), "title": "Annexe"}})).await;
+    s.run("removePolicySection", sec, REMOVE_SECTION, json!({"id": id(&extra), "v": version(&extra)})).await;
+    s.run("publishPolicyVersion", sec, PUBLISH_VERSION, json!({"p": id(&p), "n": "V1"})).await;
+    let v = version(
+        &app.gql(sec, "query($id:ID!){policy(id:$id){id version}}", json!({"id": id(&p)})).await["data"]["policy"],
+    );
+    s.run(
+        "transitionPolicy",
+        sec,
+        TRANSITION_POLICY,
+        json!({"i": {"id": id(&p), "expectedVersion": v, "to": "ABANDON"}}),
+    )
+    .await;
+    let _ = art;
 
     // Every mutation of the schema ran.
     let intro = app.gql(sec, "{__type(name:\"Mutation\"){fields{name}}}", json!({})).await;
@@ -1307,6 +1367,74 @@ async fn eight_concurrent_clients_get_success_or_conflict_never_internal() {
     )
     .await;
     f.all_ok("logout, 8 sessions", &a);
+
+    // ---- a policy's text: 8 sections added at once, 8 editors of one section ----
+    let p = f.must(
+        &c.gql(
+            Some(&sec),
+            CREATE_POLICY,
+            json!({"i": {"intercommunalityId": amp, "kind": "CHARTER", "title": "Charte"}}),
+        )
+        .await,
+    );
+    let p = id(&p["createPolicy"]);
+    let a = audited!(
+        f,
+        app,
+        "addPolicySection, 8 sections",
+        1,
+        burst(
+            &c,
+            ADD_SECTION,
+            false,
+            sec_n(&|i| json!({"i": {"policyId": p, "title": format!("Article {i}"), "position": 0}}))
+        )
+        .await
+    );
+    f.all_ok("addPolicySection, 8 sections", &a);
+    let positions = app.gql(Some(&sec), "query($id:ID!){policy(id:$id){draft{position}}}", json!({"id": p})).await;
+    let got: Vec<i64> = positions["data"]["policy"]["draft"]
+        .as_array()
+        .map_or(vec![], |d| d.iter().filter_map(|s| s["position"].as_i64()).collect());
+    f.check(got == (0..N as i64).collect::<Vec<_>>(), "addPolicySection, 8 sections", format!("positions {got:?}"));
+    let section = f.first_id(&a, "addPolicySection");
+    let a = audited!(
+        f,
+        app,
+        "updatePolicySection, one section",
+        1,
+        burst(
+            &c,
+            UPDATE_SECTION,
+            false,
+            sec_n(&|i| json!({"i": {"id": section, "expectedVersion": 1, "body": format!("Rédaction {i}")}}))
+        )
+        .await
+    );
+    let won = f.one_ok("updatePolicySection, one section", &a, &["CONFLICT"]);
+    let kept = app
+        .gql(Some(&sec), "query($id:ID!){node(id:$id){... on PolicySection{body version}}}", json!({"id": section}))
+        .await;
+    f.check(
+        kept["data"]["node"]["version"] == json!(2) && won.get("data").is_some(),
+        "updatePolicySection, one section",
+        format!("after the race: {kept}"),
+    );
+    let a = audited!(
+        f,
+        app,
+        "publishPolicyVersion, 8 at once",
+        1,
+        burst(&c, PUBLISH_VERSION, false, sec_n(&|i| json!({"p": p, "n": format!("Version {i}")}))).await
+    );
+    f.all_ok("publishPolicyVersion, 8 at once", &a);
+    let mut numbers: Vec<i64> = a.iter().filter_map(|r| data(r, "publishPolicyVersion")["number"].as_i64()).collect();
+    numbers.sort();
+    f.check(
+        numbers == (1..=N as i64).collect::<Vec<_>>(),
+        "publishPolicyVersion, 8 at once",
+        format!("numbers {numbers:?}"),
+    );
 
     eprintln!("8 concurrent clients: {:?} in all", started.elapsed());
     assert!(f.0.is_empty(), "under 8 concurrent clients ({}):\n{}", crate::helpers::backend(), f.0.join("\n"));

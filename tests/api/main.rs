@@ -20,6 +20,7 @@ mod meetings;
 mod n_plus_one;
 mod notify;
 mod permissions;
+mod policies;
 mod readme;
 mod referrals;
 mod schema;

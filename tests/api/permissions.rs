@@ -90,6 +90,31 @@ fn today() -> String {
 }
 
 impl World {
+    /// A fresh policy of AMP led by its president (the lead official), with `sections`
+    /// top-level sections; returns (policy, sections).
+    async fn policy(&self, sections: usize) -> (String, Vec<String>) {
+        let lead = self.as_admin("{intercommunality(siren:\"200054807\"){president{id}}}", json!({})).await;
+        let p = self
+            .as_admin(
+                "mutation($i:CreatePolicyInput!){createPolicy(input:$i){id}}",
+                json!({"i": {"intercommunalityId": self.amp, "kind": "FRAMEWORK_POLICY", "title": format!("Politique {}", self.next()), "leadMandateId": lead["intercommunality"]["president"]["id"]}}),
+            )
+            .await["createPolicy"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut ids = Vec::new();
+        for i in 0..sections {
+            let s = self
+                .as_admin(
+                    "mutation($i:AddPolicySectionInput!){addPolicySection(input:$i){id}}",
+                    json!({"i": {"policyId": p, "title": format!("Article {i}")}}),
+                )
+                .await;
+            ids.push(s["addPolicySection"]["id"].as_str().unwrap().to_string());
+        }
+        (p, ids)
+    }
     fn next(&self) -> u32 {
         self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
@@ -497,6 +522,53 @@ async fn attempt(w: &World, row: &str) -> (String, Value) {
                 json!({"id": entente::ids::encode(entente::ids::Kind::SignatureDelegation, d.id)}),
             )
         }
+        "createPolicy" => (
+            q("mutation($i:CreatePolicyInput!){createPolicy(input:$i){id}}"),
+            json!({"i": {"intercommunalityId": w.amp, "kind": "CHARTER", "title": format!("Charte {}", w.next())}}),
+        ),
+        "updatePolicy" => {
+            let (p, _) = w.policy(0).await;
+            (
+                q("mutation($i:UpdatePolicyInput!){updatePolicy(input:$i){id}}"),
+                json!({"i": {"id": p, "expectedVersion": 1, "summary": "Résumé"}}),
+            )
+        }
+        "addPolicySection" => {
+            let (p, _) = w.policy(0).await;
+            (
+                q("mutation($i:AddPolicySectionInput!){addPolicySection(input:$i){id}}"),
+                json!({"i": {"policyId": p, "title": "Article"}}),
+            )
+        }
+        "updatePolicySection" => {
+            let (_, s) = w.policy(1).await;
+            (
+                q("mutation($i:UpdatePolicySectionInput!){updatePolicySection(input:$i){id}}"),
+                json!({"i": {"id": s[0], "expectedVersion": 1, "body": "Texte"}}),
+            )
+        }
+        "movePolicySection" => {
+            let (_, s) = w.policy(2).await;
+            (
+                q("mutation($i:MovePolicySectionInput!){movePolicySection(input:$i){id}}"),
+                json!({"i": {"id": s[1], "expectedVersion": 1, "parentId": s[0], "position": 0}}),
+            )
+        }
+        "removePolicySection" => {
+            let (_, s) = w.policy(1).await;
+            (q("mutation($id:ID!){removePolicySection(id:$id,expectedVersion:1)}"), json!({"id": s[0]}))
+        }
+        "publishPolicyVersion" => {
+            let (p, _) = w.policy(1).await;
+            (q("mutation($p:ID!){publishPolicyVersion(policyId:$p,changeNote:\"V1\"){id}}"), json!({"p": p}))
+        }
+        "transitionPolicy" => {
+            let (p, _) = w.policy(1).await;
+            (
+                q("mutation($i:TransitionPolicyInput!){transitionPolicy(input:$i){id}}"),
+                json!({"i": {"id": p, "expectedVersion": 1, "to": "ABANDON"}}),
+            )
+        }
         other => panic!("no attempt for {other}"),
     }
 }
@@ -553,6 +625,14 @@ fn allowed(row: &str, r: Role) -> bool {
         // admin takes over no commune's voice). The mayor alone delegates the signature.
         "saveResponseDraft" | "uploadResponseFile" => commune_officer,
         "submitResponse" | "grantSignatureDelegation" | "revokeSignatureDelegation" => r == MayorMarseille,
+        // The secretariat creates, describes and moves policies along; their text is
+        // drafted by the drafting team too: here the lead official, AMP's president.
+        "createPolicy" | "updatePolicy" | "transitionPolicy" => amp_secretariat,
+        "addPolicySection"
+        | "updatePolicySection"
+        | "movePolicySection"
+        | "removePolicySection"
+        | "publishPolicyVersion" => amp_secretariat || r == President,
         other => panic!("no expectation for {other}"),
     }
 }
@@ -584,7 +664,7 @@ const SELF_SERVICE: [&str; 7] = [
     "createCalendarFeed",
     "markNotificationsRead",
 ];
-const MATRIX: [&str; 49] = [
+const MATRIX: [&str; 57] = [
     "createPerson",
     "updatePerson",
     "createMandate",
@@ -634,6 +714,14 @@ const MATRIX: [&str; 49] = [
     "uploadResponseFile",
     "grantSignatureDelegation",
     "revokeSignatureDelegation",
+    "createPolicy",
+    "updatePolicy",
+    "addPolicySection",
+    "updatePolicySection",
+    "movePolicySection",
+    "removePolicySection",
+    "publishPolicyVersion",
+    "transitionPolicy",
 ];
 
 /// Runs a prepared attempt with `token`: a GraphQL multipart request for an upload.

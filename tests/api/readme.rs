@@ -36,6 +36,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("MEETING_ID", "createMeeting.id"),
     ("REFERRAL_ID", "createReferral.id"),
     ("COMMUNE_ID", "commune.id"),
+    ("POLICY_ID", "createPolicy.id"),
 ];
 
 /// Nulls an example's answer may hold, by the end of their path in `data`, and why they

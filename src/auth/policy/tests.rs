@@ -44,6 +44,7 @@ struct Fake {
     persons: Vec<person::Model>,
     accounts: HashSet<i32>,
     seats: HashSet<(i32, i32)>,
+    animators: HashSet<(i32, i32)>,
     convened: HashSet<(i32, i32)>,
     addressees: HashMap<i32, Vec<i32>>,
     memberships: Vec<(i32, i32)>,
@@ -68,6 +69,9 @@ impl Facts for Fake {
     }
     async fn bodies_sat_in(&self, person: i32, _mandates: &[mandate::Model]) -> AppResult<HashSet<i32>> {
         Ok(self.seats.iter().filter(|(_, p)| *p == person).map(|(b, _)| *b).collect())
+    }
+    async fn animates(&self, body: i32, person: i32) -> AppResult<bool> {
+        Ok(self.animators.contains(&(body, person)))
     }
     async fn convened_to(&self, meeting: i32, person: i32) -> AppResult<bool> {
         Ok(self.convened.contains(&(meeting, person)))
@@ -157,6 +161,8 @@ fn world() -> Fake {
         // The councillor sits in the body; the former member sat there once and was
         // convened to its meeting.
         seats: HashSet::from([(BODY, COUNCILLOR)]),
+        // The deputy mayor animates the body (a working group drafting a policy).
+        animators: HashSet::from([(BODY, DEPUTY)]),
         convened: HashSet::from([(MEETING, COUNCILLOR), (MEETING, FORMER)]),
         addressees: HashMap::from([
             (REFERRAL, vec![MARSEILLE]),
@@ -432,4 +438,38 @@ async fn a_query_reads_the_mandates_once_a_mutation_at_each_check() {
         let acting = acting_for(&f, &who).await.map_err(|e| format!("{e:?}"));
         assert_eq!(acting.map(|a| (a.drafts.clone(), a.submits.clone())), Ok((vec![MARSEILLE], vec![MARSEILLE])));
     }
+}
+
+#[tokio::test]
+async fn policies_are_drafted_by_their_team_and_seen_in_their_metropole_once_published() {
+    let f = world();
+    check(
+        &f,
+        Action::ManagePolicies { intercommunality: AMP },
+        &[ADMIN, SEC_AMP],
+        &[SEC_OTHER, PRESIDENT, MAYOR, DEPUTY],
+    )
+    .await;
+    // The lead official is the president (their AMP mandate); the body's animator drafts too.
+    let lead = mandate(PRESIDENT, Org::Intercommunality(AMP), Role::President, None).id;
+    let draft = Action::DraftPolicy { intercommunality: AMP, lead_mandate: Some(lead), drafting_body: Some(BODY) };
+    check(&f, draft, &[ADMIN, SEC_AMP, PRESIDENT, DEPUTY], &[SEC_OTHER, MAYOR, COUNCILLOR, DGS, MAYOR_ELSEWHERE]).await;
+    let no_team = Action::DraftPolicy { intercommunality: AMP, lead_mandate: None, drafting_body: None };
+    check(&f, no_team, &[SEC_AMP], &[PRESIDENT, DEPUTY]).await;
+    // Unpublished: the drafting team only. Published: the president, the body's members,
+    // whoever holds a mandate in AMP or its communes; never another metropole's people.
+    let see = |published| Action::SeePolicy {
+        intercommunality: AMP,
+        lead_mandate: None,
+        drafting_body: Some(BODY),
+        published,
+    };
+    check(&f, see(false), &[SEC_AMP, DEPUTY], &[PRESIDENT, COUNCILLOR, MAYOR, MAYOR_AUBAGNE, SEC_OTHER]).await;
+    check(
+        &f,
+        see(true),
+        &[SEC_AMP, DEPUTY, PRESIDENT, COUNCILLOR, MAYOR, MAYOR_AUBAGNE, DGS],
+        &[SEC_OTHER, MAYOR_ELSEWHERE, FORMER, NEWCOMER],
+    )
+    .await;
 }

@@ -1,0 +1,282 @@
+//! Policies written together (issue 15), through HTTP: the policy, its working text,
+//! versions and their comparison, the lifecycle, who may do what.
+use serde_json::{json, Value};
+
+use crate::helpers::{code, ok, TestApp};
+use crate::meetings::working_group;
+
+const CREATE: &str = "mutation($i:CreatePolicyInput!){createPolicy(input:$i){id status cycle version}}";
+const ADD: &str = "mutation($i:AddPolicySectionInput!){addPolicySection(input:$i){id label depth position version}}";
+const EDIT: &str = "mutation($i:UpdatePolicySectionInput!){updatePolicySection(input:$i){id title body version label}}";
+const MOVE: &str = "mutation($i:MovePolicySectionInput!){movePolicySection(input:$i){id label position version}}";
+const PUBLISH: &str =
+    "mutation($p:ID!,$n:String!){publishPolicyVersion(policyId:$p,changeNote:$n){number sections{label title body}}}";
+const TRANSITION: &str =
+    "mutation($i:TransitionPolicyInput!){transitionPolicy(input:$i){status version cycle concertationClosesAt}}";
+const DRAFT: &str = "query($id:ID!){policy(id:$id){version draft{id label depth title body version}}}";
+
+/// The mobility agenda, drafted by a working group animated by AMP's president.
+async fn agenda(app: &TestApp, sec: &str) -> (String, String) {
+    let (wg, _) = working_group(app, sec, &["13055", "13001"]).await;
+    let amp = app.epci_id(sec, "200054807").await;
+    let r = app
+        .gql(
+            Some(sec),
+            CREATE,
+            json!({"i": {"intercommunalityId": amp, "kind": "AGENDA_OR_PLAN", "title": "Agenda de la mobilité métropolitaine",
+                "summary": "Co-construit avec le groupe de travail des maires sur la mobilité.", "draftingBodyId": wg,
+                "secretariat": "Direction de la mobilité"}}),
+        )
+        .await;
+    let p = &ok(&r)["createPolicy"];
+    assert_eq!((p["status"].as_str(), p["cycle"].as_i64()), (Some("DRAFTING"), Some(1)));
+    (p["id"].as_str().unwrap().to_string(), wg)
+}
+
+async fn add(app: &TestApp, tok: &str, policy: &str, parent: Option<&str>, title: &str, body: &str) -> Value {
+    let r = app
+        .gql(Some(tok), ADD, json!({"i": {"policyId": policy, "parentId": parent, "title": title, "body": body}}))
+        .await;
+    ok(&r)["addPolicySection"].clone()
+}
+
+fn id(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_string()
+}
+
+async fn version(app: &TestApp, tok: &str, policy: &str) -> i64 {
+    let r = app.gql(Some(tok), "query($id:ID!){policy(id:$id){version}}", json!({"id": policy})).await;
+    ok(&r)["policy"]["version"].as_i64().unwrap()
+}
+
+async fn transition(app: &TestApp, tok: &str, policy: &str, to: &str, closes: Option<String>) -> Value {
+    let v = version(app, tok, policy).await;
+    app.gql(
+        Some(tok),
+        TRANSITION,
+        json!({"i": {"id": policy, "expectedVersion": v, "to": to, "concertationClosesAt": closes}}),
+    )
+    .await
+}
+
+fn in_days(n: i64) -> String {
+    format!("{}T18:00:00", entente::time::today_paris() + chrono::Duration::days(n))
+}
+
+#[tokio::test]
+async fn a_text_is_drafted_published_and_compared_version_to_version() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let (p, _) = agenda(&app, &sec).await;
+    let part1 = add(&app, &sec, &p, None, "Titre I : Orientations", "").await;
+    let a1 = add(&app, &sec, &p, Some(&id(&part1)), "Article 1", "Les communes sont associées aux décisions.").await;
+    let a2 = add(&app, &sec, &p, Some(&id(&part1)), "Article 2", "Le plan est révisé tous les six ans.").await;
+    let a3 = add(&app, &sec, &p, Some(&id(&part1)), "Article 3", "Texte supprimé ensuite.").await;
+    assert_eq!((a2["label"].as_str(), a2["depth"].as_i64()), (Some("1.2"), Some(2)));
+    let part2 = add(&app, &sec, &p, None, "Titre II : Moyens", "Financement.").await;
+    assert_eq!(part2["label"], "2");
+
+    let r = app.gql(Some(&sec), PUBLISH, json!({"p": p, "n": "Première version soumise à la concertation."})).await;
+    let v1 = &ok(&r)["publishPolicyVersion"];
+    assert_eq!(v1["number"], 1);
+    let labels: Vec<&str> = v1["sections"].as_array().unwrap().iter().map(|s| s["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["1", "1.1", "1.2", "1.3", "2"]);
+
+    // Version 2: an article changed, one moved first, one removed, one added.
+    let r = app
+        .gql(Some(&sec), EDIT, json!({"i": {"id": id(&a1), "expectedVersion": 1, "body": "Les communes sont étroitement associées aux décisions."}}))
+        .await;
+    assert_eq!(ok(&r)["updatePolicySection"]["version"], 2);
+    let r = app
+        .gql(
+            Some(&sec),
+            MOVE,
+            json!({"i": {"id": id(&a2), "expectedVersion": 1, "parentId": id(&part1), "position": 0}}),
+        )
+        .await;
+    assert_eq!(ok(&r)["movePolicySection"]["label"], "1.1");
+    let r = app
+        .gql(Some(&sec), "mutation($id:ID!){removePolicySection(id:$id,expectedVersion:1)}", json!({"id": id(&a3)}))
+        .await;
+    assert_eq!(ok(&r)["removePolicySection"], true);
+    add(&app, &sec, &p, Some(&id(&part2)), "Article 4", "Un fonds de concours.").await;
+    let r = app.gql(Some(&sec), PUBLISH, json!({"p": p, "n": "Après la concertation."})).await;
+    assert_eq!(ok(&r)["publishPolicyVersion"]["number"], 2);
+
+    // Version 1 is kept as it was.
+    let r = app
+        .gql(
+            Some(&sec),
+            "query($id:ID!){policy(id:$id){versionNumbered(number:1){sections{label title body}}}}",
+            json!({"id": p}),
+        )
+        .await;
+    let s = &ok(&r)["policy"]["versionNumbered"]["sections"];
+    assert_eq!(s[1]["body"], "Les communes sont associées aux décisions.");
+    assert_eq!(s.as_array().unwrap().len(), 5);
+
+    let q = "query($id:ID!){policy(id:$id){compare(from:1,to:2){sectionId kind moved body{op text}}}}";
+    let r = app.gql(Some(&sec), q, json!({"id": p})).await;
+    let changes = ok(&r)["policy"]["compare"].as_array().unwrap().clone();
+    let kinds: Vec<(&str, bool)> =
+        changes.iter().map(|c| (c["kind"].as_str().unwrap(), c["moved"].as_bool().unwrap())).collect();
+    assert_eq!(kinds, [("MOVED", true), ("CHANGED", true), ("ADDED", false), ("REMOVED", false)], "{changes:?}");
+    assert_eq!(changes[1]["sectionId"], a1["id"]);
+    assert!(changes[1]["body"].as_array().unwrap().contains(&json!({"op": "INSERT", "text": "étroitement "})));
+    assert_eq!(changes[3]["sectionId"], a3["id"]);
+    // Unknown versions are not found.
+    let r = app.gql(Some(&sec), "query($id:ID!){policy(id:$id){compare(from:1,to:9){kind}}}", json!({"id": p})).await;
+    assert_eq!(code(&r), "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn two_editors_of_one_section_one_gets_conflict_and_nothing_is_lost() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let president = app.login_as("president@demo.entente.fr").await;
+    let (p, _) = agenda(&app, &sec).await;
+    let a = add(&app, &sec, &p, None, "Article 1", "Texte initial.").await;
+    // The president animates the drafting body: a member of the drafting team.
+    let first = app
+        .gql(Some(&sec), EDIT, json!({"i": {"id": id(&a), "expectedVersion": 1, "body": "Version du secrétariat."}}))
+        .await;
+    ok(&first);
+    let second = app
+        .gql(
+            Some(&president),
+            EDIT,
+            json!({"i": {"id": id(&a), "expectedVersion": 1, "body": "Version du président."}}),
+        )
+        .await;
+    assert_eq!(code(&second), "CONFLICT", "{second}");
+    let r = app.gql(Some(&president), DRAFT, json!({"id": p})).await;
+    assert_eq!(ok(&r)["policy"]["draft"][0]["body"], "Version du secrétariat.");
+    // With the version read, the president's edit goes in.
+    let r = app
+        .gql(
+            Some(&president),
+            EDIT,
+            json!({"i": {"id": id(&a), "expectedVersion": 2, "body": "Version du président."}}),
+        )
+        .await;
+    assert_eq!(ok(&r)["updatePolicySection"]["version"], 3);
+}
+
+#[tokio::test]
+async fn the_text_is_the_drafting_teams_and_published_versions_are_everyones_in_the_metropole() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let cassis = app.login_as("maire.cassis@demo.entente.fr").await;
+    let (p, _) = agenda(&app, &sec).await;
+    add(&app, &sec, &p, None, "Article 1", "Texte.").await;
+    // Unpublished: the mayor of Cassis (not in the working group) does not see it.
+    let see = "query($id:ID!){policy(id:$id){title versions{number}}}";
+    assert_eq!(code(&app.gql(Some(&cassis), see, json!({"id": p})).await), "FORBIDDEN");
+    let amp = app.epci_id(&sec, "200054807").await;
+    let list = "query($e:ID!){policies(intercommunalityId:$e){totalCount nodes{title}}}";
+    assert_eq!(ok(&app.gql(Some(&cassis), list, json!({"e": amp})).await)["policies"]["totalCount"], 0);
+    // Nor may the mayor draft, create or move it along.
+    let r = app.gql(Some(&cassis), ADD, json!({"i": {"policyId": p, "title": "Ajout"}})).await;
+    assert_eq!(code(&r), "FORBIDDEN");
+    let r = app
+        .gql(Some(&cassis), CREATE, json!({"i": {"intercommunalityId": amp, "kind": "CHARTER", "title": "Charte"}}))
+        .await;
+    assert_eq!(code(&r), "FORBIDDEN");
+    assert_eq!(code(&transition(&app, &sec, &p, "OPEN_CONCERTATION", Some(in_days(30))).await), "NOT_PUBLISHED");
+    ok(&app.gql(Some(&sec), PUBLISH, json!({"p": p, "n": "V1"})).await);
+    // Published: seen by the people of the métropole's communes, not its working text.
+    let r = app.gql(Some(&cassis), see, json!({"id": p})).await;
+    assert_eq!(ok(&r)["policy"]["versions"][0]["number"], 1);
+    assert_eq!(ok(&app.gql(Some(&cassis), list, json!({"e": amp})).await)["policies"]["totalCount"], 1);
+    assert_eq!(code(&app.gql(Some(&cassis), DRAFT, json!({"id": p})).await), "FORBIDDEN");
+    let r = transition(&app, &cassis, &p, "ABANDON", None).await;
+    assert_eq!(code(&r), "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_policy_goes_from_drafting_to_concertation_and_back_and_refuses_wrong_moves() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let (p, _) = agenda(&app, &sec).await;
+    add(&app, &sec, &p, None, "Article 1", "Texte.").await;
+    ok(&app.gql(Some(&sec), PUBLISH, json!({"p": p, "n": "V1"})).await);
+    // A closing date in the past, none, or a wrong move: refused, nothing changes.
+    let r = transition(&app, &sec, &p, "OPEN_CONCERTATION", Some(in_days(-1))).await;
+    assert_eq!(
+        (code(&r).as_str(), r["errors"][0]["extensions"]["field"].as_str()),
+        ("VALIDATION", Some("concertationClosesAt"))
+    );
+    assert_eq!(code(&transition(&app, &sec, &p, "OPEN_CONCERTATION", None).await), "VALIDATION");
+    assert_eq!(code(&transition(&app, &sec, &p, "REVISE", None).await), "INVALID_TRANSITION");
+    let r = transition(&app, &sec, &p, "OPEN_CONCERTATION", Some(in_days(30))).await;
+    let t = &ok(&r)["transitionPolicy"];
+    assert_eq!(t["status"], "CONCERTATION");
+    // 18:00 in Paris, stored and answered in UTC.
+    let closes: chrono::DateTime<chrono::Utc> = t["concertationClosesAt"].as_str().unwrap().parse().unwrap();
+    let local = chrono::NaiveDateTime::parse_from_str(&in_days(30), "%Y-%m-%dT%H:%M:%S").unwrap();
+    use chrono::TimeZone;
+    assert_eq!(
+        closes,
+        chrono_tz::Europe::Paris.from_local_datetime(&local).single().unwrap().with_timezone(&chrono::Utc)
+    );
+    // A stale version is a conflict.
+    let r =
+        app.gql(Some(&sec), TRANSITION, json!({"i": {"id": p, "expectedVersion": 1, "to": "RESUME_DRAFTING"}})).await;
+    assert_eq!(code(&r), "CONFLICT");
+    ok(&transition(&app, &sec, &p, "START_CONSULTATION", None).await);
+    ok(&transition(&app, &sec, &p, "START_APPROVAL", None).await);
+    // Under approval the version judged cannot be replaced.
+    assert_eq!(code(&app.gql(Some(&sec), PUBLISH, json!({"p": p, "n": "V2"})).await), "INVALID_TRANSITION");
+    let r = transition(&app, &sec, &p, "ABANDON", None).await;
+    assert_eq!(ok(&r)["transitionPolicy"]["status"], "ABANDONED");
+    let r = app.gql(Some(&sec), ADD, json!({"i": {"policyId": p, "title": "Trop tard"}})).await;
+    assert_eq!(code(&r), "INVALID_TRANSITION");
+    assert_eq!(code(&transition(&app, &sec, &p, "RESUME_DRAFTING", None).await), "INVALID_TRANSITION");
+}
+
+#[tokio::test]
+async fn bad_text_input_is_refused_with_its_field_and_changes_nothing() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let (p, _) = agenda(&app, &sec).await;
+    let (other, _) = agenda(&app, &sec).await;
+    let part = add(&app, &sec, &p, None, "Titre I", "").await;
+    add(&app, &sec, &p, Some(&id(&part)), "Article", "").await;
+    let before = app.audit_count().await;
+    let field = |r: &Value| (code(r), r["errors"][0]["extensions"]["field"].as_str().map(String::from));
+    let refused = |f: &str| ("VALIDATION".to_string(), Some(f.to_string()));
+    let big = "x".repeat(100_001);
+    let r = app.gql(Some(&sec), ADD, json!({"i": {"policyId": p, "title": "Long", "body": big}})).await;
+    assert_eq!(field(&r), refused("body"));
+    let r = app.gql(Some(&sec), ADD, json!({"i": {"policyId": p, "title": "  "}})).await;
+    assert_eq!(field(&r), refused("title"));
+    let r = app.gql(Some(&sec), ADD, json!({"i": {"policyId": p, "title": "NUL\u{0}"}})).await;
+    assert_eq!(code(&r), "VALIDATION");
+    // A section cannot go under itself, nor under a section of another policy.
+    let r = app
+        .gql(
+            Some(&sec),
+            MOVE,
+            json!({"i": {"id": id(&part), "expectedVersion": 1, "parentId": id(&part), "position": 0}}),
+        )
+        .await;
+    assert_eq!(field(&r), refused("parentId"));
+    let r =
+        app.gql(Some(&sec), ADD, json!({"i": {"policyId": other, "parentId": id(&part), "title": "Ailleurs"}})).await;
+    assert_eq!(field(&r), refused("parentId"));
+    // A section with sections is not removed; an empty text is not published.
+    let r = app
+        .gql(Some(&sec), "mutation($id:ID!){removePolicySection(id:$id,expectedVersion:1)}", json!({"id": id(&part)}))
+        .await;
+    assert_eq!(field(&r), refused("id"));
+    let r = app.gql(Some(&sec), PUBLISH, json!({"p": other, "n": "Vide"})).await;
+    assert_eq!(field(&r), refused("policyId"));
+    let r = app.gql(Some(&sec), PUBLISH, json!({"p": p, "n": " "})).await;
+    assert_eq!(field(&r), refused("changeNote"));
+    // Nothing was written.
+    assert_eq!(app.audit_count().await, before);
+    let r = app.gql(Some(&sec), DRAFT, json!({"id": p})).await;
+    let titles: Vec<&str> =
+        ok(&r)["policy"]["draft"].as_array().unwrap().iter().map(|s| s["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Titre I", "Article"]);
+}
