@@ -28,6 +28,7 @@ pub enum Kind {
     Policy,
     PolicySection,
     PolicyVersion,
+    PolicyContribution,
 }
 
 impl Kind {
@@ -54,9 +55,10 @@ impl Kind {
             Kind::Policy => "Policy",
             Kind::PolicySection => "PolicySection",
             Kind::PolicyVersion => "PolicyVersion",
+            Kind::PolicyContribution => "Contribution",
         }
     }
-    const ALL: [Kind; 21] = [
+    const ALL: [Kind; 22] = [
         Kind::Commune,
         Kind::Intercommunality,
         Kind::Territory,
@@ -78,6 +80,7 @@ impl Kind {
         Kind::Policy,
         Kind::PolicySection,
         Kind::PolicyVersion,
+        Kind::PolicyContribution,
     ];
 
     /// The kind a type name stands for ("Commune" -> Kind::Commune).

@@ -16,6 +16,7 @@ use crate::meetings::model::{
 use crate::people::model::{mandate, person};
 use crate::people::rules::Role;
 use crate::people::service::runs_on;
+use crate::policies::model::{policy_cosignature, policy_section_source, policy_version};
 use crate::territory::model::{commune, commune_membership, intercommunality, territory, territory_commune};
 
 macro_rules! by_id_loader {
@@ -44,6 +45,7 @@ by_id_loader!(MandateById, mandate);
 by_id_loader!(TerritoryById, territory);
 by_id_loader!(BodyById, body);
 by_id_loader!(MeetingById, meeting);
+by_id_loader!(PolicyVersionById, policy_version);
 
 fn group<T>(rows: impl IntoIterator<Item = (i32, T)>) -> HashMap<i32, Vec<T>> {
     let mut out: HashMap<i32, Vec<T>> = HashMap::new();
@@ -198,6 +200,24 @@ grouped_loader!(
     /// Convocations of a meeting's earlier convenings, oldest convening first, by meeting.
     SupersededByMeeting, superseded_convocation, MeetingId, meeting_id, order_by_asc(Sequence), order_by_asc(Id)
 );
+grouped_loader!(
+    /// The communes behind a contribution: its author's first, then the co-signatures.
+    SignaturesByContribution, policy_cosignature, ContributionId, contribution_id, order_by_desc(Author), order_by_asc(Id)
+);
+/// The contributions behind a version's changes, by version.
+pub struct SourcesByVersion(DatabaseConnection);
+impl Loader<i32> for SourcesByVersion {
+    type Value = Vec<policy_section_source::Model>;
+    type Error = AppError;
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows = policy_section_source::Entity::find()
+            .filter(policy_section_source::Column::VersionId.is_in(keys.iter().copied()))
+            .order_by_asc(policy_section_source::Column::ContributionId)
+            .all(&self.0)
+            .await?;
+        Ok(group(rows.into_iter().filter_map(|r| r.version_id.map(|v| (v, r)))))
+    }
+}
 grouped_loader!(
     /// An agenda item's roll call, by item.
     BallotsByItem, ballot, AgendaItemId, agenda_item_id, order_by_asc(Id)
@@ -369,6 +389,9 @@ pub struct Loaders {
     pub attendance: Cached<AttendanceByMeeting>,
     pub proxies: Cached<ProxiesByMeeting>,
     pub body_meetings: Cached<MeetingsByBody>,
+    pub policy_version: Cached<PolicyVersionById>,
+    pub signatures: Cached<SignaturesByContribution>,
+    pub sources: Cached<SourcesByVersion>,
 }
 
 impl Loaders {
@@ -403,6 +426,9 @@ impl Loaders {
             attendance: with(AttendanceByMeeting(db.clone()), delay),
             proxies: with(ProxiesByMeeting(db.clone()), delay),
             body_meetings: with(MeetingsByBody(db.clone()), delay),
+            policy_version: with(PolicyVersionById(db.clone()), delay),
+            signatures: with(SignaturesByContribution(db.clone()), delay),
+            sources: with(SourcesByVersion(db.clone()), delay),
         }
     }
 }

@@ -84,6 +84,11 @@ pub enum Action {
     /// president, the members of the drafting body and whoever holds a mandate today in
     /// the intercommunality or one of its member communes.
     SeePolicy { intercommunality: i32, lead_mandate: Option<i32>, drafting_body: Option<i32>, published: bool },
+    /// Contribute to a policy of `intercommunality`: for a member `commune`, those acting
+    /// for it (its mayor, a deputy mayor with a delegation, its DGS, the mayor's signature
+    /// delegate); in one's own name (None), the members of the drafting body and the
+    /// drafting team.
+    Contribute { intercommunality: i32, commune: Option<i32>, drafting_body: Option<i32> },
 }
 
 impl Action {
@@ -91,7 +96,13 @@ impl Action {
     /// commune's response is drafted and signed by those acting for the commune, a
     /// signature is delegated by its mayor.
     fn personal(&self) -> bool {
-        matches!(self, Action::DraftResponse { .. } | Action::SubmitResponse { .. } | Action::DelegateSignature { .. })
+        matches!(
+            self,
+            Action::DraftResponse { .. }
+                | Action::SubmitResponse { .. }
+                | Action::DelegateSignature { .. }
+                | Action::Contribute { commune: Some(_), .. }
+        )
     }
     fn describe(&self) -> &'static str {
         match self {
@@ -119,6 +130,8 @@ impl Action {
             Action::ManagePolicies { .. } => "manage this intercommunality's policies",
             Action::DraftPolicy { .. } => "draft this policy (its drafting team)",
             Action::SeePolicy { .. } => "see this policy",
+            Action::Contribute { commune: Some(_), .. } => "contribute for this commune",
+            Action::Contribute { commune: None, .. } => "contribute to this policy in your own name",
         }
     }
 }
@@ -272,6 +285,16 @@ async fn allows<S: FactSource>(on: &S, actor: &Actor, p: &Principal, action: Act
                             None => false,
                         }
                         || in_circle(on, actor, intercommunality).await?))
+        }
+        Action::Contribute { intercommunality, commune: Some(c), .. } => {
+            f.member_communes(intercommunality).await?.contains(&c) && acting_for(on, actor).await?.drafts.contains(&c)
+        }
+        Action::Contribute { intercommunality, commune: None, drafting_body } => {
+            drafts_policy(on, actor, p, intercommunality, None, drafting_body).await?
+                || match drafting_body {
+                    Some(b) => actor.sits_in(on, b).await?,
+                    None => false,
+                }
         }
     })
 }

@@ -4,12 +4,18 @@ use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::model::{policy, policy_section, policy_version, policy_version_section};
-use super::rules::{DiffOp, PolicyKind, PolicyStatus, SectionChange, SectionChangeKind, VisibilityChoice};
+use super::model::{
+    policy, policy_contribution, policy_cosignature, policy_section, policy_version, policy_version_section,
+};
+use super::rules::{
+    AnswerKind, ContributionKind, ContributionStatus, ContributionVisibility, DiffOp, PolicyKind, PolicyStatus,
+    SectionChange, SectionChangeKind, VisibilityChoice,
+};
 use super::service::{self, access, Transition};
 use crate::auth::Granted;
+use crate::directory::graphql::{Commune, Person};
 use crate::error::AppResult;
-use crate::graphql::support::{actor, keyset_page, state, KeyConn, PageArgs};
+use crate::graphql::support::{actor, keyset_page, loaders, state, KeyConn, PageArgs};
 use crate::ids::{self, Kind};
 
 /// Politique publique / document-cadre co-construit: a policy the communes write
@@ -105,6 +111,24 @@ impl Policy {
     async fn version_numbered(&self, ctx: &Context<'_>, number: i32) -> AppResult<PolicyVersion> {
         let v = super::queries::version_numbered(&state(ctx)?.db, self.0.id, number).await?;
         Ok(PolicyVersion(service::policy_version(&self.0, v)))
+    }
+    /// Contributions (amendements, propositions, commentaires, questions) the reader may
+    /// see, oldest first: the drafting team all; others those visible to the communes,
+    /// their own and their commune's.
+    async fn contributions(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<KeyConn<Contribution>> {
+        let rows = access::contributions_of(&state(ctx)?.db, actor(ctx)?, &self.0).await?;
+        let items = rows
+            .into_iter()
+            .map(|c| (c.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), c.id, Contribution(c)))
+            .collect();
+        keyset_page(ctx, &PageArgs { after, before, first, last }, "contributions", items, false)
     }
     /// How version `to` differs from version `from`, section by section (added, removed,
     /// moved, changed with a word-level diff); unchanged sections are left out.
@@ -206,6 +230,139 @@ impl VersionSection {
     async fn body(&self) -> &str {
         &self.0.body
     }
+    /// The contributions behind this section's change in this version ("what became of
+    /// my amendment", "why this sentence changed").
+    async fn contribution_ids(&self, ctx: &Context<'_>) -> AppResult<Vec<ID>> {
+        let rows = loaders(ctx)?.sources.load_one(self.0.version_id).await?.unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.section_id == self.0.section_id)
+            .map(|r| ids::encode(Kind::PolicyContribution, r.contribution_id))
+            .collect())
+    }
+}
+
+/// Contribution à la concertation: an amendment (amendement: a section's proposed new
+/// text with its reasons), a proposal, a comment or a question, on a published version.
+pub struct Contribution(Granted<policy_contribution::Model>);
+
+#[Object]
+impl Contribution {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::PolicyContribution, self.0.id)
+    }
+    async fn kind(&self) -> ContributionKind {
+        self.0.kind
+    }
+    async fn status(&self) -> ContributionStatus {
+        self.0.status
+    }
+    /// The number of the version it was made on.
+    async fn version_number(&self, ctx: &Context<'_>) -> AppResult<i32> {
+        let v = loaders(ctx)?
+            .policy_version
+            .load_one(self.0.version_id)
+            .await?
+            .ok_or_else(|| crate::error::AppError::internal("a contribution's version is missing"))?;
+        Ok(v.number)
+    }
+    /// The section it is about (a PolicySection ID), if any.
+    async fn section_id(&self) -> Option<ID> {
+        self.0.section_id.map(|s| ids::encode(Kind::PolicySection, s))
+    }
+    /// The contribution a comment answers (fil de discussion).
+    async fn parent_id(&self) -> Option<ID> {
+        self.0.parent_id.map(|s| ids::encode(Kind::PolicyContribution, s))
+    }
+    /// The commune it speaks for (none: in its author's own name).
+    async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
+        let Some(c) = self.0.commune_id else { return Ok(None) };
+        Ok(loaders(ctx)?.commune.load_one(c).await?.map(Commune))
+    }
+    /// Who wrote it.
+    async fn author(&self, ctx: &Context<'_>) -> AppResult<Option<Person>> {
+        Ok(loaders(ctx)?.person.load_one(self.0.author_person_id).await?.map(Person))
+    }
+    /// Its text; for an amendment, its reasons (exposé des motifs).
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    /// An amendment's proposed text for the section.
+    async fn proposed_text(&self) -> Option<&str> {
+        self.0.proposed_text.as_deref()
+    }
+    async fn visibility(&self) -> ContributionVisibility {
+        self.0.visibility
+    }
+    /// Réponse motivée of the drafting team.
+    async fn answer(&self) -> Option<AnswerKind> {
+        self.0.answer
+    }
+    async fn answer_reasons(&self) -> Option<&str> {
+        self.0.answer_reasons.as_deref()
+    }
+    /// For a MERGED answer: the contribution it joined.
+    async fn merged_into_id(&self) -> Option<ID> {
+        self.0.merged_into_id.map(|c| ids::encode(Kind::PolicyContribution, c))
+    }
+    async fn answered_at(&self) -> Option<DateTime<Utc>> {
+        self.0.answered_at
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// Pass it back as `expectedVersion` to answer or withdraw.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// The communes behind it: its author's (first) and those that co-signed, with their
+    /// populations frozen at signing.
+    async fn signatures(&self, ctx: &Context<'_>) -> AppResult<Vec<Signature>> {
+        let rows = loaders(ctx)?.signatures.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(Signature).collect())
+    }
+    /// How many communes and inhabitants stand behind it.
+    async fn support(&self, ctx: &Context<'_>) -> AppResult<Support> {
+        let rows = loaders(ctx)?.signatures.load_one(self.0.id).await?.unwrap_or_default();
+        Ok(Support { communes: rows.len() as i32, inhabitants: rows.iter().filter_map(|r| r.population).sum() })
+    }
+}
+
+/// A commune's signature of a contribution (its author's, or a co-signature).
+pub struct Signature(policy_cosignature::Model);
+
+#[Object(name = "ContributionSignature")]
+impl Signature {
+    async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
+        Ok(loaders(ctx)?.commune.load_one(self.0.commune_id).await?.map(Commune))
+    }
+    /// Who signed for the commune.
+    async fn person(&self, ctx: &Context<'_>) -> AppResult<Option<Person>> {
+        Ok(loaders(ctx)?.person.load_one(self.0.person_id).await?.map(Person))
+    }
+    /// The author's own commune.
+    async fn author(&self) -> bool {
+        self.0.author
+    }
+    /// Population municipale, frozen at signing, with its year.
+    async fn population(&self) -> Option<i64> {
+        self.0.population
+    }
+    async fn population_year(&self) -> Option<i32> {
+        self.0.population_year
+    }
+    async fn signed_at(&self) -> DateTime<Utc> {
+        self.0.signed_at
+    }
+}
+
+/// Who stands behind a contribution.
+#[derive(SimpleObject)]
+#[graphql(name = "ContributionSupport")]
+pub struct Support {
+    pub communes: i32,
+    /// The sum of the signing communes' frozen populations.
+    pub inhabitants: i64,
 }
 
 /// How one section differs between two versions.
@@ -320,6 +477,42 @@ pub struct UpdatePolicySectionInput {
     pub expected_version: i32,
     pub title: Option<String>,
     pub body: Option<String>,
+    /// The contributions this edit takes up (listed behind the section in the next version).
+    #[graphql(default)]
+    pub contribution_ids: Vec<ID>,
+}
+
+#[derive(InputObject)]
+pub struct ContributeInput {
+    pub policy_id: ID,
+    pub kind: ContributionKind,
+    /// For a commune (its mayor, a deputy mayor with a delegation, its DGS); none: in
+    /// one's own name, as a member of the drafting body.
+    pub commune_id: Option<ID>,
+    /// The section of the latest version it is about; required for an amendment.
+    pub section_id: Option<ID>,
+    /// The contribution a comment answers.
+    pub parent_id: Option<ID>,
+    /// The text (at most 20 KB); for an amendment, its reasons.
+    pub body: String,
+    /// An amendment's proposed text for the section (at most 20 KB).
+    pub proposed_text: Option<String>,
+    /// When the policy allows both (default: COMMUNES).
+    pub visibility: Option<ContributionVisibility>,
+}
+
+#[derive(InputObject)]
+pub struct AnswerContributionInput {
+    pub id: ID,
+    pub expected_version: i32,
+    pub answer: AnswerKind,
+    /// Required for REJECTED and OUT_OF_SCOPE.
+    pub reasons: Option<String>,
+    /// For MERGED: the contribution it joins.
+    pub merged_into_id: Option<ID>,
+    /// For an accepted amendment: the section's new text (default for ACCEPTED: the
+    /// proposed text).
+    pub section_text: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -439,6 +632,11 @@ impl PoliciesMutation {
                 expected_version: input.expected_version,
                 title: input.title,
                 body: input.body,
+                contribution_ids: input
+                    .contribution_ids
+                    .iter()
+                    .map(|c| ids::decode("contributionIds", Kind::PolicyContribution, c))
+                    .collect::<AppResult<_>>()?,
             },
         )
         .await?;
@@ -475,6 +673,55 @@ impl PoliciesMutation {
         let id = ids::decode("policyId", Kind::Policy, &policy_id)?;
         let v = service::publish_version(state(ctx)?, actor(ctx)?, id, &change_note).await?;
         Ok(PolicyVersion(v))
+    }
+    /// Contribue à la concertation (until it closes: DEADLINE_PASSED after), on the latest
+    /// published version.
+    async fn contribute_to_policy(&self, ctx: &Context<'_>, input: ContributeInput) -> AppResult<Contribution> {
+        let c = service::contribute(
+            state(ctx)?,
+            actor(ctx)?,
+            service::NewContribution {
+                policy_id: ids::decode("policyId", Kind::Policy, &input.policy_id)?,
+                kind: input.kind,
+                commune_id: id_opt("communeId", Kind::Commune, &input.commune_id)?,
+                section_id: id_opt("sectionId", Kind::PolicySection, &input.section_id)?,
+                parent_id: id_opt("parentId", Kind::PolicyContribution, &input.parent_id)?,
+                body: input.body,
+                proposed_text: input.proposed_text,
+                visibility: input.visibility,
+            },
+        )
+        .await?;
+        Ok(Contribution(c))
+    }
+    /// Co-signs an open contribution for another commune (co-signature).
+    async fn cosign_contribution(&self, ctx: &Context<'_>, id: ID, commune_id: ID) -> AppResult<Contribution> {
+        let id = ids::decode("id", Kind::PolicyContribution, &id)?;
+        let commune = ids::decode("communeId", Kind::Commune, &commune_id)?;
+        Ok(Contribution(service::cosign(state(ctx)?, actor(ctx)?, id, commune).await?))
+    }
+    /// Withdraws one's own contribution before it is answered.
+    async fn withdraw_contribution(&self, ctx: &Context<'_>, id: ID, expected_version: i32) -> AppResult<Contribution> {
+        let id = ids::decode("id", Kind::PolicyContribution, &id)?;
+        Ok(Contribution(service::withdraw(state(ctx)?, actor(ctx)?, id, expected_version).await?))
+    }
+    /// Answers a contribution (réponse motivée, the drafting team); an accepted
+    /// amendment is applied to the working text and traced to the next version.
+    async fn answer_contribution(&self, ctx: &Context<'_>, input: AnswerContributionInput) -> AppResult<Contribution> {
+        let c = service::answer(
+            state(ctx)?,
+            actor(ctx)?,
+            service::Answer {
+                id: ids::decode("id", Kind::PolicyContribution, &input.id)?,
+                expected_version: input.expected_version,
+                answer: input.answer,
+                reasons: input.reasons,
+                merged_into_id: id_opt("mergedIntoId", Kind::PolicyContribution, &input.merged_into_id)?,
+                section_text: input.section_text,
+            },
+        )
+        .await?;
+        Ok(Contribution(c))
     }
     /// Moves the policy along its life (the secretariat): concertation (with its closing
     /// time), consultation, approval, back to drafting, revision, abandon.
@@ -530,4 +777,13 @@ pub async fn version_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Policy
     let Some(v) = policy_version::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
     let p = access::view(db, actor(ctx)?, v.policy_id).await?;
     Ok(Some(PolicyVersion(service::policy_version(&p, v))))
+}
+
+/// `node(id)` of a contribution: whoever sees it in its policy's list.
+pub async fn contribution_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<Contribution>> {
+    let db = &state(ctx)?.db;
+    let Some(c) = policy_contribution::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+    let p = access::view(db, actor(ctx)?, c.policy_id).await?;
+    let visible = access::contributions_of(db, actor(ctx)?, &p).await?;
+    Ok(visible.into_iter().find(|x| x.id == id).map(Contribution))
 }

@@ -66,6 +66,10 @@ const MOVE_SECTION: &str = "mutation($i:MovePolicySectionInput!){movePolicySecti
 const REMOVE_SECTION: &str = "mutation($id:ID!,$v:Int!){removePolicySection(id:$id,expectedVersion:$v)}";
 const PUBLISH_VERSION: &str = "mutation($p:ID!,$n:String!){publishPolicyVersion(policyId:$p,changeNote:$n){id number}}";
 const TRANSITION_POLICY: &str = "mutation($i:TransitionPolicyInput!){transitionPolicy(input:$i){id version status}}";
+const CONTRIBUTE: &str = "mutation($i:ContributeInput!){contributeToPolicy(input:$i){id version}}";
+const COSIGN: &str = "mutation($id:ID!,$c:ID!){cosignContribution(id:$id,communeId:$c){id version}}";
+const WITHDRAW_CONTRIBUTION: &str = "mutation($id:ID!,$v:Int!){withdrawContribution(id:$id,expectedVersion:$v){id}}";
+const ANSWER: &str = "mutation($i:AnswerContributionInput!){answerContribution(input:$i){id version}}";
 const UPDATE_REFERRAL: &str =
     "mutation($id:ID!,$v:Int!,$i:ReferralInput!){updateReferral(id:$id,expectedVersion:$v,input:$i){id version}}";
 const UPLOAD_REFERRAL_DOCUMENT: &str =
@@ -487,11 +491,29 @@ async fn every_mutation_succeeds_with_one_database_connection() {
     let v = version(
         &app.gql(sec, "query($id:ID!){policy(id:$id){id version}}", json!({"id": id(&p)})).await["data"]["policy"],
     );
+    let closes = (chrono::Utc::now() + Days::days(30)).format("%Y-%m-%dT18:00:00").to_string();
+    let p = s
+        .run("transitionPolicy", sec, TRANSITION_POLICY, json!({"i": {"id": id(&p), "expectedVersion": v, "to": "OPEN_CONCERTATION", "concertationClosesAt": closes}}))
+        .await;
+    let question =
+        |body: &str| json!({"i": {"policyId": id(&p), "kind": "QUESTION", "communeId": marseille, "body": body}});
+    let c = s.run("contributeToPolicy", dgs, CONTRIBUTE, question("Quel calendrier ?")).await;
+    let aix = app.commune_id(&tokens[1], "13001").await;
+    s.run("cosignContribution", aix_mayor, COSIGN, json!({"id": id(&c), "c": aix})).await;
+    s.run(
+        "answerContribution",
+        sec,
+        ANSWER,
+        json!({"i": {"id": id(&c), "expectedVersion": version(&c), "answer": "ACCEPTED"}}),
+    )
+    .await;
+    let c = s.run("contributeToPolicy", dgs, CONTRIBUTE, question("Et le budget ?")).await;
+    s.run("withdrawContribution", dgs, WITHDRAW_CONTRIBUTION, json!({"id": id(&c), "v": version(&c)})).await;
     s.run(
         "transitionPolicy",
         sec,
         TRANSITION_POLICY,
-        json!({"i": {"id": id(&p), "expectedVersion": v, "to": "ABANDON"}}),
+        json!({"i": {"id": id(&p), "expectedVersion": version(&p), "to": "ABANDON"}}),
     )
     .await;
     let _ = art;

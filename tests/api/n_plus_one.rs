@@ -110,3 +110,40 @@ async fn a_list_of_bodies_costs_the_same_statements_for_2_and_20_bodies() {
     eprintln!("bodies for 2 and 20: {counts:?} SQL statements");
     assert_eq!(counts[0], counts[1], "statements grew with the list of bodies: {counts:?}");
 }
+
+#[tokio::test]
+async fn a_policy_view_costs_the_same_statements_for_2_and_20_contributions() {
+    let app = TestApp::demo_with(counting).await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let dgs = app.login_as("dgs.marseille@demo.entente.fr").await;
+    let cassis = app.login_as("maire.cassis@demo.entente.fr").await;
+    let marseille = app.commune_id(&sec, "13055").await;
+    let cassis_id = app.commune_id(&sec, "13022").await;
+    let (p, art) = crate::policies::in_concertation(&app, &sec).await;
+    let q = "query($id:ID!){policy(id:$id){title versions{number sections{label title contributionIds}}
+      contributions(first:50){nodes{kind status versionNumber sectionId body answer commune{name} author{fullName}
+        signatures{author population commune{name} person{fullName}} support{communes inhabitants}}}}}";
+    let mut counts = Vec::new();
+    let mut made = 0;
+    for n in [2, 20] {
+        while made < n {
+            made += 1;
+            let r = app
+                .gql(Some(&dgs), "mutation($i:ContributeInput!){contributeToPolicy(input:$i){id}}", json!({"i": {"policyId": p, "kind": "AMENDMENT", "communeId": marseille, "sectionId": art[0], "body": format!("Motif {made}"), "proposedText": "Texte"}}))
+                .await;
+            let c = ok(&r)["contributeToPolicy"]["id"].clone();
+            ok(&app
+                .gql(
+                    Some(&cassis),
+                    "mutation($id:ID!,$c:ID!){cosignContribution(id:$id,communeId:$c){id}}",
+                    json!({"id": c, "c": cassis_id}),
+                )
+                .await);
+        }
+        let (statements, r) = cost(&app, &sec, q, json!({"id": p})).await;
+        assert_eq!(r["data"]["policy"]["contributions"]["nodes"].as_array().unwrap().len() as i64, n);
+        counts.push(statements);
+    }
+    eprintln!("policy view with 2 and 20 contributions: {counts:?} SQL statements");
+    assert_eq!(counts[0], counts[1], "statements grew with the contributions: {counts:?}");
+}

@@ -56,6 +56,9 @@ struct World {
     sec_amp: String,
     /// Aix's mayor, who opens the mayors' requests others sign.
     mayor_aix: String,
+    /// Marseille's mayor, who writes the contributions to policies that others co-sign,
+    /// withdraw or answer.
+    mayor_marseille: String,
     marseille: String,
     amp: String,
     martigues: String,
@@ -114,6 +117,33 @@ impl World {
             ids.push(s["addPolicySection"]["id"].as_str().unwrap().to_string());
         }
         (p, ids)
+    }
+    /// A fresh policy in concertation (version 1 published, 30 days to go); returns
+    /// (policy, its section).
+    async fn policy_in_concertation(&self) -> (String, String) {
+        let (p, s) = self.policy(1).await;
+        self.as_admin("mutation($p:ID!){publishPolicyVersion(policyId:$p,changeNote:\"V1\"){id}}", json!({"p": p}))
+            .await;
+        let closes = paris_time(30, 18);
+        self.as_admin(
+            "mutation($i:TransitionPolicyInput!){transitionPolicy(input:$i){id}}",
+            json!({"i": {"id": p, "expectedVersion": 2, "to": "OPEN_CONCERTATION", "concertationClosesAt": closes}}),
+        )
+        .await;
+        (p, s[0].clone())
+    }
+    /// A contribution of Marseille (by its mayor) to a fresh policy in concertation.
+    async fn contribution(&self) -> String {
+        let (p, _) = self.policy_in_concertation().await;
+        let r = self
+            .app
+            .gql(
+                Some(&self.mayor_marseille),
+                "mutation($i:ContributeInput!){contributeToPolicy(input:$i){id}}",
+                json!({"i": {"policyId": p, "kind": "QUESTION", "communeId": self.marseille, "body": "Quel calendrier ?"}}),
+            )
+            .await;
+        ok(&r)["contributeToPolicy"]["id"].as_str().unwrap().to_string()
     }
     fn next(&self) -> u32 {
         self.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -569,6 +599,42 @@ async fn attempt(w: &World, row: &str) -> (String, Value) {
                 json!({"i": {"id": p, "expectedVersion": 1, "to": "ABANDON"}}),
             )
         }
+        "contributeToPolicy" => {
+            let (p, _) = w.policy_in_concertation().await;
+            (
+                q("mutation($i:ContributeInput!){contributeToPolicy(input:$i){id}}"),
+                json!({"i": {"policyId": p, "kind": "COMMENT", "communeId": w.marseille, "body": "Avis favorable."}}),
+            )
+        }
+        "cosignContribution" => {
+            // Aix's mayor writes; Marseille co-signs.
+            let (p, _) = w.policy_in_concertation().await;
+            let aix = w.app.commune_id(&w.admin, "13001").await;
+            let r = w
+                .app
+                .gql(
+                    Some(&w.mayor_aix),
+                    "mutation($i:ContributeInput!){contributeToPolicy(input:$i){id}}",
+                    json!({"i": {"policyId": p, "kind": "PROPOSAL", "communeId": aix, "body": "Un plan vélo."}}),
+                )
+                .await;
+            let c = ok(&r)["contributeToPolicy"]["id"].clone();
+            (
+                q("mutation($id:ID!,$c:ID!){cosignContribution(id:$id,communeId:$c){id}}"),
+                json!({"id": c, "c": w.marseille}),
+            )
+        }
+        "withdrawContribution" => {
+            let c = w.contribution().await;
+            (q("mutation($id:ID!){withdrawContribution(id:$id,expectedVersion:1){id}}"), json!({"id": c}))
+        }
+        "answerContribution" => {
+            let c = w.contribution().await;
+            (
+                q("mutation($i:AnswerContributionInput!){answerContribution(input:$i){id}}"),
+                json!({"i": {"id": c, "expectedVersion": 1, "answer": "OUT_OF_SCOPE", "reasons": "Hors compétence."}}),
+            )
+        }
         other => panic!("no attempt for {other}"),
     }
 }
@@ -633,6 +699,11 @@ fn allowed(row: &str, r: Role) -> bool {
         | "movePolicySection"
         | "removePolicySection"
         | "publishPolicyVersion" => amp_secretariat || r == President,
+        // For Marseille: those acting for it (an admin takes over no commune's voice);
+        // withdrawn by its author (Marseille's mayor) only; answered by the drafting team.
+        "contributeToPolicy" | "cosignContribution" => commune_officer,
+        "withdrawContribution" => r == MayorMarseille,
+        "answerContribution" => amp_secretariat || r == President,
         other => panic!("no expectation for {other}"),
     }
 }
@@ -664,7 +735,7 @@ const SELF_SERVICE: [&str; 7] = [
     "createCalendarFeed",
     "markNotificationsRead",
 ];
-const MATRIX: [&str; 57] = [
+const MATRIX: [&str; 61] = [
     "createPerson",
     "updatePerson",
     "createMandate",
@@ -722,6 +793,10 @@ const MATRIX: [&str; 57] = [
     "removePolicySection",
     "publishPolicyVersion",
     "transitionPolicy",
+    "contributeToPolicy",
+    "cosignContribution",
+    "withdrawContribution",
+    "answerContribution",
 ];
 
 /// Runs a prepared attempt with `token`: a GraphQL multipart request for an upload.
@@ -758,6 +833,7 @@ async fn world() -> (World, Vec<Option<String>>) {
     let mayor_of_marseille = current_mayor(&app, &admin, "13055").await;
     let mayor_of_cassis = current_mayor(&app, &admin, "13022").await;
     let mayor_aix = app.login_as("maire.aix@demo.entente.fr").await;
+    let mayor_marseille = app.login_as("maire.marseille@demo.entente.fr").await;
     let r = app.gql(Some(&admin), "{commune(inseeCode:\"13055\"){council{role person{id}}}}", json!({})).await;
     let dgs_marseille = ok(&r)["commune"]["council"].as_array().unwrap().iter().find(|m| m["role"] == "DGS").unwrap()
         ["person"]["id"]
@@ -770,6 +846,7 @@ async fn world() -> (World, Vec<Option<String>>) {
         admin,
         sec_amp,
         mayor_aix,
+        mayor_marseille,
         marseille,
         amp,
         martigues,

@@ -16,7 +16,7 @@ const TRANSITION: &str =
 const DRAFT: &str = "query($id:ID!){policy(id:$id){version draft{id label depth title body version}}}";
 
 /// The mobility agenda, drafted by a working group animated by AMP's president.
-async fn agenda(app: &TestApp, sec: &str) -> (String, String) {
+pub async fn agenda(app: &TestApp, sec: &str) -> (String, String) {
     let (wg, _) = working_group(app, sec, &["13055", "13001"]).await;
     let amp = app.epci_id(sec, "200054807").await;
     let r = app
@@ -279,4 +279,142 @@ async fn bad_text_input_is_refused_with_its_field_and_changes_nothing() {
     let titles: Vec<&str> =
         ok(&r)["policy"]["draft"].as_array().unwrap().iter().map(|s| s["title"].as_str().unwrap()).collect();
     assert_eq!(titles, ["Titre I", "Article"]);
+}
+
+const CONTRIBUTE: &str = "mutation($i:ContributeInput!){contributeToPolicy(input:$i){id kind status version visibility support{communes inhabitants}}}";
+const ANSWER: &str =
+    "mutation($i:AnswerContributionInput!){answerContribution(input:$i){id status answer answerReasons version}}";
+const COSIGN: &str =
+    "mutation($id:ID!,$c:ID!){cosignContribution(id:$id,communeId:$c){id support{communes inhabitants}}}";
+const WITHDRAW: &str = "mutation($id:ID!,$v:Int!){withdrawContribution(id:$id,expectedVersion:$v){status version}}";
+
+/// The agenda with two articles, version 1 published and the concertation open for 30
+/// days; returns (policy, [article ids]).
+pub async fn in_concertation(app: &TestApp, sec: &str) -> (String, Vec<String>) {
+    let (p, _) = agenda(app, sec).await;
+    let a1 = add(app, sec, &p, None, "Article 1", "Les communes sont associées.").await;
+    let a2 = add(app, sec, &p, None, "Article 2", "Le plan est révisé tous les six ans.").await;
+    ok(&app.gql(Some(sec), PUBLISH, json!({"p": p, "n": "V1"})).await);
+    ok(&transition(app, sec, &p, "OPEN_CONCERTATION", Some(in_days(30))).await);
+    (p, vec![id(&a1), id(&a2)])
+}
+
+#[tokio::test]
+async fn communes_amend_cosign_and_get_motivated_answers_traced_to_the_next_version() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let marseille_mayor = app.login_as("maire.marseille@demo.entente.fr").await;
+    let dgs = app.login_as("dgs.marseille@demo.entente.fr").await;
+    let cassis_mayor = app.login_as("maire.cassis@demo.entente.fr").await;
+    let marseille = app.commune_id(&sec, "13055").await;
+    let cassis = app.commune_id(&sec, "13022").await;
+    let (p, art) = in_concertation(&app, &sec).await;
+
+    // Marseille's DGS amends article 1 for Marseille; Cassis's mayor co-signs.
+    let amend = json!({"i": {"policyId": p, "kind": "AMENDMENT", "communeId": marseille, "sectionId": art[0],
+        "body": "Associer aussi les conseils de territoire.", "proposedText": "Les communes et les territoires sont associés."}});
+    let r = app.gql(Some(&dgs), CONTRIBUTE, amend.clone()).await;
+    let c = ok(&r)["contributeToPolicy"].clone();
+    assert_eq!((c["kind"].as_str(), c["status"].as_str()), (Some("AMENDMENT"), Some("OPEN")));
+    assert_eq!(c["support"]["communes"], 1);
+    let marseille_pop = c["support"]["inhabitants"].as_i64().unwrap();
+    assert!(marseille_pop > 800_000, "{c}");
+    // Cassis's mayor cannot speak for Marseille, and a commune signs once.
+    assert_eq!(code(&app.gql(Some(&cassis_mayor), CONTRIBUTE, amend.clone()).await), "FORBIDDEN");
+    let r = app.gql(Some(&cassis_mayor), COSIGN, json!({"id": c["id"], "c": cassis})).await;
+    let support = &ok(&r)["cosignContribution"]["support"];
+    assert_eq!(support["communes"], 2);
+    assert!(support["inhabitants"].as_i64().unwrap() > marseille_pop);
+    assert_eq!(code(&app.gql(Some(&cassis_mayor), COSIGN, json!({"id": c["id"], "c": cassis})).await), "CONFLICT");
+    // A comment answers it in a thread; an amendment needs its text and a section of the version.
+    let r = app
+        .gql(Some(&marseille_mayor), CONTRIBUTE, json!({"i": {"policyId": p, "kind": "COMMENT", "communeId": marseille, "parentId": c["id"], "body": "Soutien."}}))
+        .await;
+    ok(&r);
+    let mut bad = amend.clone();
+    bad["i"]["proposedText"] = Value::Null;
+    let r = app.gql(Some(&dgs), CONTRIBUTE, bad).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "proposedText");
+    let mut bad = amend.clone();
+    bad["i"]["sectionId"] = json!(art[0].clone());
+    bad["i"]["body"] = json!("x".repeat(20_001));
+    assert_eq!(app.gql(Some(&dgs), CONTRIBUTE, bad).await["errors"][0]["extensions"]["field"], "body");
+
+    // The drafting team answers: reasons are required to reject; a stale answer is a conflict.
+    let v = c["version"].as_i64().unwrap();
+    let r =
+        app.gql(Some(&sec), ANSWER, json!({"i": {"id": c["id"], "expectedVersion": v, "answer": "REJECTED"}})).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "reasons");
+    assert_eq!(
+        code(
+            &app.gql(Some(&dgs), ANSWER, json!({"i": {"id": c["id"], "expectedVersion": v, "answer": "ACCEPTED"}}))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    let r =
+        app.gql(Some(&sec), ANSWER, json!({"i": {"id": c["id"], "expectedVersion": v, "answer": "ACCEPTED"}})).await;
+    assert_eq!(ok(&r)["answerContribution"]["answer"], "ACCEPTED");
+    let r = app
+        .gql(
+            Some(&sec),
+            ANSWER,
+            json!({"i": {"id": c["id"], "expectedVersion": v, "answer": "REJECTED", "reasons": "Non"}}),
+        )
+        .await;
+    assert_eq!(code(&r), "CONFLICT");
+    // Answered: no longer withdrawn; its author and co-signers are told.
+    assert_eq!(code(&app.gql(Some(&dgs), WITHDRAW, json!({"id": c["id"], "v": v + 1})).await), "INVALID_TRANSITION");
+    for tok in [&dgs, &cassis_mayor] {
+        let r = app.gql(Some(tok), "{myNotifications(first:5){nodes{kind message}}}", json!({})).await;
+        assert_eq!(ok(&r)["myNotifications"]["nodes"][0]["kind"], "CONTRIBUTION_ANSWERED", "{r}");
+    }
+    // The amendment is in the working text, and version 2 lists it behind article 1.
+    let r = app.gql(Some(&sec), DRAFT, json!({"id": p})).await;
+    assert_eq!(ok(&r)["policy"]["draft"][0]["body"], "Les communes et les territoires sont associés.");
+    ok(&app.gql(Some(&sec), PUBLISH, json!({"p": p, "n": "Après la concertation"})).await);
+    let q = "query($id:ID!){policy(id:$id){versionNumbered(number:2){sections{sectionId contributionIds}} compare(from:1,to:2){sectionId kind}}}";
+    let r = app.gql(Some(&cassis_mayor), q, json!({"id": p})).await;
+    let sections = &ok(&r)["policy"]["versionNumbered"]["sections"];
+    assert_eq!(sections[0]["contributionIds"], json!([c["id"]]));
+    assert_eq!(sections[1]["contributionIds"], json!([]));
+    assert_eq!(ok(&r)["policy"]["compare"], json!([{"sectionId": art[0], "kind": "CHANGED"}]));
+}
+
+#[tokio::test]
+async fn contributions_close_with_the_concertation_and_follow_their_visibility() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let marseille_mayor = app.login_as("maire.marseille@demo.entente.fr").await;
+    let dgs = app.login_as("dgs.marseille@demo.entente.fr").await;
+    let cassis_mayor = app.login_as("maire.cassis@demo.entente.fr").await;
+    let marseille = app.commune_id(&sec, "13055").await;
+    let (p, art) = in_concertation(&app, &sec).await;
+    let question = |visibility: &str| json!({"i": {"policyId": p, "kind": "QUESTION", "communeId": marseille, "sectionId": art[1], "body": "Quel calendrier ?", "visibility": visibility}});
+    let r = app.gql(Some(&marseille_mayor), CONTRIBUTE, question("DRAFTING_TEAM")).await;
+    let private = ok(&r)["contributeToPolicy"].clone();
+    ok(&app.gql(Some(&marseille_mayor), CONTRIBUTE, question("COMMUNES")).await);
+    let list = "query($id:ID!){policy(id:$id){contributions{totalCount nodes{id visibility}}}}";
+    let count = |r: &Value| r["data"]["policy"]["contributions"]["totalCount"].as_i64();
+    // The drafting team and Marseille's people see both; Cassis only the public one.
+    assert_eq!(count(&app.gql(Some(&sec), list, json!({"id": p})).await), Some(2));
+    assert_eq!(count(&app.gql(Some(&dgs), list, json!({"id": p})).await), Some(2));
+    assert_eq!(count(&app.gql(Some(&cassis_mayor), list, json!({"id": p})).await), Some(1));
+    let node = "query($id:ID!){node(id:$id){... on Contribution{kind}}}";
+    assert_eq!(app.gql(Some(&cassis_mayor), node, json!({"id": private["id"]})).await["data"]["node"], Value::Null);
+    // Only its author withdraws it, while it is open.
+    let v = private["version"].as_i64().unwrap();
+    assert_eq!(code(&app.gql(Some(&dgs), WITHDRAW, json!({"id": private["id"], "v": v})).await), "FORBIDDEN");
+    let r = app.gql(Some(&marseille_mayor), WITHDRAW, json!({"id": private["id"], "v": v})).await;
+    assert_eq!(ok(&r)["withdrawContribution"]["status"], "WITHDRAWN");
+    // Once the closing time has passed: DEADLINE_PASSED, nothing written.
+    use sea_orm::ConnectionTrait;
+    app.state
+        .db
+        .execute_unprepared("UPDATE policy SET concertation_closes_at = '2020-01-01 00:00:00+00:00'")
+        .await
+        .unwrap();
+    let before = app.audit_count().await;
+    assert_eq!(code(&app.gql(Some(&marseille_mayor), CONTRIBUTE, question("COMMUNES")).await), "DEADLINE_PASSED");
+    assert_eq!(app.audit_count().await, before);
 }

@@ -473,3 +473,17 @@ async fn policies_are_drafted_by_their_team_and_seen_in_their_metropole_once_pub
     )
     .await;
 }
+
+#[tokio::test]
+async fn contributions_speak_for_a_member_commune_or_for_the_drafting_body() {
+    let f = world();
+    let marseille = Action::Contribute { intercommunality: AMP, commune: Some(MARSEILLE), drafting_body: Some(BODY) };
+    // Those acting for Marseille; never an admin (a commune's voice), nor another commune's mayor.
+    check(&f, marseille, &[MAYOR, DGS, DEPUTY], &[ADMIN, SEC_AMP, PRESIDENT, COUNCILLOR, MAYOR_AUBAGNE]).await;
+    // A commune outside the intercommunality does not contribute to its policies.
+    let elsewhere = Action::Contribute { intercommunality: AMP, commune: Some(ELSEWHERE), drafting_body: None };
+    check(&f, elsewhere, &[], &[MAYOR_ELSEWHERE, SEC_AMP]).await;
+    // In one's own name: the drafting body's members and the drafting team.
+    let own = Action::Contribute { intercommunality: AMP, commune: None, drafting_body: Some(BODY) };
+    check(&f, own, &[ADMIN, SEC_AMP, COUNCILLOR, DEPUTY], &[MAYOR, PRESIDENT, SEC_OTHER, MAYOR_ELSEWHERE]).await;
+}

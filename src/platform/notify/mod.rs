@@ -54,6 +54,9 @@ str_enum!(
         DeadlineExtended = "DEADLINE_EXTENDED",
         /// The commune has not answered a referral yet and its deadline nears (relance).
         ReferralReminder = "REFERRAL_REMINDER",
+        /// The drafting team answered a contribution to a policy (réponse motivée), told
+        /// to its author and co-signers.
+        ContributionAnswered = "CONTRIBUTION_ANSWERED",
     }
 );
 
@@ -108,6 +111,13 @@ pub enum Event {
         deadline_day: NaiveDate,
         days_left: i64,
     },
+    /// `answer`: the answer's kind (ACCEPTED, REJECTED...).
+    ContributionAnswered {
+        policy: i32,
+        contribution: i32,
+        title: String,
+        answer: String,
+    },
 }
 
 /// The records an event is about (the outbox row's and its notifications' columns).
@@ -130,6 +140,7 @@ impl Event {
             Event::ReferralOpened { .. } => K::ReferralOpened,
             Event::DeadlineExtended { .. } => K::DeadlineExtended,
             Event::ReferralReminder { .. } => K::ReferralReminder,
+            Event::ContributionAnswered { .. } => K::ContributionAnswered,
         }
     }
 
@@ -145,6 +156,8 @@ impl Event {
             Event::ReferralOpened { referral: r, .. }
             | Event::DeadlineExtended { referral: r, .. }
             | Event::ReferralReminder { referral: r, .. } => referral(r),
+            // A policy is named in the payload (the outbox has no policy column yet).
+            Event::ContributionAnswered { .. } => About::default(),
         }
     }
 
@@ -167,6 +180,9 @@ impl Event {
                 format!(
                     "Saisine « {title} »: réponse attendue avant le {deadline_day} à 23:59:59 ({days_left} jour(s))"
                 )
+            }
+            Event::ContributionAnswered { title, answer, .. } => {
+                format!("« {title} »: réponse à votre contribution ({answer})")
             }
         }
     }
@@ -242,6 +258,7 @@ mod tests {
             Event::ReferralOpened { referral: 7, title: t(), deadline_day: day() },
             Event::DeadlineExtended { referral: 7, title: t(), deadline_day: day(), reason: "demande".into() },
             Event::ReferralReminder { referral: 7, title: t(), deadline_day: day(), days_left: 7 },
+            Event::ContributionAnswered { policy: 3, contribution: 9, title: t(), answer: "ACCEPTED".into() },
         ]
     }
 
@@ -284,6 +301,7 @@ mod tests {
                 "Saisine « Budget »: réponse attendue avant le 2027-03-15 à 23:59:59",
                 "Saisine « Budget »: échéance reportée au 2027-03-15 à 23:59:59 (demande)",
                 "Saisine « Budget »: réponse attendue avant le 2027-03-15 à 23:59:59 (7 jour(s))",
+                "« Budget »: réponse à votre contribution (ACCEPTED)",
             ]
         );
     }

@@ -6,10 +6,11 @@ use super::draft_action;
 use crate::auth::policy::{pass, Action};
 use crate::auth::{Actor, Granted};
 use crate::error::AppResult;
-use crate::policies::model::{policy, policy_section, policy_version};
+use crate::policies::model::{policy, policy_contribution, policy_section, policy_version};
 use crate::policies::queries::{policy_of, published, sections};
+use crate::policies::rules::ContributionVisibility;
 
-fn see_action(p: &policy::Model, published: bool) -> Action {
+pub(super) fn see_action(p: &policy::Model, published: bool) -> Action {
     Action::SeePolicy {
         intercommunality: p.intercommunality_id,
         lead_mandate: p.lead_mandate_id,
@@ -78,4 +79,32 @@ pub async fn section<C: ConnectionTrait>(
 ) -> AppResult<Granted<policy_section::Model>> {
     let p = policy_of(db, s.policy_id).await?;
     Ok(pass(db, actor, draft_action(&p)).await?.grant(s))
+}
+
+/// The contributions to a policy a reader sees: the drafting team all of them; others
+/// those visible to the communes, their own, and those of the communes they act for.
+pub async fn contributions_of<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    p: &Granted<policy::Model>,
+) -> AppResult<Vec<Granted<policy_contribution::Model>>> {
+    let rows =
+        policy_contribution::Entity::find().filter(policy_contribution::Column::PolicyId.eq(p.id)).all(db).await?;
+    let team = match pass(db, actor, draft_action(p)).await {
+        Ok(_) => true,
+        Err(crate::error::AppError::Forbidden(_)) => false,
+        Err(e) => return Err(e),
+    };
+    let me = actor.principal.as_ref().map(|x| x.person_id);
+    let communes =
+        if team { Default::default() } else { crate::auth::policy::acting_for(db, actor).await?.drafts.clone() };
+    Ok(rows
+        .into_iter()
+        .filter(|c| {
+            team || c.visibility == ContributionVisibility::Communes
+                || Some(c.author_person_id) == me
+                || c.commune_id.is_some_and(|x| communes.contains(&x))
+        })
+        .map(|c| p.vouch(c))
+        .collect())
 }

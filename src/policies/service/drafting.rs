@@ -280,6 +280,9 @@ pub struct SectionPatch {
     pub expected_version: i32,
     pub title: Option<String>,
     pub body: Option<String>,
+    /// The contributions this edit takes up: the next version lists them behind the
+    /// section.
+    pub contribution_ids: Vec<i32>,
 }
 
 pub async fn update_section(
@@ -306,15 +309,20 @@ pub async fn update_section(
         .exec(&txn)
         .await?;
     expect_one(res.rows_affected, "section", s.version, input.expected_version)?;
-    written(
-        txn,
-        actor,
-        &allowed,
-        "UPDATE_POLICY_SECTION",
-        &p,
-        s.id,
-        |after| json!({ "policy": p.id, "title": after.title, "bytes": after.body.len(), "version": after.version }),
-    )
+    for c in &input.contribution_ids {
+        let ours = crate::policies::model::policy_contribution::Entity::find_by_id(*c)
+            .one(&txn)
+            .await?
+            .is_some_and(|x| x.policy_id == p.id);
+        if !ours {
+            return Err(AppError::validation("contributionIds", "each must be a contribution to this policy"));
+        }
+        super::contributions::trace(&txn, p.id, s.id, *c).await?;
+    }
+    let taken = &input.contribution_ids;
+    written(txn, actor, &allowed, "UPDATE_POLICY_SECTION", &p, s.id, |after| {
+        json!({ "policy": p.id, "title": after.title, "bytes": after.body.len(), "version": after.version, "contributions": taken })
+    })
     .await
 }
 
