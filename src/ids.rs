@@ -29,6 +29,7 @@ pub enum Kind {
     PolicySection,
     PolicyVersion,
     PolicyContribution,
+    PolicyStep,
 }
 
 impl Kind {
@@ -56,9 +57,10 @@ impl Kind {
             Kind::PolicySection => "PolicySection",
             Kind::PolicyVersion => "PolicyVersion",
             Kind::PolicyContribution => "Contribution",
+            Kind::PolicyStep => "PolicyStep",
         }
     }
-    const ALL: [Kind; 22] = [
+    const ALL: [Kind; 23] = [
         Kind::Commune,
         Kind::Intercommunality,
         Kind::Territory,
@@ -81,6 +83,7 @@ impl Kind {
         Kind::PolicySection,
         Kind::PolicyVersion,
         Kind::PolicyContribution,
+        Kind::PolicyStep,
     ];
 
     /// The kind a type name stands for ("Commune" -> Kind::Commune).

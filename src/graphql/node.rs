@@ -9,7 +9,7 @@ use crate::error::AppResult;
 use crate::ids::{self, Kind};
 use crate::meetings::graphql::{self as m, AgendaItem, Body, BodySeat, Document, Meeting, MeetingRequest, Proxy};
 use crate::platform::notify::graphql::Notification;
-use crate::policies::graphql::{self as pol, Contribution, Policy, PolicySection, PolicyVersion};
+use crate::policies::graphql::{self as pol, Contribution, Policy, PolicySection, PolicyStep, PolicyVersion};
 use crate::referrals::graphql::{self as r, Referral, ReferralDocument, ReferralResponse, SignatureDelegation};
 
 // ---- Node ------------------------------------------------------------------------------
@@ -40,6 +40,7 @@ pub enum Node {
     PolicySection(PolicySection),
     PolicyVersion(PolicyVersion),
     Contribution(Contribution),
+    PolicyStep(PolicyStep),
 }
 
 #[derive(Default)]
@@ -91,6 +92,7 @@ impl NodeQuery {
             (Kind::PolicySection, n) => pol::section_node(ctx, n).await?.map(Node::PolicySection),
             (Kind::PolicyVersion, n) => pol::version_node(ctx, n).await?.map(Node::PolicyVersion),
             (Kind::PolicyContribution, n) => pol::contribution_node(ctx, n).await?.map(Node::Contribution),
+            (Kind::PolicyStep, n) => pol::step_node(ctx, n).await?.map(Node::PolicyStep),
         })
     }
 }

@@ -5,11 +5,12 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::model::{
-    policy, policy_contribution, policy_cosignature, policy_section, policy_version, policy_version_section,
+    policy, policy_contribution, policy_cosignature, policy_section, policy_step, policy_version,
+    policy_version_section,
 };
 use super::rules::{
     AnswerKind, ContributionKind, ContributionStatus, ContributionVisibility, DiffOp, PolicyKind, PolicyStatus,
-    SectionChange, SectionChangeKind, VisibilityChoice,
+    SectionChange, SectionChangeKind, StepKind, StepOutcome, VisibilityChoice,
 };
 use super::service::{self, access, Transition};
 use crate::auth::Granted;
@@ -111,6 +112,17 @@ impl Policy {
     async fn version_numbered(&self, ctx: &Context<'_>, number: i32) -> AppResult<PolicyVersion> {
         let v = super::queries::version_numbered(&state(ctx)?.db, self.0.id, number).await?;
         Ok(PolicyVersion(service::policy_version(&self.0, v)))
+    }
+    /// Parcours d'approbation of the current cycle, in order: each step with the version
+    /// it judged and what the body said.
+    async fn approval_path(&self, ctx: &Context<'_>) -> AppResult<Vec<PolicyStep>> {
+        let rows = service::steps(&state(ctx)?.db, &self.0).await?;
+        Ok(rows.into_iter().map(|s| PolicyStep(access::policy_step(&self.0, s))).collect())
+    }
+    /// The number of the version adopted (délibération), once adopted.
+    async fn adopted_version_number(&self, ctx: &Context<'_>) -> AppResult<Option<i32>> {
+        let Some(v) = self.0.adopted_version_id else { return Ok(None) };
+        Ok(loaders(ctx)?.policy_version.load_one(v).await?.map(|v| v.number))
     }
     /// Contributions (amendements, propositions, commentaires, questions) the reader may
     /// see, oldest first: the drafting team all; others those visible to the communes,
@@ -365,6 +377,54 @@ pub struct Support {
     pub inhabitants: i64,
 }
 
+/// Étape du parcours d'approbation: a body's validation, opinion (avis), approval or the
+/// council's adoption (délibération), bound to the version it judged.
+pub struct PolicyStep(Granted<policy_step::Model>);
+
+#[Object]
+impl PolicyStep {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::PolicyStep, self.0.id)
+    }
+    /// 0 first.
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+    async fn kind(&self) -> StepKind {
+        self.0.kind
+    }
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+    /// The body that judges (a Body ID), if it is one of the intercommunality's.
+    async fn body_id(&self) -> Option<ID> {
+        self.0.body_id.map(|b| ids::encode(Kind::Body, b))
+    }
+    /// The number of the version it judged, once recorded.
+    async fn version_number(&self, ctx: &Context<'_>) -> AppResult<Option<i32>> {
+        let Some(v) = self.0.version_id else { return Ok(None) };
+        Ok(loaders(ctx)?.policy_version.load_one(v).await?.map(|v| v.number))
+    }
+    /// What the body said; none while the step is ahead.
+    async fn outcome(&self) -> Option<StepOutcome> {
+        self.0.outcome
+    }
+    async fn decided_on(&self) -> Option<chrono::NaiveDate> {
+        self.0.decided_on
+    }
+    /// Numéro de la délibération.
+    async fn deliberation_number(&self) -> Option<&str> {
+        self.0.deliberation_number.as_deref()
+    }
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+    /// Pass it back as `expectedVersion` to record the step.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
 /// How one section differs between two versions.
 pub struct SectionDiff(SectionChange);
 
@@ -480,6 +540,28 @@ pub struct UpdatePolicySectionInput {
     /// The contributions this edit takes up (listed behind the section in the next version).
     #[graphql(default)]
     pub contribution_ids: Vec<ID>,
+}
+
+#[derive(InputObject)]
+pub struct AddPolicyStepInput {
+    pub policy_id: ID,
+    pub kind: StepKind,
+    /// E.g. "Avis de la conférence métropolitaine des maires".
+    pub label: String,
+    pub body_id: Option<ID>,
+}
+
+#[derive(InputObject)]
+pub struct RecordPolicyStepInput {
+    pub id: ID,
+    pub expected_version: i32,
+    /// The published version the body judged.
+    pub version_number: i32,
+    pub outcome: StepOutcome,
+    pub decided_on: chrono::NaiveDate,
+    /// Required for an adoption.
+    pub deliberation_number: Option<String>,
+    pub note: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -723,6 +805,40 @@ impl PoliciesMutation {
         .await?;
         Ok(Contribution(c))
     }
+    /// Adds a step at the end of the approval path (the secretariat).
+    async fn add_policy_step(&self, ctx: &Context<'_>, input: AddPolicyStepInput) -> AppResult<PolicyStep> {
+        let s = service::add_step(
+            state(ctx)?,
+            actor(ctx)?,
+            service::NewStep {
+                policy_id: ids::decode("policyId", Kind::Policy, &input.policy_id)?,
+                kind: input.kind,
+                label: input.label,
+                body_id: id_opt("bodyId", Kind::Body, &input.body_id)?,
+            },
+        )
+        .await?;
+        Ok(PolicyStep(s))
+    }
+    /// Records what a body said at a step, in order, on a published version; the
+    /// adoption, adopted, adopts the policy on that version (the secretariat).
+    async fn record_policy_step(&self, ctx: &Context<'_>, input: RecordPolicyStepInput) -> AppResult<PolicyStep> {
+        let s = service::record_step(
+            state(ctx)?,
+            actor(ctx)?,
+            service::StepRecord {
+                id: ids::decode("id", Kind::PolicyStep, &input.id)?,
+                expected_version: input.expected_version,
+                version_number: input.version_number,
+                outcome: input.outcome,
+                decided_on: input.decided_on,
+                deliberation_number: input.deliberation_number,
+                note: input.note,
+            },
+        )
+        .await?;
+        Ok(PolicyStep(s))
+    }
     /// Moves the policy along its life (the secretariat): concertation (with its closing
     /// time), consultation, approval, back to drafting, revision, abandon.
     async fn transition_policy(&self, ctx: &Context<'_>, input: TransitionPolicyInput) -> AppResult<Policy> {
@@ -786,4 +902,12 @@ pub async fn contribution_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<C
     let p = access::view(db, actor(ctx)?, c.policy_id).await?;
     let visible = access::contributions_of(db, actor(ctx)?, &p).await?;
     Ok(visible.into_iter().find(|x| x.id == id).map(Contribution))
+}
+
+/// `node(id)` of a step of an approval path: whoever sees its policy.
+pub async fn step_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<PolicyStep>> {
+    let db = &state(ctx)?.db;
+    let Some(s) = policy_step::Entity::find_by_id(id).one(db).await? else { return Ok(None) };
+    let p = access::view(db, actor(ctx)?, s.policy_id).await?;
+    Ok(Some(PolicyStep(access::policy_step(&p, s))))
 }

@@ -70,6 +70,8 @@ const CONTRIBUTE: &str = "mutation($i:ContributeInput!){contributeToPolicy(input
 const COSIGN: &str = "mutation($id:ID!,$c:ID!){cosignContribution(id:$id,communeId:$c){id version}}";
 const WITHDRAW_CONTRIBUTION: &str = "mutation($id:ID!,$v:Int!){withdrawContribution(id:$id,expectedVersion:$v){id}}";
 const ANSWER: &str = "mutation($i:AnswerContributionInput!){answerContribution(input:$i){id version}}";
+const ADD_STEP: &str = "mutation($i:AddPolicyStepInput!){addPolicyStep(input:$i){id version}}";
+const RECORD_STEP: &str = "mutation($i:RecordPolicyStepInput!){recordPolicyStep(input:$i){id version}}";
 const UPDATE_REFERRAL: &str =
     "mutation($id:ID!,$v:Int!,$i:ReferralInput!){updateReferral(id:$id,expectedVersion:$v,input:$i){id version}}";
 const UPLOAD_REFERRAL_DOCUMENT: &str =
@@ -509,6 +511,24 @@ async fn every_mutation_succeeds_with_one_database_connection() {
     .await;
     let c = s.run("contributeToPolicy", dgs, CONTRIBUTE, question("Et le budget ?")).await;
     s.run("withdrawContribution", dgs, WITHDRAW_CONTRIBUTION, json!({"id": id(&c), "v": version(&c)})).await;
+    let step = s
+        .run(
+            "addPolicyStep",
+            sec,
+            ADD_STEP,
+            json!({"i": {"policyId": id(&p), "kind": "OPINION", "label": "Avis de la conférence"}}),
+        )
+        .await;
+    let p = s
+        .run(
+            "transitionPolicy",
+            sec,
+            TRANSITION_POLICY,
+            json!({"i": {"id": id(&p), "expectedVersion": version(&p), "to": "START_APPROVAL"}}),
+        )
+        .await;
+    s.run("recordPolicyStep", sec, RECORD_STEP, json!({"i": {"id": id(&step), "expectedVersion": 1, "versionNumber": 1, "outcome": "FAVOURABLE", "decidedOn": "2026-06-16"}}))
+        .await;
     s.run(
         "transitionPolicy",
         sec,

@@ -635,6 +635,33 @@ async fn attempt(w: &World, row: &str) -> (String, Value) {
                 json!({"i": {"id": c, "expectedVersion": 1, "answer": "OUT_OF_SCOPE", "reasons": "Hors compétence."}}),
             )
         }
+        "addPolicyStep" => {
+            let (p, _) = w.policy(0).await;
+            (
+                q("mutation($i:AddPolicyStepInput!){addPolicyStep(input:$i){id}}"),
+                json!({"i": {"policyId": p, "kind": "OPINION", "label": "Avis de la conférence"}}),
+            )
+        }
+        "recordPolicyStep" => {
+            let (p, _) = w.policy(1).await;
+            w.as_admin("mutation($p:ID!){publishPolicyVersion(policyId:$p,changeNote:\"V1\"){id}}", json!({"p": p}))
+                .await;
+            w.as_admin(
+                "mutation($i:TransitionPolicyInput!){transitionPolicy(input:$i){id}}",
+                json!({"i": {"id": p, "expectedVersion": 2, "to": "START_APPROVAL"}}),
+            )
+            .await;
+            let s = w
+                .as_admin(
+                    "mutation($i:AddPolicyStepInput!){addPolicyStep(input:$i){id}}",
+                    json!({"i": {"policyId": p, "kind": "OPINION", "label": "Avis"}}),
+                )
+                .await;
+            (
+                q("mutation($i:RecordPolicyStepInput!){recordPolicyStep(input:$i){id}}"),
+                json!({"i": {"id": s["addPolicyStep"]["id"], "expectedVersion": 1, "versionNumber": 1, "outcome": "FAVOURABLE", "decidedOn": "2026-06-16"}}),
+            )
+        }
         other => panic!("no attempt for {other}"),
     }
 }
@@ -704,6 +731,7 @@ fn allowed(row: &str, r: Role) -> bool {
         "contributeToPolicy" | "cosignContribution" => commune_officer,
         "withdrawContribution" => r == MayorMarseille,
         "answerContribution" => amp_secretariat || r == President,
+        "addPolicyStep" | "recordPolicyStep" => amp_secretariat,
         other => panic!("no expectation for {other}"),
     }
 }
@@ -735,7 +763,7 @@ const SELF_SERVICE: [&str; 7] = [
     "createCalendarFeed",
     "markNotificationsRead",
 ];
-const MATRIX: [&str; 61] = [
+const MATRIX: [&str; 63] = [
     "createPerson",
     "updatePerson",
     "createMandate",
@@ -797,6 +825,8 @@ const MATRIX: [&str; 61] = [
     "cosignContribution",
     "withdrawContribution",
     "answerContribution",
+    "addPolicyStep",
+    "recordPolicyStep",
 ];
 
 /// Runs a prepared attempt with `token`: a GraphQL multipart request for an upload.

@@ -418,3 +418,71 @@ async fn contributions_close_with_the_concertation_and_follow_their_visibility()
     assert_eq!(code(&app.gql(Some(&marseille_mayor), CONTRIBUTE, question("COMMUNES")).await), "DEADLINE_PASSED");
     assert_eq!(app.audit_count().await, before);
 }
+
+const ADD_STEP: &str = "mutation($i:AddPolicyStepInput!){addPolicyStep(input:$i){id position kind version}}";
+const RECORD_STEP: &str =
+    "mutation($i:RecordPolicyStepInput!){recordPolicyStep(input:$i){id outcome versionNumber deliberationNumber version}}";
+
+#[tokio::test]
+async fn the_approval_path_is_recorded_in_order_and_its_adoption_adopts_a_version() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let cassis = app.login_as("maire.cassis@demo.entente.fr").await;
+    let (p, wg) = agenda(&app, &sec).await;
+    add(&app, &sec, &p, None, "Article 1", "Texte.").await;
+    ok(&app.gql(Some(&sec), PUBLISH, json!({"p": p, "n": "V1"})).await);
+    let step = |kind: &str, label: &str, body: Option<&str>| json!({"i": {"policyId": p, "kind": kind, "label": label, "bodyId": body}});
+    let mut steps = Vec::new();
+    for (kind, label, body) in [
+        ("VALIDATION", "Validation par le groupe de travail", Some(wg.as_str())),
+        ("OPINION", "Avis de la conférence métropolitaine des maires", None),
+        ("ADOPTION", "Délibération du conseil de la Métropole", None),
+    ] {
+        let r = app.gql(Some(&sec), ADD_STEP, step(kind, label, body)).await;
+        steps.push(ok(&r)["addPolicyStep"]["id"].as_str().unwrap().to_string());
+    }
+    // Nothing follows the adoption; a mayor does not shape the path.
+    let r = app.gql(Some(&sec), ADD_STEP, step("OPINION", "Trop tard", None)).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "kind");
+    assert_eq!(code(&app.gql(Some(&cassis), ADD_STEP, step("OPINION", "Avis", None)).await), "FORBIDDEN");
+    let rec = |id: &str, outcome: &str, number: i64, deliberation: Option<&str>| json!({"i": {"id": id, "expectedVersion": 1, "versionNumber": number, "outcome": outcome, "decidedOn": "2026-06-16", "deliberationNumber": deliberation}});
+    // Steps are recorded in consultation or approval, in order, on a published version,
+    // with an outcome of their kind.
+    assert_eq!(
+        code(&app.gql(Some(&sec), RECORD_STEP, rec(&steps[0], "FAVOURABLE", 1, None)).await),
+        "INVALID_TRANSITION"
+    );
+    ok(&transition(&app, &sec, &p, "START_APPROVAL", None).await);
+    assert_eq!(
+        code(&app.gql(Some(&sec), RECORD_STEP, rec(&steps[1], "FAVOURABLE", 1, None)).await),
+        "INVALID_TRANSITION"
+    );
+    let r = app.gql(Some(&sec), RECORD_STEP, rec(&steps[0], "FAVOURABLE", 9, None)).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "versionNumber");
+    let r = app.gql(Some(&sec), RECORD_STEP, rec(&steps[0], "ADOPTED", 1, None)).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "outcome");
+    ok(&app.gql(Some(&sec), RECORD_STEP, rec(&steps[0], "FAVOURABLE", 1, None)).await);
+    let r = app.gql(Some(&sec), RECORD_STEP, rec(&steps[1], "FAVOURABLE_WITH_RESERVATIONS", 1, None)).await;
+    assert_eq!(ok(&r)["recordPolicyStep"]["versionNumber"], 1);
+    let r = app.gql(Some(&sec), RECORD_STEP, rec(&steps[2], "ADOPTED", 1, None)).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "deliberationNumber");
+    ok(&app.gql(Some(&sec), RECORD_STEP, rec(&steps[2], "ADOPTED", 1, Some("2026-123"))).await);
+    // Adopted on version 1; everyone in the métropole sees where it stands.
+    let q = "query($id:ID!){policy(id:$id){status adoptedVersionNumber approvalPath{kind outcome versionNumber deliberationNumber}}}";
+    let r = app.gql(Some(&cassis), q, json!({"id": p})).await;
+    let policy = &ok(&r)["policy"];
+    assert_eq!((policy["status"].as_str(), policy["adoptedVersionNumber"].as_i64()), (Some("ADOPTED"), Some(1)));
+    let outcomes: Vec<&str> =
+        policy["approvalPath"].as_array().unwrap().iter().map(|s| s["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["FAVOURABLE", "FAVOURABLE_WITH_RESERVATIONS", "ADOPTED"]);
+    assert_eq!(policy["approvalPath"][2]["deliberationNumber"], "2026-123");
+    // Revision: a new cycle, its own path; the adopted version stays on record.
+    let r = transition(&app, &sec, &p, "REVISE", None).await;
+    assert_eq!(
+        (ok(&r)["transitionPolicy"]["status"].as_str(), r["data"]["transitionPolicy"]["cycle"].as_i64()),
+        (Some("DRAFTING"), Some(2))
+    );
+    let r = app.gql(Some(&sec), q, json!({"id": p})).await;
+    assert_eq!(ok(&r)["policy"]["approvalPath"], json!([]));
+    assert_eq!(r["data"]["policy"]["adoptedVersionNumber"], 1);
+}

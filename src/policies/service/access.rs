@@ -66,6 +66,14 @@ pub async fn draft_of<C: ConnectionTrait>(
     Ok(sections(db, p.id).await?.into_iter().map(|s| allowed.grant(s)).collect())
 }
 
+/// The approval path is seen by whoever sees its policy.
+pub fn policy_step(
+    p: &Granted<policy::Model>,
+    s: crate::policies::model::policy_step::Model,
+) -> Granted<crate::policies::model::policy_step::Model> {
+    p.vouch(s)
+}
+
 /// A published version is seen by whoever sees its policy.
 pub fn policy_version(p: &Granted<policy::Model>, v: policy_version::Model) -> Granted<policy_version::Model> {
     p.vouch(v)

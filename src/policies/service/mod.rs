@@ -2,12 +2,14 @@
 //! write depends on, write, audit. Split by sub-domain: `drafting` (the policy and its
 //! working text), `versions` (publishing and comparing), `lifecycle` (its status).
 pub mod access;
+mod approval;
 mod contributions;
 mod drafting;
 mod lifecycle;
 mod versions;
 
 pub use access::policy_version;
+pub use approval::{add_step, record_step, steps, NewStep, StepRecord};
 pub use contributions::{answer, contribute, cosign, withdraw, Answer, NewContribution};
 pub use drafting::{
     add_section, create_policy, move_section, remove_section, update_policy, update_section, NewPolicy, NewSection,
