@@ -1,10 +1,12 @@
 //! Read-only facts about persons and their mandates that other modules and the policy
 //! use. Never imports the policy (it reads these through `auth::facts`).
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::model::{mandate, person};
-use super::rules::Period;
+use super::rules::{Period, Role};
 use crate::auth::model::account;
 use crate::error::AppResult;
 
@@ -32,4 +34,26 @@ pub async fn current_holdings<C: ConnectionTrait>(
 /// Whether the person has an account.
 pub async fn has_account<C: ConnectionTrait>(db: &C, person_id: i32) -> AppResult<bool> {
     Ok(account::Entity::find().filter(account::Column::PersonId.eq(person_id)).count(db).await? > 0)
+}
+
+/// The persons who speak for `communes` today: their mayors and DGS (who are told of
+/// referrals and policies). Reads the mandates of these communes only, 2,000 communes
+/// per statement.
+pub async fn officers_of<C: ConnectionTrait>(db: &C, communes: &HashSet<i32>) -> AppResult<Vec<i32>> {
+    let today = crate::time::today_paris();
+    let ids: Vec<i32> = communes.iter().copied().collect();
+    let mut people = Vec::new();
+    for chunk in ids.chunks(2_000) {
+        let rows = mandate::Entity::find()
+            .filter(mandate::Column::Role.is_in([Role::Mayor, Role::Dgs]))
+            .filter(mandate::Column::CommuneId.is_in(chunk.iter().copied()))
+            .filter(mandate::Column::StartDate.lte(today))
+            .filter(Condition::any().add(mandate::Column::EndDate.is_null()).add(mandate::Column::EndDate.gt(today)))
+            .all(db)
+            .await?;
+        people.extend(rows.into_iter().map(|m| m.person_id));
+    }
+    people.sort_unstable();
+    people.dedup();
+    Ok(people)
 }

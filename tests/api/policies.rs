@@ -184,6 +184,11 @@ async fn the_text_is_the_drafting_teams_and_published_versions_are_everyones_in_
     assert_eq!(code(&r), "FORBIDDEN");
     assert_eq!(code(&transition(&app, &sec, &p, "OPEN_CONCERTATION", Some(in_days(30))).await), "NOT_PUBLISHED");
     ok(&app.gql(Some(&sec), PUBLISH, json!({"p": p, "n": "V1"})).await);
+    // The mayors and DGS of the member communes are told of the new version.
+    let r = app.gql(Some(&cassis), "{myNotifications(first:1){nodes{kind message}}}", json!({})).await;
+    let n = &ok(&r)["myNotifications"]["nodes"][0];
+    assert_eq!(n["kind"], "POLICY_VERSION_PUBLISHED");
+    assert_eq!(n["message"], "« Agenda de la mobilité métropolitaine »: version 1 publiée");
     // Published: seen by the people of the métropole's communes, not its working text.
     let r = app.gql(Some(&cassis), see, json!({"id": p})).await;
     assert_eq!(ok(&r)["policy"]["versions"][0]["number"], 1);
@@ -211,6 +216,11 @@ async fn a_policy_goes_from_drafting_to_concertation_and_back_and_refuses_wrong_
     let r = transition(&app, &sec, &p, "OPEN_CONCERTATION", Some(in_days(30))).await;
     let t = &ok(&r)["transitionPolicy"];
     assert_eq!(t["status"], "CONCERTATION");
+    let cassis = app.login_as("maire.cassis@demo.entente.fr").await;
+    let r = app.gql(Some(&cassis), "{myNotifications(first:1){nodes{kind message}}}", json!({})).await;
+    let n = &ok(&r)["myNotifications"]["nodes"][0];
+    assert_eq!(n["kind"], "CONCERTATION_OPENED");
+    assert!(n["message"].as_str().unwrap().ends_with(&format!("{} à 18:00", &in_days(30)[..10])), "{n}");
     // 18:00 in Paris, stored and answered in UTC.
     let closes: chrono::DateTime<chrono::Utc> = t["concertationClosesAt"].as_str().unwrap().parse().unwrap();
     let local = chrono::NaiveDateTime::parse_from_str(&in_days(30), "%Y-%m-%dT%H:%M:%S").unwrap();

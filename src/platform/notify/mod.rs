@@ -57,6 +57,11 @@ str_enum!(
         /// The drafting team answered a contribution to a policy (réponse motivée), told
         /// to its author and co-signers.
         ContributionAnswered = "CONTRIBUTION_ANSWERED",
+        /// A new version of a policy was published (nouvelle version), told to the
+        /// mayors and DGS of the member communes.
+        PolicyVersionPublished = "POLICY_VERSION_PUBLISHED",
+        /// A policy's concertation opened, with its closing day (ouverture de la concertation).
+        ConcertationOpened = "CONCERTATION_OPENED",
     }
 );
 
@@ -118,6 +123,18 @@ pub enum Event {
         title: String,
         answer: String,
     },
+    PolicyVersionPublished {
+        policy: i32,
+        title: String,
+        number: i32,
+    },
+    /// `closes_on`: the closing day, Europe/Paris; `closes_at`: the closing time, HH:MM.
+    ConcertationOpened {
+        policy: i32,
+        title: String,
+        closes_on: NaiveDate,
+        closes_at: String,
+    },
 }
 
 /// The records an event is about (the outbox row's and its notifications' columns).
@@ -141,6 +158,8 @@ impl Event {
             Event::DeadlineExtended { .. } => K::DeadlineExtended,
             Event::ReferralReminder { .. } => K::ReferralReminder,
             Event::ContributionAnswered { .. } => K::ContributionAnswered,
+            Event::PolicyVersionPublished { .. } => K::PolicyVersionPublished,
+            Event::ConcertationOpened { .. } => K::ConcertationOpened,
         }
     }
 
@@ -157,7 +176,9 @@ impl Event {
             | Event::DeadlineExtended { referral: r, .. }
             | Event::ReferralReminder { referral: r, .. } => referral(r),
             // A policy is named in the payload (the outbox has no policy column yet).
-            Event::ContributionAnswered { .. } => About::default(),
+            Event::ContributionAnswered { .. }
+            | Event::PolicyVersionPublished { .. }
+            | Event::ConcertationOpened { .. } => About::default(),
         }
     }
 
@@ -183,6 +204,10 @@ impl Event {
             }
             Event::ContributionAnswered { title, answer, .. } => {
                 format!("« {title} »: réponse à votre contribution ({answer})")
+            }
+            Event::PolicyVersionPublished { title, number, .. } => format!("« {title} »: version {number} publiée"),
+            Event::ConcertationOpened { title, closes_on, closes_at, .. } => {
+                format!("« {title} »: concertation ouverte jusqu'au {closes_on} à {closes_at}")
             }
         }
     }
@@ -259,6 +284,8 @@ mod tests {
             Event::DeadlineExtended { referral: 7, title: t(), deadline_day: day(), reason: "demande".into() },
             Event::ReferralReminder { referral: 7, title: t(), deadline_day: day(), days_left: 7 },
             Event::ContributionAnswered { policy: 3, contribution: 9, title: t(), answer: "ACCEPTED".into() },
+            Event::PolicyVersionPublished { policy: 3, title: t(), number: 2 },
+            Event::ConcertationOpened { policy: 3, title: t(), closes_on: day(), closes_at: "18:00".into() },
         ]
     }
 
@@ -302,6 +329,8 @@ mod tests {
                 "Saisine « Budget »: échéance reportée au 2027-03-15 à 23:59:59 (demande)",
                 "Saisine « Budget »: réponse attendue avant le 2027-03-15 à 23:59:59 (7 jour(s))",
                 "« Budget »: réponse à votre contribution (ACCEPTED)",
+                "« Budget »: version 2 publiée",
+                "« Budget »: concertation ouverte jusqu'au 2027-03-15 à 18:00",
             ]
         );
     }

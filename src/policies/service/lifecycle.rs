@@ -87,6 +87,16 @@ pub async fn transition(
         .await?;
     expect_one(res.rows_affected, "policy", p.version, expected_version)?;
     let after = policy_of(&txn, p.id).await?;
+    if let (PolicyStatus::Concertation, Some(t)) = (next, closes) {
+        let local = t.with_timezone(&chrono_tz::Europe::Paris);
+        let event = crate::platform::notify::Event::ConcertationOpened {
+            policy: p.id,
+            title: p.title.clone(),
+            closes_on: local.date_naive(),
+            closes_at: local.format("%H:%M").to_string(),
+        };
+        super::tell_communes(&txn, actor, &p, event).await?;
+    }
     let summary = json!({ "from": p.status, "to": next, "closesAt": closes, "cycle": cycle });
     record(&txn, actor, audit("TRANSITION_POLICY", "Policy", p.id, &p, summary)).await?;
     txn.commit().await?;

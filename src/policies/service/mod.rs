@@ -49,6 +49,19 @@ pub(super) async fn lock_policy<C: ConnectionTrait>(conn: &C, id: i32) -> AppRes
     policy_of(conn, id).await
 }
 
+/// Tells the mayors and DGS of the intercommunality's member communes of `event`, on the
+/// change's transaction.
+pub(super) async fn tell_communes<C: ConnectionTrait>(
+    conn: &C,
+    actor: &crate::auth::Actor,
+    p: &policy::Model,
+    event: crate::platform::notify::Event,
+) -> AppResult<usize> {
+    let communes = crate::territory::queries::member_communes(conn, p.intercommunality_id).await?;
+    let people = crate::people::queries::officers_of(conn, &communes).await?;
+    crate::platform::notify::emit(conn, Some(actor), event, &people).await
+}
+
 /// The action of drafting `p`: its secretariat, its lead elected official, the animators
 /// of its drafting body.
 pub fn draft_action(p: &policy::Model) -> Action {

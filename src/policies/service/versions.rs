@@ -91,6 +91,8 @@ pub async fn publish_version(
         .filter(policy::Column::Id.eq(p.id))
         .exec(&txn)
         .await?;
+    let event = crate::platform::notify::Event::PolicyVersionPublished { policy: p.id, title: p.title.clone(), number };
+    super::tell_communes(&txn, actor, &p, event).await?;
     let summary =
         json!({ "policy": p.id, "number": number, "sections": frozen, "contributions": traced.rows_affected });
     record(&txn, actor, audit("PUBLISH_POLICY_VERSION", "PolicyVersion", v.id, &p, summary)).await?;

@@ -2,7 +2,7 @@
 use std::collections::HashSet;
 
 use chrono::{Duration, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
 
@@ -12,8 +12,6 @@ use crate::audit::service::record;
 use crate::auth::policy::{pass, Action};
 use crate::auth::{Actor, Granted};
 use crate::error::{AppError, AppResult};
-use crate::people::model::mandate;
-use crate::people::rules::Role;
 use crate::platform::notify::{self, Event};
 use crate::platform::text::required;
 use crate::platform::versions::{expect_one, next_version};
@@ -171,35 +169,15 @@ pub(super) async fn addressee_communes<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The people told of a referral for a commune: its mayor and its DGS today. Reads the
-/// mandates of these communes only, 2,000 communes per statement.
-pub(super) async fn officers_of<C: ConnectionTrait>(db: &C, communes: &HashSet<i32>) -> AppResult<Vec<i32>> {
-    let today = crate::time::today_paris();
-    let ids: Vec<i32> = communes.iter().copied().collect();
-    let mut people = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        let rows = mandate::Entity::find()
-            .filter(mandate::Column::Role.is_in([Role::Mayor, Role::Dgs]))
-            .filter(mandate::Column::CommuneId.is_in(chunk.iter().copied()))
-            .filter(mandate::Column::StartDate.lte(today))
-            .filter(mandate::Column::EndDate.is_null().or(mandate::Column::EndDate.gt(today)))
-            .all(db)
-            .await?;
-        people.extend(rows.into_iter().map(|m| m.person_id));
-    }
-    people.sort_unstable();
-    people.dedup();
-    Ok(people)
-}
-
-/// Tells the officers of `communes` of `event`, on the change's transaction.
+/// Tells the officers of `communes` (their mayors and DGS today) of `event`, on the
+/// change's transaction.
 pub(super) async fn notify_officers<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor,
     communes: &HashSet<i32>,
     event: Event,
 ) -> AppResult<usize> {
-    let people = officers_of(conn, communes).await?;
+    let people = crate::people::queries::officers_of(conn, communes).await?;
     notify::emit(conn, Some(actor), event, &people).await
 }
 
