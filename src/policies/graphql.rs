@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::model::{
-    policy, policy_contribution, policy_cosignature, policy_section, policy_step, policy_version,
+    policy, policy_consultation, policy_contribution, policy_cosignature, policy_section, policy_step, policy_version,
     policy_version_section,
 };
 use super::rules::{
@@ -118,6 +118,12 @@ impl Policy {
     async fn approval_path(&self, ctx: &Context<'_>) -> AppResult<Vec<PolicyStep>> {
         let rows = service::steps(&state(ctx)?.db, &self.0).await?;
         Ok(rows.into_iter().map(|s| PolicyStep(access::policy_step(&self.0, s))).collect())
+    }
+    /// Consultations of the communes (a referral, saisine) and of the conference of mayors
+    /// (an OPINION agenda item, avis) on published versions, oldest first.
+    async fn consultations(&self, ctx: &Context<'_>) -> AppResult<Vec<PolicyConsultation>> {
+        let rows = service::consultations(&state(ctx)?.db, &self.0).await?;
+        Ok(rows.into_iter().map(|c| PolicyConsultation(access::policy_consultation(&self.0, c))).collect())
     }
     /// The number of the version adopted (délibération), once adopted.
     async fn adopted_version_number(&self, ctx: &Context<'_>) -> AppResult<Option<i32>> {
@@ -425,6 +431,39 @@ impl PolicyStep {
     }
 }
 
+/// Consultation on a version: a referral of the communes (saisine) or an OPINION agenda
+/// item of the conference of mayors (avis). The referral and the item are read with
+/// their own rights (`referral(id)`, `node(id)`); their state is summed up here.
+pub struct PolicyConsultation(Granted<policy_consultation::Model>);
+
+#[Object]
+impl PolicyConsultation {
+    /// The version consulted on.
+    async fn version_number(&self, ctx: &Context<'_>) -> AppResult<Option<i32>> {
+        Ok(loaders(ctx)?.policy_version.load_one(self.0.version_id).await?.map(|v| v.number))
+    }
+    async fn referral_id(&self) -> Option<ID> {
+        self.0.referral_id.map(|r| ids::encode(Kind::Referral, r))
+    }
+    /// Where the referral stands (its outcome: `referral(id){outcome}`).
+    async fn referral_status(&self, ctx: &Context<'_>) -> AppResult<Option<crate::referrals::rules::ReferralStatus>> {
+        let Some(r) = self.0.referral_id else { return Ok(None) };
+        Ok(crate::referrals::model::referral::Entity::find_by_id(r).one(&state(ctx)?.db).await?.map(|r| r.status))
+    }
+    async fn agenda_item_id(&self) -> Option<ID> {
+        self.0.agenda_item_id.map(|i| ids::encode(Kind::AgendaItem, i))
+    }
+    /// The conference's vote on its opinion, once taken.
+    async fn opinion_result(&self, ctx: &Context<'_>) -> AppResult<Option<crate::meetings::rules::VoteResult>> {
+        let Some(i) = self.0.agenda_item_id else { return Ok(None) };
+        let item = crate::meetings::model::agenda_item::Entity::find_by_id(i).one(&state(ctx)?.db).await?;
+        Ok(item.and_then(|i| i.result))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
 /// How one section differs between two versions.
 pub struct SectionDiff(SectionChange);
 
@@ -540,6 +579,17 @@ pub struct UpdatePolicySectionInput {
     /// The contributions this edit takes up (listed behind the section in the next version).
     #[graphql(default)]
     pub contribution_ids: Vec<ID>,
+}
+
+#[derive(InputObject)]
+pub struct AddPolicyConsultationInput {
+    pub policy_id: ID,
+    /// The published version consulted on.
+    pub version_number: i32,
+    /// A referral (saisine) of the intercommunality...
+    pub referral_id: Option<ID>,
+    /// ...or an OPINION agenda item of one of its meetings.
+    pub agenda_item_id: Option<ID>,
 }
 
 #[derive(InputObject)]
@@ -804,6 +854,26 @@ impl PoliciesMutation {
         )
         .await?;
         Ok(Contribution(c))
+    }
+    /// Puts a published version to consultation (the secretariat): a referral of the
+    /// communes or an OPINION agenda item of the conference of mayors.
+    async fn add_policy_consultation(
+        &self,
+        ctx: &Context<'_>,
+        input: AddPolicyConsultationInput,
+    ) -> AppResult<PolicyConsultation> {
+        let c = service::add_consultation(
+            state(ctx)?,
+            actor(ctx)?,
+            service::NewConsultation {
+                policy_id: ids::decode("policyId", Kind::Policy, &input.policy_id)?,
+                version_number: input.version_number,
+                referral_id: id_opt("referralId", Kind::Referral, &input.referral_id)?,
+                agenda_item_id: id_opt("agendaItemId", Kind::AgendaItem, &input.agenda_item_id)?,
+            },
+        )
+        .await?;
+        Ok(PolicyConsultation(c))
     }
     /// Adds a step at the end of the approval path (the secretariat).
     async fn add_policy_step(&self, ctx: &Context<'_>, input: AddPolicyStepInput) -> AppResult<PolicyStep> {

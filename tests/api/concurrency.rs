@@ -527,6 +527,13 @@ async fn every_mutation_succeeds_with_one_database_connection() {
             json!({"i": {"id": id(&p), "expectedVersion": version(&p), "to": "START_APPROVAL"}}),
         )
         .await;
+    s.run(
+        "addPolicyConsultation",
+        sec,
+        "mutation($i:AddPolicyConsultationInput!){addPolicyConsultation(input:$i){versionNumber}}",
+        json!({"i": {"policyId": id(&p), "versionNumber": 1, "referralId": referral}}),
+    )
+    .await;
     s.run("recordPolicyStep", sec, RECORD_STEP, json!({"i": {"id": id(&step), "expectedVersion": 1, "versionNumber": 1, "outcome": "FAVOURABLE", "decidedOn": "2026-06-16"}}))
         .await;
     s.run(

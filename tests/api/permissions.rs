@@ -635,6 +635,27 @@ async fn attempt(w: &World, row: &str) -> (String, Value) {
                 json!({"i": {"id": c, "expectedVersion": 1, "answer": "OUT_OF_SCOPE", "reasons": "Hors compétence."}}),
             )
         }
+        "addPolicyConsultation" => {
+            let (p, _) = w.policy(1).await;
+            w.as_admin("mutation($p:ID!){publishPolicyVersion(policyId:$p,changeNote:\"V1\"){id}}", json!({"p": p}))
+                .await;
+            w.as_admin(
+                "mutation($i:TransitionPolicyInput!){transitionPolicy(input:$i){id}}",
+                json!({"i": {"id": p, "expectedVersion": 2, "to": "START_CONSULTATION"}}),
+            )
+            .await;
+            let deadline = (entente::time::today_paris() + chrono::Duration::days(60)).to_string();
+            let r = w
+                .as_admin(
+                    crate::referrals::CREATE,
+                    json!({"e": w.amp, "p": "FREE_CONSULTATION", "i": {"title": "Avis", "silence": "NO_RESPONSE", "deadlineDate": deadline}}),
+                )
+                .await;
+            (
+                q("mutation($i:AddPolicyConsultationInput!){addPolicyConsultation(input:$i){versionNumber}}"),
+                json!({"i": {"policyId": p, "versionNumber": 1, "referralId": r["createReferral"]["id"]}}),
+            )
+        }
         "addPolicyStep" => {
             let (p, _) = w.policy(0).await;
             (
@@ -731,7 +752,7 @@ fn allowed(row: &str, r: Role) -> bool {
         "contributeToPolicy" | "cosignContribution" => commune_officer,
         "withdrawContribution" => r == MayorMarseille,
         "answerContribution" => amp_secretariat || r == President,
-        "addPolicyStep" | "recordPolicyStep" => amp_secretariat,
+        "addPolicyStep" | "recordPolicyStep" | "addPolicyConsultation" => amp_secretariat,
         other => panic!("no expectation for {other}"),
     }
 }
@@ -763,7 +784,7 @@ const SELF_SERVICE: [&str; 7] = [
     "createCalendarFeed",
     "markNotificationsRead",
 ];
-const MATRIX: [&str; 63] = [
+const MATRIX: [&str; 64] = [
     "createPerson",
     "updatePerson",
     "createMandate",
@@ -827,6 +848,7 @@ const MATRIX: [&str; 63] = [
     "answerContribution",
     "addPolicyStep",
     "recordPolicyStep",
+    "addPolicyConsultation",
 ];
 
 /// Runs a prepared attempt with `token`: a GraphQL multipart request for an upload.

@@ -472,6 +472,30 @@ async fn the_approval_path_is_recorded_in_order_and_its_adoption_adopts_a_versio
     let r = app.gql(Some(&sec), RECORD_STEP, rec(&steps[0], "ADOPTED", 1, None)).await;
     assert_eq!(r["errors"][0]["extensions"]["field"], "outcome");
     ok(&app.gql(Some(&sec), RECORD_STEP, rec(&steps[0], "FAVOURABLE", 1, None)).await);
+    // Version 1 put to the communes as a referral: its state reads back onto the policy.
+    let amp = app.epci_id(&sec, "200054807").await;
+    let deadline = (entente::time::today_paris() + chrono::Duration::days(60)).to_string();
+    let r = app
+        .gql(Some(&sec), crate::referrals::CREATE, json!({"e": amp, "p": "FREE_CONSULTATION", "i": {"title": "Avis sur l'agenda de la mobilité", "silence": "NO_RESPONSE", "deadlineDate": deadline}}))
+        .await;
+    let referral = ok(&r)["createReferral"]["id"].clone();
+    let consult =
+        "mutation($i:AddPolicyConsultationInput!){addPolicyConsultation(input:$i){versionNumber referralStatus}}";
+    let r = app.gql(Some(&sec), consult, json!({"i": {"policyId": p, "versionNumber": 1}})).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "referralId");
+    let r =
+        app.gql(Some(&sec), consult, json!({"i": {"policyId": p, "versionNumber": 5, "referralId": referral}})).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "versionNumber");
+    assert_eq!(
+        code(
+            &app.gql(Some(&cassis), consult, json!({"i": {"policyId": p, "versionNumber": 1, "referralId": referral}}))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    let r =
+        app.gql(Some(&sec), consult, json!({"i": {"policyId": p, "versionNumber": 1, "referralId": referral}})).await;
+    assert_eq!(ok(&r)["addPolicyConsultation"], json!({"versionNumber": 1, "referralStatus": "DRAFT"}));
     let r = app.gql(Some(&sec), RECORD_STEP, rec(&steps[1], "FAVOURABLE_WITH_RESERVATIONS", 1, None)).await;
     assert_eq!(ok(&r)["recordPolicyStep"]["versionNumber"], 1);
     let r = app.gql(Some(&sec), RECORD_STEP, rec(&steps[2], "ADOPTED", 1, None)).await;

@@ -66,6 +66,15 @@ pub async fn draft_of<C: ConnectionTrait>(
     Ok(sections(db, p.id).await?.into_iter().map(|s| allowed.grant(s)).collect())
 }
 
+/// A policy's consultations are seen by whoever sees it (their referral's and agenda
+/// item's own contents keep their own rights: the consultation names them).
+pub fn policy_consultation(
+    p: &Granted<policy::Model>,
+    c: crate::policies::model::policy_consultation::Model,
+) -> Granted<crate::policies::model::policy_consultation::Model> {
+    p.vouch(c)
+}
+
 /// The approval path is seen by whoever sees its policy.
 pub fn policy_step(
     p: &Granted<policy::Model>,

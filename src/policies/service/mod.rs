@@ -3,6 +3,7 @@
 //! working text), `versions` (publishing and comparing), `lifecycle` (its status).
 pub mod access;
 mod approval;
+mod consultations;
 mod contributions;
 mod drafting;
 mod lifecycle;
@@ -10,6 +11,7 @@ mod versions;
 
 pub use access::policy_version;
 pub use approval::{add_step, record_step, steps, NewStep, StepRecord};
+pub use consultations::{add_consultation, consultations, NewConsultation};
 pub use contributions::{answer, contribute, cosign, withdraw, Answer, NewContribution};
 pub use drafting::{
     add_section, create_policy, move_section, remove_section, update_policy, update_section, NewPolicy, NewSection,
