@@ -61,6 +61,14 @@ impl AppError {
     pub fn rule(code: &'static str, message: impl Into<String>) -> Self {
         AppError::Rule(code, message.into())
     }
+    /// A NOT_FOUND turned into VALIDATION on `field` (an input naming a missing record);
+    /// any other error stays as it was.
+    pub fn missing_as(self, field: &str, message: &str) -> Self {
+        match self {
+            AppError::NotFound(_) => AppError::validation(field, message),
+            other => other,
+        }
+    }
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         AppError::Internal(detail.to_string())
     }

@@ -16,7 +16,7 @@ use crate::meetings::model::{
 use crate::people::model::{mandate, person};
 use crate::people::rules::Role;
 use crate::people::service::runs_on;
-use crate::policies::model::{policy_cosignature, policy_section_source, policy_version};
+use crate::policies::model::{policy_cosignature, policy_section_source, policy_version, policy_version_section};
 use crate::territory::model::{commune, commune_membership, intercommunality, territory, territory_commune};
 
 macro_rules! by_id_loader {
@@ -199,6 +199,10 @@ grouped_loader!(
 grouped_loader!(
     /// Convocations of a meeting's earlier convenings, oldest convening first, by meeting.
     SupersededByMeeting, superseded_convocation, MeetingId, meeting_id, order_by_asc(Sequence), order_by_asc(Id)
+);
+grouped_loader!(
+    /// A published version's sections in reading order, by version.
+    SectionsByVersion, policy_version_section, VersionId, version_id, order_by_asc(Ordinal)
 );
 grouped_loader!(
     /// The communes behind a contribution: its author's first, then the co-signatures.
@@ -392,6 +396,7 @@ pub struct Loaders {
     pub policy_version: Cached<PolicyVersionById>,
     pub signatures: Cached<SignaturesByContribution>,
     pub sources: Cached<SourcesByVersion>,
+    pub version_sections: Cached<SectionsByVersion>,
 }
 
 impl Loaders {
@@ -429,6 +434,7 @@ impl Loaders {
             policy_version: with(PolicyVersionById(db.clone()), delay),
             signatures: with(SignaturesByContribution(db.clone()), delay),
             sources: with(SourcesByVersion(db.clone()), delay),
+            version_sections: with(SectionsByVersion(db.clone()), delay),
         }
     }
 }

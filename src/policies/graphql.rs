@@ -224,7 +224,7 @@ impl PolicyVersion {
     }
     /// Its sections in reading order.
     async fn sections(&self, ctx: &Context<'_>) -> AppResult<Vec<VersionSection>> {
-        let rows = super::queries::version_sections(&state(ctx)?.db, self.0.id).await?;
+        let rows = loaders(ctx)?.version_sections.load_one(self.0.id).await?.unwrap_or_default();
         Ok(rows.into_iter().map(VersionSection).collect())
     }
 }

@@ -127,7 +127,7 @@ pub async fn record_step(state: &AppState, actor: &Actor, input: StepRecord) -> 
     }
     let v = version_numbered(&txn, p.id, input.version_number)
         .await
-        .map_err(|_| AppError::validation("versionNumber", "a step judges a published version of the policy"))?;
+        .map_err(|e| e.missing_as("versionNumber", "a step judges a published version of the policy"))?;
     if !(2000..=2100).contains(&chrono::Datelike::year(&input.decided_on)) {
         return Err(AppError::validation("decidedOn", "a date between the years 2000 and 2100"));
     }

@@ -55,7 +55,7 @@ pub async fn add_consultation(
     }
     let v = version_numbered(&txn, p.id, input.version_number)
         .await
-        .map_err(|_| AppError::validation("versionNumber", "a consultation is on a published version"))?;
+        .map_err(|e| e.missing_as("versionNumber", "a consultation is on a published version"))?;
     match (input.referral_id, input.agenda_item_id) {
         (Some(r), None) => {
             let ours = referral::Entity::find_by_id(r)

@@ -21,7 +21,6 @@ use crate::policies::model::{
 use crate::policies::queries::{latest_version, policy_of};
 use crate::policies::rules::{
     AnswerKind, ContributionKind, ContributionStatus, ContributionVisibility, PolicyStatus, CONTRIBUTION_BYTES,
-    SECTION_BYTES,
 };
 use crate::territory::model::commune;
 use crate::AppState;
@@ -283,7 +282,7 @@ pub async fn answer(state: &AppState, actor: &Actor, input: Answer) -> AppResult
     input.answer.check(reasons.as_deref(), input.merged_into_id).map_err(|(f, m)| AppError::validation(f, m))?;
     if let Some(m) = input.merged_into_id {
         let target =
-            contribution_of(&txn, m).await.map_err(|_| AppError::validation("mergedIntoId", "no such contribution"))?;
+            contribution_of(&txn, m).await.map_err(|e| e.missing_as("mergedIntoId", "no such contribution"))?;
         if target.policy_id != p.id || target.id == c.id {
             return Err(AppError::validation("mergedIntoId", "it joins another contribution of the same policy"));
         }
@@ -354,9 +353,7 @@ async fn apply<C: ConnectionTrait>(
         return Err(AppError::internal("a contribution's section belongs to another policy"));
     }
     if let Some(text) = text {
-        if text.len() > SECTION_BYTES {
-            return Err(AppError::validation("sectionText", format!("a section holds at most {SECTION_BYTES} bytes")));
-        }
+        super::drafting::section_body("sectionText", &text)?;
         policy_section::Entity::update_many()
             .col_expr(policy_section::Column::Body, Expr::value(text))
             .col_expr(policy_section::Column::Version, Expr::col(policy_section::Column::Version).add(1))

@@ -183,10 +183,17 @@ async fn drafting<C: ConnectionTrait>(
 
 fn section_text(title: &str, body: &str) -> AppResult<(String, String)> {
     let title = required("title", title, 300)?;
-    if body.len() > SECTION_BYTES {
-        return Err(AppError::validation("body", format!("a section holds at most {SECTION_BYTES} bytes")));
-    }
+    section_body("body", body)?;
     Ok((title, body.to_string()))
+}
+
+/// A section's text (Markdown, possibly empty) holds at most SECTION_BYTES: VALIDATION on
+/// `field` otherwise.
+pub(super) fn section_body(field: &str, body: &str) -> AppResult<()> {
+    if body.len() > SECTION_BYTES {
+        return Err(AppError::validation(field, format!("a section holds at most {SECTION_BYTES} bytes")));
+    }
+    Ok(())
 }
 
 async fn section_of<C: ConnectionTrait>(conn: &C, id: i32) -> AppResult<policy_section::Model> {
