@@ -16,6 +16,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod limits;
 pub mod loaders;
 pub mod meetings;

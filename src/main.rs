@@ -67,7 +67,8 @@ enum Command {
         /// Largest meeting document accepted, in MiB.
         #[arg(long, env = "ENTENTE_MAX_DOCUMENT_MIB", default_value_t = 10)]
         max_document_mib: usize,
-        /// Seconds between runs of the referral job (closing at the deadline, reminders).
+        /// Seconds between runs of the periodic job (referrals closed at their deadline, their
+        /// reminders, the concertation reminders of policies).
         #[arg(long, env = "ENTENTE_REFERRAL_JOB_SECONDS", default_value_t = 60)]
         referral_job_seconds: u64,
     },
@@ -241,7 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let listener = tokio::net::TcpListener::bind(bind).await?;
             tracing::info!("listening on http://{}/graphql", listener.local_addr()?);
             let every = std::time::Duration::from_secs(referral_job_seconds.max(1));
-            let job = entente::referrals::service::spawn_jobs(state.db.clone(), every);
+            let job = entente::jobs::spawn(state.db.clone(), every);
             let db = state.db.clone();
             entente::serve(listener, entente::app(state)).await?;
             job.abort();

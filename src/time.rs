@@ -9,6 +9,11 @@ pub fn today_paris() -> NaiveDate {
     Utc::now().with_timezone(&Paris).date_naive()
 }
 
+/// The day (Europe/Paris) of an instant.
+pub fn paris_day(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&Paris).date_naive()
+}
+
 /// A Paris wall-clock time as an instant; refused when the time does not exist or is
 /// ambiguous (the hour skipped or repeated by a daylight-saving change).
 pub fn paris_instant(field: &str, t: NaiveDateTime) -> AppResult<DateTime<Utc>> {

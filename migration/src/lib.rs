@@ -14,6 +14,7 @@ mod m20261201_000009_document_chunks;
 mod m20261201_000010_outbox;
 mod m20261201_000011_typed_columns;
 mod m20261201_000012_policies;
+mod m20261201_000013_policy_reminders_search;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_outbox::Migration),
             Box::new(m20261201_000011_typed_columns::Migration),
             Box::new(m20261201_000012_policies::Migration),
+            Box::new(m20261201_000013_policy_reminders_search::Migration),
         ]
     }
 }

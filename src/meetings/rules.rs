@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use chrono_tz::Europe::Paris;
 
 str_enum!(
     /// The kind of a body (instance) of an intercommunality.
@@ -246,10 +245,7 @@ impl BodyKind {
     }
 }
 
-/// The day (Europe/Paris) of an instant.
-pub fn paris_day(t: DateTime<Utc>) -> NaiveDate {
-    t.with_timezone(&Paris).date_naive()
-}
+pub use crate::time::paris_day;
 
 /// Latest legal sending date for `clear_days` of notice before a meeting on `meeting_day`:
 /// neither the day of sending nor the day of the meeting counts (weekends and holidays

@@ -126,3 +126,32 @@ entity!(policy_step, "policy_step", {
     recorded_at: Option<DateTimeUtc>,
     version: i32,
 });
+
+entity!(policy_reminder, "policy_reminder", {
+    policy_id: i32,
+    cycle: i32,
+    /// The closing time the reminder was for (a new closing date has its own reminders).
+    closes_at: DateTimeUtc,
+    /// Days before the closing day.
+    offset_days: i32,
+    sent_at: DateTimeUtc,
+    recipients: i32,
+});
+
+entity!(search_entry, "search_entry", {
+    /// POLICY, SECTION (the working text), VERSION_SECTION (the latest published
+    /// version's), CONTRIBUTION.
+    kind: String,
+    target_id: i32,
+    policy_id: i32,
+    intercommunality_id: i32,
+    /// Read by the drafting team only (the working text, contributions kept to it), and
+    /// by the author and the communes it acts for.
+    restricted: bool,
+    author_person_id: Option<i32>,
+    commune_id: Option<i32>,
+    title: String,
+    body: String,
+    /// `title` and `body` folded (platform::text::search_key): what the index tokenizes.
+    terms: String,
+});

@@ -2,7 +2,7 @@
 //! contribution and answer rules, and the comparison of two versions of a text.
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 str_enum!(
     /// Kind of a policy document (politique publique, document-cadre).
@@ -292,6 +292,22 @@ pub const MAX_SECTIONS: usize = 2_000;
 pub const SECTION_BYTES: usize = 100_000;
 /// The longest contribution text, in bytes (20 KB).
 pub const CONTRIBUTION_BYTES: usize = 20_000;
+/// Days before a concertation's closing day (Europe/Paris) when the communes that have
+/// not contributed yet are reminded (relances).
+pub const CONCERTATION_REMINDER_DAYS: [i32; 2] = [7, 1];
+
+/// The reminder offsets due on `today` for a concertation closing on `closes_on` (both
+/// Paris days) and not yet `sent`: every offset whose day has come. Only the latest of
+/// them (the smallest) is worth a message; the others are recorded as past.
+pub fn reminders_due(closes_on: NaiveDate, today: NaiveDate, sent: &[i32]) -> Vec<i32> {
+    if today > closes_on {
+        return Vec::new();
+    }
+    CONCERTATION_REMINDER_DAYS
+        .into_iter()
+        .filter(|d| !sent.contains(d) && today >= closes_on - chrono::Duration::days(i64::from(*d)))
+        .collect()
+}
 
 /// A section's place in the tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -495,6 +511,20 @@ pub fn compare(old: &[SectionText], new: &[SectionText]) -> Vec<SectionChange> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn concertation_reminders_come_once_each_and_only_the_latest_is_sent() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let closes = d("2026-06-30");
+        assert!(reminders_due(closes, d("2026-06-22"), &[]).is_empty(), "8 days before: nothing yet");
+        assert_eq!(reminders_due(closes, d("2026-06-23"), &[]), vec![7]);
+        assert!(reminders_due(closes, d("2026-06-24"), &[7]).is_empty(), "sent once");
+        assert_eq!(reminders_due(closes, d("2026-06-29"), &[7]), vec![1]);
+        // A concertation opened 3 days before its close: the 7-day one is past, both due.
+        assert_eq!(reminders_due(closes, d("2026-06-29"), &[]), vec![7, 1]);
+        assert_eq!(reminders_due(closes, d("2026-06-30"), &[7]), vec![1], "the closing day itself still reminds");
+        assert!(reminders_due(closes, d("2026-07-01"), &[]).is_empty(), "closed");
+    }
+
     use chrono::Duration;
 
     use super::*;

@@ -509,6 +509,11 @@ async fn the_approval_path_is_recorded_in_order_and_its_adoption_adopts_a_versio
     let outcomes: Vec<&str> =
         policy["approvalPath"].as_array().unwrap().iter().map(|s| s["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["FAVOURABLE", "FAVOURABLE_WITH_RESERVATIONS", "ADOPTED"]);
+    // Each step reached is told to the member communes' mayors and DGS.
+    let r = app.gql(Some(&cassis), "{myNotifications(first:3){nodes{kind message}}}", json!({})).await;
+    let last = &ok(&r)["myNotifications"]["nodes"][0];
+    assert_eq!(last["kind"], "POLICY_STEP_REACHED", "{r}");
+    assert!(last["message"].as_str().unwrap().contains("Délibération du conseil de la Métropole"), "{r}");
     assert_eq!(policy["approvalPath"][2]["deliberationNumber"], "2026-123");
     // Revision: a new cycle, its own path; the adopted version stays on record.
     let r = transition(&app, &sec, &p, "REVISE", None).await;
@@ -519,4 +524,51 @@ async fn the_approval_path_is_recorded_in_order_and_its_adoption_adopts_a_versio
     let r = app.gql(Some(&sec), q, json!({"id": p})).await;
     assert_eq!(ok(&r)["policy"]["approvalPath"], json!([]));
     assert_eq!(r["data"]["policy"]["adoptedVersionNumber"], 1);
+}
+
+#[tokio::test]
+async fn the_communes_that_have_not_contributed_are_reminded_once_before_the_concertation_closes() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let marseille_mayor = app.login_as("maire.marseille@demo.entente.fr").await;
+    let cassis_mayor = app.login_as("maire.cassis@demo.entente.fr").await;
+    let marseille = app.commune_id(&sec, "13055").await;
+    let (p, _) = agenda(&app, &sec).await;
+    add(&app, &sec, &p, None, "Article 1", "Texte.").await;
+    ok(&app.gql(Some(&sec), PUBLISH, json!({"p": p, "n": "V1"})).await);
+    ok(&transition(&app, &sec, &p, "OPEN_CONCERTATION", Some(in_days(10))).await);
+    let r = app
+        .gql(Some(&marseille_mayor), CONTRIBUTE, json!({"i": {"policyId": p, "kind": "PROPOSAL", "communeId": marseille, "body": "Un article sur le vélo."}}))
+        .await;
+    ok(&r);
+    let run = |days: i64| {
+        entente::policies::service::run_jobs(&app.state.db, chrono::Utc::now() + chrono::Duration::days(days))
+    };
+    let reminders = |tok: String| {
+        let app = &app;
+        async move {
+            let r = app.gql(Some(&tok), "{myNotifications(first:20){nodes{kind message}}}", json!({})).await;
+            ok(&r)["myNotifications"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|n| n["kind"] == "CONCERTATION_REMINDER")
+                .count()
+        }
+    };
+    // Nothing before 7 days from the closing day; then once, whatever the runs.
+    assert_eq!(run(0).await.unwrap(), 0);
+    let told = run(3).await.unwrap();
+    assert!(told > 50, "the mayors and DGS of AMP's communes but Marseille's: {told}");
+    assert_eq!(run(3).await.unwrap(), 0);
+    assert_eq!(run(5).await.unwrap(), 0);
+    assert_eq!(reminders(cassis_mayor.clone()).await, 1);
+    assert_eq!(reminders(marseille_mayor.clone()).await, 0, "Marseille took part");
+    // The day before the closing day: the last reminder; none after the close.
+    assert_eq!(run(9).await.unwrap(), told);
+    assert_eq!(run(11).await.unwrap(), 0);
+    assert_eq!(reminders(cassis_mayor).await, 2);
+    let audit = "{auditEntries(action:\"SEND_CONCERTATION_REMINDER\"){totalCount}}";
+    let r = app.gql(Some(&sec), audit, json!({})).await;
+    assert_eq!(ok(&r)["auditEntries"]["totalCount"], 2, "{r}");
 }

@@ -62,6 +62,13 @@ str_enum!(
         PolicyVersionPublished = "POLICY_VERSION_PUBLISHED",
         /// A policy's concertation opened, with its closing day (ouverture de la concertation).
         ConcertationOpened = "CONCERTATION_OPENED",
+        /// A policy's concertation closes soon and the commune has not contributed yet
+        /// (relance de la concertation).
+        ConcertationReminder = "CONCERTATION_REMINDER",
+        /// A body said its word at a step of a policy's approval path (étape franchie:
+        /// validation, avis, approbation, adoption), told to the member communes' mayors
+        /// and DGS.
+        PolicyStepReached = "POLICY_STEP_REACHED",
     }
 );
 
@@ -135,6 +142,23 @@ pub enum Event {
         closes_on: NaiveDate,
         closes_at: String,
     },
+    /// `days_left`: whole days from the day of the reminder to the closing day.
+    ConcertationReminder {
+        policy: i32,
+        title: String,
+        closes_on: NaiveDate,
+        closes_at: String,
+        days_left: i64,
+    },
+    /// `step`: the step's label; `outcome`: what the body said (FAVOURABLE, ADOPTED...);
+    /// `number`: the version it judged.
+    PolicyStepReached {
+        policy: i32,
+        title: String,
+        step: String,
+        outcome: String,
+        number: i32,
+    },
 }
 
 /// The records an event is about (the outbox row's and its notifications' columns).
@@ -160,6 +184,8 @@ impl Event {
             Event::ContributionAnswered { .. } => K::ContributionAnswered,
             Event::PolicyVersionPublished { .. } => K::PolicyVersionPublished,
             Event::ConcertationOpened { .. } => K::ConcertationOpened,
+            Event::ConcertationReminder { .. } => K::ConcertationReminder,
+            Event::PolicyStepReached { .. } => K::PolicyStepReached,
         }
     }
 
@@ -178,7 +204,9 @@ impl Event {
             // A policy is named in the payload (the outbox has no policy column yet).
             Event::ContributionAnswered { .. }
             | Event::PolicyVersionPublished { .. }
-            | Event::ConcertationOpened { .. } => About::default(),
+            | Event::ConcertationOpened { .. }
+            | Event::ConcertationReminder { .. }
+            | Event::PolicyStepReached { .. } => About::default(),
         }
     }
 
@@ -208,6 +236,12 @@ impl Event {
             Event::PolicyVersionPublished { title, number, .. } => format!("« {title} »: version {number} publiée"),
             Event::ConcertationOpened { title, closes_on, closes_at, .. } => {
                 format!("« {title} »: concertation ouverte jusqu'au {closes_on} à {closes_at}")
+            }
+            Event::ConcertationReminder { title, closes_on, closes_at, days_left, .. } => {
+                format!("« {title} »: la concertation se termine le {closes_on} à {closes_at} ({days_left} jour(s))")
+            }
+            Event::PolicyStepReached { title, step, outcome, number, .. } => {
+                format!("« {title} »: {step}, version {number}: {outcome}")
             }
         }
     }

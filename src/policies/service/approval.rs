@@ -7,12 +7,13 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 
-use super::{audit, lock_policy};
+use super::{audit, lock_policy, tell_communes};
 use crate::audit::service::record;
 use crate::auth::policy::{pass, Action};
 use crate::auth::{Actor, Granted};
 use crate::error::{AppError, AppResult};
 use crate::meetings::model::body;
+use crate::platform::notify::Event;
 use crate::platform::text::{optional, required};
 use crate::platform::versions::{expect_one, next_version};
 use crate::policies::model::{policy, policy_step};
@@ -161,6 +162,14 @@ pub async fn record_step(state: &AppState, actor: &Actor, input: StepRecord) -> 
             .await?;
     }
     let after = policy_step::Entity::find_by_id(s.id).one(&txn).await?.ok_or_else(|| AppError::not_found("step"))?;
+    let event = Event::PolicyStepReached {
+        policy: p.id,
+        title: p.title.clone(),
+        step: s.label.clone(),
+        outcome: input.outcome.as_str().to_string(),
+        number: v.number,
+    };
+    tell_communes(&txn, actor, &p, event).await?;
     let summary = json!({ "policy": p.id, "step": s.label, "version": v.number, "outcome": input.outcome, "decidedOn": input.decided_on, "deliberation": number });
     record(&txn, actor, audit("RECORD_POLICY_STEP", "PolicyStep", s.id, &p, summary)).await?;
     txn.commit().await?;

@@ -6,6 +6,7 @@ mod approval;
 mod consultations;
 mod contributions;
 mod drafting;
+mod jobs;
 mod lifecycle;
 mod versions;
 
@@ -17,6 +18,7 @@ pub use drafting::{
     add_section, create_policy, move_section, remove_section, update_policy, update_section, NewPolicy, NewSection,
     PolicyPatch, SectionMove, SectionPatch,
 };
+pub use jobs::run_jobs;
 pub use lifecycle::{transition, Transition};
 pub use versions::{compare_versions, publish_version};
 
@@ -59,7 +61,19 @@ pub(super) async fn tell_communes<C: ConnectionTrait>(
     p: &policy::Model,
     event: crate::platform::notify::Event,
 ) -> AppResult<usize> {
-    let communes = crate::territory::queries::member_communes(conn, p.intercommunality_id).await?;
+    tell_communes_but(conn, actor, p, &Default::default(), event).await
+}
+
+/// [`tell_communes`], leaving out the communes in `but`.
+pub(super) async fn tell_communes_but<C: ConnectionTrait>(
+    conn: &C,
+    actor: &crate::auth::Actor,
+    p: &policy::Model,
+    but: &std::collections::HashSet<i32>,
+    event: crate::platform::notify::Event,
+) -> AppResult<usize> {
+    let mut communes = crate::territory::queries::member_communes(conn, p.intercommunality_id).await?;
+    communes.retain(|c| !but.contains(c));
     let people = crate::people::queries::officers_of(conn, &communes).await?;
     crate::platform::notify::emit(conn, Some(actor), event, &people).await
 }

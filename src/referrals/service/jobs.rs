@@ -202,20 +202,3 @@ async fn reminders_due<C: ConnectionTrait>(
         .filter(|d| !sent.contains(d) && today >= deadline_day - Duration::days(i64::from(*d)))
         .collect())
 }
-
-/// Runs the job every `every` until the process stops; the first run is immediate, so a
-/// deadline that passed while the server was down is handled on restart.
-pub fn spawn_jobs(db: DatabaseConnection, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match run_jobs(&db, Utc::now()).await {
-                Ok(run) if run != JobRun::default() => tracing::info!(?run, "referral deadlines"),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "referral deadline job failed; retried at the next tick"),
-            }
-        }
-    })
-}

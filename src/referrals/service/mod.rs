@@ -70,10 +70,7 @@ pub(super) fn passed_before(now: DateTime<Utc>) -> DateTime<Utc> {
 pub fn response_status(r: &referral::Model, a: &referral_addressee::Model, now: DateTime<Utc>) -> ResponseStatus {
     a.status.effective(deadline_passed(r, now), r.silence)
 }
-/// The Paris day of an instant.
-pub fn paris_day(t: DateTime<Utc>) -> NaiveDate {
-    t.with_timezone(&Paris).date_naive()
-}
+pub use crate::time::paris_day;
 /// 23:59:59 Europe/Paris on `day`, as an instant.
 pub fn end_of_day(day: NaiveDate) -> AppResult<DateTime<Utc>> {
     let t = day.and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default());
