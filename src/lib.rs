@@ -50,6 +50,7 @@ pub struct AppState {
 pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let (db, statements) = db::connect(&config.database_url, config.max_db_connections).await?;
     db::migrate(&db).await?;
+    policies::service::search::ensure_indexed(&db).await.map_err(|e| anyhow::anyhow!("search index: {e:?}"))?;
     let hasher = auth::password::Hasher::new(&config.auth).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let responses = (config.response_cache_entries > 0)
         .then(|| Arc::new(cache::ResponseCache::new(config.response_cache_entries, config.response_cache_bytes)));

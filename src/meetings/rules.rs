@@ -397,6 +397,7 @@ mod tests {
 
     use super::*;
     use chrono::TimeZone;
+    use chrono_tz::Europe::Paris;
 
     fn paris(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         Paris.with_ymd_and_hms(y, m, d, h, min, 0).single().unwrap().with_timezone(&Utc)

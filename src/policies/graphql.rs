@@ -12,6 +12,7 @@ use super::rules::{
     AnswerKind, ContributionKind, ContributionStatus, ContributionVisibility, DiffOp, PolicyKind, PolicyStatus,
     SectionChange, SectionChangeKind, StepKind, StepOutcome, VisibilityChoice,
 };
+use super::service::search::SearchHitKind;
 use super::service::{self, access, Transition};
 use crate::auth::Granted;
 use crate::directory::graphql::{Commune, Person};
@@ -524,6 +525,82 @@ impl PoliciesQuery {
     async fn policy(&self, ctx: &Context<'_>, id: ID) -> AppResult<Policy> {
         let id = ids::decode("id", Kind::Policy, &id)?;
         Ok(Policy(access::view(&state(ctx)?.db, actor(ctx)?, id).await?))
+    }
+    /// Recherche plein texte: searches the intercommunality's policies (title, summary),
+    /// their sections (the latest published version's; the working text for its drafting
+    /// team) and contributions, within what the actor may see. Every word must match, as a
+    /// prefix ("transport" finds "transports"); accents and case are ignored. Best first,
+    /// at most `first` (1 to 100) hits.
+    async fn search_policies(
+        &self,
+        ctx: &Context<'_>,
+        intercommunality_id: ID,
+        query: String,
+        policy_id: Option<ID>,
+        #[graphql(default = 20)] first: i32,
+    ) -> AppResult<Vec<PolicySearchHit>> {
+        let e = ids::decode("intercommunalityId", Kind::Intercommunality, &intercommunality_id)?;
+        let only = policy_id.map(|p| ids::decode("policyId", Kind::Policy, &p)).transpose()?;
+        let first = u64::try_from(first).unwrap_or(0);
+        let db = &state(ctx)?.db;
+        let hits = service::search::search(db, actor(ctx)?, e, &query, only, first).await?;
+        let wanted: Vec<i32> =
+            hits.iter().filter(|h| h.kind == SearchHitKind::Contribution).map(|h| h.entry.target_id).collect();
+        let mut contributions: std::collections::HashMap<i32, policy_contribution::Model> =
+            policy_contribution::Entity::find()
+                .filter(policy_contribution::Column::Id.is_in(wanted))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect();
+        Ok(hits
+            .into_iter()
+            .map(|h| {
+                let contribution = (h.kind == SearchHitKind::Contribution)
+                    .then(|| contributions.remove(&h.entry.target_id))
+                    .flatten()
+                    .map(|c| Contribution(h.policy.vouch(c)));
+                PolicySearchHit { hit: h, contribution }
+            })
+            .collect())
+    }
+}
+
+/// Résultat de recherche: a policy, one of its sections or a contribution that matched.
+pub struct PolicySearchHit {
+    hit: service::search::Hit,
+    contribution: Option<Contribution>,
+}
+
+#[Object]
+impl PolicySearchHit {
+    async fn kind(&self) -> SearchHitKind {
+        self.hit.kind
+    }
+    async fn policy(&self) -> Policy {
+        Policy(self.hit.policy.vouch((*self.hit.policy).clone()))
+    }
+    /// The section that matched (SECTION, VERSION_SECTION).
+    async fn section_id(&self) -> Option<ID> {
+        matches!(self.hit.kind, SearchHitKind::Section | SearchHitKind::VersionSection)
+            .then(|| ids::encode(Kind::PolicySection, self.hit.entry.target_id))
+    }
+    /// The published version a VERSION_SECTION hit is in (the latest).
+    async fn version_number(&self) -> Option<i32> {
+        self.hit.version_number
+    }
+    /// The contribution that matched (CONTRIBUTION).
+    async fn contribution(&self) -> Option<&Contribution> {
+        self.contribution.as_ref()
+    }
+    /// The policy's or section's title; a contribution's kind.
+    async fn title(&self) -> &str {
+        &self.hit.entry.title
+    }
+    /// About 200 characters of the text around the first word that matched.
+    async fn excerpt(&self) -> &str {
+        &self.hit.excerpt
     }
 }
 

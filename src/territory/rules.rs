@@ -100,15 +100,7 @@ pub fn membership_runs(start: Option<NaiveDate>, end: Option<NaiveDate>, day: Na
     start.is_none_or(|s| s <= day) && end.is_none_or(|e| day < e)
 }
 
-/// What name searches compare: lower case, accents removed (deunicode), apostrophes and
-/// hyphens as spaces, spaces folded. Computed in Rust and stored, so SQLite (whose
-/// lower() folds ASCII only) and PostgreSQL answer the same: "etang" finds
-/// "Berre-l'Étang", "saint etienne" finds "Saint-Étienne".
-pub fn search_key(text: &str) -> String {
-    let ascii = deunicode::deunicode(text).to_lowercase();
-    let spaced: String = ascii.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' }).collect();
-    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+pub use crate::platform::text::search_key;
 
 str_enum!(
     /// Legal form of an intercommunality, as the official files name it.

@@ -572,3 +572,103 @@ async fn the_communes_that_have_not_contributed_are_reminded_once_before_the_con
     let r = app.gql(Some(&sec), audit, json!({})).await;
     assert_eq!(ok(&r)["auditEntries"]["totalCount"], 2, "{r}");
 }
+
+#[tokio::test]
+async fn search_finds_french_words_whatever_their_accents_and_case_within_what_one_may_see() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let marseille_mayor = app.login_as("maire.marseille@demo.entente.fr").await;
+    let dgs = app.login_as("dgs.marseille@demo.entente.fr").await;
+    let cassis_mayor = app.login_as("maire.cassis@demo.entente.fr").await;
+    let marseille = app.commune_id(&sec, "13055").await;
+    let cassis = app.commune_id(&sec, "13022").await;
+    let amp = app.epci_id(&sec, "200054807").await;
+    let amp = amp.as_str();
+    let (p, _) = agenda(&app, &sec).await;
+    add(&app, &sec, &p, None, "Article 1", "Les pistes cyclables relient les Écoles.").await;
+    ok(&app.gql(Some(&sec), PUBLISH, json!({"p": p, "n": "V1"})).await);
+    let draft = add(&app, &sec, &p, None, "Brouillon", "Un tramway vers l'étang de Berre.").await;
+    ok(&transition(&app, &sec, &p, "OPEN_CONCERTATION", Some(in_days(30))).await);
+    let contribute = |tok: &str, commune: &str, body: &str, visibility: &str| {
+        let v = json!({"i": {"policyId": p, "kind": "QUESTION", "communeId": commune, "body": body, "visibility": visibility}});
+        let tok = tok.to_string();
+        let app = &app;
+        async move { ok(&app.gql(Some(&tok), CONTRIBUTE, v).await)["contributeToPolicy"]["id"].clone() }
+    };
+    let private =
+        contribute(&marseille_mayor, &marseille, "Quelle desserte pour l'ÉCOLE Saint-Exupéry ?", "DRAFTING_TEAM").await;
+    let public = contribute(&cassis_mayor, &cassis, "Et les écoles de Cassis ?", "COMMUNES").await;
+    const SEARCH: &str = "query($e:ID!,$q:String!,$f:Int=20){searchPolicies(intercommunalityId:$e,query:$q,first:$f){kind title excerpt versionNumber policy{id} contribution{id}}}";
+    let search = |tok: &str, q: &str| {
+        let (tok, q) = (tok.to_string(), q.to_string());
+        let app = &app;
+        async move {
+            let r = app.gql(Some(&tok), SEARCH, json!({"e": amp, "q": q})).await;
+            let mut hits: Vec<String> = ok(&r)["searchPolicies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{} {}",
+                        h["kind"].as_str().unwrap(),
+                        h["contribution"]["id"].as_str().unwrap_or(h["title"].as_str().unwrap())
+                    )
+                })
+                .collect();
+            hits.sort();
+            hits
+        }
+    };
+    let (private, public) = (private.as_str().unwrap(), public.as_str().unwrap());
+    // "ECOLE", "école", "écoles" are one word to search, as a prefix.
+    let team = vec![
+        format!("CONTRIBUTION {private}"),
+        format!("CONTRIBUTION {public}"),
+        "SECTION Article 1".into(),
+        "VERSION_SECTION Article 1".into(),
+    ];
+    assert_eq!(search(&sec, "ECOLE").await, team);
+    assert_eq!(search(&sec, "écol").await, team);
+    // No stemming, on either database: the plural finds the plural only.
+    assert_eq!(search(&sec, "Écoles").await, team[1..].to_vec());
+    // Cassis reads the published text and public contributions; Marseille its own too.
+    assert_eq!(
+        search(&cassis_mayor, "ecole").await,
+        vec![format!("CONTRIBUTION {public}"), "VERSION_SECTION Article 1".into()]
+    );
+    assert_eq!(
+        search(&dgs, "Ecole").await,
+        vec![format!("CONTRIBUTION {private}"), format!("CONTRIBUTION {public}"), "VERSION_SECTION Article 1".into()]
+    );
+    // The working text is the drafting team's; every word must match.
+    assert_eq!(search(&sec, "tramway ETANG").await, vec!["SECTION Brouillon".to_string()]);
+    assert!(search(&cassis_mayor, "tramway").await.is_empty());
+    assert!(search(&sec, "tramway cassis").await.is_empty());
+    // The policy by its title; an excerpt shows the match; the version it is in.
+    assert_eq!(
+        search(&cassis_mayor, "mobilité métropolitaine").await,
+        vec!["POLICY Agenda de la mobilité métropolitaine".to_string()]
+    );
+    let r = app.gql(Some(&cassis_mayor), SEARCH, json!({"e": amp, "q": "cyclables"})).await;
+    let hit = &ok(&r)["searchPolicies"][0];
+    assert_eq!(
+        (hit["versionNumber"].as_i64(), hit["excerpt"].as_str()),
+        (Some(1), Some("Les pistes cyclables relient les Écoles."))
+    );
+    // A removed section is gone at once.
+    let remove = "mutation($id:ID!,$v:Int!){removePolicySection(id:$id,expectedVersion:$v)}";
+    ok(&app.gql(Some(&sec), remove, json!({"id": draft["id"], "v": draft["version"]})).await);
+    assert!(search(&sec, "tramway").await.is_empty());
+    // Bad queries: VALIDATION on their field, for nothing to search or too much.
+    for (q, f, field) in [("", 20, "query"), ("l' d'", 20, "query"), ("école", 0, "first"), ("école", 101, "first")] {
+        let r = app.gql(Some(&sec), SEARCH, json!({"e": amp, "q": q, "f": f})).await;
+        assert_eq!(r["errors"][0]["extensions"]["field"], field, "{q:?} {f}: {r}");
+    }
+    let long = "mot ".repeat(60);
+    let r = app.gql(Some(&sec), SEARCH, json!({"e": amp, "q": long})).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "VALIDATION");
+    // FTS syntax is not ours to pass through: quotes, stars, operators are plain words.
+    assert!(search(&sec, "\"ecole\" OR NEAR(* tramway").await.is_empty());
+    assert_eq!(search(&sec, "ecole* -tramway").await.len(), 0);
+}

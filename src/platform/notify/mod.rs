@@ -320,6 +320,20 @@ mod tests {
             Event::ContributionAnswered { policy: 3, contribution: 9, title: t(), answer: "ACCEPTED".into() },
             Event::PolicyVersionPublished { policy: 3, title: t(), number: 2 },
             Event::ConcertationOpened { policy: 3, title: t(), closes_on: day(), closes_at: "18:00".into() },
+            Event::ConcertationReminder {
+                policy: 3,
+                title: t(),
+                closes_on: day(),
+                closes_at: "18:00".into(),
+                days_left: 1,
+            },
+            Event::PolicyStepReached {
+                policy: 3,
+                title: t(),
+                step: "Avis".into(),
+                outcome: "FAVOURABLE".into(),
+                number: 2,
+            },
         ]
     }
 
@@ -365,6 +379,8 @@ mod tests {
                 "« Budget »: réponse à votre contribution (ACCEPTED)",
                 "« Budget »: version 2 publiée",
                 "« Budget »: concertation ouverte jusqu'au 2027-03-15 à 18:00",
+                "« Budget »: la concertation se termine le 2027-03-15 à 18:00 (1 jour(s))",
+                "« Budget »: Avis, version 2: FAVOURABLE",
             ]
         );
     }

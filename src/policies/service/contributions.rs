@@ -161,6 +161,7 @@ pub async fn contribute(
     }
     let summary = json!({ "policy": p.id, "version": v.number, "kind": c.kind, "commune": c.commune_id, "section": c.section_id });
     record(&txn, actor, audit("CONTRIBUTE_TO_POLICY", "PolicyContribution", c.id, &p, summary)).await?;
+    super::search::index_contribution(&txn, &p, &c).await?;
     txn.commit().await?;
     Ok(allowed.grant(c))
 }
@@ -365,6 +366,11 @@ async fn apply<C: ConnectionTrait>(
             .filter(policy_section::Column::Id.eq(section_id))
             .exec(conn)
             .await?;
+        let after = policy_section::Entity::find_by_id(section_id)
+            .one(conn)
+            .await?
+            .ok_or_else(|| AppError::not_found("section"))?;
+        super::search::index_section(conn, p, &after).await?;
     }
     trace(conn, p.id, section_id, c.id).await?;
     Ok(Some(section_id))

@@ -100,6 +100,7 @@ pub async fn create_policy(state: &AppState, actor: &Actor, input: NewPolicy) ->
     .await?;
     let summary = json!({ "kind": p.kind, "title": p.title, "lead": p.lead_mandate_id, "body": p.drafting_body_id });
     record(&txn, actor, audit("CREATE_POLICY", "Policy", p.id, &p, summary)).await?;
+    super::search::index_policy(&txn, &p).await?;
     txn.commit().await?;
     Ok(allowed.grant(p))
 }
@@ -159,6 +160,7 @@ pub async fn update_policy(state: &AppState, actor: &Actor, input: PolicyPatch) 
     let after = crate::policies::queries::policy_of(&txn, p.id).await?;
     let summary = json!({ "title": after.title, "lead": after.lead_mandate_id, "body": after.drafting_body_id, "visibility": after.visibility });
     record(&txn, actor, audit("UPDATE_POLICY", "Policy", p.id, &p, summary)).await?;
+    super::search::index_policy(&txn, &after).await?;
     txn.commit().await?;
     Ok(allowed.grant(after))
 }
@@ -278,6 +280,7 @@ pub async fn add_section(
     .await?;
     let summary = json!({ "policy": p.id, "title": s.title, "parent": s.parent_id, "position": s.position });
     record(&txn, actor, audit("ADD_POLICY_SECTION", "PolicySection", s.id, &p, summary)).await?;
+    super::search::index_section(&txn, &p, &s).await?;
     txn.commit().await?;
     Ok(allowed.grant(s))
 }
@@ -345,6 +348,7 @@ async fn written(
 ) -> AppResult<Granted<policy_section::Model>> {
     let after = section_of(&txn, id).await?;
     record(&txn, actor, audit(action, "PolicySection", id, p, summary(&after))).await?;
+    super::search::index_section(&txn, p, &after).await?;
     txn.commit().await?;
     Ok(allowed.grant(after))
 }
@@ -417,6 +421,7 @@ pub async fn remove_section(state: &AppState, actor: &Actor, id: i32, expected_v
     shift(&txn, p.id, s.parent_id, s.position + 1, -1).await?;
     let summary = json!({ "policy": p.id, "title": s.title });
     record(&txn, actor, audit("REMOVE_POLICY_SECTION", "PolicySection", s.id, &p, summary)).await?;
+    super::search::unindex(&txn, super::search::SearchHitKind::Section, s.id).await?;
     txn.commit().await?;
     Ok(true)
 }

@@ -8,6 +8,7 @@ mod contributions;
 mod drafting;
 mod jobs;
 mod lifecycle;
+pub mod search;
 mod versions;
 
 pub use access::policy_version;

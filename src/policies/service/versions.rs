@@ -79,6 +79,7 @@ pub async fn publish_version(
         let batch: Vec<_> = rows.by_ref().take(ROWS_PER_INSERT).collect();
         policy_version_section::Entity::insert_many(batch).exec_without_returning(&txn).await?;
     }
+    super::search::index_version(&txn, &p, &version_sections(&txn, v.id).await?).await?;
     // The contributions behind changes since the last version go into this one.
     let traced = policy_section_source::Entity::update_many()
         .col_expr(policy_section_source::Column::VersionId, Expr::value(v.id))
