@@ -59,6 +59,7 @@ pub fn router(state: AppState, schema: AppSchema, checker: AppSchema) -> Router 
         .route("/documents/{id}", get(download_document))
         .route("/referral-documents/{id}", get(download_referral_document))
         .route("/referrals/{id}/{file}", get(referral_csv))
+        .route("/policies/{id}/{file}", get(policy_synthesis))
         .route("/meetings/{id}/calendar.ics", get(meeting_calendar))
         .route("/calendar/{token}", get(calendar_feed))
         .layer(axum::middleware::from_fn_with_state(h.clone(), limit_non_multipart))
@@ -479,12 +480,20 @@ where
     match load(actor).await {
         Ok(f) => {
             let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&f.filename));
+            let html = f.media_type.starts_with("text/html");
             let mut out = vec![
                 (header::CONTENT_TYPE, f.media_type),
                 (header::CONTENT_DISPOSITION, disposition),
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff".into()),
                 (header::CACHE_CONTROL, "private, no-store".into()),
             ];
+            if html {
+                // A page we render: no script, nothing fetched, whoever opens it.
+                out.push((
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox".into(),
+                ));
+            }
             if let Some(sha) = f.sha256 {
                 out.push((header::ETAG, format!("\"{sha}\"")));
             }
@@ -577,6 +586,41 @@ async fn referral_csv(
             _ => return Err(AppError::not_found("export (responses.csv or dataset.csv)")),
         };
         Ok(csv_file(csv))
+    })
+    .await
+}
+
+/// GET /policies/{id}/synthesis.csv and /policies/{id}/synthesis.html, optionally
+/// `?version=N`: the bilan de la concertation, for whoever sees the policy.
+async fn policy_synthesis(
+    State(h): State<Http>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path((id, file)): axum::extract::Path<(String, String)>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let db = h.state.db.clone();
+    serve_file(&h, addr, &headers, |actor| async move {
+        let id = crate::ids::decode("id", crate::ids::Kind::Policy, &async_graphql::ID(id))?;
+        let version = match query.get("version") {
+            Some(v) => Some(v.parse::<i32>().map_err(|_| AppError::validation("version", "a version number"))?),
+            None => None,
+        };
+        use crate::policies::synthesis::{to_csv_table, to_html};
+        let p = crate::policies::service::access::view(&db, &actor, id).await?;
+        let s = crate::policies::service::synthesis(&db, &p, version).await?;
+        let name = format!("bilan-concertation-{}{}", p.id, version.map(|v| format!("-v{v}")).unwrap_or_default());
+        match file.as_str() {
+            "synthesis.csv" => Ok(csv_file((format!("{name}.csv"), to_csv_table(&s).map_err(AppError::internal)?))),
+            "synthesis.html" => Ok(File {
+                filename: format!("{name}.html"),
+                media_type: "text/html; charset=utf-8".into(),
+                sha256: None,
+                size: None,
+                body: to_html(&s).map_err(AppError::internal)?.into(),
+            }),
+            _ => Err(AppError::not_found("export (synthesis.csv or synthesis.html)")),
+        }
     })
     .await
 }

@@ -3,10 +3,12 @@
 //! rules every text and date input obeys (`text`, `dates`) and the one check that applies
 //! them to a whole request before it runs (`input`), and notifications as typed events
 //! written to an outbox in the change's own transaction (`notify`); bounded texts
-//! (`text::required`, `text::optional`) and optimistic versions (`versions`).
+//! (`text::required`, `text::optional`), optimistic versions (`versions`) and CSV
+//! tables (`tables`).
 pub mod dates;
 pub mod documents;
 pub mod input;
 pub mod notify;
+pub mod tables;
 pub mod text;
 pub mod versions;

@@ -149,11 +149,114 @@ impl Policy {
             .collect();
         keyset_page(ctx, &PageArgs { after, before, first, last }, "contributions", items, false)
     }
+    /// Bilan de la concertation: the contributions (all, or those on version
+    /// `versionNumber`) counted by kind, commune, territory and section, the answers and
+    /// the acceptance rate, the communes that took part and those that never did, the time
+    /// taken to answer. Seen by whoever sees the policy (counts, no contribution's text);
+    /// also as CSV and as a printable page: `csvPath`, `htmlPath`.
+    async fn synthesis(&self, ctx: &Context<'_>, version_number: Option<i32>) -> AppResult<PolicySynthesis> {
+        Ok(PolicySynthesis(service::synthesis(&state(ctx)?.db, &self.0, version_number).await?, self.0.id))
+    }
     /// How version `to` differs from version `from`, section by section (added, removed,
     /// moved, changed with a word-level diff); unchanged sections are left out.
     async fn compare(&self, ctx: &Context<'_>, from: i32, to: i32) -> AppResult<Vec<SectionDiff>> {
         let changes = service::compare_versions(&state(ctx)?.db, self.0.id, from, to).await?;
         Ok(changes.into_iter().map(SectionDiff).collect())
+    }
+}
+
+/// Bilan de la concertation of a policy (or of one of its versions).
+pub struct PolicySynthesis(super::synthesis::Synthesis, i32);
+
+/// Contributions of one kind.
+#[derive(SimpleObject)]
+pub struct KindCount {
+    kind: ContributionKind,
+    count: usize,
+}
+
+/// Answers of one kind (réponses motivées).
+#[derive(SimpleObject)]
+pub struct AnswerCount {
+    answer: AnswerKind,
+    count: usize,
+}
+
+#[Object]
+impl PolicySynthesis {
+    /// The version counted; none: every contribution to the policy.
+    async fn version_number(&self) -> Option<i32> {
+        self.0.version_number
+    }
+    async fn generated_at(&self) -> DateTime<Utc> {
+        self.0.generated_at
+    }
+    async fn contributions(&self) -> usize {
+        self.0.contributions
+    }
+    async fn by_kind(&self) -> Vec<KindCount> {
+        self.0.by_kind.iter().map(|c| KindCount { kind: c.key, count: c.count }).collect()
+    }
+    /// Awaiting their answer.
+    async fn open(&self) -> usize {
+        self.0.open
+    }
+    async fn withdrawn(&self) -> usize {
+        self.0.withdrawn
+    }
+    async fn answered(&self) -> usize {
+        self.0.answered
+    }
+    async fn answers(&self) -> Vec<AnswerCount> {
+        self.0.answers.iter().map(|c| AnswerCount { answer: c.key, count: c.count }).collect()
+    }
+    /// Taux d'acceptation: answered ACCEPTED or ACCEPTED_WITH_CHANGES over answered (0 to 1).
+    async fn acceptance_rate(&self) -> Option<f64> {
+        self.0.acceptance_rate
+    }
+    /// Member communes today.
+    async fn members(&self) -> usize {
+        self.0.members
+    }
+    /// Member communes that contributed or co-signed.
+    async fn participating(&self) -> usize {
+        self.0.participating
+    }
+    /// Every member commune, those that took part first (most contributions first).
+    async fn by_commune(&self) -> &[super::synthesis::CommuneLine] {
+        &self.0.by_commune
+    }
+    /// The member communes that never contributed nor co-signed.
+    async fn silent_communes(&self) -> Vec<&super::synthesis::CommuneLine> {
+        self.0.silent().collect()
+    }
+    async fn by_territory(&self) -> &[super::synthesis::TerritoryLine] {
+        &self.0.by_territory
+    }
+    /// The sections that received contributions, in text order.
+    async fn by_section(&self) -> &[super::synthesis::SectionLine] {
+        &self.0.by_section
+    }
+    async fn answer_time(&self) -> Option<&super::synthesis::AnswerTime> {
+        self.0.answer_time.as_ref()
+    }
+    /// The same as CSV (RFC 4180), with the bearer token: GET this path.
+    async fn csv_path(&self) -> String {
+        self.path("synthesis.csv")
+    }
+    /// The same as a printable HTML page (works offline), with the bearer token.
+    async fn html_path(&self) -> String {
+        self.path("synthesis.html")
+    }
+}
+
+impl PolicySynthesis {
+    fn path(&self, file: &str) -> String {
+        let id = ids::encode(Kind::Policy, self.1);
+        match self.0.version_number {
+            Some(n) => format!("/policies/{}/{file}?version={n}", id.as_str()),
+            None => format!("/policies/{}/{file}", id.as_str()),
+        }
     }
 }
 

@@ -213,7 +213,30 @@ str_enum!(
     }
 );
 
+impl ContributionKind {
+    /// Its name in French, for pages and messages.
+    pub fn fr(self) -> &'static str {
+        match self {
+            ContributionKind::Amendment => "Amendement",
+            ContributionKind::Proposal => "Proposition",
+            ContributionKind::Comment => "Commentaire",
+            ContributionKind::Question => "Question",
+        }
+    }
+}
+
 impl AnswerKind {
+    /// Its name in French, for pages and messages.
+    pub fn fr(self) -> &'static str {
+        match self {
+            AnswerKind::Accepted => "Retenue",
+            AnswerKind::AcceptedWithChanges => "Retenue avec modifications",
+            AnswerKind::Rejected => "Non retenue",
+            AnswerKind::OutOfScope => "Hors sujet",
+            AnswerKind::Merged => "Fusionnée",
+        }
+    }
+
     /// Checks an answer's shape: reasons where required, a contribution to join for
     /// MERGED and only then. Errors name the input field.
     pub fn check(self, reasons: Option<&str>, merged_into: Option<i32>) -> Result<(), (&'static str, String)> {

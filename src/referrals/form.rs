@@ -326,16 +326,7 @@ impl SortKey {
     }
 }
 
-/// Text as one CSV cell. Text that a spreadsheet would read as a formula (starting with
-/// =, +, -, @, a tab or a carriage return) is prefixed with an apostrophe (OWASP's advice
-/// against CSV injection); numbers are written by `cell` and never changed.
-pub fn text_cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
-}
+pub use crate::platform::tables::{text_cell, to_csv};
 
 /// An answer as one CSV cell: text through `text_cell`, numbers and booleans in JSON
 /// notation, several choices joined with "; ".
@@ -346,16 +337,6 @@ pub fn cell(v: &Value) -> String {
         Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join("; "),
         other => other.to_string(),
     }
-}
-
-/// A table as RFC 4180 CSV (UTF-8, CRLF line ends, a header row, quotes where needed).
-pub fn to_csv(header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>, csv::Error> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    w.write_record(header)?;
-    for r in rows {
-        w.write_record(r)?;
-    }
-    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
 /// Answers as stored (a JSON object) back to a map.

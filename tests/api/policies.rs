@@ -672,3 +672,90 @@ async fn search_finds_french_words_whatever_their_accents_and_case_within_what_o
     assert!(search(&sec, "\"ecole\" OR NEAR(* tramway").await.is_empty());
     assert_eq!(search(&sec, "ecole* -tramway").await.len(), 0);
 }
+
+#[tokio::test]
+async fn the_synthesis_counts_the_concertation_as_graphql_csv_and_a_printable_page() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let dgs = app.login_as("dgs.marseille@demo.entente.fr").await;
+    let cassis_mayor = app.login_as("maire.cassis@demo.entente.fr").await;
+    let marseille = app.commune_id(&sec, "13055").await;
+    let cassis = app.commune_id(&sec, "13022").await;
+    let (p, art) = in_concertation(&app, &sec).await;
+    let amend = json!({"i": {"policyId": p, "kind": "AMENDMENT", "communeId": marseille, "sectionId": art[0],
+        "body": "Associer les territoires.", "proposedText": "Les communes et les territoires sont associés."}});
+    let c = ok(&app.gql(Some(&dgs), CONTRIBUTE, amend).await)["contributeToPolicy"].clone();
+    ok(&app.gql(Some(&cassis_mayor), COSIGN, json!({"id": c["id"], "c": cassis})).await);
+    let comment = json!({"i": {"policyId": p, "kind": "COMMENT", "communeId": cassis, "sectionId": art[1], "body": "Six ans, c'est long."}});
+    ok(&app.gql(Some(&cassis_mayor), CONTRIBUTE, comment).await);
+    let answer = json!({"i": {"id": c["id"], "expectedVersion": c["version"], "answer": "ACCEPTED"}});
+    ok(&app.gql(Some(&sec), ANSWER, answer).await);
+
+    let q = "query($id:ID!,$v:Int){policy(id:$id){synthesis(versionNumber:$v){versionNumber contributions open answered acceptanceRate members participating
+        byKind{kind count} answers{answer count} bySection{label title contributions amendments accepted}
+        byTerritory{name communes participating contributions} byCommune{name contributions cosignatures accepted}
+        silentCommunes{name} answerTime{answered medianDays} csvPath htmlPath}}}";
+    let r = app.gql(Some(&cassis_mayor), q, json!({"id": p})).await;
+    let s = &ok(&r)["policy"]["synthesis"];
+    assert_eq!((s["contributions"].as_i64(), s["open"].as_i64(), s["answered"].as_i64()), (Some(2), Some(1), Some(1)));
+    assert_eq!(s["acceptanceRate"], 1.0);
+    assert_eq!(s["participating"], 2);
+    let members = s["members"].as_i64().unwrap();
+    assert!(members > 80, "AMP's member communes: {members}");
+    assert_eq!(s["silentCommunes"].as_array().unwrap().len() as i64, members - 2);
+    let in_territories: i64 =
+        s["byTerritory"].as_array().unwrap().iter().map(|t| t["communes"].as_i64().unwrap()).sum();
+    assert_eq!(in_territories, members, "every member commune counted once by territory");
+    assert_eq!(
+        s["bySection"],
+        json!([{"label": "1", "title": "Article 1", "contributions": 1, "amendments": 1, "accepted": 1},
+               {"label": "2", "title": "Article 2", "contributions": 1, "amendments": 0, "accepted": 0}])
+    );
+    // Those that took part first, most contributions first, then by name.
+    assert_eq!(s["byCommune"][0], json!({"name": "Cassis", "contributions": 1, "cosignatures": 1, "accepted": 0}));
+    assert_eq!(s["byCommune"][1], json!({"name": "Marseille", "contributions": 1, "cosignatures": 0, "accepted": 1}));
+    assert_eq!(s["answers"], json!([{"answer": "ACCEPTED", "count": 1}]));
+    assert_eq!(s["answerTime"]["answered"], 1);
+    // One version's synthesis; a version that does not exist is the field's error.
+    let r = app.gql(Some(&cassis_mayor), q, json!({"id": p, "v": 1})).await;
+    assert_eq!(ok(&r)["policy"]["synthesis"]["contributions"], 2);
+    let r = app.gql(Some(&cassis_mayor), q, json!({"id": p, "v": 9})).await;
+    assert_eq!(r["errors"][0]["extensions"]["field"], "versionNumber", "{r}");
+
+    // The CSV: RFC 4180, the same counts.
+    let csv_path = s["csvPath"].as_str().unwrap().to_string();
+    let resp = app.client.get(app.url(&csv_path)).bearer_auth(&cassis_mayor).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let body = resp.text().await.unwrap();
+    assert!(
+        body.starts_with("part,key,label,territory,communes,participating,contributions,cosignatures,accepted\r\n"),
+        "{body}"
+    );
+    let total = body.lines().nth(1).unwrap();
+    assert_eq!(total, format!("TOTAL,,Agenda de la mobilité métropolitaine,,{members},2,2,,1"));
+    assert!(body.contains("COMMUNE,13022,Cassis,"), "{body}");
+    // The page: HTML that fetches nothing, with its chart drawn inline.
+    let html_path = s["htmlPath"].as_str().unwrap().to_string();
+    let resp = app.client.get(app.url(&html_path)).bearer_auth(&sec).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(resp.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"));
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("Bilan de la concertation") && page.contains("<svg") && page.contains("@media print"));
+    assert!(!page.contains("<script") && !page.contains("src="));
+    // Without a token, another file name, a bad version: refused.
+    let status = |path: String, tok: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app.client.get(app.url(&path));
+            if let Some(t) = tok {
+                req = req.bearer_auth(t);
+            }
+            req.send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(status(csv_path.clone(), None).await, 401);
+    assert_eq!(status(format!("/policies/{p}/secrets.txt"), Some(sec.clone())).await, 404);
+    assert_eq!(status(format!("/policies/{p}/synthesis.csv?version=x"), Some(sec.clone())).await, 400);
+}

@@ -9,6 +9,7 @@ mod drafting;
 mod jobs;
 mod lifecycle;
 pub mod search;
+mod synthesis;
 mod versions;
 
 pub use access::policy_version;
@@ -21,6 +22,7 @@ pub use drafting::{
 };
 pub use jobs::run_jobs;
 pub use lifecycle::{transition, Transition};
+pub use synthesis::synthesis;
 pub use versions::{compare_versions, publish_version};
 
 use sea_orm::sea_query::Expr;
