@@ -3,6 +3,7 @@
 //! co-signing communes and motivated answers, the contributions behind each change, the
 //! consultations (a referral, a conference agenda item) and the approval path.
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::ConnectionTrait;
 
 use crate::m20261124_000003_meetings::{
     a, big_null, date_null, index, int, int_null, long_null, table, text, text_null, ts, ts_null, version,
@@ -201,6 +202,19 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite deletes a table's rows before dropping it, and ON DELETE RESTRICT refuses
+        // each row another row of the table points to (a comment's thread, a part's
+        // articles): unlink them first. (Fixed after landing, in down only: up is unchanged.)
+        let conn = m.get_connection();
+        conn.execute_unprepared("UPDATE policy_contribution SET parent_id = NULL").await?;
+        conn.execute_unprepared("UPDATE policy_section SET parent_id = NULL").await?;
+        // The notifications of policies go with them: the code before this step cannot
+        // read their kinds.
+        crate::m20261201_000013_policy_reminders_search::forget_kinds(
+            conn,
+            &["CONTRIBUTION_ANSWERED", "POLICY_VERSION_PUBLISHED", "CONCERTATION_OPENED"],
+        )
+        .await?;
         for t in [
             "policy_step",
             "policy_consultation",

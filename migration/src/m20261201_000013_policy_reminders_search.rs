@@ -32,6 +32,15 @@ const SQLITE_FTS: [&str; 4] = [
      INSERT INTO search_fts(rowid, terms) VALUES (new.id, new.terms); END",
 ];
 
+/// Deletes the notifications (and their outbox events) of `kinds`: on the way down, the
+/// code before a step cannot read the kinds that came with it.
+pub(crate) async fn forget_kinds<C: ConnectionTrait>(conn: &C, kinds: &[&str]) -> Result<(), DbErr> {
+    let list = kinds.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
+    conn.execute_unprepared(&format!("DELETE FROM notification WHERE kind IN ({list})")).await?;
+    conn.execute_unprepared(&format!("DELETE FROM outbox_event WHERE kind IN ({list})")).await?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -84,6 +93,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        forget_kinds(m.get_connection(), &["CONCERTATION_REMINDER", "POLICY_STEP_REACHED"]).await?;
         if m.get_database_backend() != DatabaseBackend::Postgres {
             let conn = m.get_connection();
             for t in ["search_entry_ai", "search_entry_ad", "search_entry_au"] {

@@ -107,7 +107,8 @@ async fn referrals_bodies_and_notifications_are_connections() {
         .gql(Some(&sec), "query($e:ID!){bodies(intercommunalityId:$e,first:2){totalCount pageInfo{hasNextPage endCursor} nodes{name}}}", json!({"e": amp}))
         .await;
     let b = &ok(&r)["bodies"];
-    assert_eq!(b["totalCount"], 3);
+    // The conference, the mobility working group, the DGS committee, the pact's steering committee.
+    assert_eq!(b["totalCount"], 4);
     assert_eq!(b["nodes"].as_array().unwrap().len(), 2);
     let r = app
         .gql(
@@ -116,7 +117,7 @@ async fn referrals_bodies_and_notifications_are_connections() {
             json!({"e": amp, "a": b["pageInfo"]["endCursor"]}),
         )
         .await;
-    assert_eq!(ok(&r)["bodies"]["nodes"].as_array().unwrap().len(), 1);
+    assert_eq!(ok(&r)["bodies"]["nodes"].as_array().unwrap().len(), 2);
     assert_eq!(ok(&r)["bodies"]["pageInfo"]["hasNextPage"], false);
     let r = app.gql(Some(&sec), "{referrals(first:1){totalCount pageInfo{hasNextPage} nodes{id}}}", json!({})).await;
     assert_eq!(ok(&r)["referrals"]["totalCount"], 2, "{r}");

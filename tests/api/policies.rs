@@ -174,7 +174,8 @@ async fn the_text_is_the_drafting_teams_and_published_versions_are_everyones_in_
     assert_eq!(code(&app.gql(Some(&cassis), see, json!({"id": p})).await), "FORBIDDEN");
     let amp = app.epci_id(&sec, "200054807").await;
     let list = "query($e:ID!){policies(intercommunalityId:$e){totalCount nodes{title}}}";
-    assert_eq!(ok(&app.gql(Some(&cassis), list, json!({"e": amp})).await)["policies"]["totalCount"], 0);
+    // The demo's two published policies, not this one.
+    assert_eq!(ok(&app.gql(Some(&cassis), list, json!({"e": amp})).await)["policies"]["totalCount"], 2);
     // Nor may the mayor draft, create or move it along.
     let r = app.gql(Some(&cassis), ADD, json!({"i": {"policyId": p, "title": "Ajout"}})).await;
     assert_eq!(code(&r), "FORBIDDEN");
@@ -192,7 +193,7 @@ async fn the_text_is_the_drafting_teams_and_published_versions_are_everyones_in_
     // Published: seen by the people of the métropole's communes, not its working text.
     let r = app.gql(Some(&cassis), see, json!({"id": p})).await;
     assert_eq!(ok(&r)["policy"]["versions"][0]["number"], 1);
-    assert_eq!(ok(&app.gql(Some(&cassis), list, json!({"e": amp})).await)["policies"]["totalCount"], 1);
+    assert_eq!(ok(&app.gql(Some(&cassis), list, json!({"e": amp})).await)["policies"]["totalCount"], 3);
     assert_eq!(code(&app.gql(Some(&cassis), DRAFT, json!({"id": p})).await), "FORBIDDEN");
     let r = transition(&app, &cassis, &p, "ABANDON", None).await;
     assert_eq!(code(&r), "FORBIDDEN");
@@ -598,12 +599,14 @@ async fn search_finds_french_words_whatever_their_accents_and_case_within_what_o
     let private =
         contribute(&marseille_mayor, &marseille, "Quelle desserte pour l'ÉCOLE Saint-Exupéry ?", "DRAFTING_TEAM").await;
     let public = contribute(&cassis_mayor, &cassis, "Et les écoles de Cassis ?", "COMMUNES").await;
-    const SEARCH: &str = "query($e:ID!,$q:String!,$f:Int=20){searchPolicies(intercommunalityId:$e,query:$q,first:$f){kind title excerpt versionNumber policy{id} contribution{id}}}";
+    // Scoped to this policy: the demo's own policies speak of mobility too.
+    const SEARCH: &str = "query($e:ID!,$p:ID!,$q:String!,$f:Int=20){searchPolicies(intercommunalityId:$e,policyId:$p,query:$q,first:$f){kind title excerpt versionNumber policy{id} contribution{id}}}";
+    let pid = p.as_str();
     let search = |tok: &str, q: &str| {
         let (tok, q) = (tok.to_string(), q.to_string());
-        let app = &app;
+        let (app, p) = (&app, pid);
         async move {
-            let r = app.gql(Some(&tok), SEARCH, json!({"e": amp, "q": q})).await;
+            let r = app.gql(Some(&tok), SEARCH, json!({"e": amp, "p": p, "q": q})).await;
             let mut hits: Vec<String> = ok(&r)["searchPolicies"]
                 .as_array()
                 .unwrap()
@@ -650,7 +653,7 @@ async fn search_finds_french_words_whatever_their_accents_and_case_within_what_o
         search(&cassis_mayor, "mobilité métropolitaine").await,
         vec!["POLICY Agenda de la mobilité métropolitaine".to_string()]
     );
-    let r = app.gql(Some(&cassis_mayor), SEARCH, json!({"e": amp, "q": "cyclables"})).await;
+    let r = app.gql(Some(&cassis_mayor), SEARCH, json!({"e": amp, "p": p, "q": "cyclables"})).await;
     let hit = &ok(&r)["searchPolicies"][0];
     assert_eq!(
         (hit["versionNumber"].as_i64(), hit["excerpt"].as_str()),
@@ -662,11 +665,11 @@ async fn search_finds_french_words_whatever_their_accents_and_case_within_what_o
     assert!(search(&sec, "tramway").await.is_empty());
     // Bad queries: VALIDATION on their field, for nothing to search or too much.
     for (q, f, field) in [("", 20, "query"), ("l' d'", 20, "query"), ("école", 0, "first"), ("école", 101, "first")] {
-        let r = app.gql(Some(&sec), SEARCH, json!({"e": amp, "q": q, "f": f})).await;
+        let r = app.gql(Some(&sec), SEARCH, json!({"e": amp, "p": p, "q": q, "f": f})).await;
         assert_eq!(r["errors"][0]["extensions"]["field"], field, "{q:?} {f}: {r}");
     }
     let long = "mot ".repeat(60);
-    let r = app.gql(Some(&sec), SEARCH, json!({"e": amp, "q": long})).await;
+    let r = app.gql(Some(&sec), SEARCH, json!({"e": amp, "p": p, "q": long})).await;
     assert_eq!(r["errors"][0]["extensions"]["code"], "VALIDATION");
     // FTS syntax is not ours to pass through: quotes, stars, operators are plain words.
     assert!(search(&sec, "\"ecole\" OR NEAR(* tramway").await.is_empty());

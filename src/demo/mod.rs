@@ -24,7 +24,9 @@ use crate::AppState;
 pub const DEMO_PASSWORD: &str = "entente-demo-2026";
 pub const AMP_SIREN: &str = "200054807";
 
-const DATA: &str = include_str!("../data/demo/amp.json");
+mod policies;
+
+const DATA: &str = include_str!("../../data/demo/amp.json");
 
 #[derive(Deserialize)]
 struct DemoFile {
@@ -275,8 +277,10 @@ pub async fn load(state: &AppState) -> AppResult<DemoReport> {
     .await?;
     txn.commit().await?;
     let president_mandate = president_mandate(state, president.id).await?;
-    meetings(state, &actor, amp.id, president_mandate, &[marseille_mayor, aix_mayor, cassis_mayor]).await?;
-    referrals(state, &actor, amp.id).await?;
+    let bodies =
+        meetings(state, &actor, amp.id, president_mandate, &[marseille_mayor, aix_mayor, cassis_mayor]).await?;
+    let pact = referrals(state, &actor, amp.id).await?;
+    policies::load(state, amp.id, president_mandate, bodies, pact).await?;
     Ok(DemoReport { communes: file.communes.len(), persons, accounts: accounts.len() })
 }
 
@@ -290,10 +294,23 @@ async fn president_mandate(state: &AppState, person_id: i32) -> AppResult<i32> {
         .ok_or_else(|| AppError::internal("demo president has no mandate"))
 }
 
+/// What the policies of the demo build on: its bodies and the plenary's OPINION item.
+pub(crate) struct Bodies {
+    pub conference: i32,
+    pub group: i32,
+    pub opinion_item: i32,
+}
+
 /// The demo's bodies: the conference of mayors with a plenary convened two weeks ahead,
 /// a working group animated by the president with three mayors, and the DGS committee.
 /// Made through the same use cases as the API, audited as `system:demo`.
-async fn meetings(state: &AppState, actor: &Actor, amp: i32, president_mandate: i32, mayors: &[i32]) -> AppResult<()> {
+async fn meetings(
+    state: &AppState,
+    actor: &Actor,
+    amp: i32,
+    president_mandate: i32,
+    mayors: &[i32],
+) -> AppResult<Bodies> {
     use crate::meetings::rules::{AgendaItemKind, BodyKind, SeatRole};
     use crate::meetings::service::{self as m, MeetingFields, NewBody, NewItem};
     use sea_orm::{ColumnTrait, QueryFilter};
@@ -337,10 +354,11 @@ async fn meetings(state: &AppState, actor: &Actor, amp: i32, president_mandate: 
         },
     )
     .await?;
+    let mut opinion_item = 0;
     for (kind, title) in [
         (AgendaItemKind::ProgressReport, "État d'avancement des travaux"),
         (AgendaItemKind::Debate, "Pacte de gouvernance"),
-        (AgendaItemKind::Opinion, "Avis sur le plan de mobilité"),
+        (AgendaItemKind::Opinion, "Avis sur l'agenda de la mobilité métropolitaine"),
     ] {
         let item = NewItem {
             kind,
@@ -349,15 +367,16 @@ async fn meetings(state: &AppState, actor: &Actor, amp: i32, president_mandate: 
             note: Some(format!("Note explicative de synthèse : {title}.")),
             minutes_of_meeting_id: None,
         };
-        m::add_agenda_item(state, actor, plenary.id, item).await?;
+        opinion_item = m::add_agenda_item(state, actor, plenary.id, item).await?.id;
     }
     m::convene(state, actor, plenary.id, plenary.version, None, &[]).await?;
-    Ok(())
+    Ok(Bodies { conference: conference.id, group: group.id, opinion_item })
 }
 
 /// The demo's referrals: the governance pact open for two months (Aix has answered), and
 /// a data collection for the DGS committee, with its form. Made through the use cases.
-async fn referrals(state: &AppState, actor: &Actor, amp: i32) -> AppResult<()> {
+/// Returns the pact's referral.
+async fn referrals(state: &AppState, actor: &Actor, amp: i32) -> AppResult<i32> {
     use crate::referrals::form::{Field, FieldType};
     use crate::referrals::rules::{Opinion, Procedure, Silence};
     use crate::referrals::service::{self as r, ReferralFields, ResponseInput};
@@ -428,7 +447,7 @@ async fn referrals(state: &AppState, actor: &Actor, amp: i32) -> AppResult<()> {
     ];
     r::set_form(state, actor, census.id, fields).await?;
     r::open(state, actor, census.id, census.version, None).await?;
-    Ok(())
+    Ok(pact.id)
 }
 
 async fn add_person<C: ConnectionTrait>(
