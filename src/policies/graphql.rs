@@ -697,7 +697,7 @@ impl PolicySearchHit {
     async fn contribution(&self) -> Option<&Contribution> {
         self.contribution.as_ref()
     }
-    /// The policy's or section's title; a contribution's kind.
+    /// The policy's or section's title; a contribution's kind, in French (Amendement...).
     async fn title(&self) -> &str {
         &self.hit.entry.title
     }

@@ -141,7 +141,7 @@ pub(super) async fn index_contribution<C: ConnectionTrait>(
         restricted,
         Some(c.author_person_id),
         c.commune_id,
-        c.kind.as_str(),
+        c.kind.fr(),
         &body,
     );
     put(conn, e).await
