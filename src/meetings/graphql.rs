@@ -62,7 +62,7 @@ pub struct RuleProfileView {
 /// des maires), a working group (groupe de travail), the DGS committee (comité des DGS),
 /// the CLECT, a commission or the council.
 /// Holds a `Granted` row: only the checks make one (`auth::granted`).
-pub struct Body(Granted<body::Model>);
+pub struct Body(pub(crate) Granted<body::Model>);
 
 impl From<Granted<body::Model>> for Body {
     fn from(b: Granted<body::Model>) -> Self {

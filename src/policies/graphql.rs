@@ -56,6 +56,18 @@ impl Policy {
     async fn drafting_body_id(&self) -> Option<ID> {
         self.0.drafting_body_id.map(|b| ids::encode(Kind::Body, b))
     }
+    /// The lead elected official (élu référent): the mandate, with its delegation and
+    /// its holder.
+    async fn lead_mandate(&self, ctx: &Context<'_>) -> AppResult<Option<crate::directory::graphql::Mandate>> {
+        let Some(m) = self.0.lead_mandate_id else { return Ok(None) };
+        Ok(loaders(ctx)?.mandate.load_one(m).await?.map(crate::directory::graphql::Mandate::of))
+    }
+    /// The drafting body (instance de rédaction: groupe de travail, comité de pilotage).
+    async fn drafting_body(&self, ctx: &Context<'_>) -> AppResult<Option<crate::meetings::graphql::Body>> {
+        let Some(b) = self.0.drafting_body_id else { return Ok(None) };
+        let body = loaders(ctx)?.body.load_one(b).await?;
+        Ok(body.map(|b| crate::meetings::graphql::Body(access::drafting_body(&self.0, b))))
+    }
     /// The service of the secretariat in charge.
     async fn secretariat(&self) -> Option<&str> {
         self.0.secretariat.as_deref()

@@ -511,6 +511,28 @@ async fn every_mutation_succeeds_with_one_database_connection() {
     .await;
     let c = s.run("contributeToPolicy", dgs, CONTRIBUTE, question("Et le budget ?")).await;
     s.run("withdrawContribution", dgs, WITHDRAW_CONTRIBUTION, json!({"id": id(&c), "v": version(&c)})).await;
+    // The concertation's reminders, a search and the bilan, on the one connection too.
+    let told = entente::policies::service::run_jobs(&app.state.db, chrono::Utc::now() + Days::days(29)).await.unwrap();
+    assert!(told > 0, "the communes that have not contributed are reminded");
+    let found = app
+        .gql(
+            sec,
+            "query($e:ID!,$p:ID!){searchPolicies(intercommunalityId:$e,policyId:$p,query:\"calendrier\"){kind}}",
+            json!({"e": amp, "p": id(&p)}),
+        )
+        .await;
+    assert_eq!(found["data"]["searchPolicies"][0]["kind"], "CONTRIBUTION", "{found}");
+    let bilan =
+        app.gql(sec, "query($id:ID!){policy(id:$id){synthesis{contributions csvPath}}}", json!({"id": id(&p)})).await;
+    assert_eq!(bilan["data"]["policy"]["synthesis"]["contributions"], 2, "{bilan}");
+    let csv = app
+        .client
+        .get(app.url(bilan["data"]["policy"]["synthesis"]["csvPath"].as_str().unwrap()))
+        .bearer_auth(sec.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
     let step = s
         .run(
             "addPolicyStep",

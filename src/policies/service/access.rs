@@ -75,6 +75,15 @@ pub fn policy_consultation(
     p.vouch(c)
 }
 
+/// A policy's drafting body, as a directory entry (its name, kind, theme), is seen by
+/// whoever sees the policy; what the body holds keeps its own rights.
+pub fn drafting_body(
+    p: &Granted<policy::Model>,
+    b: crate::meetings::model::body::Model,
+) -> Granted<crate::meetings::model::body::Model> {
+    p.vouch(b)
+}
+
 /// The approval path is seen by whoever sees its policy.
 pub fn policy_step(
     p: &Granted<policy::Model>,
