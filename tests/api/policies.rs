@@ -761,4 +761,10 @@ async fn the_synthesis_counts_the_concertation_as_graphql_csv_and_a_printable_pa
     assert_eq!(status(csv_path.clone(), None).await, 401);
     assert_eq!(status(format!("/policies/{p}/secrets.txt"), Some(sec.clone())).await, 404);
     assert_eq!(status(format!("/policies/{p}/synthesis.csv?version=x"), Some(sec.clone())).await, 400);
+    assert_eq!(status(format!("/policies/{p}/synthesis.csv?version=99999999999"), Some(sec.clone())).await, 400);
+    // A policy one may not see: its bilan neither.
+    let (unpublished, _) = agenda(&app, &sec).await;
+    assert_eq!(status(format!("/policies/{unpublished}/synthesis.html"), Some(cassis_mayor.clone())).await, 403);
+    let r = app.gql(Some(&cassis_mayor), q, json!({"id": unpublished})).await;
+    assert_eq!(code(&r), "FORBIDDEN");
 }
