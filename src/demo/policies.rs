@@ -19,8 +19,11 @@ use crate::policies::rules::{AnswerKind, ContributionKind, PolicyKind, StepKind,
 use crate::policies::service::{self as p, Answer, NewConsultation, NewContribution, NewPolicy, NewSection, NewStep};
 use crate::AppState;
 
-/// The mobility agenda's text: three parts of three articles.
-const AGENDA: [(&str, &str, [(&str, &str); 3]); 3] = [
+/// A section's title and text.
+type Text = (&'static str, &'static str);
+
+/// The mobility agenda's text: three parts (title, introduction) of three articles.
+const AGENDA: [(&str, &str, [Text; 3]); 3] = [
     (
         "Un réseau métropolitain de transports collectifs",
         "La Métropole organise un réseau unique, lisible et continu sur ses 92 communes.",

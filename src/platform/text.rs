@@ -109,7 +109,7 @@ pub fn excerpt(text: &str, words: &[String], width: usize) -> String {
     let to = (from + width).min(chars.len());
     let mut out: String = chars[from..to].iter().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ");
     if from > 0 {
-        out.insert_str(0, "…");
+        out.insert(0, '…');
     }
     if to < chars.len() {
         out.push('…');

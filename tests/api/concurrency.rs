@@ -213,9 +213,9 @@ async fn every_mutation_succeeds_with_one_database_connection() {
     let app = TestApp::demo_with(|c| c.max_db_connections = 1).await;
     let mut s = Steps { c: Client::of(&app), done: BTreeSet::new(), slowest: (Duration::ZERO, String::new()) };
     let login = |e: &str| json!({"e": e, "p": DEMO_PASSWORD});
-    let sec =
+    let sec_token =
         s.run("login", None, LOGIN, login("secretariat@demo.entente.fr")).await["token"].as_str().unwrap().to_string();
-    let sec = Some(sec.as_str());
+    let sec = Some(sec_token.as_str());
     let mut tokens = Vec::new();
     for e in ["maire.marseille@demo.entente.fr", "maire.aix@demo.entente.fr", "dgs.marseille@demo.entente.fr"] {
         tokens.push(app.login_as(e).await);
@@ -528,7 +528,7 @@ async fn every_mutation_succeeds_with_one_database_connection() {
     let csv = app
         .client
         .get(app.url(bilan["data"]["policy"]["synthesis"]["csvPath"].as_str().unwrap()))
-        .bearer_auth(sec.unwrap())
+        .bearer_auth(&sec_token)
         .send()
         .await
         .unwrap();

@@ -218,7 +218,7 @@ pub async fn search<C: ConnectionTrait>(
         }
     }
     let me = actor.principal.as_ref().map_or(0, |x| x.person_id);
-    let communes: Vec<i32> = crate::auth::policy::acting_for(db, actor).await?.drafts.iter().copied().collect();
+    let communes: Vec<i32> = crate::auth::policy::acting_for(db, actor).await?.drafts.to_vec();
     let list = |ids: &[i32]| {
         if ids.is_empty() {
             "NULL".to_string()
