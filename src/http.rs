@@ -60,6 +60,7 @@ pub fn router(state: AppState, schema: AppSchema, checker: AppSchema) -> Router 
         .route("/referral-documents/{id}", get(download_referral_document))
         .route("/referrals/{id}/{file}", get(referral_csv))
         .route("/policies/{id}/{file}", get(policy_synthesis))
+        .route("/policy-documents/{id}", get(download_policy_document))
         .route("/meetings/{id}/calendar.ics", get(meeting_calendar))
         .route("/calendar/{token}", get(calendar_feed))
         .layer(axum::middleware::from_fn_with_state(h.clone(), limit_non_multipart))
@@ -586,6 +587,21 @@ async fn referral_csv(
             _ => return Err(AppError::not_found("export (responses.csv or dataset.csv)")),
         };
         Ok(csv_file(csv))
+    })
+    .await
+}
+
+/// GET /policy-documents/{id}: a policy's document, for whoever sees the policy.
+async fn download_policy_document(
+    State(h): State<Http>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let db = h.state.db.clone();
+    serve_file(&h, addr, &headers, |actor| async move {
+        let id = crate::ids::decode("id", crate::ids::Kind::PolicyDocument, &async_graphql::ID(id))?;
+        Ok(crate::policies::service::download_document(&db, &actor, id).await?.into())
     })
     .await
 }

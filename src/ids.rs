@@ -30,6 +30,7 @@ pub enum Kind {
     PolicyVersion,
     PolicyContribution,
     PolicyStep,
+    PolicyDocument,
 }
 
 impl Kind {
@@ -58,9 +59,10 @@ impl Kind {
             Kind::PolicyVersion => "PolicyVersion",
             Kind::PolicyContribution => "Contribution",
             Kind::PolicyStep => "PolicyStep",
+            Kind::PolicyDocument => "PolicyDocument",
         }
     }
-    const ALL: [Kind; 23] = [
+    const ALL: [Kind; 24] = [
         Kind::Commune,
         Kind::Intercommunality,
         Kind::Territory,
@@ -84,6 +86,7 @@ impl Kind {
         Kind::PolicyVersion,
         Kind::PolicyContribution,
         Kind::PolicyStep,
+        Kind::PolicyDocument,
     ];
 
     /// The kind a type name stands for ("Commune" -> Kind::Commune).

@@ -1,4 +1,5 @@
-//! Policies, continued (issue 15): the concertation reminders sent (one row per policy,
+//! Policies, continued (issue 15): a policy's documents (their contents in
+//! `document_chunk`, like every document), the concertation reminders sent (one row per policy,
 //! cycle, closing time and offset, so a reminder goes once even when two processes run
 //! the job), and the full-text search index over policies, sections and contributions.
 //!
@@ -55,6 +56,22 @@ impl MigrationTrait for Migration {
             .await?;
         table(
             m,
+            "policy_document",
+            vec![
+                int("policy_id"),
+                text("filename"),
+                text("media_type"),
+                ColumnDef::new(a("size_bytes")).big_integer().not_null().take(),
+                ColumnDef::new(a("sha256")).string_len(64).not_null().take(),
+                int_null("uploaded_by_account_id"),
+                ts("uploaded_at"),
+            ],
+            &[("policy_id", "policy")],
+        )
+        .await?;
+        index(m, "ix_policy_document", "policy_document", &["policy_id"], false).await?;
+        table(
+            m,
             "search_entry",
             vec![
                 text("kind"),
@@ -101,7 +118,7 @@ impl MigrationTrait for Migration {
             }
             conn.execute_unprepared("DROP TABLE IF EXISTS search_fts").await?;
         }
-        for t in ["search_entry", "policy_reminder"] {
+        for t in ["search_entry", "policy_document", "policy_reminder"] {
             m.drop_table(Table::drop().table(a(t)).to_owned()).await?;
         }
         Ok(())

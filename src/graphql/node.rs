@@ -9,7 +9,9 @@ use crate::error::AppResult;
 use crate::ids::{self, Kind};
 use crate::meetings::graphql::{self as m, AgendaItem, Body, BodySeat, Document, Meeting, MeetingRequest, Proxy};
 use crate::platform::notify::graphql::Notification;
-use crate::policies::graphql::{self as pol, Contribution, Policy, PolicySection, PolicyStep, PolicyVersion};
+use crate::policies::graphql::{
+    self as pol, Contribution, Policy, PolicyDocument, PolicySection, PolicyStep, PolicyVersion,
+};
 use crate::referrals::graphql::{self as r, Referral, ReferralDocument, ReferralResponse, SignatureDelegation};
 
 // ---- Node ------------------------------------------------------------------------------
@@ -41,6 +43,7 @@ pub enum Node {
     PolicyVersion(PolicyVersion),
     Contribution(Contribution),
     PolicyStep(PolicyStep),
+    PolicyDocument(PolicyDocument),
 }
 
 #[derive(Default)]
@@ -93,6 +96,7 @@ impl NodeQuery {
             (Kind::PolicyVersion, n) => pol::version_node(ctx, n).await?.map(Node::PolicyVersion),
             (Kind::PolicyContribution, n) => pol::contribution_node(ctx, n).await?.map(Node::Contribution),
             (Kind::PolicyStep, n) => pol::step_node(ctx, n).await?.map(Node::PolicyStep),
+            (Kind::PolicyDocument, n) => pol::document_node(ctx, n).await?.map(Node::PolicyDocument),
         })
     }
 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::model::{
-    policy, policy_consultation, policy_contribution, policy_cosignature, policy_section, policy_step, policy_version,
-    policy_version_section,
+    policy, policy_consultation, policy_contribution, policy_cosignature, policy_document, policy_section, policy_step,
+    policy_version, policy_version_section,
 };
 use super::rules::{
     AnswerKind, ContributionKind, ContributionStatus, ContributionVisibility, DiffOp, PolicyKind, PolicyStatus,
@@ -112,6 +112,11 @@ impl Policy {
             .filter_map(|(p, label, depth)| by_id.remove(&p.id).map(|s| PolicySection { row: s, label, depth }))
             .collect())
     }
+    /// Documents of the policy (études, annexes), oldest first.
+    async fn documents(&self, ctx: &Context<'_>) -> AppResult<Vec<PolicyDocument>> {
+        let rows = service::documents_of(&state(ctx)?.db, &self.0).await?;
+        Ok(rows.into_iter().map(PolicyDocument).collect())
+    }
     /// Published versions, oldest first.
     async fn versions(&self, ctx: &Context<'_>) -> AppResult<Vec<PolicyVersion>> {
         let rows = policy_version::Entity::find()
@@ -174,6 +179,35 @@ impl Policy {
     async fn compare(&self, ctx: &Context<'_>, from: i32, to: i32) -> AppResult<Vec<SectionDiff>> {
         let changes = service::compare_versions(&state(ctx)?.db, self.0.id, from, to).await?;
         Ok(changes.into_iter().map(SectionDiff).collect())
+    }
+}
+
+/// Document of a policy (pièce du dossier: étude, annexe, rapport).
+pub struct PolicyDocument(Granted<policy_document::Model>);
+
+#[Object]
+impl PolicyDocument {
+    pub async fn id(&self) -> ID {
+        ids::encode(Kind::PolicyDocument, self.0.id)
+    }
+    async fn filename(&self) -> &str {
+        &self.0.filename
+    }
+    async fn media_type(&self) -> &str {
+        &self.0.media_type
+    }
+    async fn size_bytes(&self) -> i64 {
+        self.0.size_bytes
+    }
+    async fn sha256(&self) -> &str {
+        &self.0.sha256
+    }
+    async fn uploaded_at(&self) -> DateTime<Utc> {
+        self.0.uploaded_at
+    }
+    /// GET it with the bearer token.
+    async fn download_path(&self) -> String {
+        format!("/policy-documents/{}", ids::encode(Kind::PolicyDocument, self.0.id).0)
     }
 }
 
@@ -986,6 +1020,21 @@ impl PoliciesMutation {
         let id = ids::decode("id", Kind::PolicySection, &id)?;
         service::remove_section(state(ctx)?, actor(ctx)?, id, expected_version).await
     }
+    /// Attaches a document to a policy (étude, annexe, rapport): its drafting team, unless
+    /// the policy was abandoned. Checked like every upload (size, name, media type).
+    async fn upload_policy_document(
+        &self,
+        ctx: &Context<'_>,
+        policy_id: ID,
+        file: async_graphql::Upload,
+    ) -> AppResult<PolicyDocument> {
+        let id = ids::decode("policyId", Kind::Policy, &policy_id)?;
+        let p = super::queries::policy_of(&state(ctx)?.db, id).await?;
+        // Authorized before the upload is read.
+        crate::graphql::support::allow(ctx, service::draft_action(&p)).await?;
+        let file = crate::platform::documents::read_upload(ctx, file)?;
+        Ok(PolicyDocument(service::upload_document(state(ctx)?, actor(ctx)?, id, file).await?))
+    }
     /// Publie une version: freezes the whole working text as the next version, with its
     /// change note (the drafting team, while drafting or in concertation).
     async fn publish_policy_version(
@@ -1167,6 +1216,16 @@ pub async fn contribution_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<C
 }
 
 /// `node(id)` of a step of an approval path: whoever sees its policy.
+pub async fn document_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<PolicyDocument>> {
+    let db = &state(ctx)?.db;
+    match service::document_for(db, actor(ctx)?, id).await {
+        Ok(d) => Ok(Some(PolicyDocument(d))),
+        // Null when the actor may not see its policy, as where it is listed.
+        Err(crate::error::AppError::NotFound(_) | crate::error::AppError::Forbidden(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 pub async fn step_node(ctx: &Context<'_>, id: i32) -> AppResult<Option<PolicyStep>> {
     let db = &state(ctx)?.db;
     let Some(s) = policy_step::Entity::find_by_id(id).one(db).await? else { return Ok(None) };

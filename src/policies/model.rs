@@ -155,3 +155,14 @@ entity!(search_entry, "search_entry", {
     /// `title` and `body` folded (platform::text::search_key): what the index tokenizes.
     terms: String,
 });
+
+entity!(policy_document, "policy_document", {
+    policy_id: i32,
+    filename: String,
+    media_type: String,
+    size_bytes: i64,
+    /// Its content's key in `document_chunk`.
+    sha256: String,
+    uploaded_by_account_id: Option<i32>,
+    uploaded_at: DateTimeUtc,
+});

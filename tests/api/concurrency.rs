@@ -499,6 +499,13 @@ async fn every_mutation_succeeds_with_one_database_connection() {
         .await;
     let question =
         |body: &str| json!({"i": {"policyId": id(&p), "kind": "QUESTION", "communeId": marseille, "body": body}});
+    s.upload(
+        "uploadPolicyDocument",
+        sec,
+        "mutation($p:ID!,$file:Upload!){uploadPolicyDocument(policyId:$p,file:$file){id}}",
+        json!({"p": id(&p), "file": null}),
+    )
+    .await;
     let c = s.run("contributeToPolicy", dgs, CONTRIBUTE, question("Quel calendrier ?")).await;
     let aix = app.commune_id(&tokens[1], "13001").await;
     s.run("cosignContribution", aix_mayor, COSIGN, json!({"id": id(&c), "c": aix})).await;

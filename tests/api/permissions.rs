@@ -588,6 +588,13 @@ async fn attempt(w: &World, row: &str) -> (String, Value) {
             let (_, s) = w.policy(1).await;
             (q("mutation($id:ID!){removePolicySection(id:$id,expectedVersion:1)}"), json!({"id": s[0]}))
         }
+        "uploadPolicyDocument" => {
+            let (p, _) = w.policy(0).await;
+            (
+                q("mutation($p:ID!,$file:Upload!){uploadPolicyDocument(policyId:$p,file:$file){id}}"),
+                json!({"p": p, "file": null}),
+            )
+        }
         "publishPolicyVersion" => {
             let (p, _) = w.policy(1).await;
             (q("mutation($p:ID!){publishPolicyVersion(policyId:$p,changeNote:\"V1\"){id}}"), json!({"p": p}))
@@ -746,6 +753,7 @@ fn allowed(row: &str, r: Role) -> bool {
         | "updatePolicySection"
         | "movePolicySection"
         | "removePolicySection"
+        | "uploadPolicyDocument"
         | "publishPolicyVersion" => amp_secretariat || r == President,
         // For Marseille: those acting for it (an admin takes over no commune's voice);
         // withdrawn by its author (Marseille's mayor) only; answered by the drafting team.
@@ -784,7 +792,7 @@ const SELF_SERVICE: [&str; 7] = [
     "createCalendarFeed",
     "markNotificationsRead",
 ];
-const MATRIX: [&str; 64] = [
+const MATRIX: [&str; 65] = [
     "createPerson",
     "updatePerson",
     "createMandate",
@@ -840,6 +848,7 @@ const MATRIX: [&str; 64] = [
     "updatePolicySection",
     "movePolicySection",
     "removePolicySection",
+    "uploadPolicyDocument",
     "publishPolicyVersion",
     "transitionPolicy",
     "contributeToPolicy",
@@ -853,7 +862,8 @@ const MATRIX: [&str; 64] = [
 
 /// Runs a prepared attempt with `token`: a GraphQL multipart request for an upload.
 async fn run(w: &World, token: Option<&str>, row: &str, query: &str, vars: Value) -> Value {
-    if matches!(field(row), "uploadDocument" | "uploadReferralDocument" | "uploadResponseFile") {
+    if matches!(field(row), "uploadDocument" | "uploadReferralDocument" | "uploadResponseFile" | "uploadPolicyDocument")
+    {
         upload(&w.app, token, query, vars, "ordre-du-jour.pdf", b"%PDF-1.4 ordre du jour").await
     } else {
         w.app.gql(token, query, vars).await

@@ -768,3 +768,43 @@ async fn the_synthesis_counts_the_concertation_as_graphql_csv_and_a_printable_pa
     let r = app.gql(Some(&cassis_mayor), q, json!({"id": unpublished})).await;
     assert_eq!(code(&r), "FORBIDDEN");
 }
+
+#[tokio::test]
+async fn a_policy_s_documents_are_uploaded_by_its_drafting_team_and_read_by_whoever_sees_it() {
+    use crate::documents::upload;
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let cassis = app.login_as("maire.cassis@demo.entente.fr").await;
+    let (p, _) = agenda(&app, &sec).await;
+    add(&app, &sec, &p, None, "Article 1", "Texte.").await;
+    const UPLOAD: &str =
+        "mutation($p:ID!,$f:Upload!){uploadPolicyDocument(policyId:$p,file:$f){id filename sizeBytes downloadPath}}";
+    let pdf = b"%PDF-1.4 etude de trafic".to_vec();
+    let r = upload(&app, &sec, UPLOAD, json!({"p": p, "f": null}), "étude-trafic.pdf", "application/pdf", pdf.clone())
+        .await;
+    let d = ok(&r)["uploadPolicyDocument"].clone();
+    assert_eq!((d["filename"].as_str(), d["sizeBytes"].as_i64()), (Some("étude-trafic.pdf"), Some(pdf.len() as i64)));
+    // A mayor outside the drafting team does not attach; a file that lies about its type is refused.
+    let before = app.audit_count().await;
+    let r = upload(&app, &cassis, UPLOAD, json!({"p": p, "f": null}), "x.pdf", "application/pdf", pdf.clone()).await;
+    assert_eq!(code(&r), "FORBIDDEN");
+    let r = upload(&app, &sec, UPLOAD, json!({"p": p, "f": null}), "x.pdf", "application/pdf", b"MZ\x90\x00".to_vec())
+        .await;
+    assert_eq!(code(&r), "VALIDATION", "{r}");
+    assert_eq!(app.audit_count().await, before);
+    // Unpublished: only the team reads it; once published, the mayors of the métropole.
+    let path = d["downloadPath"].as_str().unwrap().to_string();
+    let get = |tok: String| {
+        let (app, path) = (&app, path.clone());
+        async move { app.client.get(app.url(&path)).bearer_auth(tok).send().await.unwrap() }
+    };
+    assert_eq!(get(cassis.clone()).await.status().as_u16(), 403);
+    let node = "query($id:ID!){node(id:$id){... on PolicyDocument{filename}}}";
+    assert_eq!(app.gql(Some(&cassis), node, json!({"id": d["id"]})).await["data"]["node"], Value::Null);
+    ok(&app.gql(Some(&sec), PUBLISH, json!({"p": p, "n": "V1"})).await);
+    let resp = get(cassis.clone()).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), pdf);
+    let r = app.gql(Some(&cassis), "query($id:ID!){policy(id:$id){documents{filename}}}", json!({"id": p})).await;
+    assert_eq!(ok(&r)["policy"]["documents"], json!([{"filename": "étude-trafic.pdf"}]));
+}

@@ -5,6 +5,7 @@ pub mod access;
 mod approval;
 mod consultations;
 mod contributions;
+mod documents;
 mod drafting;
 mod jobs;
 mod lifecycle;
@@ -16,6 +17,7 @@ pub use access::policy_version;
 pub use approval::{add_step, record_step, steps, NewStep, StepRecord};
 pub use consultations::{add_consultation, consultations, NewConsultation};
 pub use contributions::{answer, contribute, cosign, withdraw, Answer, NewContribution};
+pub use documents::{document_for, documents_of, download_document, upload_document};
 pub use drafting::{
     add_section, create_policy, move_section, remove_section, update_policy, update_section, NewPolicy, NewSection,
     PolicyPatch, SectionMove, SectionPatch,
