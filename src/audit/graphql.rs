@@ -15,6 +15,7 @@ use crate::ids::{self, Kind};
 /// One recorded change: who did what to which object, when.
 pub struct AuditEntry(pub audit_entry::Model);
 
+/// One recorded change: who did what to which object, when.
 #[Object]
 impl AuditEntry {
     pub async fn id(&self) -> ID {

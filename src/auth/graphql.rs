@@ -14,6 +14,7 @@ use crate::people::queries::runs_on;
 /// A sign-in account, belonging to one person.
 pub struct Account(pub account::Model);
 
+/// A sign-in account, belonging to one person.
 #[Object]
 impl Account {
     async fn email(&self) -> &str {
@@ -41,6 +42,7 @@ impl Account {
 /// The signed-in user: their account, person and the mandates that give their powers.
 pub struct Me(pub account::Model);
 
+/// The signed-in user: their account, person and the mandates that give their powers.
 #[Object]
 impl Me {
     async fn account(&self) -> Account {

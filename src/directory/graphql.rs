@@ -34,6 +34,7 @@ pub fn figure(value: Option<i32>, year: Option<i32>, source: &Option<String>) ->
 /// A commune (municipality), identified by its INSEE code.
 pub struct Commune(pub commune::Model);
 
+/// A commune (municipality), identified by its INSEE code.
 #[Object]
 impl Commune {
     pub async fn id(&self) -> ID {
@@ -101,6 +102,7 @@ fn membership_runs(m: &commune_membership::Model, day: NaiveDate) -> bool {
 /// A commune's membership of an intercommunality, with its dates.
 pub struct Membership(pub commune_membership::Model);
 
+/// A commune's membership of an intercommunality, with its dates.
 #[Object]
 impl Membership {
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Commune> {
@@ -137,6 +139,8 @@ impl Membership {
 /// d'agglomération, de communes; also the Métropole de Lyon and Grand Paris EPT).
 pub struct Intercommunality(pub intercommunality::Model);
 
+/// An intercommunality (EPCI à fiscalité propre: métropole, communauté urbaine,
+/// d'agglomération, de communes; also the Métropole de Lyon and Grand Paris EPT).
 #[Object]
 impl Intercommunality {
     pub async fn id(&self) -> ID {
@@ -234,6 +238,8 @@ impl Intercommunality {
 /// "conseils de territoire", now conférences territoriales des maires).
 pub struct Territory(pub territory::Model);
 
+/// A grouping of member communes inside an intercommunality (AMP's six former
+/// "conseils de territoire", now conférences territoriales des maires).
 #[Object]
 impl Territory {
     pub async fn id(&self) -> ID {
@@ -302,6 +308,7 @@ pub(crate) async fn commune_page(
 /// A natural person: an elected official, or staff acting for one.
 pub struct Person(pub person::Model);
 
+/// A natural person: an elected official, or staff acting for one.
 #[Object]
 impl Person {
     pub async fn id(&self) -> ID {
@@ -383,6 +390,9 @@ impl Mandate {
     }
 }
 
+/// A mandate (Popolo "membership"): a person holds a role in an organisation from a
+/// start date to an optional end date. The end date is exclusive: from that day the
+/// mandate no longer runs, and neither do the powers it gave.
 #[Object]
 impl Mandate {
     pub async fn id(&self) -> ID {

@@ -70,6 +70,10 @@ impl From<Granted<body::Model>> for Body {
     }
 }
 
+/// An instance of an intercommunality: the conference of mayors (conférence métropolitaine
+/// des maires), a working group (groupe de travail), the DGS committee (comité des DGS),
+/// the CLECT, a commission or the council.
+/// Holds a `Granted` row: only the checks make one (`auth::granted`).
 #[Object]
 impl Body {
     pub async fn id(&self) -> ID {
@@ -176,6 +180,7 @@ impl Hosting {
 /// A seat held on a given day.
 pub struct BodyMember(Member);
 
+/// A seat held on a given day.
 #[Object]
 impl BodyMember {
     async fn role(&self) -> SeatRole {
@@ -228,6 +233,8 @@ impl VacantSeat {
 /// designating mayor's mandate.
 pub struct BodySeat(body_seat::Model);
 
+/// A designation to a body (désignation), ending with its mandate or with the
+/// designating mayor's mandate.
 #[Object]
 impl BodySeat {
     pub async fn id(&self) -> ID {
@@ -268,6 +275,9 @@ impl From<Granted<meeting::Model>> for Meeting {
     }
 }
 
+/// A meeting (séance plénière of the conference, réunion of a working group or
+/// committee). Times are stored in UTC; `startsAtParis` gives the Paris wall time.
+/// Holds a `Granted` row: only the checks make one (`auth::granted`).
 #[Object]
 impl Meeting {
     pub async fn id(&self) -> ID {
@@ -470,6 +480,7 @@ async fn documents(ctx: &Context<'_>, meeting_id: i32, item: Option<i32>) -> App
     Ok(all.into_iter().filter(|d| item.is_none() || d.agenda_item_id == item).collect())
 }
 
+/// Holds a `Granted` row: only the checks make one (`auth::granted`).
 #[Object]
 impl Document {
     pub async fn id(&self) -> ID {
@@ -507,6 +518,7 @@ impl Document {
 /// A convocation sent to one member.
 pub struct Convocation(convocation::Model);
 
+/// A convocation sent to one member.
 #[Object]
 impl Convocation {
     async fn person(&self, ctx: &Context<'_>) -> AppResult<Person> {
@@ -535,6 +547,7 @@ impl Convocation {
 /// A convocation replaced when the meeting was convened again (convocation remplacée).
 pub struct SupersededConvocation(superseded_convocation::Model);
 
+/// A convocation replaced when the meeting was convened again (convocation remplacée).
 #[Object]
 impl SupersededConvocation {
     async fn person(&self, ctx: &Context<'_>) -> AppResult<Person> {
@@ -610,6 +623,8 @@ impl AttendanceRow {
 /// most the body's number of consecutive meetings.
 pub struct Proxy(proxy::Model);
 
+/// A proxy (pouvoir): written, one per holder, revocable until the meeting, valid for at
+/// most the body's number of consecutive meetings.
 #[Object]
 impl Proxy {
     pub async fn id(&self) -> ID {
@@ -666,6 +681,8 @@ pub struct VoteView {
 /// Holds a `Granted` row: only the checks make one (`auth::granted`).
 pub struct AgendaItem(Granted<agenda_item::Model>);
 
+/// A point of the agenda (ordre du jour).
+/// Holds a `Granted` row: only the checks make one (`auth::granted`).
 #[Object]
 impl AgendaItem {
     pub async fn id(&self) -> ID {
@@ -788,6 +805,7 @@ impl MeetingRequest {
     }
 }
 
+/// Mayors' request for a conference (demande d'un tiers des maires, L5211-11-3).
 #[Object]
 impl MeetingRequest {
     pub async fn id(&self) -> ID {
@@ -857,6 +875,7 @@ impl OverduePublication {
 /// "État d'avancement des travaux" for a plenary.
 pub struct ProgressReport(Granted<service::Officer>);
 
+/// "État d'avancement des travaux" for a plenary.
 #[Object]
 impl ProgressReport {
     /// The referrals still open, soonest deadline first, with their response rates.

@@ -30,6 +30,8 @@ impl From<Granted<policy::Model>> for Policy {
     }
 }
 
+/// Politique publique / document-cadre co-construit: a policy the communes write
+/// together, from its first draft to its adoption (délibération).
 #[Object]
 impl Policy {
     pub async fn id(&self) -> ID {
@@ -185,6 +187,7 @@ impl Policy {
 /// Document of a policy (pièce du dossier: étude, annexe, rapport).
 pub struct PolicyDocument(Granted<policy_document::Model>);
 
+/// Document of a policy (pièce du dossier: étude, annexe, rapport).
 #[Object]
 impl PolicyDocument {
     pub async fn id(&self) -> ID {
@@ -228,6 +231,7 @@ pub struct AnswerCount {
     count: usize,
 }
 
+/// Bilan de la concertation of a policy (or of one of its versions).
 #[Object]
 impl PolicySynthesis {
     /// The version counted; none: every contribution to the policy.
@@ -313,6 +317,7 @@ pub struct PolicySection {
     depth: usize,
 }
 
+/// Section (partie, article) of a policy's working text.
 #[Object]
 impl PolicySection {
     pub async fn id(&self) -> ID {
@@ -352,6 +357,7 @@ impl PolicySection {
 /// Version publiée: the whole text frozen at publication, immutable.
 pub struct PolicyVersion(Granted<policy_version::Model>);
 
+/// Version publiée: the whole text frozen at publication, immutable.
 #[Object]
 impl PolicyVersion {
     pub async fn id(&self) -> ID {
@@ -382,6 +388,7 @@ impl PolicyVersion {
 /// A section as a version froze it.
 pub struct VersionSection(policy_version_section::Model);
 
+/// A section as a version froze it.
 #[Object(name = "PolicyVersionSection")]
 impl VersionSection {
     /// The section's identity, the same in every version (a PolicySection ID).
@@ -414,6 +421,8 @@ impl VersionSection {
 /// text with its reasons), a proposal, a comment or a question, on a published version.
 pub struct Contribution(Granted<policy_contribution::Model>);
 
+/// Contribution à la concertation: an amendment (amendement: a section's proposed new
+/// text with its reasons), a proposal, a comment or a question, on a published version.
 #[Object]
 impl Contribution {
     pub async fn id(&self) -> ID {
@@ -499,6 +508,7 @@ impl Contribution {
 /// A commune's signature of a contribution (its author's, or a co-signature).
 pub struct Signature(policy_cosignature::Model);
 
+/// A commune's signature of a contribution (its author's, or a co-signature).
 #[Object(name = "ContributionSignature")]
 impl Signature {
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
@@ -537,6 +547,8 @@ pub struct Support {
 /// council's adoption (délibération), bound to the version it judged.
 pub struct PolicyStep(Granted<policy_step::Model>);
 
+/// Étape du parcours d'approbation: a body's validation, opinion (avis), approval or the
+/// council's adoption (délibération), bound to the version it judged.
 #[Object]
 impl PolicyStep {
     pub async fn id(&self) -> ID {
@@ -586,6 +598,9 @@ impl PolicyStep {
 /// their own rights (`referral(id)`, `node(id)`); their state is summed up here.
 pub struct PolicyConsultation(Granted<policy_consultation::Model>);
 
+/// Consultation on a version: a referral of the communes (saisine) or an OPINION agenda
+/// item of the conference of mayors (avis). The referral and the item are read with
+/// their own rights (`referral(id)`, `node(id)`); their state is summed up here.
 #[Object]
 impl PolicyConsultation {
     /// The version consulted on.
@@ -617,6 +632,7 @@ impl PolicyConsultation {
 /// How one section differs between two versions.
 pub struct SectionDiff(SectionChange);
 
+/// How one section differs between two versions.
 #[Object]
 impl SectionDiff {
     async fn section_id(&self) -> ID {
@@ -722,6 +738,7 @@ pub struct PolicySearchHit {
     contribution: Option<Contribution>,
 }
 
+/// Résultat de recherche: a policy, one of its sections or a contribution that matched.
 #[Object]
 impl PolicySearchHit {
     async fn kind(&self) -> SearchHitKind {
@@ -753,6 +770,7 @@ impl PolicySearchHit {
     }
 }
 
+/// A new policy (nouvelle politique publique): its kind, title, lead official and drafting body.
 #[derive(InputObject)]
 pub struct CreatePolicyInput {
     pub intercommunality_id: ID,
@@ -769,6 +787,7 @@ pub struct CreatePolicyInput {
     pub visibility: Option<VisibilityChoice>,
 }
 
+/// Changes to a policy's description (fields left out are kept).
 #[derive(InputObject)]
 pub struct UpdatePolicyInput {
     pub id: ID,
@@ -783,6 +802,7 @@ pub struct UpdatePolicyInput {
     pub visibility: Option<VisibilityChoice>,
 }
 
+/// A new section of the working text (partie, article), under `parentId` or at the top.
 #[derive(InputObject)]
 pub struct AddPolicySectionInput {
     pub policy_id: ID,
@@ -796,6 +816,7 @@ pub struct AddPolicySectionInput {
     pub body: String,
 }
 
+/// An edit of a section of the working text (modification d'un article).
 #[derive(InputObject)]
 pub struct UpdatePolicySectionInput {
     pub id: ID,
@@ -807,6 +828,7 @@ pub struct UpdatePolicySectionInput {
     pub contribution_ids: Vec<ID>,
 }
 
+/// A published version put to consultation (saisine des communes, avis de la conférence).
 #[derive(InputObject)]
 pub struct AddPolicyConsultationInput {
     pub policy_id: ID,
@@ -818,6 +840,7 @@ pub struct AddPolicyConsultationInput {
     pub agenda_item_id: Option<ID>,
 }
 
+/// A step added to the approval path (étape du parcours d'approbation).
 #[derive(InputObject)]
 pub struct AddPolicyStepInput {
     pub policy_id: ID,
@@ -827,6 +850,7 @@ pub struct AddPolicyStepInput {
     pub body_id: Option<ID>,
 }
 
+/// What a body said at a step (avis, approbation, délibération d'adoption).
 #[derive(InputObject)]
 pub struct RecordPolicyStepInput {
     pub id: ID,
@@ -840,6 +864,7 @@ pub struct RecordPolicyStepInput {
     pub note: Option<String>,
 }
 
+/// A contribution to the concertation (amendement, proposition, commentaire, question).
 #[derive(InputObject)]
 pub struct ContributeInput {
     pub policy_id: ID,
@@ -859,6 +884,7 @@ pub struct ContributeInput {
     pub visibility: Option<ContributionVisibility>,
 }
 
+/// The drafting team's motivated answer to a contribution (réponse motivée).
 #[derive(InputObject)]
 pub struct AnswerContributionInput {
     pub id: ID,
@@ -873,6 +899,7 @@ pub struct AnswerContributionInput {
     pub section_text: Option<String>,
 }
 
+/// A section moved in the text's tree (déplacement d'un article).
 #[derive(InputObject)]
 pub struct MovePolicySectionInput {
     pub id: ID,
@@ -881,6 +908,7 @@ pub struct MovePolicySectionInput {
     pub position: i32,
 }
 
+/// A move along the policy's life (ouverture de la concertation, consultation, approbation...).
 #[derive(InputObject)]
 pub struct TransitionPolicyInput {
     pub id: ID,

@@ -43,6 +43,14 @@ async fn view_of(ctx: &Context<'_>, r: &referral::Model) -> AppResult<View> {
     service::view(&state(ctx)?.db, actor(ctx)?, r).await
 }
 
+/// A referral (saisine): the métropole consults its communes for an opinion, or collects
+/// data they hold, before a deadline.
+///
+/// Deadline convention: the clock starts on the day of the procedure's event
+/// (`clockStartsOn`); the deadline is the same day number `durationMonths` later, clamped
+/// to the last day of that month (31 January + 1 month = 28 or 29 February), at 23:59:59
+/// Europe/Paris; `deadline` gives that instant in UTC. Procedures without a legal
+/// duration set their last day (`deadlineDate`) instead.
 #[Object]
 impl Referral {
     pub async fn id(&self) -> ID {
@@ -297,6 +305,8 @@ type DocRow = (i32, i32, Option<i32>, String, String, i64, String, DateTime<Utc>
 /// GET `/referral-documents/{id}` and the bearer token.
 pub struct ReferralDocument(DocRow);
 
+/// A document of a referral, or a file a commune attached to its answer. Download it with
+/// GET `/referral-documents/{id}` and the bearer token.
 #[Object]
 impl ReferralDocument {
     pub async fn id(&self) -> ID {
@@ -393,6 +403,10 @@ impl ReferralResponse {
     }
 }
 
+/// A commune's response to a referral (réponse / avis de la commune), with its frozen
+/// population. Its content (opinion, reasons, deliberation, answers, files) is shown to
+/// the commune itself, and to others once submitted: a draft is the commune's own work
+/// until its mayor signs it.
 #[Object]
 impl ReferralResponse {
     pub async fn id(&self) -> ID {
@@ -513,6 +527,7 @@ impl ResponseRevision {
 /// The outcome of a referral (résultat de la consultation).
 pub struct OutcomeView(Outcome);
 
+/// The outcome of a referral (résultat de la consultation).
 #[Object]
 impl OutcomeView {
     /// Whether the deadline has passed: before, the figures are provisional.
@@ -580,6 +595,9 @@ impl PositionCountView {
 /// Favourable councils: favourable, with reservations, or deemed favourable.
 pub struct QualifiedMajorityView(QualifiedOutcome);
 
+/// Majorité qualifiée (CGCT L5211-5 II): two thirds of the councils with more than half
+/// of the population, or half of the councils with two thirds of the population.
+/// Favourable councils: favourable, with reservations, or deemed favourable.
 #[Object]
 impl QualifiedMajorityView {
     async fn reached(&self) -> bool {
@@ -656,6 +674,7 @@ pub struct GroupProgressView {
 /// A consolidated dataset (one row per commune) of a data collection.
 pub struct DatasetView(service::Dataset);
 
+/// A consolidated dataset (one row per commune) of a data collection.
 #[Object]
 impl DatasetView {
     async fn form_version(&self) -> Option<i32> {
@@ -739,6 +758,8 @@ pub struct FieldTotal {
 /// referral responses. It ends with the mayor's mandate, or when revoked.
 pub struct SignatureDelegation(signature_delegation::Model);
 
+/// A délégation de signature: the mayor lets someone serving the commune submit its
+/// referral responses. It ends with the mayor's mandate, or when revoked.
 #[Object]
 impl SignatureDelegation {
     pub async fn id(&self) -> ID {
