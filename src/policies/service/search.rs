@@ -6,8 +6,9 @@
 //! (its drafting team's), each section of the latest published version (everyone's who
 //! sees the policy), each contribution (restricted when kept to the drafting team). Its
 //! `terms` are folded in Rust (`platform::text::search_key`), so SQLite's FTS5 and
-//! PostgreSQL's text search see the same words and give the same results; each query
-//! word matches as a prefix, all words must match.
+//! PostgreSQL's text search see the same words and give the same results, in one order
+//! (policies, the published text, the working text, contributions newest first); each
+//! query word matches as a prefix, all words must match.
 use std::collections::HashSet;
 
 use sea_orm::{
@@ -238,6 +239,12 @@ pub async fn search<C: ConnectionTrait>(
     );
     let columns = "e.id, e.kind, e.target_id, e.policy_id, e.intercommunality_id, e.restricted, \
                    e.author_person_id, e.commune_id, e.title, e.body, e.terms";
+    // One order on both databases, so that they give the same hits, not only the same
+    // matches (bm25 and ts_rank rank differently): policies, then the published text,
+    // the working text (in the order sections were written), then contributions, newest
+    // first.
+    let order = "CASE e.kind WHEN 'POLICY' THEN 0 WHEN 'VERSION_SECTION' THEN 1 WHEN 'SECTION' THEN 2 ELSE 3 END, \
+                 CASE WHEN e.kind = 'CONTRIBUTION' THEN -e.target_id ELSE e.target_id END";
     let backend = db.get_database_backend();
     let stmt = match backend {
         DatabaseBackend::Postgres => {
@@ -245,8 +252,8 @@ pub async fn search<C: ConnectionTrait>(
             Statement::from_sql_and_values(
                 backend,
                 format!(
-                    "SELECT {columns} FROM search_entry e, to_tsquery('simple', $1) q \
-                     WHERE e.tsv @@ q AND {rights} ORDER BY ts_rank(e.tsv, q) DESC, e.id LIMIT {first}"
+                    "SELECT {columns} FROM search_entry e WHERE e.tsv @@ to_tsquery('simple', $1) \
+                     AND {rights} ORDER BY {order} LIMIT {first}"
                 ),
                 [q.into()],
             )
@@ -260,7 +267,7 @@ pub async fn search<C: ConnectionTrait>(
                 backend,
                 format!(
                     "SELECT {columns} FROM search_fts CROSS JOIN search_entry e ON e.id = search_fts.rowid \
-                     WHERE search_fts MATCH ? AND {rights} ORDER BY bm25(search_fts), e.id LIMIT {first}"
+                     WHERE search_fts MATCH ? AND {rights} ORDER BY {order} LIMIT {first}"
                 ),
                 [q.into()],
             )
