@@ -607,7 +607,7 @@ async fn search_finds_french_words_whatever_their_accents_and_case_within_what_o
         let (app, p) = (&app, pid);
         async move {
             let r = app.gql(Some(&tok), SEARCH, json!({"e": amp, "p": p, "q": q})).await;
-            let mut hits: Vec<String> = ok(&r)["searchPolicies"]
+            let hits: Vec<String> = ok(&r)["searchPolicies"]
                 .as_array()
                 .unwrap()
                 .iter()
