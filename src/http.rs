@@ -535,6 +535,28 @@ impl From<crate::platform::documents::Download> for File {
     }
 }
 
+/// A stored document at GET `…/{id}`: its global id decoded as `kind`, then `load` (the
+/// domain's download, which checks the reader before any content is read), streamed.
+async fn stored<F, Fut>(
+    h: &Http,
+    addr: SocketAddr,
+    headers: &HeaderMap,
+    kind: crate::ids::Kind,
+    id: String,
+    load: F,
+) -> Response
+where
+    F: FnOnce(sea_orm::DatabaseConnection, Actor, i32) -> Fut,
+    Fut: std::future::Future<Output = Result<crate::platform::documents::Download, AppError>>,
+{
+    let db = h.state.db.clone();
+    serve_file(h, addr, headers, |actor| async move {
+        let id = crate::ids::decode("id", kind, &async_graphql::ID(id))?;
+        Ok(load(db, actor, id).await?.into())
+    })
+    .await
+}
+
 /// GET /documents/{id}: the document's content, for those who may see its meeting.
 async fn download_document(
     State(h): State<Http>,
@@ -542,10 +564,8 @@ async fn download_document(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    let db = h.state.db.clone();
-    serve_file(&h, addr, &headers, |actor| async move {
-        let id = crate::ids::decode("id", crate::ids::Kind::Document, &async_graphql::ID(id))?;
-        Ok(crate::meetings::service::download_document(&db, &actor, id).await?.into())
+    stored(&h, addr, &headers, crate::ids::Kind::Document, id, |db, actor, id| async move {
+        crate::meetings::service::download_document(&db, &actor, id).await
     })
     .await
 }
@@ -557,10 +577,8 @@ async fn download_referral_document(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    let db = h.state.db.clone();
-    serve_file(&h, addr, &headers, |actor| async move {
-        let id = crate::ids::decode("id", crate::ids::Kind::ReferralDocument, &async_graphql::ID(id))?;
-        Ok(crate::referrals::service::download_document(&db, &actor, id).await?.into())
+    stored(&h, addr, &headers, crate::ids::Kind::ReferralDocument, id, |db, actor, id| async move {
+        crate::referrals::service::download_document(&db, &actor, id).await
     })
     .await
 }
@@ -598,10 +616,8 @@ async fn download_policy_document(
     headers: HeaderMap,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Response {
-    let db = h.state.db.clone();
-    serve_file(&h, addr, &headers, |actor| async move {
-        let id = crate::ids::decode("id", crate::ids::Kind::PolicyDocument, &async_graphql::ID(id))?;
-        Ok(crate::policies::service::download_document(&db, &actor, id).await?.into())
+    stored(&h, addr, &headers, crate::ids::Kind::PolicyDocument, id, |db, actor, id| async move {
+        crate::policies::service::download_document(&db, &actor, id).await
     })
     .await
 }

@@ -12,7 +12,6 @@ use crate::audit::service::record;
 use crate::auth::policy::{pass, Action};
 use crate::auth::{Actor, Granted};
 use crate::error::{AppError, AppResult};
-use crate::meetings::model::body;
 use crate::platform::notify::Event;
 use crate::platform::text::{optional, required};
 use crate::platform::versions::{expect_one, next_version};
@@ -47,15 +46,7 @@ pub async fn add_step(state: &AppState, actor: &Actor, input: NewStep) -> AppRes
         return Err(AppError::rule("INVALID_TRANSITION", format!("a {} policy's path is settled", p.status.as_str())));
     }
     let label = required("label", &input.label, 300)?;
-    if let Some(b) = input.body_id {
-        let ours = body::Entity::find_by_id(b)
-            .one(&txn)
-            .await?
-            .is_some_and(|x| x.intercommunality_id == p.intercommunality_id);
-        if !ours {
-            return Err(AppError::validation("bodyId", "a body of the policy's intercommunality"));
-        }
-    }
+    super::drafting::check_body(&txn, "bodyId", p.intercommunality_id, input.body_id).await?;
     let path = steps(&txn, &p).await?;
     if path.iter().any(|s| s.kind == StepKind::Adoption) {
         return Err(AppError::validation("kind", "the adoption is the path's last step"));

@@ -50,12 +50,18 @@ async fn check_lead<C: ConnectionTrait>(conn: &C, intercommunality: i32, id: Opt
     }
 }
 
-/// The drafting body must be one of the intercommunality's bodies.
-async fn check_body<C: ConnectionTrait>(conn: &C, intercommunality: i32, id: Option<i32>) -> AppResult<()> {
+/// A body a policy names (its drafting body, a step's body) must be one of the
+/// intercommunality's bodies: VALIDATION on `field` otherwise.
+pub(super) async fn check_body<C: ConnectionTrait>(
+    conn: &C,
+    field: &str,
+    intercommunality: i32,
+    id: Option<i32>,
+) -> AppResult<()> {
     let Some(id) = id else { return Ok(()) };
     match body::Entity::find_by_id(id).one(conn).await? {
         Some(b) if b.intercommunality_id == intercommunality => Ok(()),
-        _ => Err(AppError::validation("draftingBodyId", "the drafting body must be a body of the intercommunality")),
+        _ => Err(AppError::validation(field, "a body of the policy's intercommunality")),
     }
 }
 
@@ -75,7 +81,7 @@ pub async fn create_policy(state: &AppState, actor: &Actor, input: NewPolicy) ->
     let secretariat = optional("secretariat", input.secretariat.as_deref(), 200)?;
     let legal_basis = optional("legalBasis", input.legal_basis.as_deref(), 500)?;
     check_lead(&txn, input.intercommunality_id, input.lead_mandate_id).await?;
-    check_body(&txn, input.intercommunality_id, input.drafting_body_id).await?;
+    check_body(&txn, "draftingBodyId", input.intercommunality_id, input.drafting_body_id).await?;
     let now = Utc::now();
     let p = policy::ActiveModel {
         intercommunality_id: Set(input.intercommunality_id),
@@ -139,7 +145,7 @@ pub async fn update_policy(state: &AppState, actor: &Actor, input: PolicyPatch) 
         q = q.col_expr(policy::Column::LeadMandateId, Expr::value(lead));
     }
     if let Some(b) = input.drafting_body_id {
-        check_body(&txn, p.intercommunality_id, b).await?;
+        check_body(&txn, "draftingBodyId", p.intercommunality_id, b).await?;
         q = q.col_expr(policy::Column::DraftingBodyId, Expr::value(b));
     }
     if let Some(s) = &input.secretariat {

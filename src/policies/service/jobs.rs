@@ -2,7 +2,9 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 use serde_json::json;
 
 use super::{audit, lock_policy, tell_communes_but};
@@ -73,11 +75,15 @@ async fn remind(db: &DatabaseConnection, actor: &Actor, p: &policy::Model, now: 
         .map(|v| v.id)
         .collect();
     let took_part: HashSet<i32> = policy_contribution::Entity::find()
+        .select_only()
+        .column(policy_contribution::Column::CommuneId)
         .filter(policy_contribution::Column::VersionId.is_in(versions))
+        .filter(policy_contribution::Column::CommuneId.is_not_null())
+        .distinct()
+        .into_tuple::<i32>()
         .all(&txn)
         .await?
         .into_iter()
-        .filter_map(|c| c.commune_id)
         .collect();
     let local = closes_at.with_timezone(&chrono_tz::Europe::Paris);
     let event = Event::ConcertationReminder {

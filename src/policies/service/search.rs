@@ -12,7 +12,8 @@
 use std::collections::HashSet;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter, Set, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+    Statement,
 };
 
 use super::access::visible_policies;
@@ -21,7 +22,9 @@ use crate::auth::policy::pass;
 use crate::auth::{Actor, Granted};
 use crate::error::{AppError, AppResult};
 use crate::platform::text::{excerpt, query_words, search_key};
-use crate::policies::model::{policy, policy_contribution, policy_section, policy_version_section, search_entry};
+use crate::policies::model::{
+    policy, policy_contribution, policy_section, policy_version, policy_version_section, search_entry,
+};
 use crate::policies::rules::ContributionVisibility;
 
 str_enum!(
@@ -276,12 +279,22 @@ pub async fn search<C: ConnectionTrait>(
     let rows = search_entry::Entity::find().from_raw_sql(stmt).all(db).await?;
     let with_versions: HashSet<i32> =
         rows.iter().filter(|r| r.kind == SearchHitKind::VersionSection.as_str()).map(|r| r.policy_id).collect();
-    let mut latest = std::collections::HashMap::new();
-    for p in with_versions {
-        if let Some(v) = crate::policies::queries::latest_version(db, p).await? {
-            latest.insert(p, v.number);
-        }
-    }
+    // The latest version of each policy with a hit in it, in one statement.
+    let latest: std::collections::HashMap<i32, i32> = if with_versions.is_empty() {
+        Default::default()
+    } else {
+        policy_version::Entity::find()
+            .select_only()
+            .column(policy_version::Column::PolicyId)
+            .column_as(policy_version::Column::Number.max(), "number")
+            .filter(policy_version::Column::PolicyId.is_in(with_versions))
+            .group_by(policy_version::Column::PolicyId)
+            .into_tuple::<(i32, i32)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect()
+    };
     let by_id: std::collections::HashMap<i32, &Granted<policy::Model>> = seen.iter().map(|p| (p.id, p)).collect();
     let mut hits = Vec::with_capacity(rows.len());
     for r in rows {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::auth::Granted;
 use crate::error::{AppError, AppResult};
@@ -15,6 +15,20 @@ use crate::policies::model::{policy, policy_contribution, policy_cosignature, po
 use crate::policies::queries::version_numbered;
 use crate::policies::synthesis::{synthesize, Counted, Inputs, Member, Synthesis};
 use crate::territory::model::{commune, intercommunality, territory, territory_commune};
+
+/// A contribution's columns the synthesis counts.
+#[derive(sea_orm::FromQueryResult)]
+struct Row {
+    id: i32,
+    version_id: i32,
+    section_id: Option<i32>,
+    kind: crate::policies::rules::ContributionKind,
+    commune_id: Option<i32>,
+    status: crate::policies::rules::ContributionStatus,
+    answer: Option<crate::policies::rules::AnswerKind>,
+    created_at: chrono::DateTime<Utc>,
+    answered_at: Option<chrono::DateTime<Utc>>,
+}
 
 /// Communes per `IN` list.
 const CHUNK: usize = 2_000;
@@ -32,11 +46,28 @@ pub async fn synthesis<C: ConnectionTrait>(
         ),
         None => None,
     };
-    let mut q = policy_contribution::Entity::find().filter(policy_contribution::Column::PolicyId.eq(p.id));
+    use policy_contribution::Column as C;
+    let mut q = policy_contribution::Entity::find().filter(C::PolicyId.eq(p.id));
     if let Some(v) = &version {
-        q = q.filter(policy_contribution::Column::VersionId.eq(v.id));
+        q = q.filter(C::VersionId.eq(v.id));
     }
-    let rows = q.all(db).await?;
+    // What is counted, not the texts (up to 20 KB each).
+    let rows = q
+        .select_only()
+        .columns([
+            C::Id,
+            C::VersionId,
+            C::SectionId,
+            C::Kind,
+            C::CommuneId,
+            C::Status,
+            C::Answer,
+            C::CreatedAt,
+            C::AnsweredAt,
+        ])
+        .into_model::<Row>()
+        .all(db)
+        .await?;
     // The sections as each contribution's version numbered them.
     let mut versions: Vec<i32> = rows.iter().filter(|c| c.section_id.is_some()).map(|c| c.version_id).collect();
     versions.sort_unstable();
