@@ -106,7 +106,9 @@ pub fn scopes_written(
         (_, "Meeting" | "AgendaItem" | "Proxy" | "Document" | "MeetingRequest") => {
             vec![GLOBAL.to_string(), MEETINGS.to_string()]
         }
-        ("MARK_NOTIFICATIONS_READ" | "CREATE_CALENDAR_FEED", "Person") => vec![GLOBAL.to_string()],
+        ("MARK_NOTIFICATIONS_READ" | "CREATE_CALENDAR_FEED" | "SET_NOTIFICATION_PREFERENCE", "Person") => {
+            vec![GLOBAL.to_string()]
+        }
         (_, t) if t.starts_with("Policy") => vec![GLOBAL.to_string(), POLICIES.to_string()],
         _ => vec![GLOBAL.to_string(), TERRITORY.to_string()],
     }

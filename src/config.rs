@@ -25,6 +25,63 @@ pub struct Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Origins (scheme://host[:port]) allowed by CORS; none by default.
     pub cors_origins: Vec<String>,
+    /// E-mail delivery (platform::mail).
+    pub mail: MailConfig,
+}
+
+/// How messages leave entente (issue 16).
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// `smtp://[user:password@]host[:port]` (plain; `?tls=required` for STARTTLS,
+    /// `?tls=opportunistic` to use it when offered) or `smtps://...` (TLS from the start);
+    /// None: messages are written as .eml files to `dir`.
+    pub smtp_url: Option<String>,
+    /// The From of every message: `Name <address>` or an address.
+    pub from: String,
+    /// Where .eml files are written when there is no SMTP server.
+    pub dir: std::path::PathBuf,
+    /// The address people reach entente at, for the links in messages.
+    pub public_url: String,
+    /// First wait after a temporary failure, doubled at each attempt (at most an hour).
+    pub retry_base: Duration,
+    /// Attempts before a temporarily refused message is marked FAILED.
+    pub max_attempts: i32,
+    /// Messages claimed per round, and sent at most this many at once.
+    pub batch: u64,
+    pub concurrency: usize,
+    /// Messages started per second at most (a metropolis' thousands of councillors are
+    /// sent at this pace rather than all at once).
+    pub per_second: u32,
+    /// How long a claimed message stays claimed before another round may take it
+    /// (a process that stopped mid-send).
+    pub lease: Duration,
+    /// Wait between rounds when nothing was due.
+    pub poll: Duration,
+}
+
+impl MailConfig {
+    /// Messages written beside the database (`sqlite://x/entente.db`: `x/mail`), or to
+    /// ./mail for PostgreSQL.
+    pub fn beside(database_url: &str) -> MailConfig {
+        let file = database_url.strip_prefix("sqlite://").map(|f| f.split('?').next().unwrap_or(f));
+        let dir = match file.map(std::path::Path::new).and_then(|p| p.parent()) {
+            Some(p) if !p.as_os_str().is_empty() => p.join("mail"),
+            _ => std::path::PathBuf::from("mail"),
+        };
+        MailConfig {
+            smtp_url: None,
+            from: "entente <noreply@localhost>".into(),
+            dir,
+            public_url: "http://127.0.0.1:8080".into(),
+            retry_base: Duration::from_secs(30),
+            max_attempts: 10,
+            batch: 50,
+            concurrency: 4,
+            per_second: 50,
+            lease: Duration::from_secs(120),
+            poll: Duration::from_millis(500),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -112,8 +169,10 @@ impl Default for AuthConfig {
 
 impl Config {
     pub fn new(database_url: impl Into<String>) -> Self {
+        let database_url = database_url.into();
         Config {
-            database_url: database_url.into(),
+            mail: MailConfig::beside(&database_url),
+            database_url,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             production: false,
             graphiql: true,

@@ -31,6 +31,7 @@ pub enum Kind {
     PolicyContribution,
     PolicyStep,
     PolicyDocument,
+    Delivery,
 }
 
 impl Kind {
@@ -60,9 +61,10 @@ impl Kind {
             Kind::PolicyContribution => "Contribution",
             Kind::PolicyStep => "PolicyStep",
             Kind::PolicyDocument => "PolicyDocument",
+            Kind::Delivery => "Delivery",
         }
     }
-    const ALL: [Kind; 24] = [
+    const ALL: [Kind; 25] = [
         Kind::Commune,
         Kind::Intercommunality,
         Kind::Territory,
@@ -87,6 +89,7 @@ impl Kind {
         Kind::PolicyContribution,
         Kind::PolicyStep,
         Kind::PolicyDocument,
+        Kind::Delivery,
     ];
 
     /// The kind a type name stands for ("Commune" -> Kind::Commune).

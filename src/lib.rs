@@ -57,6 +57,13 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState { db, config: Arc::new(config), hasher, statements, responses })
 }
 
+/// Starts sending e-mails from the outbox (to the SMTP server of the configuration, or
+/// as .eml files to its folder) until the process stops.
+pub fn start_mail(state: &AppState) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mailer = platform::mail::Mailer::new(&state.config.mail)?;
+    Ok(platform::mail::drain::spawn(state.db.clone(), Arc::new(mailer)))
+}
+
 /// The HTTP application for a prepared state.
 pub fn app(state: AppState) -> axum::Router {
     let schema = graphql::build_schema(&state.config, Some(state.clone()));

@@ -16,6 +16,7 @@ use crate::meetings::model::{
 use crate::people::model::{mandate, person};
 use crate::people::rules::Role;
 use crate::people::service::runs_on;
+use crate::platform::mail::model::delivery;
 use crate::policies::model::{policy_cosignature, policy_section_source, policy_version, policy_version_section};
 use crate::territory::model::{commune, commune_membership, intercommunality, territory, territory_commune};
 
@@ -46,6 +47,7 @@ by_id_loader!(TerritoryById, territory);
 by_id_loader!(BodyById, body);
 by_id_loader!(MeetingById, meeting);
 by_id_loader!(PolicyVersionById, policy_version);
+by_id_loader!(DeliveryById, delivery);
 
 fn group<T>(rows: impl IntoIterator<Item = (i32, T)>) -> HashMap<i32, Vec<T>> {
     let mut out: HashMap<i32, Vec<T>> = HashMap::new();
@@ -397,6 +399,7 @@ pub struct Loaders {
     pub signatures: Cached<SignaturesByContribution>,
     pub sources: Cached<SourcesByVersion>,
     pub version_sections: Cached<SectionsByVersion>,
+    pub delivery: Cached<DeliveryById>,
 }
 
 impl Loaders {
@@ -435,6 +438,7 @@ impl Loaders {
             signatures: with(SignaturesByContribution(db.clone()), delay),
             sources: with(SourcesByVersion(db.clone()), delay),
             version_sections: with(SectionsByVersion(db.clone()), delay),
+            delivery: with(DeliveryById(db.clone()), delay),
         }
     }
 }

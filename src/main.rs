@@ -71,6 +71,8 @@ enum Command {
         /// reminders, the concertation reminders of policies).
         #[arg(long, env = "ENTENTE_REFERRAL_JOB_SECONDS", default_value_t = 60)]
         referral_job_seconds: u64,
+        #[command(flatten)]
+        mail: MailArgs,
     },
     /// Apply pending migrations and exit.
     Migrate {
@@ -98,6 +100,30 @@ enum Command {
         /// The copy to write; an existing file is refused.
         file: PathBuf,
     },
+}
+
+/// Where e-mails go (issue 16).
+#[derive(Args, Clone)]
+struct MailArgs {
+    /// The SMTP server: smtp://[user:password@]host[:port] (add ?tls=required for
+    /// STARTTLS) or smtps://[user:password@]host[:port] (TLS). Without it, messages are
+    /// written as .eml files to --mail-dir.
+    #[arg(long, env = "ENTENTE_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The From of every message: "Name <address>" or an address.
+    #[arg(long, env = "ENTENTE_MAIL_FROM", default_value = "entente <noreply@localhost>")]
+    mail_from: String,
+    /// Where .eml files are written without --smtp-url (default: a "mail" folder beside
+    /// the SQLite database, or ./mail).
+    #[arg(long, env = "ENTENTE_MAIL_DIR")]
+    mail_dir: Option<PathBuf>,
+    /// The address people reach entente at, for the links in messages (default: the
+    /// --bind address over http).
+    #[arg(long, env = "ENTENTE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Messages started per second at most.
+    #[arg(long, env = "ENTENTE_MAIL_PER_SECOND", default_value_t = 50)]
+    mail_per_second: u32,
 }
 
 #[derive(Subcommand)]
@@ -199,6 +225,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cors_origins,
             max_document_mib,
             referral_job_seconds,
+            mail,
         } => {
             init_logs(log_json);
             if demo && !bind.ip().is_loopback() {
@@ -228,6 +255,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(n) = db_max_connections {
                 config.max_db_connections = n.max(1);
             }
+            config.mail.smtp_url = mail.smtp_url.filter(|u| !u.is_empty());
+            config.mail.from = mail.mail_from;
+            if let Some(d) = mail.mail_dir {
+                config.mail.dir = d;
+            }
+            config.mail.public_url = mail.public_url.unwrap_or_else(|| format!("http://{bind}"));
+            config.mail.per_second = mail.mail_per_second.max(1);
             let state = entente::state(config).await?;
             if demo {
                 let r = entente::demo::load(&state).await.map_err(|e| anyhow::anyhow!("demo: {e}"))?;
@@ -243,9 +277,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!("listening on http://{}/graphql", listener.local_addr()?);
             let every = std::time::Duration::from_secs(referral_job_seconds.max(1));
             let job = entente::jobs::spawn(state.db.clone(), every);
+            let mailer = entente::start_mail(&state)?;
+            match &state.config.mail.smtp_url {
+                Some(_) => tracing::info!("e-mails go to the SMTP server of --smtp-url"),
+                None => {
+                    tracing::info!(folder = %state.config.mail.dir.display(), "no --smtp-url: e-mails are written as .eml files")
+                }
+            }
             let db = state.db.clone();
             entente::serve(listener, entente::app(state)).await?;
             job.abort();
+            mailer.abort();
             // The WAL into the database file, so that `entente.db` alone holds every write.
             entente::backup::checkpoint_and_close(db).await;
         }

@@ -15,6 +15,7 @@ mod m20261201_000010_outbox;
 mod m20261201_000011_typed_columns;
 mod m20261201_000012_policies;
 mod m20261201_000013_policy_reminders_search;
+mod m20261201_000014_delivery;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_typed_columns::Migration),
             Box::new(m20261201_000012_policies::Migration),
             Box::new(m20261201_000013_policy_reminders_search::Migration),
+            Box::new(m20261201_000014_delivery::Migration),
         ]
     }
 }

@@ -97,6 +97,8 @@ impl NodeQuery {
             (Kind::PolicyContribution, n) => pol::contribution_node(ctx, n).await?.map(Node::Contribution),
             (Kind::PolicyStep, n) => pol::step_node(ctx, n).await?.map(Node::PolicyStep),
             (Kind::PolicyDocument, n) => pol::document_node(ctx, n).await?.map(Node::PolicyDocument),
+            // Read through the meeting, referral or policy it is about (`deliveries`).
+            (Kind::Delivery, _) => None,
         })
     }
 }

@@ -7,6 +7,7 @@ use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::config::Config;
 use crate::meetings::graphql::{MeetingsMutation, MeetingsQuery};
 use crate::people::graphql::{PeopleMutation, PeopleQuery};
+use crate::platform::mail::graphql::{MailMutation, MailQuery};
 use crate::platform::notify::graphql::{NotifyMutation, NotifyQuery};
 use crate::policies::graphql::{PoliciesMutation, PoliciesQuery};
 use crate::referrals::graphql::{ReferralsMutation, ReferralsQuery};
@@ -23,6 +24,7 @@ pub struct Query(
     MeetingsQuery,
     ReferralsQuery,
     NotifyQuery,
+    MailQuery,
     PoliciesQuery,
 );
 
@@ -34,6 +36,7 @@ pub struct Mutation(
     MeetingsMutation,
     ReferralsMutation,
     NotifyMutation,
+    MailMutation,
     PoliciesMutation,
 );
 

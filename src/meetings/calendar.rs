@@ -20,9 +20,17 @@ fn status(m: &meeting::Model) -> EventStatus {
 }
 
 /// Renders meetings (with their body, host commune name and agenda titles) as a calendar.
-fn render(name: &str, meetings: &[(meeting::Model, &body::Model, Option<String>, Vec<String>)]) -> String {
+/// `method`: an invitation's (RFC 5546: REQUEST, CANCEL), none for a feed or a download.
+fn render(
+    name: &str,
+    meetings: &[(meeting::Model, &body::Model, Option<String>, Vec<String>)],
+    method: Option<&str>,
+) -> String {
     let mut cal = Calendar::new();
     cal.name(name);
+    if let Some(m) = method {
+        cal.append_property(("METHOD", m));
+    }
     for (m, b, host, agenda) in meetings {
         let mut e = Event::new();
         e.uid(&format!("meeting-{}@entente", m.id))
@@ -49,7 +57,12 @@ fn render(name: &str, meetings: &[(meeting::Model, &body::Model, Option<String>,
     cal.done().to_string()
 }
 
-async fn render_meetings(db: &DatabaseConnection, name: &str, list: Vec<meeting::Model>) -> AppResult<String> {
+async fn render_meetings(
+    db: &DatabaseConnection,
+    name: &str,
+    list: Vec<meeting::Model>,
+    method: Option<&str>,
+) -> AppResult<String> {
     let body_ids: Vec<i32> = list.iter().map(|m| m.body_id).collect();
     let bodies: HashMap<i32, body::Model> = body::Entity::find()
         .filter(body::Column::Id.is_in(body_ids))
@@ -85,7 +98,7 @@ async fn render_meetings(db: &DatabaseConnection, name: &str, list: Vec<meeting:
             Some((m, b, host, agenda))
         })
         .collect();
-    Ok(render(name, &rows))
+    Ok(render(name, &rows, method))
 }
 
 /// The feed behind a secret token: the meetings its person was convened to (cancelled
@@ -116,11 +129,19 @@ pub async fn feed(db: &DatabaseConnection, token: &str) -> AppResult<Option<Stri
         .order_by_asc(meeting::Column::StartsAt)
         .all(db)
         .await?;
-    Ok(Some(render_meetings(db, "entente — mes séances", list).await?))
+    Ok(Some(render_meetings(db, "entente — mes séances", list, None).await?))
 }
 
 /// One meeting's .ics.
 pub async fn meeting_ics(db: &DatabaseConnection, m: meeting::Model) -> AppResult<String> {
     let name = m.title.clone();
-    render_meetings(db, &name, vec![m]).await
+    render_meetings(db, &name, vec![m], None).await
+}
+
+/// One meeting's invitation sent with its convocation (METHOD:REQUEST) or cancellation
+/// (METHOD:CANCEL): the same UID and SEQUENCE as the feed, so a calendar that has the
+/// event from either updates the one event.
+pub async fn invitation(db: &DatabaseConnection, m: meeting::Model, method: &str) -> AppResult<String> {
+    let name = m.title.clone();
+    render_meetings(db, &name, vec![m], Some(method)).await
 }

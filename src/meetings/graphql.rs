@@ -351,6 +351,28 @@ impl Meeting {
             .map(|d| Document(service::meeting_document(&self.0, d)))
             .collect())
     }
+    /// The e-mails about this meeting (convocations, changes, documents added, adopted
+    /// opinions), in the order they were queued, with where each stands (envois): for its
+    /// secretariat (FORBIDDEN otherwise). `status`: only those.
+    async fn deliveries(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<crate::platform::mail::model::DeliveryStatus>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<KeyConn<crate::platform::mail::graphql::Delivery>> {
+        let b = loaders(ctx)?.body.load_one(self.0.body_id).await?.ok_or_else(|| AppError::not_found("body"))?;
+        crate::platform::mail::graphql::deliveries_field(
+            ctx,
+            Action::ManageMeetings { intercommunality: b.intercommunality_id },
+            crate::platform::mail::graphql::About::Meeting(self.0.id),
+            status,
+            PageArgs { after, before, first, last },
+        )
+        .await
+    }
     /// The convocations sent, with their sending time (legal proof) and read acknowledgement.
     async fn convocations(&self, ctx: &Context<'_>) -> AppResult<Vec<Convocation>> {
         let rows = loaders(ctx)?.convocations.load_one(self.0.id).await?.unwrap_or_default();
@@ -530,19 +552,89 @@ impl Convocation {
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
         commune(ctx, self.0.commune_id).await
     }
-    /// Sending time: the legal proof of notice.
-    async fn sent_at(&self) -> DateTime<Utc> {
+    /// The legal sending time (date d'envoi): for an electronic convocation, the time
+    /// the SMTP server accepted its e-mail (null while it is not accepted); on paper, the
+    /// time of convening. Not cached: sending sets it without a mutation.
+    async fn sent_at(&self, ctx: &Context<'_>) -> AppResult<Option<DateTime<Utc>>> {
+        legal_sent_at(ctx, self.0.channel, self.0.sent_at, self.0.delivery_id).await
+    }
+    /// The time of convening, against which the notice was checked.
+    async fn convened_at(&self) -> DateTime<Utc> {
         self.0.sent_at
     }
     /// ELECTRONIC (the default, L2121-10) or PAPER (for a member who asked).
     async fn channel(&self) -> &str {
         self.0.channel.as_str()
     }
+    /// Where the convocation's sending stands: PAPER and NO_ADDRESS are to print and
+    /// post; QUEUED, SENDING, SENT, FAILED follow its e-mail.
+    async fn sending(&self, ctx: &Context<'_>) -> AppResult<ConvocationSending> {
+        Ok(sending(self.0.channel, convocation_delivery(ctx, self.0.delivery_id).await?.as_ref()))
+    }
     /// Read acknowledgement (accusé de lecture).
     async fn read_at(&self) -> Option<DateTime<Utc>> {
         self.0.read_at
     }
 }
+
+/// A convocation's legal sending time: its e-mail's acceptance, or on paper the time of
+/// convening (`convened`).
+async fn legal_sent_at(
+    ctx: &Context<'_>,
+    channel: ConvocationChannel,
+    convened: DateTime<Utc>,
+    delivery: Option<i32>,
+) -> AppResult<Option<DateTime<Utc>>> {
+    Ok(match channel {
+        ConvocationChannel::Paper => Some(convened),
+        ConvocationChannel::Electronic => convocation_delivery(ctx, delivery).await?.and_then(|d| d.accepted_at),
+    })
+}
+
+/// A convocation's e-mail (None: on paper, or no address); marks the answer uncacheable.
+async fn convocation_delivery(
+    ctx: &Context<'_>,
+    id: Option<i32>,
+) -> AppResult<Option<crate::platform::mail::model::delivery::Model>> {
+    crate::cache::DoNotCache::mark(ctx);
+    match id {
+        Some(d) => loaders(ctx)?.delivery.load_one(d).await,
+        None => Ok(None),
+    }
+}
+
+fn sending(
+    channel: ConvocationChannel,
+    d: Option<&crate::platform::mail::model::delivery::Model>,
+) -> ConvocationSending {
+    use crate::platform::mail::model::DeliveryStatus as S;
+    match (channel, d.map(|d| d.status)) {
+        (ConvocationChannel::Paper, _) => ConvocationSending::Paper,
+        (_, None) => ConvocationSending::NoAddress,
+        (_, Some(S::Queued)) => ConvocationSending::Queued,
+        (_, Some(S::Sending)) => ConvocationSending::Sending,
+        (_, Some(S::Sent)) => ConvocationSending::Sent,
+        (_, Some(S::Failed)) => ConvocationSending::Failed,
+    }
+}
+
+str_enum!(
+    /// Where a convocation's sending stands.
+    ConvocationSending {
+        /// On paper, at the member's request: to print and post.
+        Paper = "PAPER",
+        /// Electronic, but the member has no e-mail address: to print and post.
+        NoAddress = "NO_ADDRESS",
+        /// Its e-mail waits to be sent (or sent again after a temporary refusal).
+        Queued = "QUEUED",
+        /// Its e-mail is being sent.
+        Sending = "SENDING",
+        /// Accepted by the SMTP server: `sentAt` is its legal sending time.
+        Sent = "SENT",
+        /// Refused for good: see the meeting's `deliveries`; to print and post.
+        Failed = "FAILED",
+    }
+);
 
 /// A convocation replaced when the meeting was convened again (convocation remplacée).
 pub struct SupersededConvocation(superseded_convocation::Model);
@@ -559,9 +651,18 @@ impl SupersededConvocation {
     async fn commune(&self, ctx: &Context<'_>) -> AppResult<Option<Commune>> {
         commune(ctx, self.0.commune_id).await
     }
-    /// Sending time: the legal proof of notice of that convening.
-    async fn sent_at(&self) -> DateTime<Utc> {
+    /// The legal sending time of that convening's convocation, as for `Convocation`:
+    /// the SMTP server's acceptance of its e-mail, or the time of convening on paper.
+    async fn sent_at(&self, ctx: &Context<'_>) -> AppResult<Option<DateTime<Utc>>> {
+        legal_sent_at(ctx, self.0.channel, self.0.sent_at, self.0.delivery_id).await
+    }
+    /// The time of that convening.
+    async fn convened_at(&self) -> DateTime<Utc> {
         self.0.sent_at
+    }
+    /// Where its sending stood (PAPER, NO_ADDRESS, or its e-mail's status).
+    async fn sending(&self, ctx: &Context<'_>) -> AppResult<ConvocationSending> {
+        Ok(sending(self.0.channel, convocation_delivery(ctx, self.0.delivery_id).await?.as_ref()))
     }
     /// ELECTRONIC or PAPER.
     async fn channel(&self) -> &str {

@@ -139,6 +139,9 @@ entity!(convocation, "convocation", {
     sent_at: DateTimeUtc,
     channel: crate::meetings::rules::ConvocationChannel,
     read_at: Option<DateTimeUtc>,
+    /// The e-mail that carries an electronic convocation (migration 000014; None: on
+    /// paper, no address, or sent before e-mail).
+    delivery_id: Option<i32>,
 });
 
 // A convocation of an earlier convening of the meeting (before a postponement), kept
@@ -154,6 +157,7 @@ entity!(superseded_convocation, "superseded_convocation", {
     /// The meeting's sequence when these convocations were replaced.
     sequence: i32,
     superseded_at: DateTimeUtc,
+    delivery_id: Option<i32>,
 });
 
 entity!(proxy, "proxy", {

@@ -2,12 +2,14 @@
 //! documents (metadata apart from content, streamed, authorized before any read), the
 //! rules every text and date input obeys (`text`, `dates`) and the one check that applies
 //! them to a whole request before it runs (`input`), and notifications as typed events
-//! written to an outbox in the change's own transaction (`notify`); bounded texts
+//! written to an outbox in the change's own transaction (`notify`) and delivered from it
+//! by e-mail (`mail`); bounded texts
 //! (`text::required`, `text::optional`), optimistic versions (`versions`) and CSV
 //! tables (`tables`).
 pub mod dates;
 pub mod documents;
 pub mod input;
+pub mod mail;
 pub mod notify;
 pub mod tables;
 pub mod text;

@@ -49,6 +49,27 @@ impl Policy {
     async fn summary(&self) -> &str {
         &self.0.summary
     }
+    /// The e-mails about this policy (concertation, reminders, answers, versions, steps),
+    /// in the order they were queued, with where each stands (envois): for its
+    /// secretariat (FORBIDDEN otherwise). `status`: only those.
+    async fn deliveries(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<crate::platform::mail::model::DeliveryStatus>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<KeyConn<crate::platform::mail::graphql::Delivery>> {
+        crate::platform::mail::graphql::deliveries_field(
+            ctx,
+            crate::auth::policy::Action::ManagePolicies { intercommunality: self.0.intercommunality_id },
+            crate::platform::mail::graphql::About::Policy(self.0.id),
+            status,
+            crate::graphql::support::PageArgs { after, before, first, last },
+        )
+        .await
+    }
     /// The lead elected official's mandate (élu référent, e.g. the vice-president for
     /// mobility, with its delegation).
     async fn lead_mandate_id(&self) -> Option<ID> {

@@ -68,6 +68,27 @@ impl Referral {
     async fn description(&self) -> Option<&str> {
         self.r.description.as_deref()
     }
+    /// The e-mails about this referral (opening, reminders, extensions), in the order
+    /// they were queued, with where each stands (envois): for its secretariat (FORBIDDEN
+    /// otherwise). `status`: only those.
+    async fn deliveries(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<crate::platform::mail::model::DeliveryStatus>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> AppResult<KeyConn<crate::platform::mail::graphql::Delivery>> {
+        crate::platform::mail::graphql::deliveries_field(
+            ctx,
+            crate::auth::policy::Action::ManageReferrals { intercommunality: self.r.intercommunality_id },
+            crate::platform::mail::graphql::About::Referral(self.r.id),
+            status,
+            crate::graphql::support::PageArgs { after, before, first, last },
+        )
+        .await
+    }
     /// The legal basis (fondement juridique), by default the procedure's article.
     async fn legal_basis(&self) -> &str {
         &self.r.legal_basis

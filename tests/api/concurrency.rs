@@ -356,6 +356,13 @@ async fn every_mutation_succeeds_with_one_database_connection() {
         json!({"t": chrono::Utc::now().to_rfc3339()}),
     )
     .await;
+    s.run(
+        "setNotificationPreference",
+        marseille_mayor,
+        "mutation{setNotificationPreference(kind:DOCUMENT_ADDED,mode:DIGEST){kind mode}}",
+        json!({}),
+    )
+    .await;
     let proxy = s
         .run(
             "giveProxy",

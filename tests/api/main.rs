@@ -8,6 +8,7 @@ mod backup;
 mod cache;
 mod cli;
 mod concurrency;
+mod delivery;
 mod documents;
 mod edge;
 mod errors;

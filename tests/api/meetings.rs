@@ -1125,10 +1125,10 @@ async fn reconvening_keeps_the_earlier_convocations_as_proof() {
         .gql(Some(&marseille), "mutation($m:ID!){acknowledgeConvocation(meetingId:$m){readAt}}", json!({"m": m}))
         .await;
     let read_at = ok(&r)["acknowledgeConvocation"]["readAt"].as_str().unwrap().to_string();
-    let q = "query($id:ID!){meeting(id:$id){sequence convocations{sentAt readAt person{id}} supersededConvocations{sentAt readAt sequence supersededAt person{id}}}}";
+    let q = "query($id:ID!){meeting(id:$id){sequence convocations{convenedAt sending readAt person{id}} supersededConvocations{convenedAt sending readAt sequence supersededAt person{id}}}}";
     let first = ok(&app.gql(Some(&sec), q, json!({"id": m})).await)["meeting"].clone();
     let sent: Vec<String> =
-        first["convocations"].as_array().unwrap().iter().map(|c| c["sentAt"].as_str().unwrap().into()).collect();
+        first["convocations"].as_array().unwrap().iter().map(|c| c["convenedAt"].as_str().unwrap().into()).collect();
     assert_eq!(sent.len(), 3);
     assert!(first["supersededConvocations"].as_array().unwrap().is_empty());
     ok(&transition(&app, &sec, &m, "POSTPONED").await);
@@ -1146,11 +1146,13 @@ async fn reconvening_keeps_the_earlier_convocations_as_proof() {
     assert!(after["convocations"].as_array().unwrap().iter().all(|c| c["readAt"].is_null()), "new ones unread");
     let kept = after["supersededConvocations"].as_array().unwrap();
     assert_eq!(kept.len(), 3, "{after}");
-    let mut kept_sent: Vec<String> = kept.iter().map(|c| c["sentAt"].as_str().unwrap().into()).collect();
+    let mut kept_sent: Vec<String> = kept.iter().map(|c| c["convenedAt"].as_str().unwrap().into()).collect();
     kept_sent.sort();
     let mut sent = sent;
     sent.sort();
-    assert_eq!(kept_sent, sent, "the sending times are the proof: kept as they were");
+    assert_eq!(kept_sent, sent, "the times of convening are the proof: kept as they were");
+    // And each keeps its e-mail: queued (no mailer runs here), not lost with the replacement.
+    assert!(kept.iter().all(|c| c["sending"] == "QUEUED"), "{after}");
     assert_eq!(kept.iter().filter(|c| c["readAt"].as_str() == Some(read_at.as_str())).count(), 1);
     // Replaced at the sequence the postponement and the new date gave the meeting: after
     // the first convening's, before the new convening's.

@@ -62,10 +62,11 @@ async fn a_change_that_notifies_writes_one_event_and_a_notification_per_recipien
     for tok in [&marseille, &aix] {
         let r = app.gql(Some(tok), "{myNotifications(first:10){nodes{kind message meetingId}}}", json!({})).await;
         let nodes = ok(&r)["myNotifications"]["nodes"].as_array().unwrap().clone();
-        let mine: Vec<_> = nodes.iter().filter(|n| n["meetingId"] == json!(m)).collect();
+        let mine: Vec<_> =
+            nodes.iter().filter(|n| n["meetingId"] == json!(m) && n["kind"] != "MEETING_CONVENED").collect();
         assert_eq!(mine.len(), 1, "{r}");
         assert_eq!(mine[0]["kind"], "MEETING_POSTPONED");
-        assert_eq!(mine[0]["message"], "« Séance J+20 » is postponed");
+        assert_eq!(mine[0]["message"], "« Séance J+20 » : séance reportée");
     }
 
     // A change that fails (a stale version) emits nothing.

@@ -781,9 +781,10 @@ fn field(row: &str) -> &str {
 }
 
 /// Mutations everyone signed in may call for themselves: the first four are tested in
-/// auth.rs, the next two in `self_service_meeting_mutations` below, the last in
-/// lists.rs (`notifications_are_marked_read_by_their_own_person_only`).
-const SELF_SERVICE: [&str; 7] = [
+/// auth.rs, the next two in `self_service_meeting_mutations` below, the next in
+/// lists.rs (`notifications_are_marked_read_by_their_own_person_only`), the last in
+/// delivery.rs (`each_person_chooses_immediate_digest_or_none_except_for_legal_notices`).
+const SELF_SERVICE: [&str; 8] = [
     "login",
     "logout",
     "acceptInvitation",
@@ -791,6 +792,7 @@ const SELF_SERVICE: [&str; 7] = [
     "acknowledgeConvocation",
     "createCalendarFeed",
     "markNotificationsRead",
+    "setNotificationPreference",
 ];
 const MATRIX: [&str; 65] = [
     "createPerson",

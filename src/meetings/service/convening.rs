@@ -14,6 +14,7 @@ use crate::meetings::queries::{members, Member};
 use crate::meetings::rules::{
     check_notice, clear_days_between, paris_day, ConvocationChannel, MeetingStatus, RequestStatus,
 };
+use crate::platform::notify::Event;
 use crate::platform::text::optional;
 use crate::platform::versions::{expect_one, next_version};
 use crate::AppState;
@@ -113,6 +114,7 @@ pub async fn convene(
             sent_at: Set(c.sent_at),
             channel: Set(c.channel),
             read_at: Set(c.read_at),
+            delivery_id: Set(c.delivery_id),
             sequence: Set(m.sequence),
             superseded_at: Set(now),
             ..Default::default()
@@ -121,7 +123,7 @@ pub async fn convene(
         .await?;
     }
     convocation::Entity::delete_many().filter(convocation::Column::MeetingId.eq(id)).exec(&txn).await?;
-    send_convocations(&txn, id, &members, paper_for, now).await?;
+    send_convocations(&txn, actor, (id, &m.title, m.sequence + 1), &members, paper_for, now).await?;
     if let Some(r) = m.request_id {
         meeting_request::Entity::update_many()
             .col_expr(meeting_request::Column::Status, Expr::value(RequestStatus::Convened))
@@ -141,15 +143,21 @@ pub async fn convene(
     Ok(allowed.grant(after))
 }
 
-/// One convocation per member, all with the same sending time (the legal proof);
-/// electronic, the default of L2121-10, or on paper for the members who asked for it.
+/// One convocation per member: electronic, the default of L2121-10, or on paper for the
+/// members who asked for it. An electronic one is an e-mail queued in the same
+/// transaction (MEETING_CONVENED, with the agenda, the notes, the documents and the
+/// calendar invitation); its legal sending time is the time the SMTP server accepts it
+/// (its delivery's `accepted_at`). `sent_at` keeps the time of convening, against which
+/// the notice was checked. `meeting`: its id, title and sequence at this convening.
 pub(super) async fn send_convocations<C: ConnectionTrait>(
     conn: &C,
-    meeting_id: i32,
+    actor: &Actor,
+    meeting: (i32, &str, i32),
     members: &[Member],
     paper_for: &[i32],
     now: DateTime<Utc>,
 ) -> AppResult<()> {
+    let (meeting_id, title, sequence) = meeting;
     for chunk in members.chunks(500) {
         convocation::Entity::insert_many(chunk.iter().map(|mem| convocation::ActiveModel {
             meeting_id: Set(meeting_id),
@@ -163,11 +171,30 @@ pub(super) async fn send_convocations<C: ConnectionTrait>(
                 ConvocationChannel::Electronic
             }),
             read_at: Set(None),
+            delivery_id: Set(None),
             ..Default::default()
         }))
         .exec(conn)
         .await?;
     }
+    let electronic: Vec<i32> = members.iter().map(|m| m.person_id).filter(|p| !paper_for.contains(p)).collect();
+    if electronic.is_empty() {
+        return Ok(());
+    }
+    let event = Event::MeetingConvened { meeting: meeting_id, title: title.to_string(), sequence };
+    let event_id = crate::platform::notify::emit_event(conn, Some(actor), event, &electronic).await?;
+    // Each convocation names its e-mail (one statement).
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "UPDATE convocation SET delivery_id = (SELECT d.id FROM delivery d WHERE d.event_id = $1 AND d.person_id = convocation.person_id) WHERE meeting_id = $2 AND channel = 'ELECTRONIC'"
+        }
+        _ => {
+            "UPDATE convocation SET delivery_id = (SELECT d.id FROM delivery d WHERE d.event_id = ? AND d.person_id = convocation.person_id) WHERE meeting_id = ? AND channel = 'ELECTRONIC'"
+        }
+    };
+    conn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [event_id.into(), meeting_id.into()]))
+        .await?;
     Ok(())
 }
 

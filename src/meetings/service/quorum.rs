@@ -388,7 +388,7 @@ pub async fn second_convocation(
         .insert(&txn)
         .await?;
     }
-    send_convocations(&txn, m.id, &members, &[], now).await?;
+    send_convocations(&txn, actor, (m.id, &m.title, m.sequence), &members, &[], now).await?;
     record(
         &txn,
         actor,

@@ -36,6 +36,9 @@ const CHUNK: usize = 500;
 str_enum!(
     /// What a notification tells of.
     NotificationKind {
+        /// A member was convened to a meeting (convocation, L2121-10): a legal notice,
+        /// always sent by e-mail to those convened electronically.
+        MeetingConvened = "MEETING_CONVENED",
         /// A document was added to a meeting after its convocation (pièce ajoutée au
         /// dossier de séance).
         DocumentAdded = "DOCUMENT_ADDED",
@@ -72,11 +75,31 @@ str_enum!(
     }
 );
 
+impl NotificationKind {
+    /// Legal notices (convocations, referrals addressed to the commune) always go by
+    /// e-mail, whatever the person chose for other kinds.
+    pub fn is_legal(self) -> bool {
+        matches!(
+            self,
+            NotificationKind::MeetingConvened
+                | NotificationKind::ReferralOpened
+                | NotificationKind::DeadlineExtended
+                | NotificationKind::ReferralReminder
+        )
+    }
+}
+
 /// What happened, with what it is about and what a message needs. Stored as the outbox
 /// row's payload: `{"kind": "MEETING_POSTPONED", "meeting": 4, "title": ..., ...}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
 pub enum Event {
+    /// `sequence`: the meeting's sequence at this convening (its calendar SEQUENCE).
+    MeetingConvened {
+        meeting: i32,
+        title: String,
+        sequence: i32,
+    },
     DocumentAdded {
         meeting: i32,
         item: Option<i32>,
@@ -167,12 +190,14 @@ pub struct About {
     pub meeting: Option<i32>,
     pub item: Option<i32>,
     pub referral: Option<i32>,
+    pub policy: Option<i32>,
 }
 
 impl Event {
     pub fn kind(&self) -> NotificationKind {
         use NotificationKind as K;
         match self {
+            Event::MeetingConvened { .. } => K::MeetingConvened,
             Event::DocumentAdded { .. } => K::DocumentAdded,
             Event::MeetingChanged { .. } => K::MeetingChanged,
             Event::MeetingPostponed { .. } => K::MeetingPostponed,
@@ -190,34 +215,36 @@ impl Event {
     }
 
     pub fn about(&self) -> About {
-        let meeting = |m: &i32, item: Option<i32>| About { meeting: Some(*m), item, referral: None };
+        let meeting = |m: &i32, item: Option<i32>| About { meeting: Some(*m), item, ..About::default() };
         let referral = |r: &i32| About { referral: Some(*r), ..About::default() };
+        let policy = |p: &i32| About { policy: Some(*p), ..About::default() };
         match self {
             Event::DocumentAdded { meeting: m, item, .. } => meeting(m, *item),
-            Event::MeetingChanged { meeting: m, .. }
+            Event::MeetingConvened { meeting: m, .. }
+            | Event::MeetingChanged { meeting: m, .. }
             | Event::MeetingPostponed { meeting: m, .. }
             | Event::MeetingCancelled { meeting: m, .. } => meeting(m, None),
             Event::OpinionAdopted { meeting: m, item, .. } => meeting(m, Some(*item)),
             Event::ReferralOpened { referral: r, .. }
             | Event::DeadlineExtended { referral: r, .. }
             | Event::ReferralReminder { referral: r, .. } => referral(r),
-            // A policy is named in the payload (the outbox has no policy column yet).
-            Event::ContributionAnswered { .. }
-            | Event::PolicyVersionPublished { .. }
-            | Event::ConcertationOpened { .. }
-            | Event::ConcertationReminder { .. }
-            | Event::PolicyStepReached { .. } => About::default(),
+            Event::ContributionAnswered { policy: p, .. }
+            | Event::PolicyVersionPublished { policy: p, .. }
+            | Event::ConcertationOpened { policy: p, .. }
+            | Event::ConcertationReminder { policy: p, .. }
+            | Event::PolicyStepReached { policy: p, .. } => policy(p),
         }
     }
 
-    /// The message told to its recipients (in-app today; the subject line of an e-mail).
+    /// The message told to its recipients (in-app; the subject line of an e-mail).
     pub fn message(&self) -> String {
-        let reason = |r: &Option<String>| r.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+        let reason = |r: &Option<String>| r.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
         match self {
-            Event::DocumentAdded { filename, .. } => format!("document « {filename} » added"),
-            Event::MeetingChanged { title, .. } => format!("« {title} » was changed"),
-            Event::MeetingPostponed { title, reason: r, .. } => format!("« {title} » is postponed{}", reason(r)),
-            Event::MeetingCancelled { title, reason: r, .. } => format!("« {title} » is cancelled{}", reason(r)),
+            Event::MeetingConvened { title, .. } => format!("Convocation : « {title} »"),
+            Event::DocumentAdded { filename, .. } => format!("Document « {filename} » ajouté au dossier de séance"),
+            Event::MeetingChanged { title, .. } => format!("« {title} » : séance modifiée"),
+            Event::MeetingPostponed { title, reason: r, .. } => format!("« {title} » : séance reportée{}", reason(r)),
+            Event::MeetingCancelled { title, reason: r, .. } => format!("« {title} » : séance annulée{}", reason(r)),
             Event::OpinionAdopted { title, .. } => format!("Avis de la conférence des maires: {title}"),
             Event::ReferralOpened { title, deadline_day, .. } => {
                 format!("Saisine « {title} »: réponse attendue avant le {deadline_day} à 23:59:59")
@@ -256,9 +283,26 @@ pub async fn emit<C: ConnectionTrait>(
     event: Event,
     recipients: &[i32],
 ) -> AppResult<usize> {
+    let people = distinct(recipients);
+    emit_event(conn, actor, event, &people).await?;
+    Ok(people.len())
+}
+
+fn distinct(recipients: &[i32]) -> Vec<i32> {
     let mut people = recipients.to_vec();
     people.sort_unstable();
     people.dedup();
+    people
+}
+
+/// As [`emit`], returning the outbox event's id (for a record that names its e-mails).
+pub async fn emit_event<C: ConnectionTrait>(
+    conn: &C,
+    actor: Option<&Actor>,
+    event: Event,
+    recipients: &[i32],
+) -> AppResult<i32> {
+    let people = distinct(recipients);
     let kind = event.kind();
     let about = event.about();
     let message = event.message();
@@ -271,6 +315,7 @@ pub async fn emit<C: ConnectionTrait>(
         meeting_id: Set(about.meeting),
         agenda_item_id: Set(about.item),
         referral_id: Set(about.referral),
+        policy_id: Set(about.policy),
         actor_account_id: Set(actor.and_then(|a| a.principal.as_ref()).map(|p| p.account_id)),
         recipients: Set(i32::try_from(people.len()).unwrap_or(i32::MAX)),
         created_at: Set(now),
@@ -294,7 +339,8 @@ pub async fn emit<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     }
-    Ok(people.len())
+    crate::platform::mail::enqueue::enqueue(conn, row.id, kind, &people, now).await?;
+    Ok(row.id)
 }
 
 #[cfg(test)]
@@ -309,6 +355,7 @@ mod tests {
     fn every() -> Vec<Event> {
         let t = || "Budget".to_string();
         vec![
+            Event::MeetingConvened { meeting: 1, title: t(), sequence: 1 },
             Event::DocumentAdded { meeting: 1, item: Some(2), document: 3, filename: "note.pdf".into() },
             Event::MeetingChanged { meeting: 1, title: t() },
             Event::MeetingPostponed { meeting: 1, title: t(), reason: Some("quorum".into()) },
@@ -352,11 +399,13 @@ mod tests {
 
     #[test]
     fn an_event_is_about_its_records() {
-        let e = every();
-        assert_eq!(e[0].about(), About { meeting: Some(1), item: Some(2), referral: None });
-        assert_eq!(e[2].about(), About { meeting: Some(1), item: None, referral: None });
-        assert_eq!(e[4].about(), About { meeting: Some(1), item: Some(2), referral: None });
-        assert_eq!(e[6].about(), About { meeting: None, item: None, referral: Some(7) });
+        let e = &every()[1..];
+        let m = |item| About { meeting: Some(1), item, ..About::default() };
+        assert_eq!(e[0].about(), m(Some(2)));
+        assert_eq!(e[2].about(), m(None));
+        assert_eq!(e[4].about(), m(Some(2)));
+        assert_eq!(e[6].about(), About { referral: Some(7), ..About::default() });
+        assert_eq!(e[9].about(), About { policy: Some(3), ..About::default() });
         let json = serde_json::to_value(&e[7]).unwrap();
         assert_eq!(json["deadlineDay"], "2027-03-15");
         assert_eq!(json["daysLeft"], 7);
@@ -368,10 +417,11 @@ mod tests {
         assert_eq!(
             m,
             [
-                "document « note.pdf » added",
-                "« Budget » was changed",
-                "« Budget » is postponed: quorum",
-                "« Budget » is cancelled",
+                "Convocation : « Budget »",
+                "Document « note.pdf » ajouté au dossier de séance",
+                "« Budget » : séance modifiée",
+                "« Budget » : séance reportée (quorum)",
+                "« Budget » : séance annulée",
                 "Avis de la conférence des maires: Budget",
                 "Saisine « Budget »: réponse attendue avant le 2027-03-15 à 23:59:59",
                 "Saisine « Budget »: échéance reportée au 2027-03-15 à 23:59:59 (demande)",

@@ -14,6 +14,8 @@ entity!(outbox_event, "outbox_event", {
     /// How many people it was addressed to (its `notification` rows).
     recipients: i32,
     created_at: DateTimeUtc,
+    /// The policy it is about (migration 000014).
+    policy_id: Option<i32>,
 });
 
 entity!(notification, "notification", {

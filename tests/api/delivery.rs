@@ -1,0 +1,413 @@
+//! E-mail delivery through a real SMTP server over TCP (mailin-embedded, in this test
+//! process), answering as each test asks: messages arrive with the right recipients,
+//! headers, calendar part and links; a 451 is retried and the message arrives once; a 550
+//! marks FAILED with the server's answer; rows a stopped process held are sent once.
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mailin_embedded::response::{self, Response};
+use mailin_embedded::{Handler, Server};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{json, Value};
+
+use crate::helpers::{code, ok, TestApp};
+use crate::meetings::{add_item, convene, create_meeting, working_group};
+use entente::platform::mail::model::{delivery, DeliveryStatus};
+
+/// One message as the server received it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub to: Vec<String>,
+    pub data: Vec<u8>,
+}
+
+#[derive(Clone, Default)]
+struct Shared {
+    inbox: Arc<Mutex<Vec<Received>>>,
+    /// Answers to give to the next RCPT commands, in order (then 250).
+    script: Arc<Mutex<VecDeque<u16>>>,
+    /// Recipients refused at RCPT with 550.
+    refused: Arc<Mutex<Vec<String>>>,
+}
+
+#[derive(Clone)]
+struct H {
+    shared: Shared,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for H {
+    fn rcpt(&mut self, to: &str) -> Response {
+        if self.shared.refused.lock().unwrap().iter().any(|r| to.contains(r.as_str())) {
+            return Response::custom(550, "5.1.1 no such mailbox here".to_string());
+        }
+        // Greylisting's answer: try again later. (Given at RCPT: mailin stays in its
+        // data state after an error at the end of DATA.)
+        let next = self.shared.script.lock().unwrap().pop_front().unwrap_or(250);
+        if next != 250 {
+            return Response::custom(next, "4.2.0 greylisted, try again later".to_string());
+        }
+        response::OK
+    }
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> Response {
+        let data = std::mem::take(&mut self.data);
+        self.shared.inbox.lock().unwrap().push(Received { to: self.to.clone(), data });
+        Response::custom(250, "2.0.0 queued as TEST".to_string())
+    }
+}
+
+/// A real SMTP server on a free port of 127.0.0.1, serving until the test process ends.
+pub struct SmtpServer {
+    pub addr: SocketAddr,
+    shared: Shared,
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Shared::default();
+        let mut server = Server::new(H { shared: shared.clone(), to: Vec::new(), data: Vec::new() });
+        server.with_name("smtp.test").with_num_threads(4).with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        SmtpServer { addr, shared }
+    }
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+    pub fn script(&self, answers: &[u16]) {
+        self.shared.script.lock().unwrap().extend(answers);
+    }
+    pub fn refuse(&self, address: &str) {
+        self.shared.refused.lock().unwrap().push(address.to_string());
+    }
+    pub fn received(&self) -> Vec<Received> {
+        self.shared.inbox.lock().unwrap().clone()
+    }
+    /// Waits up to 10 s for `n` messages.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        for _ in 0..200 {
+            if self.received().len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.received()
+    }
+}
+
+/// A demo server sending to `smtp`, with short waits (retries after 100 ms). The
+/// e-mails the demo's own story queued are forgotten: each test counts its own.
+pub async fn app_sending_to(smtp: &SmtpServer) -> TestApp {
+    let url = smtp.url();
+    let app = TestApp::demo_with(move |c| {
+        c.mail.smtp_url = Some(url);
+        c.mail.from = "Secrétariat AMP <secretariat@amp.test>".into();
+        c.mail.public_url = "https://entente.amp.test".into();
+        c.mail.retry_base = Duration::from_millis(100);
+        c.mail.poll = Duration::from_millis(50);
+    })
+    .await;
+    forget_demo_mail(&app).await;
+    app
+}
+
+async fn forget_demo_mail(app: &TestApp) {
+    let demo = delivery::Entity::delete_many().exec(&app.state.db).await.unwrap();
+    assert!(demo.rows_affected > 0, "the demo's story queues e-mails too");
+}
+
+async fn rows(app: &TestApp) -> Vec<delivery::Model> {
+    delivery::Entity::find().all(&app.state.db).await.unwrap()
+}
+
+/// Waits until no delivery is QUEUED or SENDING (up to 10 s).
+async fn settled(app: &TestApp) -> Vec<delivery::Model> {
+    for _ in 0..200 {
+        let all = rows(app).await;
+        if all.iter().all(|d| matches!(d.status, DeliveryStatus::Sent | DeliveryStatus::Failed)) {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("deliveries still pending: {:?}", rows(app).await);
+}
+
+const DELIVERIES: &str = "query($id:ID!){meeting(id:$id){deliveries{totalCount nodes{kind address status attempts smtpAnswer messageId acceptedAt recipient{id}}} convocations{sentAt convenedAt sending channel person{id email}}}}";
+
+/// A convened working group (the president and the mayors of Marseille and Aix), its
+/// first item with a note; returns (meeting, people).
+async fn convened(app: &TestApp, sec: &str) -> (String, Vec<String>) {
+    let (wg, people) = working_group(app, sec, &["13055", "13001"]).await;
+    let m = create_meeting(app, sec, &wg, 20).await;
+    add_item(app, sec, &m, "VOTE", "Plan de mobilité <script>").await;
+    ok(&convene(app, sec, &m, None).await);
+    (m, people)
+}
+
+#[tokio::test]
+async fn convocations_reach_a_real_smtp_server_once_with_agenda_invitation_and_proof() {
+    let smtp = SmtpServer::start();
+    let app = app_sending_to(&smtp).await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let (m, _) = convened(&app, &sec).await;
+
+    // Queued with the change: nothing is sent before the mailer runs.
+    let before = ok(&app.gql(Some(&sec), DELIVERIES, json!({"id": m})).await).clone();
+    let queued = before["meeting"]["deliveries"]["nodes"].as_array().unwrap().clone();
+    assert!(!queued.is_empty());
+    assert!(queued.iter().all(|d| d["status"] == "QUEUED" && d["kind"] == "MEETING_CONVENED"), "{queued:?}");
+    // Every member convened here signs in: each has an address (their account's).
+    let convocations = before["meeting"]["convocations"].as_array().unwrap().clone();
+    assert_eq!(convocations.len(), queued.len(), "one e-mail per convened member");
+    assert!(convocations.iter().all(|c| c["sending"] == "QUEUED" && c["sentAt"].is_null()), "{convocations:?}");
+    assert!(smtp.received().is_empty());
+
+    let mailer = entente::start_mail(&app.state).unwrap();
+    let got = smtp.wait_for(queued.len()).await;
+    settled(&app).await;
+    mailer.abort();
+    assert_eq!(got.len(), queued.len(), "each once");
+
+    // Each message: to its member, from the secretariat, in French, with the agenda, the
+    // note, the calendar invitation (same UID and SEQUENCE as the feed) and the link.
+    let meeting_id = entente::ids::decode("id", entente::ids::Kind::Meeting, &async_graphql::ID(m.clone())).unwrap();
+    let mut addresses: Vec<String> = got.iter().flat_map(|r| r.to.clone()).collect();
+    addresses.sort();
+    let mut expected: Vec<String> = queued.iter().map(|d| d["address"].as_str().unwrap().to_string()).collect();
+    expected.sort();
+    assert!(expected.contains(&"maire.aix@demo.entente.fr".to_string()), "{expected:?}");
+    assert_eq!(addresses, expected);
+    for r in &got {
+        let msg = mail_parser::MessageParser::default().parse(&r.data).unwrap();
+        assert_eq!(msg.subject(), Some("Convocation : « Séance J+20 »"));
+        assert_eq!(msg.from().unwrap().first().unwrap().address(), Some("secretariat@amp.test"));
+        assert!(msg.message_id().unwrap().starts_with("entente."), "{:?}", msg.message_id());
+        let text = msg.body_text(0).unwrap();
+        assert!(text.contains("Vous êtes convoqué(e) à la séance « Séance J+20 » de GT Mobilités"), "{text}");
+        assert!(
+            text.contains("1. Plan de mobilité <script> — note explicative de synthèse : Note de synthèse"),
+            "{text}"
+        );
+        assert!(text.contains(&format!("https://entente.amp.test/meetings/{meeting_id}/calendar.ics")), "{text}");
+        assert!(text.contains("article L2121-10"), "{text}");
+        // The HTML part escapes what people wrote.
+        let html = msg.body_html(0).unwrap();
+        assert!(html.contains("Plan de mobilité &#60;script&#62;"), "{html}");
+        assert!(!html.contains("<script>"));
+        let raw = String::from_utf8_lossy(&r.data);
+        assert!(raw.contains("text/calendar; method=REQUEST"), "{raw}");
+        let ics = msg
+            .parts
+            .iter()
+            .find(|p| mail_parser::MimeHeaders::is_content_type(*p, "text", "calendar"))
+            .and_then(|p| p.text_contents())
+            .expect("a calendar part");
+        assert!(ics.contains("METHOD:REQUEST"), "{ics}");
+        assert!(ics.contains(&format!("UID:meeting-{meeting_id}@entente")), "{ics}");
+        assert!(ics.contains("SEQUENCE:1"), "{ics}");
+    }
+
+    // The proof, for the secretariat: accepted, with the server's answer and Message-ID;
+    // the convocation's legal sending time is the acceptance.
+    let after = ok(&app.gql(Some(&sec), DELIVERIES, json!({"id": m})).await).clone();
+    for d in after["meeting"]["deliveries"]["nodes"].as_array().unwrap() {
+        assert_eq!(d["status"], "SENT", "{d}");
+        assert_eq!(d["attempts"], 1);
+        assert_eq!(d["smtpAnswer"], "250 2.0.0 queued as TEST");
+        assert!(d["messageId"].as_str().unwrap().starts_with("<entente."));
+        assert!(d["acceptedAt"].is_string());
+    }
+    let convocations = after["meeting"]["convocations"].as_array().unwrap();
+    for c in convocations {
+        assert_eq!(c["sending"], "SENT");
+        assert!(c["sentAt"].as_str().unwrap() >= c["convenedAt"].as_str().unwrap(), "{c}");
+    }
+
+    // Only the secretariat sees deliveries.
+    let mayor = app.login_as("maire.marseille@demo.entente.fr").await;
+    let r = app.gql(Some(&mayor), "query($id:ID!){meeting(id:$id){deliveries{totalCount}}}", json!({"id": m})).await;
+    assert_eq!(code(&r), "FORBIDDEN", "{r}");
+}
+
+#[tokio::test]
+async fn a_temporary_refusal_is_retried_and_arrives_once_a_permanent_one_fails_with_the_answer() {
+    let smtp = SmtpServer::start();
+    // The first recipient is answered 451 (then accepted); Aix's mayor's mailbox does not exist.
+    smtp.script(&[451]);
+    let app = app_sending_to(&smtp).await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let (m, _) = convened(&app, &sec).await;
+    let aix = "maire.aix@demo.entente.fr".to_string();
+    smtp.refuse(&aix);
+    let total = rows(&app).await.len();
+
+    let mailer = entente::start_mail(&app.state).unwrap();
+    let all = settled(&app).await;
+    mailer.abort();
+    let got = smtp.received();
+    assert_eq!(got.len(), total - 1, "all but the refused one, each once");
+    let mut to: Vec<String> = got.iter().flat_map(|r| r.to.clone()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), total - 1, "no one twice: {to:?}");
+
+    let failed: Vec<&delivery::Model> = all.iter().filter(|d| d.status == DeliveryStatus::Failed).collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].address, aix);
+    assert_eq!(failed[0].attempts, 1, "a 5xx is not tried again");
+    assert!(failed[0].answer.as_deref().unwrap().contains("550"), "{:?}", failed[0].answer);
+    let retried: Vec<&delivery::Model> = all.iter().filter(|d| d.attempts == 2).collect();
+    assert_eq!(retried.len(), 1, "the 451 was tried again: {all:?}");
+    assert_eq!(retried[0].status, DeliveryStatus::Sent);
+
+    // The secretariat sees it, and the convocation is to print.
+    let r = ok(&app.gql(Some(&sec), DELIVERIES, json!({"id": m})).await).clone();
+    let failed: Vec<&Value> =
+        r["meeting"]["deliveries"]["nodes"].as_array().unwrap().iter().filter(|d| d["status"] == "FAILED").collect();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0]["smtpAnswer"].as_str().unwrap().contains("no such mailbox"), "{r}");
+    let sending: Vec<&str> =
+        r["meeting"]["convocations"].as_array().unwrap().iter().map(|c| c["sending"].as_str().unwrap()).collect();
+    assert!(sending.contains(&"FAILED"), "{sending:?}");
+}
+
+#[tokio::test]
+async fn rows_held_by_a_stopped_process_are_sent_once_after_their_lease() {
+    let smtp = SmtpServer::start();
+    let app = app_sending_to(&smtp).await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    convened(&app, &sec).await;
+    let total = rows(&app).await.len();
+    assert!(total >= 2);
+
+    // A first process sends one round of one message, then stops.
+    let mut cfg = app.state.config.mail.clone();
+    cfg.batch = 1;
+    let first = entente::platform::mail::Mailer::new(&cfg).unwrap();
+    let round = entente::platform::mail::drain::drain_once(&app.state.db, &first).await.unwrap();
+    assert_eq!((round.claimed, round.sent), (1, 1));
+    // Another had claimed one more when it stopped: SENDING, its lease over.
+    let held = rows(&app).await.into_iter().find(|d| d.status == DeliveryStatus::Queued).unwrap();
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::Status, sea_orm::sea_query::Expr::value(DeliveryStatus::Sending))
+        .col_expr(delivery::Column::Attempts, sea_orm::sea_query::Expr::value(1))
+        .col_expr(
+            delivery::Column::LeasedUntil,
+            sea_orm::sea_query::Expr::value(Some(chrono::Utc::now() - chrono::Duration::seconds(1))),
+        )
+        .filter(delivery::Column::Id.eq(held.id))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+
+    // Restarted: everything left goes, each once.
+    let mailer = entente::start_mail(&app.state).unwrap();
+    let all = settled(&app).await;
+    mailer.abort();
+    assert!(all.iter().all(|d| d.status == DeliveryStatus::Sent));
+    let got = smtp.received();
+    assert_eq!(got.len(), total);
+    let mut to: Vec<String> = got.iter().flat_map(|r| r.to.clone()).collect();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len(), total, "no one twice");
+    assert_eq!(all.iter().find(|d| d.id == held.id).unwrap().attempts, 2);
+}
+
+#[tokio::test]
+async fn without_an_smtp_server_messages_are_eml_files_a_newcomer_can_open() {
+    let app = TestApp::demo().await;
+    forget_demo_mail(&app).await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    convened(&app, &sec).await;
+    let total = rows(&app).await.len();
+    let dir = app.state.config.mail.dir.clone();
+    let mailer = entente::start_mail(&app.state).unwrap();
+    settled(&app).await;
+    mailer.abort();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    assert_eq!(files.len(), total, "{dir:?}");
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let msg = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+    assert_eq!(msg.subject(), Some("Convocation : « Séance J+20 »"));
+    assert!(rows(&app).await.iter().all(|d| d.answer.as_deref().unwrap().starts_with("written to ")));
+}
+
+const PREFS: &str = "{myNotificationPreferences{kind mode legal}}";
+const SET: &str =
+    "mutation($k:NotificationKind!,$m:DeliveryMode!){setNotificationPreference(kind:$k,mode:$m){kind mode legal}}";
+
+#[tokio::test]
+async fn each_person_chooses_immediate_digest_or_none_except_for_legal_notices() {
+    let smtp = SmtpServer::start();
+    let app = app_sending_to(&smtp).await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let mayor = app.login_as("maire.marseille@demo.entente.fr").await;
+    let prefs = ok(&app.gql(Some(&mayor), PREFS, json!({})).await).clone();
+    let all = prefs["myNotificationPreferences"].as_array().unwrap();
+    assert!(all.iter().all(|p| p["mode"] == "IMMEDIATE"));
+    assert!(all.iter().any(|p| p["kind"] == "MEETING_CONVENED" && p["legal"] == true));
+
+    let r = app.gql(None, SET, json!({"k": "MEETING_POSTPONED", "m": "NONE"})).await;
+    assert_eq!(code(&r), "UNAUTHENTICATED", "{r}");
+    // A legal notice cannot be turned off, nor gathered in a digest; nothing is written.
+    let audit = app.audit_count().await;
+    let r = app.gql(Some(&mayor), SET, json!({"k": "MEETING_CONVENED", "m": "NONE"})).await;
+    assert_eq!(code(&r), "LEGAL_NOTICE", "{r}");
+    assert_eq!(app.audit_count().await, audit);
+    // Postponements in a digest, cancellations not at all.
+    ok(&app.gql(Some(&mayor), SET, json!({"k": "MEETING_POSTPONED", "m": "DIGEST"})).await);
+    let r = ok(&app.gql(Some(&mayor), SET, json!({"k": "MEETING_CANCELLED", "m": "NONE"})).await).clone();
+    let chosen = r["setNotificationPreference"].as_array().unwrap();
+    assert!(chosen.iter().any(|p| p["kind"] == "MEETING_CANCELLED" && p["mode"] == "NONE"));
+    assert_eq!(app.audit_count().await, audit + 2);
+
+    let (m, _) = convened(&app, &sec).await;
+    let marseille = "maire.marseille@demo.entente.fr".to_string();
+    let mine = |rows: Vec<delivery::Model>| -> Vec<delivery::Model> {
+        rows.into_iter().filter(|d| d.address == marseille).collect()
+    };
+    // The convocation goes at once whatever the choices.
+    assert_eq!(mine(rows(&app).await).len(), 1);
+    ok(&crate::meetings::transition(&app, &sec, &m, "POSTPONED").await);
+    let postponed: Vec<delivery::Model> = mine(rows(&app).await).into_iter().filter(|d| d.digest).collect();
+    assert_eq!(postponed.len(), 1, "the postponement waits for the digest");
+    assert!(postponed[0].next_attempt_at > chrono::Utc::now());
+
+    // The digest's hour comes: one message gathers the day's events.
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::NextAttemptAt, sea_orm::sea_query::Expr::value(chrono::Utc::now()))
+        .filter(delivery::Column::Digest.eq(true))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let mailer = entente::start_mail(&app.state).unwrap();
+    settled(&app).await;
+    mailer.abort();
+    let digest: Vec<Received> = smtp.received().into_iter().filter(|r| r.to.contains(&marseille)).collect();
+    assert_eq!(digest.len(), 2, "the convocation, then the digest");
+    let subjects: Vec<String> = digest
+        .iter()
+        .map(|r| mail_parser::MessageParser::default().parse(&r.data).unwrap().subject().unwrap().to_string())
+        .collect();
+    assert!(subjects.iter().any(|s| s.starts_with("Votre récapitulatif entente")), "{subjects:?}");
+}
