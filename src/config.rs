@@ -104,6 +104,13 @@ pub struct Limits {
     /// Largest document uploaded to a meeting (multipart requests may be this big, plus
     /// their other parts; JSON requests stay within `body_bytes`).
     pub document_bytes: usize,
+    /// WebSocket (/graphql/ws): subscriptions per connection, connections per account,
+    /// largest message, and how long a connection may stay silent to the server's pings
+    /// (or without `connection_init`) before it is closed.
+    pub ws_subscriptions: usize,
+    pub ws_connections_per_account: usize,
+    pub ws_message_bytes: usize,
+    pub ws_keepalive: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +151,10 @@ impl Default for Limits {
             max_aliases: 30,
             max_page_size: 500,
             document_bytes: 10 << 20,
+            ws_subscriptions: 20,
+            ws_connections_per_account: 10,
+            ws_message_bytes: 64 << 10,
+            ws_keepalive: Duration::from_secs(30),
         }
     }
 }

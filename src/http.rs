@@ -40,9 +40,11 @@ struct Http {
     schema: AppSchema,
     /// Checks requests before they run: limits and error codes per stage (limits.rs).
     checker: AppSchema,
+    /// Runs subscriptions over WebSocket (/graphql/ws), with the depth and complexity limits.
+    ws: AppSchema,
 }
 
-pub fn router(state: AppState, schema: AppSchema, checker: AppSchema) -> Router {
+pub fn router(state: AppState, schema: AppSchema, checker: AppSchema, ws: AppSchema) -> Router {
     let limits = state.config.limits.clone();
     let graphiql = state.config.graphiql && !state.config.production;
     let mut graphql = axum::routing::post(graphql_handler);
@@ -53,8 +55,9 @@ pub fn router(state: AppState, schema: AppSchema, checker: AppSchema) -> Router 
     }
     let largest = limits.body_bytes.max(limits.document_bytes + (1 << 20));
     let cors = cors_layer(&state.config.cors_origins);
-    let h = Http { state, schema, checker };
+    let h = Http { state, schema, checker, ws };
     app.route("/graphql", graphql)
+        .route("/graphql/ws", get(graphql_ws))
         .route("/health", get(health))
         .route("/documents/{id}", get(download_document))
         .route("/referral-documents/{id}", get(download_referral_document))
@@ -102,6 +105,142 @@ pub fn router(state: AppState, schema: AppSchema, checker: AppSchema) -> Router 
         // Outermost: the request id is always the server's; a client's x-request-id is
         // kept apart, as a correlation id in the log span only.
         .layer(axum::middleware::from_fn(take_client_request_id))
+}
+
+/// GET /graphql/ws: GraphQL subscriptions over WebSocket, speaking graphql-transport-ws
+/// (and the older graphql-ws, subscriptions-transport-ws). The client signs in with
+/// `connection_init` and its bearer token (`{"token": "..."}` or `{"Authorization":
+/// "Bearer ..."}`); a missing or invalid one, or an account with too many connections
+/// open, closes the socket (code 1002, async-graphql's). Only subscriptions run here; messages are at most
+/// `ws_message_bytes`; the server pings every `ws_keepalive` and closes a connection
+/// that does not answer.
+async fn graphql_ws(
+    State(h): State<Http>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    protocol: async_graphql_axum::GraphQLProtocol,
+    upgrade: axum::extract::ws::WebSocketUpgrade,
+) -> Response {
+    let limits = h.state.config.limits.clone();
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let client = client_address(addr.ip(), forwarded, &h.state.config.trusted_proxies).to_string();
+    let executor = WsExecutor { h: h.clone(), open: Arc::default() };
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(limits.ws_message_bytes)
+        .max_frame_size(limits.ws_message_bytes)
+        .on_upgrade(move |socket| {
+            let state = h.state.clone();
+            async_graphql_axum::GraphQLWebSocket::new(socket, executor, protocol)
+                .on_connection_init(move |payload| ws_connection_init(state, payload, client))
+                .keepalive_timeout(limits.ws_keepalive)
+                .serve()
+        })
+}
+
+/// Signs a WebSocket connection in from its `connection_init` payload.
+async fn ws_connection_init(
+    state: AppState,
+    payload: serde_json::Value,
+    client: String,
+) -> async_graphql::Result<async_graphql::Data> {
+    let raw = ["token", "Authorization", "authorization"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+        .unwrap_or("");
+    let token = raw.strip_prefix("Bearer ").or_else(|| raw.strip_prefix("bearer ")).unwrap_or(raw).trim().to_string();
+    let (actor, _) = crate::auth::service::resolve_actor(&state, Some(&token), "websocket".into(), Some(client))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = ?e, "resolving a WebSocket's actor failed");
+            async_graphql::Error::new("internal error")
+        })?;
+    let Some(p) = actor.principal.as_ref() else {
+        return Err(async_graphql::Error::new("authentication required: send the bearer token in connection_init"));
+    };
+    let most = state.config.limits.ws_connections_per_account;
+    let Some(guard) = state.live.connect(p.account_id, most) else {
+        return Err(async_graphql::Error::new(format!("at most {most} live connections per account")));
+    };
+    let mut data = async_graphql::Data::default();
+    data.insert(actor);
+    data.insert(crate::graphql::subscription::WsSession(token));
+    data.insert(Arc::new(guard));
+    Ok(data)
+}
+
+/// Runs the subscriptions of one WebSocket connection: each checked as a request over
+/// HTTP is (nesting, shape, inputs) and given its own loaders; at most
+/// `ws_subscriptions` at once; anything but a subscription is refused.
+#[derive(Clone)]
+struct WsExecutor {
+    h: Http,
+    open: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Counts one open subscription of a connection while its stream lives.
+struct Open(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl WsExecutor {
+    fn check(&self, req: &mut async_graphql::Request) -> Result<(), async_graphql::ServerError> {
+        let limits = &self.h.state.config.limits;
+        limits::check_before_parsing(req, limits.max_nesting)?;
+        let name = req.operation_name.clone();
+        let doc = req.parsed_query().map_err(|e| limits::coded(e, limits::GRAPHQL_PARSE))?;
+        let op = limits::selected_operation(doc, name.as_deref())?;
+        if op.node.ty != OperationType::Subscription {
+            return Err(limits::error(
+                "BAD_REQUEST",
+                "only subscriptions run over /graphql/ws: send queries and mutations to POST /graphql",
+            ));
+        }
+        limits::check_shape(doc, limits.max_fields, limits.max_aliases)?;
+        crate::platform::input::check_request(req, &self.h.schema)
+    }
+}
+
+impl async_graphql::Executor for WsExecutor {
+    async fn execute(&self, _request: async_graphql::Request) -> async_graphql::Response {
+        async_graphql::Response::from_errors(vec![limits::error(
+            "BAD_REQUEST",
+            "only subscriptions run over /graphql/ws: send queries and mutations to POST /graphql",
+        )])
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: async_graphql::Request,
+        session_data: Option<Arc<async_graphql::Data>>,
+    ) -> futures_util::stream::BoxStream<'static, async_graphql::Response> {
+        use futures_util::StreamExt;
+        let refuse = |e: async_graphql::ServerError| {
+            futures_util::stream::once(async move { async_graphql::Response::from_errors(vec![e]) }).boxed()
+        };
+        if let Err(e) = self.check(&mut request) {
+            return refuse(e);
+        }
+        let most = self.h.state.config.limits.ws_subscriptions;
+        if self.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= most {
+            self.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            return refuse(limits::error(limits::QUERY_LIMIT, format!("at most {most} subscriptions per connection")));
+        }
+        let open = Open(self.open.clone());
+        let request = request.data(Loaders::new(&self.h.state.db, self.h.state.config.dataloader_delay));
+        async_graphql::Executor::execute_stream(&self.h.ws, request, session_data)
+            .map(move |mut resp| {
+                let _open = &open;
+                limits::code_execution_errors(&mut resp);
+                add_error_codes(&mut resp);
+                resp
+            })
+            .boxed()
+    }
 }
 
 /// The line logged for each request, within its span (method, path, request id).
@@ -246,6 +385,7 @@ const GRAPHIQL_START: &str = r#"ReactDOM.createRoot(document.getElementById("gra
   React.createElement(GraphiQL, {
     fetcher: GraphiQL.createFetcher({
       url: new URL("/graphql", window.location.origin).toString(),
+      subscriptionUrl: new URL("/graphql/ws", window.location.origin).toString().replace(/^http/, "ws"),
       fetch: (url, opts = {}) => fetch(url, { ...opts, credentials: "same-origin" }),
     }),
     defaultEditorToolsVisibility: true,

@@ -44,6 +44,8 @@ pub struct AppState {
     pub statements: db::StatementCounter,
     /// Query responses per account (None when `response_cache_entries` is 0).
     pub responses: Option<Arc<cache::ResponseCache>>,
+    /// The live feed of subscriptions (platform::live).
+    pub live: platform::live::Live,
 }
 
 /// Opens and migrates the database and prepares the shared state.
@@ -54,7 +56,7 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let hasher = auth::password::Hasher::new(&config.auth).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let responses = (config.response_cache_entries > 0)
         .then(|| Arc::new(cache::ResponseCache::new(config.response_cache_entries, config.response_cache_bytes)));
-    Ok(AppState { db, config: Arc::new(config), hasher, statements, responses })
+    Ok(AppState { db, config: Arc::new(config), hasher, statements, responses, live: Default::default() })
 }
 
 /// Starts sending e-mails from the outbox (to the SMTP server of the configuration, or
@@ -68,7 +70,8 @@ pub fn start_mail(state: &AppState) -> anyhow::Result<tokio::task::JoinHandle<()
 pub fn app(state: AppState) -> axum::Router {
     let schema = graphql::build_schema(&state.config, Some(state.clone()));
     let checker = graphql::build_checker(&state.config);
-    http::router(state, schema, checker)
+    let ws = graphql::build_ws_schema(&state.config, state.clone());
+    http::router(state, schema, checker, ws)
 }
 
 /// Serves until ctrl-c (or SIGTERM), finishing requests in flight.

@@ -117,14 +117,22 @@ impl Loader<i32> for CurrentEpciMandates {
 /// sometimes loaded twice, as timing decided).
 pub struct Cached<L: Loader<i32>> {
     loader: Arc<DataLoader<L>>,
-    flights: Mutex<HashMap<i32, Flight<L>>>,
+    flights: Arc<Mutex<HashMap<i32, Flight<L>>>>,
+}
+
+/// A handle on the same loader and cache (a subscription keeps one to forget the cache
+/// between its events).
+impl<L: Loader<i32>> Clone for Cached<L> {
+    fn clone(&self) -> Self {
+        Cached { loader: self.loader.clone(), flights: self.flights.clone() }
+    }
 }
 
 type Flight<L> = Shared<BoxFuture<'static, Result<Option<<L as Loader<i32>>::Value>, AppError>>>;
 
 impl<L: Loader<i32, Error = AppError>> Cached<L> {
     fn new(loader: L, delay: std::time::Duration) -> Self {
-        Cached { loader: Arc::new(DataLoader::new(loader, tokio::spawn).delay(delay)), flights: Mutex::default() }
+        Cached { loader: Arc::new(DataLoader::new(loader, tokio::spawn).delay(delay)), flights: Arc::default() }
     }
 
     fn flight(&self, key: i32) -> Flight<L> {
@@ -140,6 +148,11 @@ impl<L: Loader<i32, Error = AppError>> Cached<L> {
 
     pub async fn load_one(&self, key: i32) -> AppResult<Option<L::Value>> {
         self.flight(key).await
+    }
+
+    /// Forgets what was loaded, so the next loads read the database again.
+    fn clear(&self) {
+        self.flights.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     /// The values of these keys, loaded in one batch (keys without a value are left out).
@@ -368,7 +381,8 @@ impl Loader<i32> for MeetingsByBody {
     }
 }
 
-/// The loaders of one request.
+/// The loaders of one request (a clone shares them).
+#[derive(Clone)]
 pub struct Loaders {
     pub today: NaiveDate,
     pub commune: Cached<CommuneById>,
@@ -403,6 +417,39 @@ pub struct Loaders {
 }
 
 impl Loaders {
+    /// Forgets everything loaded: a subscription reads afresh at each event.
+    pub fn forget(&self) {
+        self.commune.clear();
+        self.intercommunality.clear();
+        self.person.clear();
+        self.mandate.clear();
+        self.territory.clear();
+        self.commune_mandates.clear();
+        self.mayor.clear();
+        self.epci_mandates.clear();
+        self.person_mandates.clear();
+        self.memberships.clear();
+        self.epci_memberships.clear();
+        self.territories.clear();
+        self.territory_communes.clear();
+        self.body.clear();
+        self.convocations.clear();
+        self.superseded.clear();
+        self.ballots.clear();
+        self.documents.clear();
+        self.quorum.clear();
+        self.meeting.clear();
+        self.agenda.clear();
+        self.attendance.clear();
+        self.proxies.clear();
+        self.body_meetings.clear();
+        self.policy_version.clear();
+        self.signatures.clear();
+        self.sources.clear();
+        self.version_sections.clear();
+        self.delivery.clear();
+    }
+
     pub fn new(db: &DatabaseConnection, delay: std::time::Duration) -> Self {
         let today = crate::time::today_paris();
         fn with<L: Loader<i32, Error = AppError>>(l: L, delay: std::time::Duration) -> Cached<L> {

@@ -286,7 +286,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let db = state.db.clone();
             entente::serve(listener, entente::app(state)).await?;
-            job.abort();
+            job.task.abort();
             mailer.abort();
             // The WAL into the database file, so that `entente.db` alone holds every write.
             entente::backup::checkpoint_and_close(db).await;

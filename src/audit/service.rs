@@ -27,6 +27,8 @@ pub async fn record<C: ConnectionTrait>(conn: &C, actor: &Actor, entry: Entry<'_
     if !INVISIBLE.contains(&entry.action) {
         let scopes = crate::cache::scopes_written(entry.action, entry.target_type, entry.target_id, &entry.summary);
         crate::cache::bump(conn, actor, &scopes).await?;
+        // Wakes every instance's live feed when this transaction commits.
+        crate::platform::live::notify(conn).await?;
     }
     audit_entry::ActiveModel {
         at: Set(chrono::Utc::now()),

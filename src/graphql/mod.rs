@@ -4,6 +4,7 @@
 //! never the assembly that imports them.
 mod node;
 pub mod schema;
+pub mod subscription;
 pub mod support;
 
-pub use schema::{build_checker, build_schema, sdl, AppSchema, Mutation, Query};
+pub use schema::{build_checker, build_schema, build_ws_schema, sdl, AppSchema, Mutation, Query};

@@ -1,7 +1,8 @@
 //! Schema assembly: the merged Query and Mutation roots and the schema as the server runs it.
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
 use super::node::NodeQuery;
+use super::subscription::Subscription;
 use crate::audit::graphql::AuditQuery;
 use crate::auth::graphql::{AuthMutation, AuthQuery};
 use crate::config::Config;
@@ -40,7 +41,7 @@ pub struct Mutation(
     PoliciesMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema that executes requests, as the server runs it. `state` is None only to
 /// print the SDL. It has no extension: async-graphql wraps the resolution of every field
@@ -68,8 +69,15 @@ pub fn build_checker(config: &Config) -> AppSchema {
         .finish()
 }
 
-fn builder(config: &Config) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    let mut b = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+/// The schema that runs subscriptions over WebSocket (http.rs): the depth and complexity
+/// limits of queries, checked by async-graphql itself as it validates each subscription.
+pub fn build_ws_schema(config: &Config, state: AppState) -> AppSchema {
+    let l = &config.limits;
+    builder(config).limit_depth(l.max_depth).limit_complexity(l.max_complexity).data(state).finish()
+}
+
+fn builder(config: &Config) -> SchemaBuilder<Query, Mutation, Subscription> {
+    let mut b = Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_recursive_depth(32)
         .limit_directives(10);
     if config.production {

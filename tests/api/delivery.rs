@@ -68,7 +68,8 @@ impl Handler for H {
     }
 }
 
-/// A real SMTP server on a free port of 127.0.0.1, serving until the test process ends.
+/// A real SMTP server on a free port of 127.0.0.1, serving until the test process ends;
+/// a thread per connection (lettre keeps a pool of them open), 32 at most.
 pub struct SmtpServer {
     pub addr: SocketAddr,
     shared: Shared,
@@ -80,7 +81,7 @@ impl SmtpServer {
         let addr = listener.local_addr().unwrap();
         let shared = Shared::default();
         let mut server = Server::new(H { shared: shared.clone(), to: Vec::new(), data: Vec::new() });
-        server.with_name("smtp.test").with_num_threads(4).with_tcp_listener(listener);
+        server.with_name("smtp.test").with_num_threads(32).with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
         });
@@ -151,7 +152,7 @@ const DELIVERIES: &str = "query($id:ID!){meeting(id:$id){deliveries{totalCount n
 
 /// A convened working group (the president and the mayors of Marseille and Aix), its
 /// first item with a note; returns (meeting, people).
-async fn convened(app: &TestApp, sec: &str) -> (String, Vec<String>) {
+pub async fn convened(app: &TestApp, sec: &str) -> (String, Vec<String>) {
     let (wg, people) = working_group(app, sec, &["13055", "13001"]).await;
     let m = create_meeting(app, sec, &wg, 20).await;
     add_item(app, sec, &m, "VOTE", "Plan de mobilité <script>").await;

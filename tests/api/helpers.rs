@@ -77,7 +77,15 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let (url, pg) = fresh_database_url(&dir).await;
         let mut config = test_config(url);
+        // E-mails written without an SMTP server stay in the test's folder (on
+        // PostgreSQL the default is ./mail).
+        config.mail.dir = dir.path().join("mail");
         tune(&mut config);
+        Self::serve(config, dir, pg).await
+    }
+
+    /// Starts a server for `config` on a free port.
+    async fn serve(config: Config, dir: tempfile::TempDir, pg: Option<(String, String)>) -> TestApp {
         let state = entente::state(config).await.expect("start app state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -86,6 +94,13 @@ impl TestApp {
             let _ = entente::serve(listener, app).await;
         });
         TestApp { addr, client: reqwest::Client::new(), state, _dir: dir, pg }
+    }
+
+    /// A second server process on this one's database (its configuration, its own port
+    /// and state), as a second instance behind a load balancer. The first must outlive it.
+    pub async fn second_instance(&self) -> TestApp {
+        // No database of its own to drop (`pg: None`).
+        Self::serve((*self.state.config).clone(), tempfile::tempdir().expect("tempdir"), None).await
     }
 
     /// A server with the AMP demo loaded.

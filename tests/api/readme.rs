@@ -16,6 +16,8 @@
 //!   replaces it with the value at the path given in [`SOURCES`], taken from the most
 //!   recent answer that has it. A placeholder missing from [`SOURCES`], or without an
 //!   earlier answer to take it from, fails the test.
+//! - **Subscriptions** run over /graphql/ws with the current token; their first message
+//!   (the current state) is the answer.
 //! - **Dates** of meetings (`"YYYY-MM-DDTHH:MM:SS"`) lie far ahead, so that convening
 //!   keeps its notice: this test fails a year before one comes within reach of today,
 //!   saying which to move. Past dates (a deliberation's) are plain dates and stay valid.
@@ -252,7 +254,16 @@ async fn every_graphql_example_of_the_readme_runs_against_the_demo() {
                 .unwrap_or_else(|| panic!("{where_}: no earlier answer gives {name} (at {path})\n{}", ex.text));
             query = query.replace(&format!("\"{name}\""), &format!("\"{value}\""));
         }
-        let answer = app.gql(token.as_deref(), &query, json!({})).await;
+        let answer = if query.trim_start().starts_with("subscription") {
+            // Over WebSocket, as GraphiQL sends it: the first message (the current state).
+            let mut ws = crate::live::Client::signed_in(&app, token.as_deref().expect("signed in")).await;
+            ws.subscribe("readme", &query, json!({})).await;
+            let first = ws.next().await.expect("a first message");
+            assert_eq!(first["type"], "next", "{where_}: {first}");
+            first["payload"].clone()
+        } else {
+            app.gql(token.as_deref(), &query, json!({})).await
+        };
         let has_errors = answer.get("errors").is_some_and(|e| !e.is_null());
         assert!(!has_errors, "{where_}: the example fails\n{}\n\nanswer: {answer:#}", ex.text);
         let data = answer.get("data").cloned().unwrap_or(Value::Null);

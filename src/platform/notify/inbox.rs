@@ -98,3 +98,12 @@ pub async fn mark_read(state: &AppState, actor: &Actor, mark: Mark) -> AppResult
     txn.commit().await?;
     Ok(marked)
 }
+
+/// The person's notification of one outbox event, if they were told.
+pub async fn of_event<C: ConnectionTrait>(db: &C, event: i32, person: i32) -> AppResult<Option<notification::Model>> {
+    Ok(notification::Entity::find()
+        .filter(notification::Column::EventId.eq(event))
+        .filter(notification::Column::PersonId.eq(person))
+        .one(db)
+        .await?)
+}
