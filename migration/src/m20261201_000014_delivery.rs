@@ -5,6 +5,10 @@
 //! temporary ones past the last attempt); a temporary failure puts it back to QUEUED with
 //! its next attempt later. A digest row waits for its person's daily digest.
 //!
+//! A message that carries a secret link (an invitation, a password reset) keeps the
+//! secret in `secret` only until it is sent or fails. `password_reset` holds the reset
+//! tokens (hashed, valid an hour, used once).
+//!
 //! Also: the outbox names the policy an event is about (`policy_id`), so a policy lists
 //! its deliveries; each person's choice per kind (immediate, daily digest, none) in
 //! `notification_preference`; and a convocation names the delivery that carries it, so
@@ -40,10 +44,19 @@ impl MigrationTrait for Migration {
                 ts_null("accepted_at"),
                 ts("created_at"),
                 ts("updated_at"),
+                text_null("secret"),
             ],
             &[("event_id", "outbox_event"), ("person_id", "person")],
         )
         .await?;
+        table(
+            m,
+            "password_reset",
+            vec![int("account_id"), text("token_hash"), ts("created_at"), ts("expires_at"), ts_null("used_at")],
+            &[("account_id", "account")],
+        )
+        .await?;
+        index(m, "ux_password_reset_token", "password_reset", &["token_hash"], true).await?;
         index(m, "ux_delivery_event_person_channel", "delivery", &["event_id", "person_id", "channel"], true).await?;
         index(m, "ix_delivery_due", "delivery", &["status", "next_attempt_at"], false).await?;
         table(
@@ -69,8 +82,10 @@ impl MigrationTrait for Migration {
         m.drop_index(Index::drop().name("ix_outbox_event_policy").table(a("outbox_event")).to_owned()).await?;
         m.alter_table(Table::alter().table(a("outbox_event")).drop_column(a("policy_id")).to_owned()).await?;
         m.drop_table(Table::drop().table(a("notification_preference")).to_owned()).await?;
+        m.drop_table(Table::drop().table(a("password_reset")).to_owned()).await?;
         m.drop_table(Table::drop().table(a("delivery")).to_owned()).await?;
         // The code before this step does not know convocations as notifications.
-        forget_kinds(m.get_connection(), &["MEETING_CONVENED"]).await
+        forget_kinds(m.get_connection(), &["MEETING_CONVENED", "ACCOUNT_INVITED", "PASSWORD_RESET", "REFERRAL_CLOSED"])
+            .await
     }
 }

@@ -17,7 +17,8 @@ pub struct Entry<'a> {
 }
 
 /// Audit actions that change nothing a query can show: they do not invalidate caches.
-const INVISIBLE: [&str; 4] = ["LOGIN", "LOGIN_FAILED", "LOGOUT", "CHANGE_PASSWORD"];
+const INVISIBLE: [&str; 6] =
+    ["LOGIN", "LOGIN_FAILED", "LOGOUT", "CHANGE_PASSWORD", "REQUEST_PASSWORD_RESET", "RESET_PASSWORD"];
 
 /// Records the entry and, unless the action is invisible to queries, bumps in the same
 /// transaction the versions of the scopes it changes (`cache::scopes_written`): a

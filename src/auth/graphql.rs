@@ -135,6 +135,19 @@ impl AuthMutation {
     ) -> AppResult<bool> {
         service::change_password(state(ctx)?, actor(ctx)?, &current_password, &new_password).await
     }
+    /// Asks for a password reset (mot de passe oublié): if an active account signs in with
+    /// this address, a link valid one hour, usable once, is sent to it by e-mail. Always
+    /// answers true, whether or not the address has an account; requests are limited per
+    /// address and per client like failed sign-ins (RATE_LIMITED).
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> AppResult<bool> {
+        service::request_password_reset(state(ctx)?, actor(ctx)?, &email).await?;
+        Ok(true)
+    }
+    /// Sets a new password with the token of a reset link and signs in; the account's
+    /// other sessions are revoked. A token works once, within its hour.
+    async fn reset_password(&self, ctx: &Context<'_>, token: String, new_password: String) -> AppResult<LoginPayload> {
+        Ok(service::reset_password(state(ctx)?, actor(ctx)?, &token, &new_password).await?.into())
+    }
     /// Invites a person to an account (the secretariat for its intercommunality's people,
     /// a mayor for their commune's council and staff).
     async fn invite_account(&self, ctx: &Context<'_>, input: InviteAccountInput) -> AppResult<InvitationPayload> {

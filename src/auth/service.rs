@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::actor::{Actor, Principal};
 use super::model::PlatformRole;
-use super::model::{account, invitation, login_throttle, session};
+use super::model::{account, invitation, login_throttle, password_reset, session};
 use super::policy::{authorize, Action};
 use super::rules::{check_new_password, new_secret, secret_hash, slowdown, Email};
 use crate::audit::service::{record, Entry};
@@ -464,6 +464,10 @@ pub async fn invite(
         }
         .insert(&txn)
         .await?;
+    // The link to accept goes by e-mail to the invited address (issue 16).
+    let event = crate::platform::notify::Event::AccountInvited { account: acc.id, expires_at: inv.expires_at };
+    let event_id = crate::platform::notify::emit_event(&txn, Some(actor), event, &[]).await?;
+    crate::platform::mail::enqueue::enqueue_secret(&txn, event_id, acc.person_id, &acc.email, &token, now).await?;
     record(
         &txn,
         actor,
@@ -522,6 +526,113 @@ pub async fn accept_invitation(state: &AppState, actor: &Actor, token: &str, pas
     }
     let acc = account::Entity::find_by_id(inv.account_id).one(&txn).await?.ok_or_else(invalid)?;
     let signed_in = open_session(&txn, state, actor, acc, "ACCEPT_INVITATION").await?;
+    txn.commit().await?;
+    Ok(signed_in)
+}
+
+/// How long a password reset link works.
+pub const RESET_TTL: chrono::Duration = chrono::Duration::hours(1);
+
+/// Asks for a password reset of the account signing in with `email`: if there is an
+/// active one, a link valid an hour is sent to that address (from the outbox, like every
+/// e-mail). The answer is the same whether or not the address has an account. Requests
+/// are counted per address and per client like failed sign-ins, and refused past the same
+/// limits (RATE_LIMITED), whether or not the address has an account.
+pub async fn request_password_reset(state: &AppState, actor: &Actor, email: &str) -> AppResult<()> {
+    let cfg = &state.config.auth;
+    let email = Email::parse(email).map_err(|m| AppError::validation("email", m))?;
+    let email_key = format!("reset:{}", email.as_str());
+    let client_key = format!("client:{}", actor.client_addr.as_deref().unwrap_or("unknown"));
+    check_failures(state, &email_key, &client_key).await?;
+    let txn = crate::db::write(&state.db).await?;
+    bump(&txn, &email_key, cfg.failure_window).await?;
+    bump(&txn, &client_key, cfg.failure_window).await?;
+    let acc = account::Entity::find()
+        .filter(account::Column::Email.eq(email.as_str()))
+        .filter(account::Column::Active.eq(true))
+        .filter(account::Column::PasswordHash.is_not_null())
+        .one(&txn)
+        .await?;
+    if let Some(acc) = &acc {
+        let token = new_secret();
+        let now = Utc::now();
+        password_reset::ActiveModel {
+            account_id: Set(acc.id),
+            token_hash: Set(secret_hash(&token)),
+            created_at: Set(now),
+            expires_at: Set(now + RESET_TTL),
+            used_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let event = crate::platform::notify::Event::PasswordReset { account: acc.id, expires_at: now + RESET_TTL };
+        let event_id = crate::platform::notify::emit_event(&txn, None, event, &[]).await?;
+        crate::platform::mail::enqueue::enqueue_secret(&txn, event_id, acc.person_id, &acc.email, &token, now).await?;
+    }
+    record(
+        &txn,
+        actor,
+        Entry {
+            action: "REQUEST_PASSWORD_RESET",
+            target_type: "Account",
+            target_id: acc.as_ref().map(|a| a.id),
+            scope: acc.as_ref().and_then(|a| a.secretariat_intercommunality_id),
+            summary: json!({}),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password from a reset link's token and signs in; the token works once,
+/// within its hour, and every other session of the account is revoked.
+pub async fn reset_password(state: &AppState, actor: &Actor, token: &str, password: &str) -> AppResult<SignedIn> {
+    check_new_password(password).map_err(|m| AppError::validation("newPassword", m))?;
+    let invalid = || AppError::validation("token", "this reset link is unknown, used or expired");
+    let hash = state.hasher.hash(password).await?;
+    let now = Utc::now();
+    let txn = crate::db::write(&state.db).await?;
+    let reset = password_reset::Entity::find()
+        .filter(password_reset::Column::TokenHash.eq(secret_hash(token.trim())))
+        .one(&txn)
+        .await?
+        .filter(|r| r.used_at.is_none() && r.expires_at > now)
+        .ok_or_else(invalid)?;
+    let claimed = password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Expr::value(Some(now)))
+        .filter(password_reset::Column::Id.eq(reset.id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Err(invalid());
+    }
+    let acc =
+        account::Entity::find_by_id(reset.account_id).one(&txn).await?.filter(|a| a.active).ok_or_else(invalid)?;
+    account::Entity::update_many()
+        .col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
+        .col_expr(account::Column::PasswordChangedAt, Expr::value(Some(now)))
+        .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        .col_expr(account::Column::Version, Expr::col(account::Column::Version).add(1))
+        .filter(account::Column::Id.eq(acc.id))
+        .exec(&txn)
+        .await?;
+    session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
+        .filter(session::Column::AccountId.eq(acc.id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    // Other reset links of the account stop working too.
+    password_reset::Entity::update_many()
+        .col_expr(password_reset::Column::UsedAt, Expr::value(Some(now)))
+        .filter(password_reset::Column::AccountId.eq(acc.id))
+        .filter(password_reset::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    let signed_in = open_session(&txn, state, actor, acc, "RESET_PASSWORD").await?;
     txn.commit().await?;
     Ok(signed_in)
 }

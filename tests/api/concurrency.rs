@@ -287,6 +287,31 @@ async fn every_mutation_succeeds_with_one_database_connection() {
         json!({"c": "a long enough passphrase", "n": "another long passphrase"}),
     )
     .await;
+    // A forgotten password: the link's secret, read from the queued e-mail (no mailer runs).
+    s.run("requestPasswordReset", None, "mutation{requestPasswordReset(email:\"heloise@marseille.fr\")}", json!({}))
+        .await;
+    let reset_token = {
+        use sea_orm::{EntityTrait, QueryOrder};
+        let d = entente::platform::mail::model::delivery::Entity::find()
+            .order_by_desc(entente::platform::mail::model::delivery::Column::Id)
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap();
+        d.secret.expect("the reset link's secret")
+    };
+    // The reset revoked the account's sessions: Héloïse goes on with the new one.
+    let heloise = s
+        .run(
+            "resetPassword",
+            None,
+            "mutation($t:String!){resetPassword(token:$t,newPassword:\"a third long passphrase\"){token}}",
+            json!({"t": reset_token}),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Bodies and seats.
     let wg = s

@@ -412,3 +412,88 @@ async fn each_person_chooses_immediate_digest_or_none_except_for_legal_notices()
         .collect();
     assert!(subjects.iter().any(|s| s.starts_with("Votre récapitulatif entente")), "{subjects:?}");
 }
+
+/// The link of the message `to` received last whose URL starts with `prefix`, and its
+/// token (after `#token=`).
+fn token_sent(smtp: &SmtpServer, to: &str, prefix: &str) -> String {
+    let got = smtp.received().into_iter().rev().find(|r| r.to.iter().any(|t| t == to)).expect("a message");
+    let msg = mail_parser::MessageParser::default().parse(&got.data).unwrap();
+    let text = msg.body_text(0).unwrap().to_string();
+    let at = text.find(prefix).unwrap_or_else(|| panic!("no link {prefix} in {text}"));
+    let link = text[at..].split_whitespace().next().unwrap().to_string();
+    link.split_once("#token=").unwrap().1.to_string()
+}
+
+const RESET: &str = "mutation($t:String!,$p:String!){resetPassword(token:$t,newPassword:$p){token}}";
+const REQUEST: &str = "mutation($e:String!){requestPasswordReset(email:$e)}";
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_by_a_link_sent_by_e_mail_once_within_the_hour() {
+    let smtp = SmtpServer::start();
+    let app = app_sending_to(&smtp).await;
+    let cassis = "maire.cassis@demo.entente.fr";
+    let old_session = app.login_as(cassis).await;
+    let mailer = entente::start_mail(&app.state).unwrap();
+
+    // An unknown address gets the same answer, and nothing is sent.
+    let r = app.gql(None, REQUEST, json!({"e": "nobody@nowhere.test"})).await;
+    assert_eq!(ok(&r)["requestPasswordReset"], true);
+    let r = app.gql(None, REQUEST, json!({"e": cassis})).await;
+    assert_eq!(ok(&r)["requestPasswordReset"], true);
+    let got = smtp.wait_for(1).await;
+    assert_eq!(got.len(), 1, "only the account's address gets a message");
+    let token = token_sent(&smtp, cassis, "https://entente.amp.test/reset-password#token=");
+    // The secret left the database with the message.
+    settled(&app).await;
+    assert!(rows(&app).await.iter().all(|d| d.secret.is_none()));
+
+    let r = app.gql(None, RESET, json!({"t": token, "p": "short"})).await;
+    assert_eq!(code(&r), "VALIDATION", "{r}");
+    let r = app.gql(None, RESET, json!({"t": token, "p": "un nouveau mot de passe solide"})).await;
+    assert!(ok(&r)["resetPassword"]["token"].is_string());
+    // Once only; the old password and the other sessions no longer work.
+    let r = app.gql(None, RESET, json!({"t": token, "p": "encore un autre mot de passe"})).await;
+    assert_eq!(code(&r), "VALIDATION", "{r}");
+    assert!(app.login(cassis, crate::helpers::DEMO_PASSWORD).await.is_err());
+    app.login(cassis, "un nouveau mot de passe solide").await.expect("the new password");
+    let r = app.gql(Some(&old_session), "{me{account{email}}}", json!({})).await;
+    assert_eq!(code(&r), "UNAUTHENTICATED", "{r}");
+
+    // Requests are limited per address like failed sign-ins, known address or not.
+    let limit = app.state.config.auth.max_failures_per_email;
+    let mut codes = Vec::new();
+    for _ in 0..limit + 1 {
+        let r = app.gql(None, REQUEST, json!({"e": "nobody@nowhere.test"})).await;
+        codes.push(if r["errors"].is_array() { code(&r) } else { "OK".into() });
+    }
+    assert_eq!(codes.last().unwrap(), "RATE_LIMITED", "{codes:?}");
+    mailer.abort();
+}
+
+#[tokio::test]
+async fn an_invitation_is_e_mailed_with_the_link_to_accept() {
+    let smtp = SmtpServer::start();
+    let app = app_sending_to(&smtp).await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let (_, person) = crate::meetings::mayor(&app, &sec, "13005").await;
+    let r = app
+        .gql(
+            Some(&sec),
+            "mutation($p:ID!){inviteAccount(input:{personId:$p,email:\"maire.13005@communes.test\",role:MEMBER}){expiresAt}}",
+            json!({"p": person}),
+        )
+        .await;
+    ok(&r);
+    let mailer = entente::start_mail(&app.state).unwrap();
+    smtp.wait_for(1).await;
+    mailer.abort();
+    let token = token_sent(&smtp, "maire.13005@communes.test", "https://entente.amp.test/invitation#token=");
+    let r = app
+        .gql(
+            None,
+            "mutation($t:String!){acceptInvitation(token:$t,password:\"un mot de passe solide\"){token}}",
+            json!({"t": token}),
+        )
+        .await;
+    assert!(ok(&r)["acceptInvitation"]["token"].is_string(), "{r}");
+}

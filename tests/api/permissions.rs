@@ -782,9 +782,10 @@ fn field(row: &str) -> &str {
 
 /// Mutations everyone signed in may call for themselves: the first four are tested in
 /// auth.rs, the next two in `self_service_meeting_mutations` below, the next in
-/// lists.rs (`notifications_are_marked_read_by_their_own_person_only`), the last in
-/// delivery.rs (`each_person_chooses_immediate_digest_or_none_except_for_legal_notices`).
-const SELF_SERVICE: [&str; 8] = [
+/// lists.rs (`notifications_are_marked_read_by_their_own_person_only`), the last three in
+/// delivery.rs (`each_person_chooses_immediate_digest_or_none_except_for_legal_notices`,
+/// `a_forgotten_password_is_reset_by_a_link_sent_by_e_mail_once_within_the_hour`).
+const SELF_SERVICE: [&str; 10] = [
     "login",
     "logout",
     "acceptInvitation",
@@ -793,6 +794,8 @@ const SELF_SERVICE: [&str; 8] = [
     "createCalendarFeed",
     "markNotificationsRead",
     "setNotificationPreference",
+    "requestPasswordReset",
+    "resetPassword",
 ];
 const MATRIX: [&str; 65] = [
     "createPerson",

@@ -386,6 +386,24 @@ async fn other_communes_responses_are_visible_once_closed() {
         assert_eq!(listed(&c.app.gql(Some(&c.sec), list, json!({"id": id})).await).len(), 92);
         time_passes(&c.app, id).await;
     }
+    // The job closes them and tells the communes addressed: the outcome of the open one,
+    // not of the secretariat-only one.
+    assert_eq!(run_job(&c.app).await.closed, 2);
+    let r = c
+        .app
+        .gql(Some(&c.mayor_cassis), "{myNotifications(first:20){nodes{kind message referralId}}}", json!({}))
+        .await;
+    let closed: Vec<(String, String)> = ok(&r)["myNotifications"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "REFERRAL_CLOSED")
+        .map(|n| (n["referralId"].as_str().unwrap().to_string(), n["message"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(closed.len(), 2, "{r}");
+    let message = |id: &str| closed.iter().find(|(r, _)| r == id).map(|(_, m)| m.clone()).unwrap();
+    assert!(message(&secret).ends_with("close : les réponses sont closes"), "{closed:?}");
+    assert!(!message(&open_one).ends_with("les réponses sont closes"), "{closed:?}");
     // Closed: the addressees see each other's responses and the outcome...
     let r = c.response(&c.mayor_cassis, &open_one, &c.marseille).await;
     assert_eq!(ok(&r)["referral"]["response"]["opinion"], "FAVOURABLE");

@@ -37,6 +37,20 @@ pub struct Draft {
     pub legal: bool,
     /// An iCalendar invitation (RFC 6047): its method (REQUEST, CANCEL) and text.
     pub calendar: Option<(&'static str, String)>,
+    /// A link made of this address and the recipient's secret (an invitation's, a
+    /// password reset's), with its label.
+    pub secret_link: Option<Link>,
+}
+
+impl Draft {
+    /// The draft for one recipient whose message carries `secret`.
+    pub fn with_secret(&self, secret: &str) -> Draft {
+        let mut d = self.clone();
+        if let Some(l) = &d.secret_link {
+            d.links.insert(0, Link { label: l.label.clone(), url: format!("{}{secret}", l.url) });
+        }
+        d
+    }
 }
 
 #[derive(Template)]
@@ -99,6 +113,7 @@ pub fn digest(drafts: &[&Draft]) -> Draft {
         signature: drafts.first().map(|d| d.signature.clone()).unwrap_or_else(|| "entente".into()),
         legal: false,
         calendar: None,
+        secret_link: None,
     }
 }
 
@@ -125,6 +140,40 @@ pub async fn draft(db: &DatabaseConnection, public_url: &str, event: &Event) -> 
         items_title: "Ordre du jour".into(),
         ..Draft::default()
     };
+    match event {
+        Event::AccountInvited { expires_at, .. } => {
+            d.signature = "entente".into();
+            d.paragraphs.push(
+                "Vous êtes invité(e) à rejoindre entente, l'espace de travail de la conférence des maires et de ses communes."
+                    .into(),
+            );
+            d.paragraphs.push(format!(
+                "Choisissez votre mot de passe avec le lien ci-dessous ; il est personnel et fonctionne une fois, jusqu'au {}.",
+                fr_datetime(*expires_at)
+            ));
+            // The secret goes in the fragment: never sent to a server, never in a log.
+            d.secret_link =
+                Some(Link { label: "Accepter l'invitation".into(), url: format!("{base}/invitation#token=") });
+            return Ok(d);
+        }
+        Event::PasswordReset { expires_at, .. } => {
+            d.signature = "entente".into();
+            d.paragraphs.push(format!(
+                "Une réinitialisation du mot de passe de votre compte a été demandée. Le lien ci-dessous fonctionne une fois, jusqu'au {}.",
+                fr_datetime(*expires_at)
+            ));
+            d.paragraphs.push(
+                "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message : votre mot de passe reste le même."
+                    .into(),
+            );
+            d.secret_link = Some(Link {
+                label: "Choisir un nouveau mot de passe".into(),
+                url: format!("{base}/reset-password#token="),
+            });
+            return Ok(d);
+        }
+        _ => {}
+    }
     let about = event.about();
     if let Some(id) = about.meeting {
         let Some(m) = meeting::Entity::find_by_id(id).one(db).await? else { return Ok(d) };

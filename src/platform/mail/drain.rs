@@ -110,6 +110,11 @@ async fn record(
             .col_expr(C::Status, Expr::value(DeliveryStatus::Failed))
             .col_expr(C::Answer, Expr::value(Some(answer.clone()))),
     };
+    // A link's secret is kept only while the message may still be sent.
+    let update = match outcome {
+        Outcome::Temporary(_) if attempts < mailer.config.max_attempts => update,
+        _ => update.col_expr(C::Secret, Expr::value(Option::<String>::None)),
+    };
     let txn = crate::db::write(db).await?;
     update.exec(&txn).await?;
     txn.commit().await?;
@@ -199,7 +204,11 @@ pub async fn drain_once(db: &DatabaseConnection, mailer: &Mailer) -> AppResult<R
         if d.digest {
             digests.entry(d.person_id).or_default().push(d);
         } else {
-            out.push(Outgoing { to: mailbox(&d), draft: draft_of(&d), rows: vec![d] });
+            let draft = match (&d.secret, draft_of(&d)) {
+                (Some(secret), Ok(draft)) => Ok(Arc::new(draft.with_secret(secret))),
+                (_, draft) => draft,
+            };
+            out.push(Outgoing { to: mailbox(&d), draft, rows: vec![d] });
         }
     }
     for (_, rows) in digests {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::model::{delivery, notification_preference, DeliveryMode, DeliveryStatus, EMAIL};
 use crate::auth::model::account;
@@ -113,6 +113,7 @@ pub async fn enqueue<C: ConnectionTrait>(
                     accepted_at: Set(None),
                     created_at: Set(now),
                     updated_at: Set(now),
+                    secret: Set(None),
                     ..Default::default()
                 })
             })
@@ -123,6 +124,39 @@ pub async fn enqueue<C: ConnectionTrait>(
         }
     }
     Ok(queued)
+}
+
+/// Queues the one e-mail of an account message (invitation, password reset) to
+/// `address`, with the secret of its link (kept until the message is sent or fails).
+pub async fn enqueue_secret<C: ConnectionTrait>(
+    conn: &C,
+    event_id: i32,
+    person: i32,
+    address: &str,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    delivery::ActiveModel {
+        event_id: Set(event_id),
+        person_id: Set(person),
+        channel: Set(EMAIL.into()),
+        address: Set(address.to_string()),
+        status: Set(DeliveryStatus::Queued),
+        digest: Set(false),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        leased_until: Set(None),
+        answer: Set(None),
+        message_id: Set(None),
+        accepted_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        secret: Set(Some(secret.to_string())),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -49,6 +49,9 @@ entity!(delivery, "delivery", {
     accepted_at: Option<DateTimeUtc>,
     created_at: DateTimeUtc,
     updated_at: DateTimeUtc,
+    /// The secret of the link the message carries (an invitation's, a password reset's),
+    /// kept only until the message is sent or fails.
+    secret: Option<String>,
 });
 
 entity!(notification_preference, "notification_preference", {

@@ -22,7 +22,7 @@ pub mod graphql;
 pub mod inbox;
 pub mod model;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde::{Deserialize, Serialize};
 
@@ -72,12 +72,20 @@ str_enum!(
         /// validation, avis, approbation, adoption), told to the member communes' mayors
         /// and DGS.
         PolicyStepReached = "POLICY_STEP_REACHED",
+        /// A referral closed, with its outcome (saisine close), told to the communes it
+        /// was addressed to.
+        ReferralClosed = "REFERRAL_CLOSED",
+        /// A person was invited to an account: the e-mail carries the link to accept.
+        AccountInvited = "ACCOUNT_INVITED",
+        /// A password reset was asked for the account: the e-mail carries the link.
+        PasswordReset = "PASSWORD_RESET",
     }
 );
 
 impl NotificationKind {
-    /// Legal notices (convocations, referrals addressed to the commune) always go by
-    /// e-mail, whatever the person chose for other kinds.
+    /// Legal notices (convocations, referrals addressed to the commune) and the messages
+    /// of one's account (invitation, password reset) always go by e-mail, whatever the
+    /// person chose for other kinds.
     pub fn is_legal(self) -> bool {
         matches!(
             self,
@@ -85,6 +93,9 @@ impl NotificationKind {
                 | NotificationKind::ReferralOpened
                 | NotificationKind::DeadlineExtended
                 | NotificationKind::ReferralReminder
+                | NotificationKind::ReferralClosed
+                | NotificationKind::AccountInvited
+                | NotificationKind::PasswordReset
         )
     }
 }
@@ -173,6 +184,21 @@ pub enum Event {
         closes_at: String,
         days_left: i64,
     },
+    /// `outcome`: the referral's outcome as the secretariat reads it (FAVOURABLE...).
+    ReferralClosed {
+        referral: i32,
+        title: String,
+        outcome: String,
+    },
+    /// `account`: the invited account; `expires_at`: when the link stops working.
+    AccountInvited {
+        account: i32,
+        expires_at: DateTime<Utc>,
+    },
+    PasswordReset {
+        account: i32,
+        expires_at: DateTime<Utc>,
+    },
     /// `step`: the step's label; `outcome`: what the body said (FAVOURABLE, ADOPTED...);
     /// `number`: the version it judged.
     PolicyStepReached {
@@ -211,6 +237,9 @@ impl Event {
             Event::ConcertationOpened { .. } => K::ConcertationOpened,
             Event::ConcertationReminder { .. } => K::ConcertationReminder,
             Event::PolicyStepReached { .. } => K::PolicyStepReached,
+            Event::ReferralClosed { .. } => K::ReferralClosed,
+            Event::AccountInvited { .. } => K::AccountInvited,
+            Event::PasswordReset { .. } => K::PasswordReset,
         }
     }
 
@@ -227,7 +256,9 @@ impl Event {
             Event::OpinionAdopted { meeting: m, item, .. } => meeting(m, Some(*item)),
             Event::ReferralOpened { referral: r, .. }
             | Event::DeadlineExtended { referral: r, .. }
-            | Event::ReferralReminder { referral: r, .. } => referral(r),
+            | Event::ReferralReminder { referral: r, .. }
+            | Event::ReferralClosed { referral: r, .. } => referral(r),
+            Event::AccountInvited { .. } | Event::PasswordReset { .. } => About::default(),
             Event::ContributionAnswered { policy: p, .. }
             | Event::PolicyVersionPublished { policy: p, .. }
             | Event::ConcertationOpened { policy: p, .. }
@@ -270,6 +301,9 @@ impl Event {
             Event::PolicyStepReached { title, step, outcome, number, .. } => {
                 format!("« {title} »: {step}, version {number}: {outcome}")
             }
+            Event::ReferralClosed { title, outcome, .. } => format!("Saisine « {title} » close : {outcome}"),
+            Event::AccountInvited { .. } => "Votre invitation à rejoindre entente".into(),
+            Event::PasswordReset { .. } => "Réinitialisation de votre mot de passe entente".into(),
         }
     }
 }
@@ -381,6 +415,9 @@ mod tests {
                 outcome: "FAVOURABLE".into(),
                 number: 2,
             },
+            Event::ReferralClosed { referral: 7, title: t(), outcome: "FAVOURABLE".into() },
+            Event::AccountInvited { account: 5, expires_at: day().and_hms_opt(12, 0, 0).unwrap().and_utc() },
+            Event::PasswordReset { account: 5, expires_at: day().and_hms_opt(12, 0, 0).unwrap().and_utc() },
         ]
     }
 
@@ -431,6 +468,9 @@ mod tests {
                 "« Budget »: concertation ouverte jusqu'au 2027-03-15 à 18:00",
                 "« Budget »: la concertation se termine le 2027-03-15 à 18:00 (1 jour(s))",
                 "« Budget »: Avis, version 2: FAVOURABLE",
+                "Saisine « Budget » close : FAVOURABLE",
+                "Votre invitation à rejoindre entente",
+                "Réinitialisation de votre mot de passe entente",
             ]
         );
     }

@@ -85,6 +85,22 @@ pub(super) async fn close(
         .filter(referral_addressee::Column::Status.is_in([ResponseStatus::Pending, ResponseStatus::Draft]))
         .exec(&txn)
         .await?;
+    // The communes addressed hear of the closing, with the outcome unless the referral
+    // keeps it to the secretariat.
+    let communes: std::collections::HashSet<i32> = referral_addressee::Entity::find()
+        .filter(referral_addressee::Column::ReferralId.eq(r.id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|a| a.commune_id)
+        .collect();
+    let outcome = if r.secretariat_only {
+        "les réponses sont closes".to_string()
+    } else {
+        super::outcome::outcome_of(&txn, r, now).await?.message
+    };
+    let event = Event::ReferralClosed { referral: r.id, title: r.title.clone(), outcome };
+    super::opening::notify_officers(&txn, actor, &communes, event).await?;
     record(
         &txn,
         actor,
