@@ -66,6 +66,7 @@ pub fn router(state: AppState, schema: AppSchema, checker: AppSchema, ws: AppSch
         .route("/policy-documents/{id}", get(download_policy_document))
         .route("/meetings/{id}/calendar.ics", get(meeting_calendar))
         .route("/calendar/{token}", get(calendar_feed))
+        .route("/receipts/{id}/{signature}", get(receipt_page).post(receipt_confirm))
         .layer(axum::middleware::from_fn_with_state(h.clone(), limit_non_multipart))
         .with_state(h)
         .layer(ServiceBuilder::new().option_layer(cors))
@@ -78,9 +79,15 @@ pub fn router(state: AppState, schema: AppSchema, checker: AppSchema, ws: AppSch
                             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
                             let correlation =
                                 req.extensions().get::<ClientRequestId>().map(|c| c.0.as_str()).unwrap_or("-");
-                            // A calendar feed's path is its secret: never logged.
+                            // A calendar feed's path is its secret, a receipt's is signed: never logged.
                             let path = req.uri().path();
-                            let path = if path.starts_with("/calendar/") { "/calendar/(secret)" } else { path };
+                            let path = if path.starts_with("/calendar/") {
+                                "/calendar/(secret)"
+                            } else if path.starts_with("/receipts/") {
+                                "/receipts/(signed)"
+                            } else {
+                                path
+                            };
                             tracing::info_span!(
                                 "request",
                                 method = %req.method(),
@@ -240,6 +247,69 @@ impl async_graphql::Executor for WsExecutor {
                 resp
             })
             .boxed()
+    }
+}
+
+/// A small HTML page of the read receipt (nothing loaded, no script).
+fn receipt_html(status: StatusCode, body: &str) -> Response {
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"robots\" content=\"noindex\"><title>Accusé de lecture — entente</title></head><body>{body}</body></html>"
+    );
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; form-action 'self'"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        page,
+    )
+        .into_response()
+}
+
+fn receipt_signed(h: &Http, id: &str, signature: &str) -> Option<i32> {
+    let id: i32 = id.parse().ok().filter(|i| *i > 0)?;
+    crate::platform::mail::receipt::verify(&h.state.receipt_key, id, signature).then_some(id)
+}
+
+/// GET /receipts/{id}/{signature}: the read-receipt link of a convocation's e-mail. It
+/// asks for a click to confirm (a POST): mail scanners open links, members confirm.
+async fn receipt_page(
+    State(h): State<Http>,
+    axum::extract::Path((id, signature)): axum::extract::Path<(String, String)>,
+) -> Response {
+    if receipt_signed(&h, &id, &signature).is_none() {
+        return receipt_html(StatusCode::NOT_FOUND, "<p>Ce lien d'accusé de lecture n'est pas valide.</p>");
+    }
+    receipt_html(
+        StatusCode::OK,
+        "<h1>Accusé de lecture</h1><p>Confirmez que vous avez pris connaissance de votre convocation.</p><form method=\"post\"><button type=\"submit\">Je confirme la lecture de ma convocation</button></form>",
+    )
+}
+
+/// POST /receipts/{id}/{signature}: records the read receipt (once; later ones answer the
+/// first time).
+async fn receipt_confirm(
+    State(h): State<Http>,
+    axum::extract::Path((id, signature)): axum::extract::Path<(String, String)>,
+) -> Response {
+    let Some(id) = receipt_signed(&h, &id, &signature) else {
+        return receipt_html(StatusCode::NOT_FOUND, "<p>Ce lien d'accusé de lecture n'est pas valide.</p>");
+    };
+    match crate::meetings::service::acknowledge_by_link(&h.state, id).await {
+        Ok(Some(at)) => receipt_html(
+            StatusCode::OK,
+            &format!("<h1>Accusé de lecture</h1><p>Lecture enregistrée le {}.</p>", crate::time::fr_datetime(at)),
+        ),
+        Ok(None) => receipt_html(
+            StatusCode::NOT_FOUND,
+            "<p>Cette convocation a été remplacée : la nouvelle vous a été adressée.</p>",
+        ),
+        Err(e) => {
+            tracing::error!(error = ?e, "recording a read receipt failed");
+            receipt_html(StatusCode::INTERNAL_SERVER_ERROR, "<p>Une erreur est survenue ; réessayez plus tard.</p>")
+        }
     }
 }
 

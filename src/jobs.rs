@@ -1,5 +1,6 @@
 //! The periodic job: referrals closed at their deadline and their reminders, the
-//! concertation reminders of policies. Each part is idempotent (guarded by the state it
+//! convocations not accepted in time (the secretariat alerted), the concertation
+//! reminders of policies. Each part is idempotent (guarded by the state it
 //! changes), and one instance runs it at each tick: on PostgreSQL the one that holds a
 //! session advisory lock, on a connection of its own (detached from the pool, which opens another) (if that
 //! instance stops, its connection closes, the lock is released and another instance takes
@@ -81,6 +82,11 @@ pub fn spawn(db: DatabaseConnection, every: std::time::Duration) -> Jobs {
                 Ok(run) if run != JobRun::default() => tracing::info!(?run, "referral deadlines"),
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "referral deadline job failed; retried at the next tick"),
+            }
+            match crate::meetings::service::alert_unsent_convocations(&db, Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(meetings = n, "secretariats alerted of convocations not sent in time"),
+                Err(e) => tracing::error!(error = %e, "the convocation sending check failed; retried at the next tick"),
             }
             match crate::policies::service::run_jobs(&db, Utc::now()).await {
                 Ok(0) => {}

@@ -46,6 +46,8 @@ pub struct AppState {
     pub responses: Option<Arc<cache::ResponseCache>>,
     /// The live feed of subscriptions (platform::live).
     pub live: platform::live::Live,
+    /// The key convocations' read-receipt links are signed with (platform::mail::receipt).
+    pub receipt_key: Arc<Vec<u8>>,
 }
 
 /// Opens and migrates the database and prepares the shared state.
@@ -53,16 +55,26 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let (db, statements) = db::connect(&config.database_url, config.max_db_connections).await?;
     db::migrate(&db).await?;
     policies::service::search::ensure_indexed(&db).await.map_err(|e| anyhow::anyhow!("search index: {e:?}"))?;
+    let receipt_key =
+        platform::mail::receipt::ensure_key(&db).await.map_err(|e| anyhow::anyhow!("receipt key: {e:?}"))?;
     let hasher = auth::password::Hasher::new(&config.auth).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let responses = (config.response_cache_entries > 0)
         .then(|| Arc::new(cache::ResponseCache::new(config.response_cache_entries, config.response_cache_bytes)));
-    Ok(AppState { db, config: Arc::new(config), hasher, statements, responses, live: Default::default() })
+    Ok(AppState {
+        db,
+        config: Arc::new(config),
+        hasher,
+        statements,
+        responses,
+        live: Default::default(),
+        receipt_key: Arc::new(receipt_key),
+    })
 }
 
 /// Starts sending e-mails from the outbox (to the SMTP server of the configuration, or
 /// as .eml files to its folder) until the process stops.
 pub fn start_mail(state: &AppState) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let mailer = platform::mail::Mailer::new(&state.config.mail)?;
+    let mailer = platform::mail::Mailer::new(&state.config.mail, &state.receipt_key)?;
     Ok(platform::mail::drain::spawn(state.db.clone(), Arc::new(mailer)))
 }
 

@@ -9,6 +9,9 @@
 //! secret in `secret` only until it is sent or fails. `password_reset` holds the reset
 //! tokens (hashed, valid an hour, used once).
 //!
+//! `server_key` holds the key read-receipt links are signed with; a meeting records when
+//! the secretariat was alerted that convocations were not accepted in time.
+//!
 //! Also: the outbox names the policy an event is about (`policy_id`), so a policy lists
 //! its deliveries; each person's choice per kind (immediate, daily digest, none) in
 //! `notification_preference`; and a convocation names the delivery that carries it, so
@@ -57,6 +60,12 @@ impl MigrationTrait for Migration {
         )
         .await?;
         index(m, "ux_password_reset_token", "password_reset", &["token_hash"], true).await?;
+        // Keys the server signs links with (the read receipt of a convocation), made at the
+        // first start and shared by every instance.
+        table(m, "server_key", vec![text("name"), text("value"), ts("created_at")], &[]).await?;
+        index(m, "ux_server_key_name", "server_key", &["name"], true).await?;
+        m.alter_table(Table::alter().table(a("meeting")).add_column(ts_null("convocations_alerted_at")).to_owned())
+            .await?;
         index(m, "ux_delivery_event_person_channel", "delivery", &["event_id", "person_id", "channel"], true).await?;
         index(m, "ix_delivery_due", "delivery", &["status", "next_attempt_at"], false).await?;
         table(
@@ -82,10 +91,15 @@ impl MigrationTrait for Migration {
         m.drop_index(Index::drop().name("ix_outbox_event_policy").table(a("outbox_event")).to_owned()).await?;
         m.alter_table(Table::alter().table(a("outbox_event")).drop_column(a("policy_id")).to_owned()).await?;
         m.drop_table(Table::drop().table(a("notification_preference")).to_owned()).await?;
+        m.alter_table(Table::alter().table(a("meeting")).drop_column(a("convocations_alerted_at")).to_owned()).await?;
+        m.drop_table(Table::drop().table(a("server_key")).to_owned()).await?;
         m.drop_table(Table::drop().table(a("password_reset")).to_owned()).await?;
         m.drop_table(Table::drop().table(a("delivery")).to_owned()).await?;
         // The code before this step does not know convocations as notifications.
-        forget_kinds(m.get_connection(), &["MEETING_CONVENED", "ACCOUNT_INVITED", "PASSWORD_RESET", "REFERRAL_CLOSED"])
-            .await
+        forget_kinds(
+            m.get_connection(),
+            &["MEETING_CONVENED", "ACCOUNT_INVITED", "PASSWORD_RESET", "REFERRAL_CLOSED", "CONVOCATIONS_NOT_SENT"],
+        )
+        .await
     }
 }

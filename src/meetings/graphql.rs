@@ -351,6 +351,12 @@ impl Meeting {
             .map(|d| Document(service::meeting_document(&self.0, d)))
             .collect())
     }
+    /// When the secretariat was alerted that electronic convocations were not accepted by
+    /// the SMTP server by the end of the latest legal sending day (null: no alert); the
+    /// convocations' `sending` says which.
+    async fn convocations_alerted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.convocations_alerted_at
+    }
     /// The e-mails about this meeting (convocations, changes, documents added, adopted
     /// opinions), in the order they were queued, with where each stands (envois): for its
     /// secretariat (FORBIDDEN otherwise). `status`: only those.

@@ -80,6 +80,9 @@ entity!(meeting, "meeting", {
     created_at: DateTimeUtc,
     updated_at: DateTimeUtc,
     version: i32,
+    /// When the secretariat was alerted that electronic convocations were not accepted
+    /// by the end of the latest legal sending day (migration 000014).
+    convocations_alerted_at: Option<DateTimeUtc>,
 });
 
 entity!(agenda_item, "agenda_item", {

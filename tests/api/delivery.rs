@@ -299,7 +299,7 @@ async fn rows_held_by_a_stopped_process_are_sent_once_after_their_lease() {
     // A first process sends one round of one message, then stops.
     let mut cfg = app.state.config.mail.clone();
     cfg.batch = 1;
-    let first = entente::platform::mail::Mailer::new(&cfg).unwrap();
+    let first = entente::platform::mail::Mailer::new(&cfg, &app.state.receipt_key).unwrap();
     let round = entente::platform::mail::drain::drain_once(&app.state.db, &first).await.unwrap();
     assert_eq!((round.claimed, round.sent), (1, 1));
     // Another had claimed one more when it stopped: SENDING, its lease over.
@@ -496,4 +496,67 @@ async fn an_invitation_is_e_mailed_with_the_link_to_accept() {
         )
         .await;
     assert!(ok(&r)["acceptInvitation"]["token"].is_string(), "{r}");
+}
+
+/// How many convocations of meeting `m` were read.
+async fn read_count(app: &TestApp, sec: &str, m: &str) -> usize {
+    let q = "query($id:ID!){meeting(id:$id){convocations{readAt}}}";
+    let r = app.gql(Some(sec), q, json!({"id": m})).await;
+    ok(&r)["meeting"]["convocations"].as_array().unwrap().iter().filter(|c| c["readAt"].is_string()).count()
+}
+
+#[tokio::test]
+async fn a_read_receipt_link_records_the_reading_after_one_click_and_late_convocations_alert_the_secretariat() {
+    let smtp = SmtpServer::start();
+    let app = app_sending_to(&smtp).await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let (m, _) = convened(&app, &sec).await;
+    let mailer = entente::start_mail(&app.state).unwrap();
+    settled(&app).await;
+    let marseille = "maire.marseille@demo.entente.fr";
+    let got = smtp.received().into_iter().find(|r| r.to.iter().any(|t| t == marseille)).unwrap();
+    let text = mail_parser::MessageParser::default().parse(&got.data).unwrap().body_text(0).unwrap().to_string();
+    let at = text.find("https://entente.amp.test/receipts/").expect("a receipt link");
+    let link = text[at..].split_whitespace().next().unwrap().to_string();
+    let path = link.trim_start_matches("https://entente.amp.test").to_string();
+    // Opening the link (as a mail scanner would) records nothing: it asks to confirm.
+    let page = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    assert!(page.text().await.unwrap().contains("<form method=\"post\">"));
+    assert_eq!(read_count(&app, &sec, &m).await, 0);
+    // A link signed for another delivery, or altered, is refused.
+    let forged = format!("{}0", &path[..path.len() - 1]);
+    let r = app.client.post(app.url(&forged)).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(read_count(&app, &sec, &m).await, 0);
+    // Confirmed: read, once, audited.
+    let audit = app.audit_count().await;
+    let r = app.client.post(app.url(&path)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Lecture enregistrée le"));
+    assert_eq!(read_count(&app, &sec, &m).await, 1);
+    assert_eq!(app.audit_count().await, audit + 1);
+    assert_eq!(app.client.post(app.url(&path)).send().await.unwrap().status(), 200);
+    assert_eq!(app.audit_count().await, audit + 1, "a second click changes nothing");
+    mailer.abort();
+
+    // A second meeting whose e-mails never leave (no mailer runs): nothing until the
+    // latest legal sending day is over, then one alert to the secretariat.
+    let (late, _) = convened(&app, &sec).await;
+    let db = &app.state.db;
+    let soon = chrono::Utc::now() + chrono::Duration::days(1);
+    assert_eq!(entente::meetings::service::alert_unsent_convocations(db, soon).await.unwrap(), 0);
+    let past_latest_day = chrono::Utc::now() + chrono::Duration::days(18);
+    assert_eq!(entente::meetings::service::alert_unsent_convocations(db, past_latest_day).await.unwrap(), 1);
+    assert_eq!(entente::meetings::service::alert_unsent_convocations(db, past_latest_day).await.unwrap(), 0, "once");
+    let r = app.gql(Some(&sec), "{myNotifications(first:5){nodes{kind message meetingId}}}", json!({})).await;
+    let alert = ok(&r)["myNotifications"]["nodes"][0].clone();
+    assert_eq!(alert["kind"], "CONVOCATIONS_NOT_SENT", "{r}");
+    assert_eq!(alert["meetingId"], late);
+    assert!(alert["message"].as_str().unwrap().contains("3 convocation(s)"), "{alert}");
+    let r = app.gql(Some(&sec), "query($id:ID!){meeting(id:$id){convocationsAlertedAt}}", json!({"id": late})).await;
+    assert!(ok(&r)["meeting"]["convocationsAlertedAt"].is_string());
+    let r = app.gql(Some(&sec), "query($id:ID!){meeting(id:$id){convocationsAlertedAt}}", json!({"id": m})).await;
+    assert!(ok(&r)["meeting"]["convocationsAlertedAt"].is_null(), "the first meeting's were all accepted");
 }

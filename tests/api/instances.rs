@@ -55,7 +55,7 @@ async fn two_instances_share_live_events_the_mail_queue_and_the_periodic_job() {
     let small = |app: &crate::helpers::TestApp| {
         let mut cfg = app.state.config.mail.clone();
         cfg.batch = 3;
-        std::sync::Arc::new(entente::platform::mail::Mailer::new(&cfg).unwrap())
+        std::sync::Arc::new(entente::platform::mail::Mailer::new(&cfg, &app.state.receipt_key).unwrap())
     };
     let ma = entente::platform::mail::drain::spawn(a.state.db.clone(), small(&a));
     let mb = entente::platform::mail::drain::spawn(b.state.db.clone(), small(&b));

@@ -198,6 +198,114 @@ pub(super) async fn send_convocations<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The member opened the read-receipt link of their convocation's e-mail and confirmed
+/// (accusé de lecture): recorded once, the first time. Returns the time it was read, or
+/// None when no current convocation carries this e-mail (replaced since, or unknown).
+pub async fn acknowledge_by_link(state: &AppState, delivery_id: i32) -> AppResult<Option<DateTime<Utc>>> {
+    let txn = crate::db::write(&state.db).await?;
+    let Some(c) = convocation::Entity::find().filter(convocation::Column::DeliveryId.eq(delivery_id)).one(&txn).await?
+    else {
+        return Ok(None);
+    };
+    if c.read_at.is_some() {
+        return Ok(c.read_at);
+    }
+    let now = Utc::now();
+    convocation::Entity::update_many()
+        .col_expr(convocation::Column::ReadAt, Expr::value(Some(now)))
+        .filter(convocation::Column::Id.eq(c.id))
+        .filter(convocation::Column::ReadAt.is_null())
+        .exec(&txn)
+        .await?;
+    let (_, b) = meeting_of(&txn, c.meeting_id).await?;
+    let actor = Actor::system("read receipt");
+    let summary = json!({ "convocation": c.id, "person": c.person_id, "via": "link" });
+    record(&txn, &actor, audit("ACKNOWLEDGE_CONVOCATION", "Meeting", c.meeting_id, &b, summary)).await?;
+    txn.commit().await?;
+    Ok(Some(now))
+}
+
+/// Alerts the secretariat, once per meeting, when electronic convocations of a convened
+/// meeting are still not accepted by the SMTP server (queued, refused, or the member has
+/// no address) after the end of the latest legal sending day (Europe/Paris; the notice of
+/// a second convocation, or of urgency, when it was one): the meeting records when
+/// (`convocationsAlertedAt`), the secretariat's accounts are told in-app, live and by
+/// e-mail with how many, and the meeting's `convocations` say which (`sending`). Run by
+/// the periodic job; returns the meetings alerted.
+pub async fn alert_unsent_convocations(db: &sea_orm::DatabaseConnection, now: DateTime<Utc>) -> AppResult<usize> {
+    use crate::platform::mail::model::{delivery, DeliveryStatus};
+    let candidates = meeting::Entity::find()
+        .filter(meeting::Column::Status.eq(MeetingStatus::Convened))
+        .filter(meeting::Column::ConvocationsAlertedAt.is_null())
+        .filter(meeting::Column::StartsAt.gt(now))
+        .all(db)
+        .await?;
+    let mut alerted = 0;
+    for m in candidates {
+        let Some(b) = crate::meetings::model::body::Entity::find_by_id(m.body_id).one(db).await? else { continue };
+        let days = if m.first_convocation_id.is_some() {
+            b.second_convocation_days
+        } else if m.urgency_reason.is_some() {
+            b.urgency_clear_days
+        } else {
+            b.notice_clear_days
+        };
+        if paris_day(now) <= crate::meetings::rules::latest_sending_day(paris_day(m.starts_at), days) {
+            continue;
+        }
+        let electronic = convocation::Entity::find()
+            .filter(convocation::Column::MeetingId.eq(m.id))
+            .filter(convocation::Column::Channel.eq(ConvocationChannel::Electronic))
+            .all(db)
+            .await?;
+        let sent: std::collections::HashSet<i32> = delivery::Entity::find()
+            .filter(delivery::Column::Id.is_in(electronic.iter().filter_map(|c| c.delivery_id)))
+            .filter(delivery::Column::Status.eq(DeliveryStatus::Sent))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        let unsent: Vec<i32> = electronic
+            .iter()
+            .filter(|c| !c.delivery_id.is_some_and(|d| sent.contains(&d)))
+            .map(|c| c.person_id)
+            .collect();
+        if unsent.is_empty() {
+            continue;
+        }
+        let txn = crate::db::write(db).await?;
+        let res = meeting::Entity::update_many()
+            .col_expr(meeting::Column::ConvocationsAlertedAt, Expr::value(Some(now)))
+            .filter(meeting::Column::Id.eq(m.id))
+            .filter(meeting::Column::ConvocationsAlertedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if res.rows_affected == 0 {
+            continue;
+        }
+        let secretariat: Vec<i32> = crate::auth::model::account::Entity::find()
+            .filter(crate::auth::model::account::Column::PlatformRole.eq(crate::auth::PlatformRole::Secretariat))
+            .filter(crate::auth::model::account::Column::SecretariatIntercommunalityId.eq(b.intercommunality_id))
+            .filter(crate::auth::model::account::Column::Active.eq(true))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|a| a.person_id)
+            .collect();
+        let actor = Actor::system("convocation sending check");
+        let members = unsent.len() as i64;
+        let event = Event::ConvocationsNotSent { meeting: m.id, title: m.title.clone(), members };
+        crate::platform::notify::emit(&txn, Some(&actor), event, &secretariat).await?;
+        let summary = json!({ "members": unsent, "latestDayClearDays": days });
+        record(&txn, &actor, audit("ALERT_CONVOCATIONS_NOT_SENT", "Meeting", m.id, &b, summary)).await?;
+        txn.commit().await?;
+        tracing::warn!(meeting = m.id, members, "convocations not accepted by the end of the latest legal sending day");
+        alerted += 1;
+    }
+    Ok(alerted)
+}
+
 /// The convened member acknowledges reading their convocation (accusé de lecture).
 pub async fn acknowledge(state: &AppState, actor: &Actor, meeting_id: i32) -> AppResult<convocation::Model> {
     let txn = crate::db::write(&state.db).await?;

@@ -40,9 +40,18 @@ pub struct Draft {
     /// A link made of this address and the recipient's secret (an invitation's, a
     /// password reset's), with its label.
     pub secret_link: Option<Link>,
+    /// A convocation: each recipient's message carries its signed read-receipt link.
+    pub receipt: bool,
 }
 
 impl Draft {
+    /// The draft for one convocation's recipient: its read-receipt link first.
+    pub fn with_receipt(&self, link: String) -> Draft {
+        let mut d = self.clone();
+        d.links.insert(0, Link { label: "Accuser réception de la convocation".into(), url: link });
+        d
+    }
+
     /// The draft for one recipient whose message carries `secret`.
     pub fn with_secret(&self, secret: &str) -> Draft {
         let mut d = self.clone();
@@ -114,6 +123,7 @@ pub fn digest(drafts: &[&Draft]) -> Draft {
         legal: false,
         calendar: None,
         secret_link: None,
+        receipt: false,
     }
 }
 
@@ -226,6 +236,7 @@ pub async fn draft(db: &DatabaseConnection, public_url: &str, event: &Event) -> 
                     url: format!("{base}/meetings/{id}/calendar.ics"),
                 });
                 d.calendar = Some(("REQUEST", crate::meetings::calendar::invitation(db, m, "REQUEST").await?));
+                d.receipt = true;
             }
             Event::MeetingCancelled { reason, .. } => {
                 d.paragraphs.push(format!("La séance « {} » de {body_name} prévue le {when} est annulée.", m.title));

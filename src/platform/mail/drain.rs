@@ -206,6 +206,9 @@ pub async fn drain_once(db: &DatabaseConnection, mailer: &Mailer) -> AppResult<R
         } else {
             let draft = match (&d.secret, draft_of(&d)) {
                 (Some(secret), Ok(draft)) => Ok(Arc::new(draft.with_secret(secret))),
+                (None, Ok(draft)) if draft.receipt => {
+                    Ok(Arc::new(draft.with_receipt(super::receipt::link(&cfg.public_url, &mailer.receipt_key, d.id))))
+                }
                 (_, draft) => draft,
             };
             out.push(Outgoing { to: mailbox(&d), draft, rows: vec![d] });

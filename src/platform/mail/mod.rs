@@ -22,6 +22,7 @@ pub mod drain;
 pub mod enqueue;
 pub mod graphql;
 pub mod model;
+pub mod receipt;
 
 use std::path::PathBuf;
 
@@ -49,6 +50,8 @@ pub enum Outcome {
 }
 
 pub struct Mailer {
+    /// The key receipt links are signed with (`receipt::ensure_key`).
+    pub receipt_key: Vec<u8>,
     pub transport: Transport,
     pub from: Mailbox,
     /// The domain of Message-IDs (the From address's).
@@ -57,7 +60,7 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    pub fn new(config: &MailConfig) -> anyhow::Result<Mailer> {
+    pub fn new(config: &MailConfig, receipt_key: &[u8]) -> anyhow::Result<Mailer> {
         let from: Mailbox =
             config.from.parse().map_err(|e| anyhow::anyhow!("--mail-from {:?} is not an address: {e}", config.from))?;
         let domain = from.email.domain().to_string();
@@ -74,7 +77,7 @@ impl Mailer {
                 Transport::Folder(config.dir.clone())
             }
         };
-        Ok(Mailer { transport, from, domain, config: config.clone() })
+        Ok(Mailer { receipt_key: receipt_key.to_vec(), transport, from, domain, config: config.clone() })
     }
 
     /// Sends one message; `name` names its file in the folder.

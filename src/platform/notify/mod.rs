@@ -75,6 +75,10 @@ str_enum!(
         /// A referral closed, with its outcome (saisine close), told to the communes it
         /// was addressed to.
         ReferralClosed = "REFERRAL_CLOSED",
+        /// Electronic convocations of a meeting were still not accepted by the SMTP server at
+        /// the end of the latest legal sending day: the secretariat is told, to send them
+        /// otherwise (alerte d'envoi).
+        ConvocationsNotSent = "CONVOCATIONS_NOT_SENT",
         /// A person was invited to an account: the e-mail carries the link to accept.
         AccountInvited = "ACCOUNT_INVITED",
         /// A password reset was asked for the account: the e-mail carries the link.
@@ -96,6 +100,7 @@ impl NotificationKind {
                 | NotificationKind::ReferralClosed
                 | NotificationKind::AccountInvited
                 | NotificationKind::PasswordReset
+                | NotificationKind::ConvocationsNotSent
         )
     }
 }
@@ -190,6 +195,12 @@ pub enum Event {
         title: String,
         outcome: String,
     },
+    /// `members`: how many convocations were not accepted in time.
+    ConvocationsNotSent {
+        meeting: i32,
+        title: String,
+        members: i64,
+    },
     /// `account`: the invited account; `expires_at`: when the link stops working.
     AccountInvited {
         account: i32,
@@ -238,6 +249,7 @@ impl Event {
             Event::ConcertationReminder { .. } => K::ConcertationReminder,
             Event::PolicyStepReached { .. } => K::PolicyStepReached,
             Event::ReferralClosed { .. } => K::ReferralClosed,
+            Event::ConvocationsNotSent { .. } => K::ConvocationsNotSent,
             Event::AccountInvited { .. } => K::AccountInvited,
             Event::PasswordReset { .. } => K::PasswordReset,
         }
@@ -250,6 +262,7 @@ impl Event {
         match self {
             Event::DocumentAdded { meeting: m, item, .. } => meeting(m, *item),
             Event::MeetingConvened { meeting: m, .. }
+            | Event::ConvocationsNotSent { meeting: m, .. }
             | Event::MeetingChanged { meeting: m, .. }
             | Event::MeetingPostponed { meeting: m, .. }
             | Event::MeetingCancelled { meeting: m, .. } => meeting(m, None),
@@ -302,6 +315,9 @@ impl Event {
                 format!("« {title} »: {step}, version {number}: {outcome}")
             }
             Event::ReferralClosed { title, outcome, .. } => format!("Saisine « {title} » close : {outcome}"),
+            Event::ConvocationsNotSent { title, members, .. } => format!(
+                "« {title} » : {members} convocation(s) électronique(s) non acceptée(s) à temps par le serveur de messagerie, à adresser autrement"
+            ),
             Event::AccountInvited { .. } => "Votre invitation à rejoindre entente".into(),
             Event::PasswordReset { .. } => "Réinitialisation de votre mot de passe entente".into(),
         }
@@ -416,6 +432,7 @@ mod tests {
                 number: 2,
             },
             Event::ReferralClosed { referral: 7, title: t(), outcome: "FAVOURABLE".into() },
+            Event::ConvocationsNotSent { meeting: 1, title: t(), members: 2 },
             Event::AccountInvited { account: 5, expires_at: day().and_hms_opt(12, 0, 0).unwrap().and_utc() },
             Event::PasswordReset { account: 5, expires_at: day().and_hms_opt(12, 0, 0).unwrap().and_utc() },
         ]
@@ -469,6 +486,7 @@ mod tests {
                 "« Budget »: la concertation se termine le 2027-03-15 à 18:00 (1 jour(s))",
                 "« Budget »: Avis, version 2: FAVOURABLE",
                 "Saisine « Budget » close : FAVOURABLE",
+                "« Budget » : 2 convocation(s) électronique(s) non acceptée(s) à temps par le serveur de messagerie, à adresser autrement",
                 "Votre invitation à rejoindre entente",
                 "Réinitialisation de votre mot de passe entente",
             ]
