@@ -225,3 +225,37 @@ async fn connections_and_subscriptions_are_limited() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     Client::signed_in(&app, &sec).await;
 }
+
+#[tokio::test]
+async fn bad_input_over_the_socket_is_refused_and_the_server_keeps_serving() {
+    let app = TestApp::demo().await;
+    let sec = app.login_as("secretariat@demo.entente.fr").await;
+    let (m, _) = convened(&app, &sec).await;
+    let mut c = Client::signed_in(&app, &sec).await;
+    // A malformed ID, a deeply nested document, a NUL byte in a variable.
+    c.subscribe("1", LIVE, json!({"id": "not an id"})).await;
+    let got = c.next().await.unwrap();
+    assert_eq!(got["payload"]["errors"][0]["extensions"]["code"], "VALIDATION", "{got}");
+    assert_eq!(c.next().await.unwrap()["type"], "complete");
+    let deep = format!("subscription{{meetingLive(id:\"{m}\"){}change{}}}", "{meeting{body{meetings{nodes".repeat(40), "}}}}}".repeat(40));
+    c.subscribe("2", &deep, json!({})).await;
+    let got = c.next().await.unwrap();
+    let code = got["payload"]["errors"][0]["extensions"]["code"].as_str().unwrap_or_default().to_string();
+    assert!(["QUERY_LIMIT", "GRAPHQL_VALIDATION", "GRAPHQL_PARSE"].contains(&code.as_str()), "{got}");
+    assert_eq!(c.next().await.unwrap()["type"], "complete");
+    c.subscribe("3", LIVE, json!({"id": format!("{m}\u{0}")})).await;
+    let got = c.next().await.unwrap();
+    assert_eq!(got["payload"]["errors"][0]["extensions"]["code"], "VALIDATION", "{got}");
+    assert_eq!(c.next().await.unwrap()["type"], "complete");
+    // A message over the size cap closes the socket.
+    let huge = json!({"id": "4", "type": "subscribe", "payload": {"query": "x".repeat(200_000)}});
+    let _ = c.ws.send(Message::Text(huge.to_string().into())).await;
+    let after = c.within(Duration::from_secs(5)).await;
+    assert!(matches!(after, Some(None)) || matches!(after, Some(Some(ref v)) if v.get("closed").is_some()), "{after:?}");
+    // A connection_init with a NUL byte is refused; the server keeps serving.
+    let mut bad = Client::open(&app, Some(json!({"token": "\u{0}".repeat(64)}))).await;
+    assert!(matches!(bad.next().await, Some(ref v) if v["closed"] == 1002));
+    let mut again = Client::signed_in(&app, &sec).await;
+    again.subscribe("5", LIVE, json!({"id": m})).await;
+    assert_eq!(again.next().await.unwrap()["payload"]["data"]["meetingLive"]["change"], "CURRENT");
+}
