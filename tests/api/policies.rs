@@ -292,7 +292,7 @@ async fn bad_text_input_is_refused_with_its_field_and_changes_nothing() {
     assert_eq!(titles, ["Titre I", "Article"]);
 }
 
-const CONTRIBUTE: &str = "mutation($i:ContributeInput!){contributeToPolicy(input:$i){id kind status version visibility support{communes inhabitants}}}";
+pub const CONTRIBUTE: &str = "mutation($i:ContributeInput!){contributeToPolicy(input:$i){id kind status version visibility support{communes inhabitants}}}";
 const ANSWER: &str =
     "mutation($i:AnswerContributionInput!){answerContribution(input:$i){id status answer answerReasons version}}";
 const COSIGN: &str =

@@ -45,7 +45,7 @@ pub async fn ctx() -> Ctx {
     Ctx { app, sec, amp, marseille, cassis, aix, mayor_marseille, dgs_marseille, mayor_cassis }
 }
 
-fn in_days(n: i64) -> String {
+pub fn in_days(n: i64) -> String {
     (entente::time::today_paris() + Duration::days(n)).to_string()
 }
 
