@@ -69,6 +69,8 @@ impl Mailer {
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|e| anyhow::anyhow!("--smtp-url is not usable: {e}"))?
                     .timeout(Some(std::time::Duration::from_secs(30)))
+                    // A connection per message sent at once, kept for the next ones.
+                    .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(config.concurrency.max(1) as u32))
                     .build(),
             ),
             None => {
