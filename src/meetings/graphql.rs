@@ -384,6 +384,27 @@ impl Meeting {
         let rows = loaders(ctx)?.convocations.load_one(self.0.id).await?.unwrap_or_default();
         Ok(rows.into_iter().map(Convocation).collect())
     }
+    /// The convocations the secretariat prints and posts: on paper at the member's
+    /// request, electronic without an address, or whose e-mail was refused for good
+    /// (`sending` PAPER, NO_ADDRESS, FAILED). For its secretariat (FORBIDDEN otherwise);
+    /// never cached.
+    async fn convocations_to_print(&self, ctx: &Context<'_>) -> AppResult<Vec<Convocation>> {
+        let l = loaders(ctx)?;
+        let b = l.body.load_one(self.0.body_id).await?.ok_or_else(|| AppError::not_found("body"))?;
+        allow(ctx, Action::ManageMeetings { intercommunality: b.intercommunality_id }).await?;
+        let rows = l.convocations.load_one(self.0.id).await?.unwrap_or_default();
+        let mut out = Vec::new();
+        for c in rows {
+            let d = convocation_delivery(ctx, c.delivery_id).await?;
+            if matches!(
+                sending(c.channel, d.as_ref()),
+                ConvocationSending::Paper | ConvocationSending::NoAddress | ConvocationSending::Failed
+            ) {
+                out.push(Convocation(c));
+            }
+        }
+        Ok(out)
+    }
     /// Convocations of earlier convenings of this meeting (before a postponement), kept
     /// when it was convened again: their sending and reading times remain the legal
     /// proof. Oldest first.

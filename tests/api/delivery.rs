@@ -285,6 +285,13 @@ async fn a_temporary_refusal_is_retried_and_arrives_once_a_permanent_one_fails_w
     let sending: Vec<&str> =
         r["meeting"]["convocations"].as_array().unwrap().iter().map(|c| c["sending"].as_str().unwrap()).collect();
     assert!(sending.contains(&"FAILED"), "{sending:?}");
+    let q = "query($id:ID!){meeting(id:$id){convocationsToPrint{sending person{fullName}}}}";
+    let r = app.gql(Some(&sec), q, json!({"id": m})).await;
+    let print = ok(&r)["meeting"]["convocationsToPrint"].as_array().unwrap().clone();
+    assert_eq!(print.len(), 1, "{r}");
+    assert_eq!(print[0]["sending"], "FAILED");
+    let mayor = app.login_as("maire.marseille@demo.entente.fr").await;
+    assert_eq!(code(&app.gql(Some(&mayor), q, json!({"id": m})).await), "FORBIDDEN");
 }
 
 #[tokio::test]
@@ -526,7 +533,9 @@ async fn a_read_receipt_link_records_the_reading_after_one_click_and_late_convoc
     assert!(page.text().await.unwrap().contains("<form method=\"post\">"));
     assert_eq!(read_count(&app, &sec, &m).await, 0);
     // A link signed for another delivery, or altered, is refused.
-    let forged = format!("{}0", &path[..path.len() - 1]);
+    // (the last hex digit changed: to 1 if it was 0, else to 0)
+    let last = if path.ends_with('0') { "1" } else { "0" };
+    let forged = format!("{}{last}", &path[..path.len() - 1]);
     let r = app.client.post(app.url(&forged)).send().await.unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(read_count(&app, &sec, &m).await, 0);
