@@ -17,8 +17,15 @@ pub struct Entry<'a> {
 }
 
 /// Audit actions that change nothing a query can show: they do not invalidate caches.
-const INVISIBLE: [&str; 6] =
-    ["LOGIN", "LOGIN_FAILED", "LOGOUT", "CHANGE_PASSWORD", "REQUEST_PASSWORD_RESET", "RESET_PASSWORD"];
+const INVISIBLE: [&str; 7] = [
+    "LOGIN",
+    "LOGIN_FAILED",
+    "LOGOUT",
+    "CHANGE_PASSWORD",
+    "REQUEST_PASSWORD_RESET",
+    "RESET_PASSWORD",
+    "RESET_PASSWORD_FAILED",
+];
 
 /// Records the entry and, unless the action is invisible to queries, bumps in the same
 /// transaction the versions of the scopes it changes (`cache::scopes_written`): a

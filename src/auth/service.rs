@@ -591,15 +591,32 @@ pub async fn request_password_reset(state: &AppState, actor: &Actor, email: &str
 pub async fn reset_password(state: &AppState, actor: &Actor, token: &str, password: &str) -> AppResult<SignedIn> {
     check_new_password(password).map_err(|m| AppError::validation("newPassword", m))?;
     let invalid = || AppError::validation("token", "this reset link is unknown, used or expired");
-    let hash = state.hasher.hash(password).await?;
+    // A wrong token counts as a failed sign-in of the client (and is locked out the same
+    // way), and is refused before any password is hashed.
+    let client_key = format!("client:{}", actor.client_addr.as_deref().unwrap_or("unknown"));
+    check_failures(state, "reset-token", &client_key).await?;
     let now = Utc::now();
-    let txn = crate::db::write(&state.db).await?;
-    let reset = password_reset::Entity::find()
+    let found = password_reset::Entity::find()
         .filter(password_reset::Column::TokenHash.eq(secret_hash(token.trim())))
-        .one(&txn)
+        .one(&state.db)
         .await?
-        .filter(|r| r.used_at.is_none() && r.expires_at > now)
-        .ok_or_else(invalid)?;
+        .filter(|r| r.used_at.is_none() && r.expires_at > now);
+    let Some(reset) = found else {
+        let txn = crate::db::write(&state.db).await?;
+        bump(&txn, &client_key, state.config.auth.failure_window).await?;
+        let entry = Entry {
+            action: "RESET_PASSWORD_FAILED",
+            target_type: "Account",
+            target_id: None,
+            scope: None,
+            summary: json!({}),
+        };
+        record(&txn, actor, entry).await?;
+        txn.commit().await?;
+        return Err(invalid());
+    };
+    let hash = state.hasher.hash(password).await?;
+    let txn = crate::db::write(&state.db).await?;
     let claimed = password_reset::Entity::update_many()
         .col_expr(password_reset::Column::UsedAt, Expr::value(Some(now)))
         .filter(password_reset::Column::Id.eq(reset.id))

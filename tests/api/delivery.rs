@@ -456,6 +456,11 @@ async fn a_forgotten_password_is_reset_by_a_link_sent_by_e_mail_once_within_the_
 
     let r = app.gql(None, RESET, json!({"t": token, "p": "short"})).await;
     assert_eq!(code(&r), "VALIDATION", "{r}");
+    // A wrong token is refused, and counted against the client like a failed sign-in.
+    let audit = app.audit_count().await;
+    let r = app.gql(None, RESET, json!({"t": "0".repeat(64), "p": "un nouveau mot de passe solide"})).await;
+    assert_eq!(code(&r), "VALIDATION", "{r}");
+    assert_eq!(app.audit_count().await, audit + 1);
     let r = app.gql(None, RESET, json!({"t": token, "p": "un nouveau mot de passe solide"})).await;
     assert!(ok(&r)["resetPassword"]["token"].is_string());
     // Once only; the old password and the other sessions no longer work.
