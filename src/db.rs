@@ -109,6 +109,25 @@ pub async fn write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr
     .await
 }
 
+/// A raw statement's text for `backend`: written with `?` placeholders (SQLite's), numbered
+/// `$1, $2…` for PostgreSQL. (For the few statements sea-query does not build.)
+pub fn placeholders(backend: sea_orm::DatabaseBackend, text: &str) -> String {
+    if backend != sea_orm::DatabaseBackend::Postgres {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut n = 0;
+    for c in text.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }

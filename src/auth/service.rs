@@ -327,15 +327,7 @@ pub async fn change_password(state: &AppState, actor: &Actor, current: &str, new
     let hash = state.hasher.hash(new).await?;
     let txn = crate::db::write(&state.db).await?;
     let now = Utc::now();
-    let changed = account::Entity::update_many()
-        .col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
-        .col_expr(account::Column::PasswordChangedAt, Expr::value(Some(now)))
-        .col_expr(account::Column::UpdatedAt, Expr::value(now))
-        .col_expr(account::Column::Version, Expr::value(acc.version + 1))
-        .filter(account::Column::Id.eq(acc.id))
-        .filter(account::Column::Version.eq(acc.version))
-        .exec(&txn)
-        .await?;
+    let changed = set_password(acc.id, hash, now).filter(account::Column::Version.eq(acc.version)).exec(&txn).await?;
     if changed.rows_affected != 1 {
         return Err(AppError::Conflict("the password was changed meanwhile; sign in again".into()));
     }
@@ -512,15 +504,8 @@ pub async fn accept_invitation(state: &AppState, actor: &Actor, token: &str, pas
     if claimed.rows_affected != 1 {
         return Err(invalid());
     }
-    let set = account::Entity::update_many()
-        .col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
-        .col_expr(account::Column::PasswordChangedAt, Expr::value(Some(now)))
-        .col_expr(account::Column::UpdatedAt, Expr::value(now))
-        .col_expr(account::Column::Version, Expr::col(account::Column::Version).add(1))
-        .filter(account::Column::Id.eq(inv.account_id))
-        .filter(account::Column::PasswordHash.is_null())
-        .exec(&txn)
-        .await?;
+    let set =
+        set_password(inv.account_id, hash, now).filter(account::Column::PasswordHash.is_null()).exec(&txn).await?;
     if set.rows_affected != 1 {
         return Err(invalid());
     }
@@ -528,6 +513,16 @@ pub async fn accept_invitation(state: &AppState, actor: &Actor, token: &str, pas
     let signed_in = open_session(&txn, state, actor, acc, "ACCEPT_INVITATION").await?;
     txn.commit().await?;
     Ok(signed_in)
+}
+
+/// Sets account `id`'s password hash (the caller adds the condition it holds under).
+fn set_password(id: i32, hash: String, now: DateTime<Utc>) -> sea_orm::UpdateMany<account::Entity> {
+    account::Entity::update_many()
+        .col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
+        .col_expr(account::Column::PasswordChangedAt, Expr::value(Some(now)))
+        .col_expr(account::Column::UpdatedAt, Expr::value(now))
+        .col_expr(account::Column::Version, Expr::col(account::Column::Version).add(1))
+        .filter(account::Column::Id.eq(id))
 }
 
 /// How long a password reset link works.
@@ -628,14 +623,7 @@ pub async fn reset_password(state: &AppState, actor: &Actor, token: &str, passwo
     }
     let acc =
         account::Entity::find_by_id(reset.account_id).one(&txn).await?.filter(|a| a.active).ok_or_else(invalid)?;
-    account::Entity::update_many()
-        .col_expr(account::Column::PasswordHash, Expr::value(Some(hash)))
-        .col_expr(account::Column::PasswordChangedAt, Expr::value(Some(now)))
-        .col_expr(account::Column::UpdatedAt, Expr::value(now))
-        .col_expr(account::Column::Version, Expr::col(account::Column::Version).add(1))
-        .filter(account::Column::Id.eq(acc.id))
-        .exec(&txn)
-        .await?;
+    set_password(acc.id, hash, now).exec(&txn).await?;
     session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
         .filter(session::Column::AccountId.eq(acc.id))

@@ -122,25 +122,6 @@ pub async fn notify<C: ConnectionTrait>(conn: &C) -> Result<(), sea_orm::DbErr> 
     Ok(())
 }
 
-fn sql(backend: DatabaseBackend, text: &str) -> String {
-    match backend {
-        DatabaseBackend::Postgres => {
-            let mut out = String::new();
-            let mut n = 0;
-            for c in text.chars() {
-                if c == '?' {
-                    n += 1;
-                    out.push_str(&format!("${n}"));
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
-        _ => text.to_string(),
-    }
-}
-
 /// The id of the last row of `table` (0 when empty).
 async fn last_id(db: &DatabaseConnection, table: &str) -> Result<i32, sea_orm::DbErr> {
     let row = db
@@ -187,7 +168,7 @@ impl Tail {
             .db
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
-                sql(backend, "SELECT id, at, action, target_type, target_id, summary FROM audit_entry WHERE id > ? OR at >= ? ORDER BY id LIMIT 2000"),
+                crate::db::placeholders(backend, "SELECT id, at, action, target_type, target_id, summary FROM audit_entry WHERE id > ? OR at >= ? ORDER BY id LIMIT 2000"),
                 [self.audit_cursor.into(), since.into()],
             ))
             .await?;
@@ -250,7 +231,10 @@ impl Tail {
             .db
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
-                sql(backend, "SELECT id FROM outbox_event WHERE id > ? OR created_at >= ? ORDER BY id LIMIT 2000"),
+                crate::db::placeholders(
+                    backend,
+                    "SELECT id FROM outbox_event WHERE id > ? OR created_at >= ? ORDER BY id LIMIT 2000",
+                ),
                 [self.outbox_cursor.into(), since.into()],
             ))
             .await?;

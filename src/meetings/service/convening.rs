@@ -185,15 +185,11 @@ pub(super) async fn send_convocations<C: ConnectionTrait>(
     let event_id = crate::platform::notify::emit_event(conn, Some(actor), event, &electronic).await?;
     // Each convocation names its e-mail (one statement).
     let backend = conn.get_database_backend();
-    let sql = match backend {
-        sea_orm::DatabaseBackend::Postgres => {
-            "UPDATE convocation SET delivery_id = (SELECT d.id FROM delivery d WHERE d.event_id = $1 AND d.person_id = convocation.person_id) WHERE meeting_id = $2 AND channel = 'ELECTRONIC'"
-        }
-        _ => {
-            "UPDATE convocation SET delivery_id = (SELECT d.id FROM delivery d WHERE d.event_id = ? AND d.person_id = convocation.person_id) WHERE meeting_id = ? AND channel = 'ELECTRONIC'"
-        }
-    };
-    conn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, [event_id.into(), meeting_id.into()]))
+    let sql = crate::db::placeholders(
+        backend,
+        "UPDATE convocation SET delivery_id = (SELECT d.id FROM delivery d WHERE d.event_id = ? AND d.person_id = convocation.person_id) WHERE meeting_id = ? AND channel = 'ELECTRONIC'",
+    );
+    conn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, &sql, [event_id.into(), meeting_id.into()]))
         .await?;
     Ok(())
 }
@@ -240,9 +236,20 @@ pub async fn alert_unsent_convocations(db: &sea_orm::DatabaseConnection, now: Da
         .filter(meeting::Column::StartsAt.gt(now))
         .all(db)
         .await?;
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let bodies: std::collections::HashMap<i32, crate::meetings::model::body::Model> =
+        crate::meetings::model::body::Entity::find()
+            .filter(crate::meetings::model::body::Column::Id.is_in(candidates.iter().map(|m| m.body_id)))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|b| (b.id, b))
+            .collect();
     let mut alerted = 0;
     for m in candidates {
-        let Some(b) = crate::meetings::model::body::Entity::find_by_id(m.body_id).one(db).await? else { continue };
+        let Some(b) = bodies.get(&m.body_id) else { continue };
         let days = if m.first_convocation_id.is_some() {
             b.second_convocation_days
         } else if m.urgency_reason.is_some() {
@@ -298,7 +305,7 @@ pub async fn alert_unsent_convocations(db: &sea_orm::DatabaseConnection, now: Da
         let event = Event::ConvocationsNotSent { meeting: m.id, title: m.title.clone(), members };
         crate::platform::notify::emit(&txn, Some(&actor), event, &secretariat).await?;
         let summary = json!({ "members": unsent, "latestDayClearDays": days });
-        record(&txn, &actor, audit("ALERT_CONVOCATIONS_NOT_SENT", "Meeting", m.id, &b, summary)).await?;
+        record(&txn, &actor, audit("ALERT_CONVOCATIONS_NOT_SENT", "Meeting", m.id, b, summary)).await?;
         txn.commit().await?;
         tracing::warn!(meeting = m.id, members, "convocations not accepted by the end of the latest legal sending day");
         alerted += 1;

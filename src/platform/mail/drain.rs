@@ -207,7 +207,10 @@ pub async fn drain_once(db: &DatabaseConnection, mailer: &Mailer) -> AppResult<R
             let draft = match (&d.secret, draft_of(&d)) {
                 (Some(secret), Ok(draft)) => Ok(Arc::new(draft.with_secret(secret))),
                 (None, Ok(draft)) if draft.receipt => {
-                    Ok(Arc::new(draft.with_receipt(super::receipt::link(&cfg.public_url, &mailer.receipt_key, d.id))))
+                    match super::receipt::link(&cfg.public_url, &mailer.receipt_key, d.id) {
+                        Some(link) => Ok(Arc::new(draft.with_receipt(link))),
+                        None => Ok(draft),
+                    }
                 }
                 (_, draft) => draft,
             };

@@ -98,24 +98,7 @@ pub async fn enqueue<C: ConnectionTrait>(
                     DeliveryMode::Immediate => (false, now),
                     DeliveryMode::Digest => (true, next_digest(now, DIGEST_HOUR)),
                 };
-                Some(delivery::ActiveModel {
-                    event_id: Set(event_id),
-                    person_id: Set(p),
-                    channel: Set(EMAIL.into()),
-                    address: Set(address),
-                    status: Set(DeliveryStatus::Queued),
-                    digest: Set(digest),
-                    attempts: Set(0),
-                    next_attempt_at: Set(at),
-                    leased_until: Set(None),
-                    answer: Set(None),
-                    message_id: Set(None),
-                    accepted_at: Set(None),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    secret: Set(None),
-                    ..Default::default()
-                })
+                Some(row(event_id, p, address, digest, at, None, now))
             })
             .collect();
         queued += rows.len();
@@ -124,6 +107,36 @@ pub async fn enqueue<C: ConnectionTrait>(
         }
     }
     Ok(queued)
+}
+
+/// A queued delivery row, due `at`.
+fn row(
+    event_id: i32,
+    person: i32,
+    address: String,
+    digest: bool,
+    at: DateTime<Utc>,
+    secret: Option<String>,
+    now: DateTime<Utc>,
+) -> delivery::ActiveModel {
+    delivery::ActiveModel {
+        event_id: Set(event_id),
+        person_id: Set(person),
+        channel: Set(EMAIL.into()),
+        address: Set(address),
+        status: Set(DeliveryStatus::Queued),
+        digest: Set(digest),
+        attempts: Set(0),
+        next_attempt_at: Set(at),
+        leased_until: Set(None),
+        answer: Set(None),
+        message_id: Set(None),
+        accepted_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        secret: Set(secret),
+        ..Default::default()
+    }
 }
 
 /// Queues the one e-mail of an account message (invitation, password reset) to
@@ -136,26 +149,7 @@ pub async fn enqueue_secret<C: ConnectionTrait>(
     secret: &str,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    delivery::ActiveModel {
-        event_id: Set(event_id),
-        person_id: Set(person),
-        channel: Set(EMAIL.into()),
-        address: Set(address.to_string()),
-        status: Set(DeliveryStatus::Queued),
-        digest: Set(false),
-        attempts: Set(0),
-        next_attempt_at: Set(now),
-        leased_until: Set(None),
-        answer: Set(None),
-        message_id: Set(None),
-        accepted_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        secret: Set(Some(secret.to_string())),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
+    row(event_id, person, address.to_string(), false, now, Some(secret.to_string()), now).insert(conn).await?;
     Ok(())
 }
 

@@ -41,24 +41,28 @@ pub async fn ensure_key<C: ConnectionTrait>(db: &C) -> AppResult<Vec<u8>> {
     hex::decode(row.value).map_err(|e| AppError::internal(format!("receipt key: {e}")))
 }
 
-/// The signature of delivery `id`'s receipt link (hex, 32 characters).
-pub fn sign(key: &[u8], id: i32) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+/// The MAC of delivery `id`'s receipt (None only for a key HMAC would refuse, which no
+/// length is).
+fn mac(key: &[u8], id: i32) -> Option<Hmac<Sha256>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
     mac.update(format!("receipt:{id}").as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..16])
+    Some(mac)
+}
+
+/// The signature of delivery `id`'s receipt link (hex, 32 characters).
+pub fn sign(key: &[u8], id: i32) -> Option<String> {
+    Some(hex::encode(&mac(key, id)?.finalize().into_bytes()[..16]))
 }
 
 /// Whether `signature` is delivery `id`'s (compared in constant time).
 pub fn verify(key: &[u8], id: i32, signature: &str) -> bool {
     let Ok(given) = hex::decode(signature) else { return false };
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(format!("receipt:{id}").as_bytes());
-    mac.verify_truncated_left(&given).is_ok() && given.len() == 16
+    given.len() == 16 && mac(key, id).is_some_and(|m| m.verify_truncated_left(&given).is_ok())
 }
 
 /// The receipt link of delivery `id`.
-pub fn link(public_url: &str, key: &[u8], id: i32) -> String {
-    format!("{}/receipts/{id}/{}", public_url.trim_end_matches('/'), sign(key, id))
+pub fn link(public_url: &str, key: &[u8], id: i32) -> Option<String> {
+    Some(format!("{}/receipts/{id}/{}", public_url.trim_end_matches('/'), sign(key, id)?))
 }
 
 #[cfg(test)]
@@ -68,13 +72,13 @@ mod tests {
     #[test]
     fn a_link_is_signed_for_its_delivery_only() {
         let key = [7u8; 32];
-        let s = sign(&key, 42);
+        let s = sign(&key, 42).unwrap();
         assert_eq!(s.len(), 32);
         assert!(verify(&key, 42, &s));
         assert!(!verify(&key, 43, &s), "another delivery");
         assert!(!verify(&[8u8; 32], 42, &s), "another key");
         assert!(!verify(&key, 42, &s[..30]), "cut short");
         assert!(!verify(&key, 42, "zz"), "not hex");
-        assert_eq!(link("https://e.test/", &key, 42), format!("https://e.test/receipts/42/{s}"));
+        assert_eq!(link("https://e.test/", &key, 42), Some(format!("https://e.test/receipts/42/{s}")));
     }
 }
